@@ -1,0 +1,1 @@
+//! Helpers for the real-system tests: see tests/*.rs.
