@@ -46,14 +46,32 @@ pub enum Abi {
 impl Abi {
     /// Every ABI, in slot order.
     pub const ALL: [Abi; 3] = [Abi::X86_64, Abi::X86, Abi::X32];
+
+    /// The ABI's name as recordings spell it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Abi::X86_64 => "x86_64",
+            Abi::X86 => "x86",
+            Abi::X32 => "x32",
+        }
+    }
 }
 
 /// Number of slots in [`MAP_SYSCALLS`]: every ABI's table plus one overflow slot.
+#[allow(clippy::cast_possible_truncation, reason = "3 ABIs")]
 pub const SYSCALL_SLOTS: u32 = Abi::ALL.len() as u32 * SYSCALLS_PER_ABI + 1;
 /// The slot counting system call numbers outside every table (e.g. `syscall(-1)`).
 pub const OUT_OF_RANGE_SLOT: u32 = SYSCALL_SLOTS - 1;
 
 /// The counter slot of system call `nr` of `abi`; [`OUT_OF_RANGE_SLOT`] for numbers off the table.
+#[allow(
+    clippy::inline_always,
+    reason = "runs on every traced syscall in the eBPF program"
+)]
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "nr < SYSCALLS_PER_ABI is checked first"
+)]
 #[inline(always)]
 pub const fn syscall_slot(abi: Abi, nr: u64) -> u32 {
     if nr < SYSCALLS_PER_ABI as u64 {
@@ -87,7 +105,10 @@ mod tests {
                 assert_eq!(slot_syscall(slot), Some((abi, nr as u32)));
             }
         }
-        assert_eq!(syscall_slot(Abi::X86, u64::from(SYSCALLS_PER_ABI)), OUT_OF_RANGE_SLOT);
+        assert_eq!(
+            syscall_slot(Abi::X86, u64::from(SYSCALLS_PER_ABI)),
+            OUT_OF_RANGE_SLOT
+        );
         assert_eq!(syscall_slot(Abi::X86_64, u64::MAX), OUT_OF_RANGE_SLOT);
         assert_eq!(slot_syscall(OUT_OF_RANGE_SLOT), None);
     }

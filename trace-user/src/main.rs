@@ -1,1 +1,5 @@
-fn main() {}
+//! The `trace` binary: everything lives in the library (`trace_user::cli`).
+
+fn main() {
+    std::process::exit(trace_user::cli::main());
+}

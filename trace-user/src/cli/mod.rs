@@ -1,0 +1,157 @@
+//! Command-line interface: clap types here, one module per subcommand.
+
+mod attach;
+mod render;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Record what a container does with eBPF and write the security profiles that lock it down.
+///
+/// Attach to a running container, run an exercise (e.g. its integration tests), and get a seccomp
+/// profile built from the system calls it really made:
+///
+///     trace --container petclinic -- ./integration-tests.sh
+#[derive(Debug, Parser)]
+#[command(
+    name = "trace",
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    /// A subcommand; without one, trace attaches to --container.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options for attaching to a running container.
+    #[command(flatten)]
+    pub attach: AttachArgs,
+}
+
+/// trace's subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render the profiles from a saved recording.json again (byte for byte what tracing wrote).
+    Render(RenderArgs),
+}
+
+/// `trace --container NAME [--out DIR] [--duration D] [-- CMD ARGS...]`
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// The running container to trace, by name or id.
+    #[arg(short, long, value_name = "NAME|ID", required = true)]
+    pub container: Option<String>,
+    /// Where to write the outputs [default: ./profiles/<container name>].
+    #[arg(short, long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Stop after this long (e.g. 30s, 5m, 1h30m).
+    #[arg(short, long, value_name = "D", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// The exercise: a command run on the host while tracing; trace stops when it exits and exits
+    /// with its status. It sees `TRACE_CONTAINER` (name) and `TRACE_CONTAINER_ID` in its environment.
+    #[arg(last = true, value_name = "CMD")]
+    pub exercise: Vec<OsString>,
+}
+
+/// `trace render RECORDING [--out DIR]`
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// A recording.json written by trace.
+    #[arg(value_name = "RECORDING")]
+    pub recording: PathBuf,
+    /// Where to write the profiles [default: the recording's directory].
+    #[arg(short, long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text)
+        .or_else(|e| text.parse::<u64>().map(Duration::from_secs).map_err(|_| e))
+        .map_err(|e| format!("{e} (examples: 30s, 5m, 1h30m)"))?;
+    if duration.is_zero() {
+        return Err("must be longer than zero".into());
+    }
+    Ok(duration)
+}
+
+/// Runs trace with the process's arguments; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let result = match cli.command {
+        Some(Command::Render(args)) => render::run(&args),
+        None => attach::run(cli.attach),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("trace: error: {e:#}");
+            1
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("trace").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_attach_with_an_exercise() {
+        let cli = parse(&[
+            "--container",
+            "web",
+            "--duration",
+            "1m30s",
+            "--",
+            "./t.sh",
+            "--fast",
+        ])
+        .unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.attach.container.as_deref(), Some("web"));
+        assert_eq!(cli.attach.duration, Some(Duration::from_secs(90)));
+        assert_eq!(cli.attach.exercise, ["./t.sh", "--fast"]);
+    }
+
+    #[test]
+    fn plain_seconds_are_a_duration_and_zero_is_refused() {
+        assert_eq!(
+            parse(&["-c", "x", "-d", "5"]).unwrap().attach.duration,
+            Some(Duration::from_secs(5))
+        );
+        assert!(parse(&["-c", "x", "-d", "0s"]).is_err());
+        assert!(parse(&["-c", "x", "-d", "soon"]).is_err());
+    }
+
+    #[test]
+    fn container_is_required_without_a_subcommand() {
+        assert_eq!(
+            parse(&[]).unwrap_err().kind(),
+            clap::error::ErrorKind::MissingRequiredArgument
+        );
+    }
+
+    #[test]
+    fn parses_render() {
+        let cli = parse(&["render", "p/recording.json", "--out", "x"]).unwrap();
+        let Some(Command::Render(args)) = cli.command else {
+            panic!("not render")
+        };
+        assert_eq!(args.recording, PathBuf::from("p/recording.json"));
+        assert_eq!(args.out, Some(PathBuf::from("x")));
+        assert!(parse(&["render", "r.json", "--container", "x"]).is_err());
+    }
+}

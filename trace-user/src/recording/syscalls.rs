@@ -1,0 +1,23 @@
+//! System call names per ABI, from the `syscalls` crate's tables (generated from the kernel's own
+//! syscall tables; the names are the ones libseccomp and Docker profiles use).
+
+use trace_common::Abi;
+
+/// A system call's name as libseccomp spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyscallName(pub &'static str);
+
+/// The name of system call `nr` of `abi`, or `None` when the table has no such number.
+///
+/// x32 shares the `x86_64` table below 512 (its numbers there are the 64-bit calls with
+/// `__X32_SYSCALL_BIT` set); its own 512..=547 entries are x32-only variants not in the table.
+pub fn syscall_name(abi: Abi, nr: u32) -> Option<SyscallName> {
+    let nr = usize::try_from(nr).ok()?;
+    let name = match abi {
+        Abi::X86_64 => syscalls::x86_64::Sysno::new(nr)?.name(),
+        Abi::X86 => syscalls::x86::Sysno::new(nr)?.name(),
+        Abi::X32 if nr < 512 => syscalls::x86_64::Sysno::new(nr)?.name(),
+        Abi::X32 => return None,
+    };
+    Some(SyscallName(name))
+}

@@ -1,0 +1,149 @@
+//! Docker / Podman seccomp profile (JSON) from a recording.
+//!
+//! The profile allows exactly the system calls observed plus the runc baseline (what runc itself
+//! calls after it installs the filter), and answers everything else with `ENOSYS`. Why `ENOSYS` and
+//! not `EPERM`: it is what the kernel itself answers for a call it lacks, so C libraries and
+//! runtimes fall back to older calls (glibc tries `clone3`, `faccessat2`, `statx`, `close_range`
+//! first and falls back only on `ENOSYS`); with `EPERM` those programs fail outright when the
+//! profile meets a newer libc or kernel than the one traced (runc#2151, moby#42871).
+//! See docs/seccomp.md.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use trace_common::Abi;
+
+use crate::recording::Recording;
+
+/// `ENOSYS` on every Linux architecture trace renders for.
+pub const ERRNO_ENOSYS: u32 = 38;
+
+/// System calls runc 1.1 makes in the container's process after it has installed the seccomp
+/// filter and before the entrypoint runs; a profile without them can stop the container from
+/// starting at all. Measured with Docker 20.10 / runc 1.1.5 by starting busybox under shrinking
+/// allow lists (default mode; with `no-new-privileges` runc installs the filter later and needs a
+/// subset). `rt_sigreturn` is needed only when a Go runtime signal lands in that window (about one
+/// start in eight). See docs/seccomp.md for the method and figures.
+pub const RUNC_BASELINE: &[&str] = &[
+    "arch_prctl",
+    "capget",
+    "capset",
+    "chdir",
+    "close",
+    "execve",
+    "exit_group",
+    "fstat",
+    "fstatfs",
+    "futex",
+    "getcwd",
+    "getdents64",
+    "getppid",
+    "getuid",
+    "mmap",
+    "mprotect",
+    "newfstatat",
+    "openat",
+    "prctl",
+    "read",
+    "rt_sigreturn",
+    "set_robust_list",
+    "setgid",
+    "setgroups",
+    "setuid",
+    "umask",
+    "write",
+];
+
+/// The subset of Docker's seccomp profile format that trace writes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DockerSeccomp {
+    /// Action for calls no rule matches.
+    pub default_action: String,
+    /// errno returned by `default_action` `SCMP_ACT_ERRNO`.
+    pub default_errno_ret: u32,
+    /// libseccomp architecture names the filter covers; calls of other ABIs are refused.
+    pub architectures: Vec<String>,
+    /// The allow rules.
+    pub syscalls: Vec<SyscallRule>,
+}
+
+/// One rule of a Docker seccomp profile.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyscallRule {
+    /// System call names, sorted.
+    pub names: Vec<String>,
+    /// Action when one of them is called.
+    pub action: String,
+    /// Why the rule is there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// libseccomp's name of an ABI's architecture.
+pub fn scmp_arch(abi: Abi) -> &'static str {
+    match abi {
+        Abi::X86_64 => "SCMP_ARCH_X86_64",
+        Abi::X86 => "SCMP_ARCH_X86",
+        Abi::X32 => "SCMP_ARCH_X32",
+    }
+}
+
+/// The profile as a value.
+pub fn profile(recording: &Recording) -> DockerSeccomp {
+    let observed: BTreeSet<&str> = recording
+        .syscalls
+        .values()
+        .flat_map(|calls| calls.keys().map(String::as_str))
+        .collect();
+    let baseline: BTreeSet<&str> = RUNC_BASELINE
+        .iter()
+        .copied()
+        .filter(|name| !observed.contains(name))
+        .collect();
+
+    // The native ABI is always covered: runc's baseline runs in it even if nothing else was seen.
+    let mut abis: BTreeSet<Abi> = recording.syscalls.keys().copied().collect();
+    abis.insert(Abi::X86_64);
+
+    let who = format!(
+        "container {} (image {})",
+        recording.container.name, recording.container.image
+    );
+    let mut syscalls = vec![SyscallRule {
+        names: observed.iter().map(|s| (*s).to_owned()).collect(),
+        action: "SCMP_ACT_ALLOW".into(),
+        comment: Some(format!(
+            "Observed while tracing {who}: {} distinct system calls.",
+            observed.len()
+        )),
+    }];
+    if !baseline.is_empty() {
+        syscalls.push(SyscallRule {
+            names: baseline.iter().map(|s| (*s).to_owned()).collect(),
+            action: "SCMP_ACT_ALLOW".into(),
+            comment: Some(
+                "runc baseline: called by runc after it installs this filter, before the entrypoint \
+                 starts; not observed in this recording."
+                    .into(),
+            ),
+        });
+    }
+    DockerSeccomp {
+        default_action: "SCMP_ACT_ERRNO".into(),
+        default_errno_ret: ERRNO_ENOSYS,
+        architectures: abis
+            .into_iter()
+            .map(|abi| scmp_arch(abi).to_owned())
+            .collect(),
+        syscalls,
+    }
+}
+
+/// The profile as pretty JSON with a trailing newline.
+pub fn render(recording: &Recording) -> String {
+    let mut text =
+        serde_json::to_string_pretty(&profile(recording)).expect("a profile always serializes");
+    text.push('\n');
+    text
+}

@@ -1,0 +1,101 @@
+use super::*;
+use crate::recording::Recording;
+
+const FIXTURE: &str = include_str!("../../tests/data/recording-v1.json");
+
+fn fixture() -> Recording {
+    Recording::from_json(FIXTURE, "fixture").unwrap()
+}
+
+#[test]
+fn seccomp_profile_snapshot() {
+    insta::assert_snapshot!("seccomp", seccomp::render(&fixture()));
+}
+
+#[test]
+fn seccomp_allows_observed_and_baseline_and_covers_recorded_abis() {
+    let profile = seccomp::profile(&fixture());
+    assert_eq!(profile.default_action, "SCMP_ACT_ERRNO");
+    assert_eq!(profile.default_errno_ret, seccomp::ERRNO_ENOSYS);
+    assert_eq!(profile.architectures, ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"]);
+    let observed = &profile.syscalls[0].names;
+    assert!(
+        observed.windows(2).all(|w| w[0] < w[1]),
+        "sorted and unique: {observed:?}"
+    );
+    assert!(observed.contains(&"_llseek".to_owned()) && observed.contains(&"accept4".to_owned()));
+    let baseline = &profile.syscalls[1].names;
+    assert!(baseline.contains(&"capset".to_owned()));
+    assert!(
+        !baseline.contains(&"read".to_owned()),
+        "observed calls are not repeated in the baseline"
+    );
+    let all: Vec<&String> = profile.syscalls.iter().flat_map(|r| &r.names).collect();
+    for name in seccomp::RUNC_BASELINE {
+        assert!(all.iter().any(|n| n == name), "{name} missing");
+    }
+    assert!(!all.iter().any(|n| *n == "mkdir"));
+}
+
+#[test]
+fn runc_baseline_names_exist_in_the_syscall_table() {
+    for name in seccomp::RUNC_BASELINE {
+        assert!(
+            (0..1024).any(
+                |nr| crate::recording::syscall_name(trace_common::Abi::X86_64, nr).map(|n| n.0)
+                    == Some(name)
+            ),
+            "{name} is not an x86_64 system call"
+        );
+    }
+}
+
+#[test]
+fn rendering_is_deterministic_and_independent_of_counts() {
+    let a = fixture();
+    let mut b = fixture();
+    for calls in b.syscalls.values_mut() {
+        for count in calls.values_mut() {
+            *count *= 3;
+        }
+    }
+    assert_eq!(profiles(&a), profiles(&a));
+    assert_eq!(profiles(&a), profiles(&b));
+}
+
+#[test]
+fn empty_recording_still_gets_the_native_arch_and_baseline() {
+    let mut recording = fixture();
+    recording.syscalls.clear();
+    let profile = seccomp::profile(&recording);
+    assert_eq!(profile.architectures, ["SCMP_ARCH_X86_64"]);
+    assert!(profile.syscalls[0].names.is_empty());
+    assert_eq!(
+        profile.syscalls[1].names.len(),
+        seccomp::RUNC_BASELINE.len()
+    );
+}
+
+#[test]
+fn summary_names_the_container_counts_and_gaps() {
+    let text = summary::render(&fixture(), &[std::path::PathBuf::from("out/seccomp.json")]);
+    assert!(
+        text.starts_with(
+            "trace: recorded container petclinic (petclinic:local) from 2026-11-28T15:00:00Z"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("stopped because the command exited with status 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("system calls: 10 distinct, 2471 calls (x86_64: 8, x86: 2)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("warning: attached to a running container"),
+        "{text}"
+    );
+    assert!(text.contains("wrote out/seccomp.json"), "{text}");
+}

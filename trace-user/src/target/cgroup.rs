@@ -1,0 +1,251 @@
+//! Finding a process's cgroup v2 directory and id, on unified (pure v2) and hybrid hosts.
+//!
+//! The id the kernel's `bpf_get_current_cgroup_id()` returns is the inode number of the cgroup's
+//! directory in the cgroup2 filesystem. The directory is the `0::` line of `/proc/<pid>/cgroup`
+//! joined to where cgroup2 is mounted (`/sys/fs/cgroup` on unified hosts,
+//! `/sys/fs/cgroup/unified` on hybrid ones), found in `/proc/self/mountinfo`.
+//!
+//! Assumes trace runs in the host's cgroup namespace (as root on the host does): the level of the
+//! cgroup is then the number of components of its path.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// A cgroup v2 to trace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CgroupV2 {
+    /// Its directory in the cgroup2 filesystem.
+    pub dir: PathBuf,
+    /// Its id (the directory's inode number).
+    pub id: u64,
+    /// Its depth below the root (root is 0).
+    pub level: u32,
+}
+
+/// Where cgroup2 is mounted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cgroup2Mount {
+    /// The mount point.
+    pub mount_point: PathBuf,
+    /// The cgroup path mounted there (usually `/`).
+    pub root: String,
+}
+
+/// Why a cgroup could not be found.
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    /// A /proc file could not be read (the process may have exited).
+    #[error("cannot read {}", .path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// No `0::` line: the process is not in a cgroup v2 hierarchy.
+    #[error(
+        "process {pid} has no cgroup v2 membership (no \"0::\" line in /proc/{pid}/cgroup); trace needs a cgroup v2 hierarchy (unified or hybrid mode)"
+    )]
+    NoUnifiedLine {
+        /// The process.
+        pid: u32,
+    },
+    /// cgroup2 is not mounted.
+    #[error(
+        "no cgroup2 file system is mounted (see /proc/self/mountinfo); mount one, e.g. `mount -t cgroup2 none /sys/fs/cgroup/unified`"
+    )]
+    NoMount,
+    /// The cgroup path is not under the mounted root.
+    #[error(
+        "cgroup {path} is outside the cgroup2 mount's root {root}; is trace running in another cgroup namespace?"
+    )]
+    OutsideMount {
+        /// The process's cgroup path.
+        path: String,
+        /// The mount's root.
+        root: String,
+    },
+}
+
+/// The cgroup v2 path of a process from the text of `/proc/<pid>/cgroup` (the `0::` line).
+pub fn unified_path(proc_cgroup: &str) -> Option<&str> {
+    proc_cgroup
+        .lines()
+        .find_map(|line| line.strip_prefix("0::"))
+        .map(str::trim_end)
+}
+
+/// The first cgroup2 mount in the text of a `mountinfo` file.
+pub fn cgroup2_mount(mountinfo: &str) -> Option<Cgroup2Mount> {
+    mountinfo.lines().find_map(|line| {
+        // id parent major:minor root mount-point options [optional...] - fstype source super-options
+        let (left, right) = line.split_once(" - ")?;
+        if right.split(' ').next()? != "cgroup2" {
+            return None;
+        }
+        let mut fields = left.split(' ');
+        let root = fields.nth(3)?;
+        let mount_point = fields.next()?;
+        Some(Cgroup2Mount {
+            mount_point: PathBuf::from(unescape(mount_point)),
+            root: unescape(root),
+        })
+    })
+}
+
+/// Decodes mountinfo's octal escapes (`\040` for a space, `\011`, `\012`, `\134`).
+fn unescape(field: &str) -> String {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| bytes[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        if let Some(digits) = octal {
+            let value = digits
+                .iter()
+                .fold(0u32, |acc, d| acc * 8 + u32::from(d - b'0'));
+            // Three octal digits can exceed a byte (\777): keep such text as it is.
+            if let Ok(byte) = u8::try_from(value) {
+                out.push(byte);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The directory and level of cgroup `path` under `mount`.
+pub fn locate(path: &str, mount: &Cgroup2Mount) -> Result<(PathBuf, u32), CgroupError> {
+    let outside = || CgroupError::OutsideMount {
+        path: path.to_owned(),
+        root: mount.root.clone(),
+    };
+    let root = mount.root.trim_end_matches('/');
+    let below = path.strip_prefix(root).ok_or_else(outside)?;
+    if !(below.is_empty() || below.starts_with('/')) {
+        return Err(outside());
+    }
+    let relative = below.trim_start_matches('/');
+    let level = path.split('/').filter(|c| !c.is_empty()).count();
+    let level = u32::try_from(level).map_err(|_| outside())?;
+    Ok((mount.mount_point.join(relative), level))
+}
+
+fn read(path: &Path) -> Result<String, CgroupError> {
+    std::fs::read_to_string(path).map_err(|source| CgroupError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// The cgroup v2 of process `pid`, as seen from this process's mount namespace.
+pub fn of_process(pid: u32) -> Result<CgroupV2, CgroupError> {
+    let proc_cgroup = read(&PathBuf::from(format!("/proc/{pid}/cgroup")))?;
+    let path = unified_path(&proc_cgroup).ok_or(CgroupError::NoUnifiedLine { pid })?;
+    let mount =
+        cgroup2_mount(&read(Path::new("/proc/self/mountinfo"))?).ok_or(CgroupError::NoMount)?;
+    let (dir, level) = locate(path, &mount)?;
+    let id = std::fs::metadata(&dir)
+        .map_err(|source| CgroupError::Read {
+            path: dir.clone(),
+            source,
+        })?
+        .ino();
+    Ok(CgroupV2 { dir, id, level })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HYBRID_CGROUP: &str = "12:pids:/docker/4f1c\n11:memory:/docker/4f1c\n1:name=systemd:/docker/4f1c\n0::/docker/4f1c\n";
+    const UNIFIED_CGROUP: &str = "0::/system.slice/docker-4f1c.scope\n";
+    const HYBRID_MOUNTINFO: &str = "\
+24 30 0:22 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw
+33 24 0:27 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755
+34 33 0:28 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:10 - cgroup2 cgroup2 rw,nsdelegate
+35 33 0:29 / /sys/fs/cgroup/systemd rw,nosuid,nodev,noexec,relatime shared:11 - cgroup cgroup rw,xattr,name=systemd
+";
+    const UNIFIED_MOUNTINFO: &str = "\
+24 30 0:22 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw
+33 24 0:27 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:9 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot
+";
+
+    #[test]
+    fn finds_the_unified_line_on_hybrid_and_unified_hosts() {
+        assert_eq!(unified_path(HYBRID_CGROUP), Some("/docker/4f1c"));
+        assert_eq!(
+            unified_path(UNIFIED_CGROUP),
+            Some("/system.slice/docker-4f1c.scope")
+        );
+        assert_eq!(unified_path("3:cpu:/docker/x\n"), None);
+    }
+
+    #[test]
+    fn finds_the_cgroup2_mount() {
+        let hybrid = cgroup2_mount(HYBRID_MOUNTINFO).unwrap();
+        assert_eq!(hybrid.mount_point, Path::new("/sys/fs/cgroup/unified"));
+        assert_eq!(hybrid.root, "/");
+        let unified = cgroup2_mount(UNIFIED_MOUNTINFO).unwrap();
+        assert_eq!(unified.mount_point, Path::new("/sys/fs/cgroup"));
+        assert_eq!(
+            cgroup2_mount("24 30 0:22 / /sys rw - sysfs sysfs rw\n"),
+            None
+        );
+    }
+
+    #[test]
+    fn joins_path_and_mount_and_counts_the_level() {
+        let hybrid = cgroup2_mount(HYBRID_MOUNTINFO).unwrap();
+        let (dir, level) = locate("/docker/4f1c", &hybrid).unwrap();
+        assert_eq!(dir, Path::new("/sys/fs/cgroup/unified/docker/4f1c"));
+        assert_eq!(level, 2);
+        let unified = cgroup2_mount(UNIFIED_MOUNTINFO).unwrap();
+        let (dir, level) = locate("/system.slice/docker-4f1c.scope", &unified).unwrap();
+        assert_eq!(
+            dir,
+            Path::new("/sys/fs/cgroup/system.slice/docker-4f1c.scope")
+        );
+        assert_eq!(level, 2);
+        assert_eq!(
+            locate("/", &unified).unwrap(),
+            (PathBuf::from("/sys/fs/cgroup"), 0)
+        );
+    }
+
+    #[test]
+    fn honours_a_mount_root_and_rejects_paths_outside_it() {
+        let mount = Cgroup2Mount {
+            mount_point: PathBuf::from("/cg"),
+            root: "/docker".into(),
+        };
+        assert_eq!(
+            locate("/docker/abc", &mount).unwrap(),
+            (PathBuf::from("/cg/abc"), 2)
+        );
+        assert!(matches!(
+            locate("/dockerx/abc", &mount),
+            Err(CgroupError::OutsideMount { .. })
+        ));
+        assert!(matches!(
+            locate("/other", &mount),
+            Err(CgroupError::OutsideMount { .. })
+        ));
+    }
+
+    #[test]
+    fn decodes_escaped_mount_points() {
+        let info = "40 33 0:40 / /mnt/cg\\040two rw - cgroup2 none rw\n";
+        assert_eq!(
+            cgroup2_mount(info).unwrap().mount_point,
+            Path::new("/mnt/cg two")
+        );
+        assert_eq!(unescape("a\\134b\\777"), "a\\b\\777");
+    }
+}

@@ -1,0 +1,146 @@
+//! Resolving a container through the Docker API (bollard).
+
+use bollard::Docker;
+use bollard::errors::Error as BollardError;
+use bollard::query_parameters::ListContainersOptionsBuilder;
+
+/// The socket bollard uses when `DOCKER_HOST` is unset.
+const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+
+/// A container as the Docker API describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerTarget {
+    /// Full id.
+    pub id: String,
+    /// Name without the leading slash.
+    pub name: String,
+    /// The image reference it was created from.
+    pub image: String,
+    /// The image's content id.
+    pub image_id: String,
+    /// Host pid of its main process.
+    pub pid: u32,
+}
+
+/// Errors talking to Docker, each a one-line message saying what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    /// The daemon did not answer.
+    #[error(
+        "cannot reach Docker at {host} (is dockerd running? DOCKER_HOST selects another daemon)"
+    )]
+    Unreachable {
+        /// `DOCKER_HOST` or the default socket.
+        host: String,
+        /// The client error.
+        #[source]
+        source: BollardError,
+    },
+    /// No container has that name or id.
+    #[error("no container named or with id '{name}'; running containers: {}", list_or_none(.running))]
+    UnknownContainer {
+        /// What the user asked for.
+        name: String,
+        /// Names of the running containers.
+        running: Vec<String>,
+    },
+    /// The container exists but is not running.
+    #[error("container '{name}' is {status}, not running; start it first (docker start {name})")]
+    NotRunning {
+        /// Its name.
+        name: String,
+        /// Docker's status word (created, exited, paused...).
+        status: String,
+    },
+    /// Any other API failure.
+    #[error("Docker API request failed")]
+    Api(#[source] BollardError),
+}
+
+fn list_or_none(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+fn docker_host() -> String {
+    std::env::var("DOCKER_HOST").unwrap_or_else(|_| DEFAULT_HOST.to_owned())
+}
+
+/// Connects to the daemon named by `DOCKER_HOST` (default: the local socket) and negotiates the API
+/// version, so old daemons (e.g. Docker 20.10, API 1.41) work.
+pub async fn connect() -> Result<Docker, DockerError> {
+    let unreachable = |source| DockerError::Unreachable {
+        host: docker_host(),
+        source,
+    };
+    let docker = Docker::connect_with_defaults().map_err(unreachable)?;
+    docker.negotiate_version().await.map_err(unreachable)
+}
+
+/// Looks a container up by name or id; it must be running.
+pub async fn resolve(docker: &Docker, name_or_id: &str) -> Result<ContainerTarget, DockerError> {
+    let inspect = match docker.inspect_container(name_or_id, None).await {
+        Ok(inspect) => inspect,
+        Err(BollardError::DockerResponseServerError {
+            status_code: 404, ..
+        }) => {
+            return Err(DockerError::UnknownContainer {
+                name: name_or_id.to_owned(),
+                running: running_names(docker).await?,
+            });
+        }
+        Err(e) => return Err(DockerError::Api(e)),
+    };
+    let name = inspect
+        .name
+        .unwrap_or_default()
+        .trim_start_matches('/')
+        .to_owned();
+    let state = inspect.state.unwrap_or_default();
+    let pid = state
+        .pid
+        .and_then(|pid| u32::try_from(pid).ok())
+        .filter(|&pid| pid > 0);
+    let Some(pid) = pid.filter(|_| state.running == Some(true)) else {
+        let status = state
+            .status
+            .map_or_else(|| "not running".to_owned(), |s| s.to_string());
+        return Err(DockerError::NotRunning { name, status });
+    };
+    Ok(ContainerTarget {
+        id: inspect.id.unwrap_or_default(),
+        name,
+        image: inspect.config.and_then(|c| c.image).unwrap_or_default(),
+        image_id: inspect.image.unwrap_or_default(),
+        pid,
+    })
+}
+
+/// Whether the container is still running (false once it is gone or stopped).
+pub async fn is_running(docker: &Docker, id: &str) -> Result<bool, DockerError> {
+    match docker.inspect_container(id, None).await {
+        Ok(inspect) => Ok(inspect.state.and_then(|s| s.running) == Some(true)),
+        Err(BollardError::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(false),
+        Err(e) => Err(DockerError::Api(e)),
+    }
+}
+
+async fn running_names(docker: &Docker) -> Result<Vec<String>, DockerError> {
+    let options = ListContainersOptionsBuilder::default().all(false).build();
+    let list = docker
+        .list_containers(Some(options))
+        .await
+        .map_err(DockerError::Api)?;
+    let mut names: Vec<String> = list
+        .into_iter()
+        .filter_map(|c| c.names?.into_iter().next())
+        .map(|n| n.trim_start_matches('/').to_owned())
+        .collect();
+    names.sort();
+    Ok(names)
+}

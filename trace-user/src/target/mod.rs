@@ -1,0 +1,43 @@
+//! The target: a container resolved through Docker, and the cgroup v2 the probe filters on.
+
+pub mod cgroup;
+pub mod docker;
+
+pub use cgroup::CgroupV2;
+pub use docker::ContainerTarget;
+
+/// A running container and its cgroup.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// What Docker says about it.
+    pub container: ContainerTarget,
+    /// Its cgroup v2 (every process of the container, `docker exec` ones included, is in it).
+    pub cgroup: CgroupV2,
+}
+
+/// Why a target could not be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// Docker failed or does not know the container.
+    #[error(transparent)]
+    Docker(#[from] docker::DockerError),
+    /// Its cgroup could not be found.
+    #[error("container '{name}': {source}")]
+    Cgroup {
+        /// Container name.
+        name: String,
+        /// Why.
+        #[source]
+        source: cgroup::CgroupError,
+    },
+}
+
+/// Resolves a running container by name or id and finds its cgroup.
+pub async fn resolve(docker: &bollard::Docker, name_or_id: &str) -> Result<Target, TargetError> {
+    let container = docker::resolve(docker, name_or_id).await?;
+    let cgroup = cgroup::of_process(container.pid).map_err(|source| TargetError::Cgroup {
+        name: container.name.clone(),
+        source,
+    })?;
+    Ok(Target { container, cgroup })
+}
