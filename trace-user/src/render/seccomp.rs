@@ -1,12 +1,14 @@
 //! Docker / Podman seccomp profile (JSON) from a recording.
 //!
 //! The profile allows exactly the system calls observed plus the runc baseline (what runc itself
-//! calls after it installs the filter), and answers everything else with `ENOSYS`. Why `ENOSYS` and
-//! not `EPERM`: it is what the kernel itself answers for a call it lacks, so C libraries and
-//! runtimes fall back to older calls (glibc tries `clone3`, `faccessat2`, `statx`, `close_range`
-//! first and falls back only on `ENOSYS`); with `EPERM` those programs fail outright when the
-//! profile meets a newer libc or kernel than the one traced (runc#2151, moby#42871).
-//! See docs/seccomp.md.
+//! calls after it installs the filter). Everything else fails with `EPERM`, except a short list of
+//! newer calls that C libraries and runtimes probe and replace with an older call only when the
+//! kernel answers `ENOSYS` (glibc's `clone3` -> `clone`, `faccessat2` -> `faccessat`, ...): those get
+//! `ENOSYS` by an explicit rule, as Docker's own default profile does for `clone3`.
+//!
+//! Why not `defaultErrnoRet: ENOSYS` for everything: Docker 20.10 ignores `defaultErrnoRet`
+//! (measured: the default stays `EPERM`), so the same profile would behave differently on different
+//! engines; explicit rules behave the same everywhere. See docs/seccomp.md.
 
 use std::collections::BTreeSet;
 
@@ -15,8 +17,17 @@ use trace_common::Abi;
 
 use crate::recording::Recording;
 
+/// `EPERM`: what calls outside the profile get.
+pub const ERRNO_EPERM: u32 = 1;
 /// `ENOSYS` on every Linux architecture trace renders for.
 pub const ERRNO_ENOSYS: u32 = 38;
+
+/// Calls that libcs and runtimes try first and replace with an older call when (and only when) the
+/// kernel answers `ENOSYS`: glibc (`clone3`, `close_range`, `faccessat2`, `fchmodat2`, `statx` on
+/// 32-bit, `epoll_pwait2`), runc and systemd (`openat2`), Go and Rust std (`pidfd_open`, `statx`).
+/// When not observed they fail with `ENOSYS`, so a newer libc than the one traced still works.
+pub const ENOSYS_FALLBACKS: &[&str] =
+    &["clone3", "close_range", "epoll_pwait2", "faccessat2", "fchmodat2", "openat2", "pidfd_open", "statx"];
 
 /// System calls runc 1.1 makes in the container's process after it has installed the seccomp
 /// filter and before the entrypoint runs; a profile without them can stop the container from
@@ -60,7 +71,7 @@ pub const RUNC_BASELINE: &[&str] = &[
 pub struct DockerSeccomp {
     /// Action for calls no rule matches.
     pub default_action: String,
-    /// errno returned by `default_action` `SCMP_ACT_ERRNO`.
+    /// errno returned by `default_action` `SCMP_ACT_ERRNO` (Docker 20.10 ignores it and uses `EPERM`).
     pub default_errno_ret: u32,
     /// libseccomp architecture names the filter covers; calls of other ABIs are refused.
     pub architectures: Vec<String>,
@@ -70,11 +81,15 @@ pub struct DockerSeccomp {
 
 /// One rule of a Docker seccomp profile.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SyscallRule {
     /// System call names, sorted.
     pub names: Vec<String>,
     /// Action when one of them is called.
     pub action: String,
+    /// errno for `SCMP_ACT_ERRNO` rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errno_ret: Option<u32>,
     /// Why the rule is there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
@@ -113,6 +128,7 @@ pub fn profile(recording: &Recording) -> DockerSeccomp {
     let mut syscalls = vec![SyscallRule {
         names: observed.iter().map(|s| (*s).to_owned()).collect(),
         action: "SCMP_ACT_ALLOW".into(),
+        errno_ret: None,
         comment: Some(format!(
             "Observed while tracing {who}: {} distinct system calls.",
             observed.len()
@@ -122,6 +138,7 @@ pub fn profile(recording: &Recording) -> DockerSeccomp {
         syscalls.push(SyscallRule {
             names: baseline.iter().map(|s| (*s).to_owned()).collect(),
             action: "SCMP_ACT_ALLOW".into(),
+            errno_ret: None,
             comment: Some(
                 "runc baseline: called by runc after it installs this filter, before the entrypoint \
                  starts; not observed in this recording."
@@ -129,9 +146,26 @@ pub fn profile(recording: &Recording) -> DockerSeccomp {
             ),
         });
     }
+    let fallbacks: Vec<String> = ENOSYS_FALLBACKS
+        .iter()
+        .filter(|name| !observed.contains(*name) && !baseline.contains(*name))
+        .map(|name| (*name).to_owned())
+        .collect();
+    if !fallbacks.is_empty() {
+        syscalls.push(SyscallRule {
+            names: fallbacks,
+            action: "SCMP_ACT_ERRNO".into(),
+            errno_ret: Some(ERRNO_ENOSYS),
+            comment: Some(
+                "Not observed; refused with ENOSYS so that C libraries and runtimes fall back to the \
+                 older calls this container was seen using."
+                    .into(),
+            ),
+        });
+    }
     DockerSeccomp {
         default_action: "SCMP_ACT_ERRNO".into(),
-        default_errno_ret: ERRNO_ENOSYS,
+        default_errno_ret: ERRNO_EPERM,
         architectures: abis
             .into_iter()
             .map(|abi| scmp_arch(abi).to_owned())

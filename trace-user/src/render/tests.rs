@@ -16,7 +16,10 @@ fn seccomp_profile_snapshot() {
 fn seccomp_allows_observed_and_baseline_and_covers_recorded_abis() {
     let profile = seccomp::profile(&fixture());
     assert_eq!(profile.default_action, "SCMP_ACT_ERRNO");
-    assert_eq!(profile.default_errno_ret, seccomp::ERRNO_ENOSYS);
+    assert_eq!(profile.default_errno_ret, seccomp::ERRNO_EPERM);
+    let fallback = profile.syscalls.last().unwrap();
+    assert_eq!((fallback.action.as_str(), fallback.errno_ret), ("SCMP_ACT_ERRNO", Some(seccomp::ERRNO_ENOSYS)));
+    assert_eq!(fallback.names, seccomp::ENOSYS_FALLBACKS, "none of them was observed");
     assert_eq!(profile.architectures, ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"]);
     let observed = &profile.syscalls[0].names;
     assert!(
@@ -38,8 +41,18 @@ fn seccomp_allows_observed_and_baseline_and_covers_recorded_abis() {
 }
 
 #[test]
-fn runc_baseline_names_exist_in_the_syscall_table() {
-    for name in seccomp::RUNC_BASELINE {
+fn observed_fallback_calls_are_allowed_not_refused() {
+    let mut recording = fixture();
+    recording.syscalls.get_mut(&trace_common::Abi::X86_64).unwrap().insert("clone3".into(), 4);
+    let profile = seccomp::profile(&recording);
+    assert!(profile.syscalls[0].names.contains(&"clone3".to_owned()));
+    let refused = &profile.syscalls.last().unwrap().names;
+    assert!(!refused.contains(&"clone3".to_owned()) && refused.contains(&"faccessat2".to_owned()));
+}
+
+#[test]
+fn baseline_and_fallback_names_exist_in_the_syscall_table() {
+    for name in seccomp::RUNC_BASELINE.iter().chain(seccomp::ENOSYS_FALLBACKS) {
         assert!(
             (0..1024).any(
                 |nr| crate::recording::syscall_name(trace_common::Abi::X86_64, nr).map(|n| n.0)
@@ -74,6 +87,7 @@ fn empty_recording_still_gets_the_native_arch_and_baseline() {
         profile.syscalls[1].names.len(),
         seccomp::RUNC_BASELINE.len()
     );
+    assert_eq!(profile.syscalls.len(), 3);
 }
 
 #[test]
