@@ -20,24 +20,44 @@ fn trace(bin: &Path, args: &[&str]) -> Output {
 }
 
 fn assert_empty_dir(dir: &Path) {
-    let entries: Vec<_> = std::fs::read_dir(dir).map(|d| d.collect()).unwrap_or_default();
-    assert!(entries.is_empty(), "{} should hold nothing: {entries:?}", dir.display());
+    let entries: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| d.collect())
+        .unwrap_or_default();
+    assert!(
+        entries.is_empty(),
+        "{} should hold nothing: {entries:?}",
+        dir.display()
+    );
 }
 
 #[test]
 fn unknown_and_stopped_containers_are_named() {
-    let Some(system) = system_tier("unknown_and_stopped_containers_are_named") else { return };
+    let Some(system) = system_tier("unknown_and_stopped_containers_are_named") else {
+        return;
+    };
     let image = ensure_image(TestImage::Busybox).unwrap();
     let running = Container::run(&image, "trace-err-running", &[], &["sleep", "600"]).unwrap();
     let out = tempfile::tempdir().unwrap();
     let out_str = out.path().to_str().unwrap();
 
-    let err = one_line_error(&trace(&system.trace_bin(), &["--container", "no-such-container-xyz", "--out", out_str]));
-    assert!(err.contains("no container named or with id 'no-such-container-xyz'"), "{err}");
-    assert!(err.contains(running.name()), "the running containers are listed: {err}");
+    let err = one_line_error(&trace(
+        &system.trace_bin(),
+        &["--container", "no-such-container-xyz", "--out", out_str],
+    ));
+    assert!(
+        err.contains("no container named or with id 'no-such-container-xyz'"),
+        "{err}"
+    );
+    assert!(
+        err.contains(running.name()),
+        "the running containers are listed: {err}"
+    );
 
     let created = docker_ok(&["create", &image, "true"]).unwrap();
-    let err = one_line_error(&trace(&system.trace_bin(), &["--container", &created, "--out", out_str]));
+    let err = one_line_error(&trace(
+        &system.trace_bin(),
+        &["--container", &created, "--out", out_str],
+    ));
     docker_ok(&["rm", "-f", &created]).unwrap();
     assert!(err.contains("is created, not running"), "{err}");
     assert_empty_dir(out.path());
@@ -45,32 +65,53 @@ fn unknown_and_stopped_containers_are_named() {
 
 #[test]
 fn unwritable_output_is_refused_before_tracing() {
-    let Some(system) = system_tier("unwritable_output_is_refused_before_tracing") else { return };
+    let Some(system) = system_tier("unwritable_output_is_refused_before_tracing") else {
+        return;
+    };
     let image = ensure_image(TestImage::Busybox).unwrap();
     let container = Container::run(&image, "trace-err-out", &[], &["sleep", "600"]).unwrap();
-    let err = one_line_error(&trace(&system.trace_bin(), &["--container", container.name(), "--out", "/proc/trace-out"]));
-    assert!(err.contains("output directory /proc/trace-out is not writable"), "{err}");
+    let err = one_line_error(&trace(
+        &system.trace_bin(),
+        &["--container", container.name(), "--out", "/proc/trace-out"],
+    ));
+    assert!(
+        err.contains("output directory /proc/trace-out is not writable"),
+        "{err}"
+    );
     assert!(!err.contains("recording"), "{err}");
 }
 
 #[test]
 fn unreachable_docker_is_one_line() {
-    let Some(system) = system_tier("unreachable_docker_is_one_line") else { return };
+    let Some(system) = system_tier("unreachable_docker_is_one_line") else {
+        return;
+    };
     let output = Command::new(system.trace_bin())
         .args(["--container", "x"])
         .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
         .output()
         .unwrap();
     let err = one_line_error(&output);
-    assert!(err.contains("cannot reach Docker at unix:///nonexistent/docker.sock"), "{err}");
+    assert!(
+        err.contains("cannot reach Docker at unix:///nonexistent/docker.sock"),
+        "{err}"
+    );
 }
 
 #[test]
 fn not_root_is_refused_with_advice() {
-    let Some(system) = system_tier("not_root_is_refused_with_advice") else { return };
+    let Some(system) = system_tier("not_root_is_refused_with_advice") else {
+        return;
+    };
     // Drop to nobody with no capabilities (setpriv is in util-linux).
     let output = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"])
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+        ])
         .arg(system.trace_bin())
         .args(["--container", "x", "--out", "/tmp"])
         .output()
@@ -81,25 +122,53 @@ fn not_root_is_refused_with_advice() {
 
 #[test]
 fn bad_recordings_are_refused() {
-    let Some(system) = system_tier("bad_recordings_are_refused") else { return };
+    let Some(system) = system_tier("bad_recordings_are_refused") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let good = std::fs::read_to_string(
         trace_tests::workspace_root().join("trace-user/tests/data/recording-v1.json"),
     )
     .unwrap();
     let cases = [
-        ("truncated.json", good[..good.len() / 2].to_owned(), "not a valid trace recording"),
-        ("newer.json", good.replace("\"schema_version\": 1", "\"schema_version\": 99"), "schema version 99 is not supported"),
-        ("other.json", "{\"defaultAction\": \"SCMP_ACT_ERRNO\"}".to_owned(), "not a trace recording"),
+        (
+            "truncated.json",
+            good[..good.len() / 2].to_owned(),
+            "not a valid trace recording",
+        ),
+        (
+            "newer.json",
+            good.replace("\"schema_version\": 1", "\"schema_version\": 99"),
+            "schema version 99 is not supported",
+        ),
+        (
+            "other.json",
+            "{\"defaultAction\": \"SCMP_ACT_ERRNO\"}".to_owned(),
+            "not a trace recording",
+        ),
     ];
     for (name, contents, expected) in cases {
         let path = dir.path().join(name);
         std::fs::write(&path, contents).unwrap();
         let out = dir.path().join(format!("out-{name}"));
-        let err = one_line_error(&trace(&system.trace_bin(), &["render", path.to_str().unwrap(), "--out", out.to_str().unwrap()]));
+        let err = one_line_error(&trace(
+            &system.trace_bin(),
+            &[
+                "render",
+                path.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        ));
         assert!(err.contains(expected), "{name}: {err}");
         assert!(!out.exists(), "{name}: nothing is written");
     }
-    let missing = one_line_error(&trace(&system.trace_bin(), &["render", "/nonexistent/recording.json"]));
-    assert!(missing.contains("cannot read /nonexistent/recording.json"), "{missing}");
+    let missing = one_line_error(&trace(
+        &system.trace_bin(),
+        &["render", "/nonexistent/recording.json"],
+    ));
+    assert!(
+        missing.contains("cannot read /nonexistent/recording.json"),
+        "{missing}"
+    );
 }

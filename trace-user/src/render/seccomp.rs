@@ -26,8 +26,16 @@ pub const ERRNO_ENOSYS: u32 = 38;
 /// kernel answers `ENOSYS`: glibc (`clone3`, `close_range`, `faccessat2`, `fchmodat2`, `statx` on
 /// 32-bit, `epoll_pwait2`), runc and systemd (`openat2`), Go and Rust std (`pidfd_open`, `statx`).
 /// When not observed they fail with `ENOSYS`, so a newer libc than the one traced still works.
-pub const ENOSYS_FALLBACKS: &[&str] =
-    &["clone3", "close_range", "epoll_pwait2", "faccessat2", "fchmodat2", "openat2", "pidfd_open", "statx"];
+pub const ENOSYS_FALLBACKS: &[&str] = &[
+    "clone3",
+    "close_range",
+    "epoll_pwait2",
+    "faccessat2",
+    "fchmodat2",
+    "openat2",
+    "pidfd_open",
+    "statx",
+];
 
 /// System calls runc 1.1 makes in the container's process after it has installed the seccomp
 /// filter and before the entrypoint runs; a profile without them can stop the container from

@@ -18,8 +18,15 @@ fn seccomp_allows_observed_and_baseline_and_covers_recorded_abis() {
     assert_eq!(profile.default_action, "SCMP_ACT_ERRNO");
     assert_eq!(profile.default_errno_ret, seccomp::ERRNO_EPERM);
     let fallback = profile.syscalls.last().unwrap();
-    assert_eq!((fallback.action.as_str(), fallback.errno_ret), ("SCMP_ACT_ERRNO", Some(seccomp::ERRNO_ENOSYS)));
-    assert_eq!(fallback.names, seccomp::ENOSYS_FALLBACKS, "none of them was observed");
+    assert_eq!(
+        (fallback.action.as_str(), fallback.errno_ret),
+        ("SCMP_ACT_ERRNO", Some(seccomp::ERRNO_ENOSYS))
+    );
+    assert_eq!(
+        fallback.names,
+        seccomp::ENOSYS_FALLBACKS,
+        "none of them was observed"
+    );
     assert_eq!(profile.architectures, ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"]);
     let observed = &profile.syscalls[0].names;
     assert!(
@@ -43,7 +50,11 @@ fn seccomp_allows_observed_and_baseline_and_covers_recorded_abis() {
 #[test]
 fn observed_fallback_calls_are_allowed_not_refused() {
     let mut recording = fixture();
-    recording.syscalls.get_mut(&trace_common::Abi::X86_64).unwrap().insert("clone3".into(), 4);
+    recording
+        .syscalls
+        .get_mut(&trace_common::Abi::X86_64)
+        .unwrap()
+        .insert("clone3".into(), 4);
     let profile = seccomp::profile(&recording);
     assert!(profile.syscalls[0].names.contains(&"clone3".to_owned()));
     let refused = &profile.syscalls.last().unwrap().names;
@@ -52,7 +63,10 @@ fn observed_fallback_calls_are_allowed_not_refused() {
 
 #[test]
 fn baseline_and_fallback_names_exist_in_the_syscall_table() {
-    for name in seccomp::RUNC_BASELINE.iter().chain(seccomp::ENOSYS_FALLBACKS) {
+    for name in seccomp::RUNC_BASELINE
+        .iter()
+        .chain(seccomp::ENOSYS_FALLBACKS)
+    {
         assert!(
             (0..1024).any(
                 |nr| crate::recording::syscall_name(trace_common::Abi::X86_64, nr).map(|n| n.0)
