@@ -1,1 +1,68 @@
-//! Helpers for the real-system tests: see tests/*.rs.
+//! Helpers for trace's real-system tests (`tests/tests/*.rs`) and for `cargo xtask`.
+//!
+//! - [`system_tier`] decides whether the real-system tier can run here: it needs root, a working
+//!   Docker engine, kernel BTF and a built `trace` binary. When something is missing a test prints
+//!   `skipping <test>: <reason>` and returns, except with `TRACE_SYSTEM_TESTS=require` (what
+//!   `cargo xtask test` sets), where it panics so that CI fails instead of passing without testing.
+//! - [`ensure_image`] builds the test images from `tests/images/` when they are missing or stale
+//!   (there is no registry: nothing is ever pulled).
+//! - [`Container`] runs a detached container and removes it when dropped; [`docker`],
+//!   [`docker_ok`] and [`run_once`] run the Docker CLI.
+//!
+//! ```no_run
+//! use std::process::Command;
+//! use trace_tests::{Container, TestImage, ensure_image, system_tier};
+//!
+//! let Some(system) = system_tier("records_uname") else { return };
+//! let image = ensure_image(TestImage::Busybox).unwrap();
+//! let container = Container::run(&image, "uname", &[], &["sleep", "600"]).unwrap();
+//! let out = tempfile::tempdir().unwrap();
+//! let status = Command::new(system.trace_bin())
+//!     .args(["--container", container.name(), "--out"])
+//!     .arg(out.path())
+//!     .args(["--", "docker", "exec", container.name(), "uname", "-a"])
+//!     .status()
+//!     .unwrap();
+//! assert!(status.success());
+//! assert!(out.path().join("seccomp.json").is_file());
+//! // `container` is removed here, when it is dropped.
+//! ```
+#![deny(missing_docs)]
+
+mod docker;
+mod images;
+mod system;
+
+use std::path::{Path, PathBuf};
+
+pub use docker::{Container, docker, docker_ok, run_once};
+pub use images::{TestImage, ensure_image};
+pub use system::{System, system_tier};
+
+/// The root of the cargo workspace (the folder holding the top-level `Cargo.toml`).
+pub fn workspace_root() -> PathBuf {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // This crate lives in `<workspace>/tests`, so the parent always exists.
+    manifest_dir
+        .parent()
+        .map_or_else(|| manifest_dir.to_path_buf(), Path::to_path_buf)
+}
+
+/// Whether this process runs with effective uid 0.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions, touches no memory and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workspace_root_holds_the_workspace_manifest() {
+        let root = workspace_root();
+        let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+        assert!(manifest.contains("[workspace]"));
+        assert!(root.join("tests/images").is_dir());
+    }
+}

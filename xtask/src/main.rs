@@ -1,1 +1,28 @@
-fn main() {}
+//! `cargo xtask`: set up a machine for trace, run every check, and show trace end to end.
+//!
+//! See `cargo xtask --help`; each subcommand lives in a module of its own.
+
+mod cli;
+mod cmd;
+mod demo;
+mod setup;
+mod test;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let result = match cli::Cli::parse().command {
+        cli::Command::Setup => setup::run(),
+        cli::Command::Test(args) => test::run(&args),
+        cli::Command::Demo(args) => demo::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {}", cmd::one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}

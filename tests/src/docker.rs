@@ -1,0 +1,161 @@
+//! The Docker CLI, and containers that remove themselves.
+
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use anyhow::{Context, Result, bail};
+
+/// Runs `docker ARGS...` (the `docker` on `PATH`) and returns its output, whatever its exit status.
+///
+/// Errors only when `docker` cannot be started.
+pub fn docker(args: &[&str]) -> Result<Output> {
+    Command::new("docker")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run `docker {}`", args.join(" ")))
+}
+
+/// Runs `docker ARGS...` and returns its stdout, trimmed; a non-zero exit is an error that quotes
+/// docker's stderr.
+pub fn docker_ok(args: &[&str]) -> Result<String> {
+    let output = docker(args)?;
+    if !output.status.success() {
+        bail!(
+            "`docker {}` failed ({}): {}",
+            args.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+/// Runs `docker run --rm EXTRA_ARGS... IMAGE CMD...` to completion and returns its output,
+/// whatever its exit status (a test may expect the command to fail).
+pub fn run_once(image: &str, extra_args: &[&str], cmd: &[&str]) -> Result<Output> {
+    let mut args = vec!["run", "--rm"];
+    args.extend_from_slice(extra_args);
+    args.push(image);
+    args.extend_from_slice(cmd);
+    docker(&args)
+}
+
+/// A detached container, removed (`docker rm -f`) when dropped.
+#[derive(Debug)]
+pub struct Container {
+    name: String,
+    id: String,
+    keep: bool,
+}
+
+impl Container {
+    /// Starts `docker run -d --name <unique> EXTRA_ARGS... IMAGE CMD...`.
+    ///
+    /// The name is `name_prefix`, this process's id and a counter, so parallel tests never
+    /// collide. An empty `cmd` runs the image's default command.
+    pub fn run(image: &str, name_prefix: &str, extra_args: &[&str], cmd: &[&str]) -> Result<Self> {
+        Self::run_named(image, &unique_name(name_prefix), extra_args, cmd)
+    }
+
+    /// Like [`Container::run`] with exactly the name `name` (which must not be in use).
+    pub fn run_named(image: &str, name: &str, extra_args: &[&str], cmd: &[&str]) -> Result<Self> {
+        let mut args = vec!["run", "-d", "--name", name];
+        args.extend_from_slice(extra_args);
+        args.push(image);
+        args.extend_from_slice(cmd);
+        match docker_ok(&args) {
+            Ok(stdout) => Ok(Self {
+                name: name.to_string(),
+                id: stdout.lines().last().unwrap_or_default().to_string(),
+                keep: false,
+            }),
+            Err(e) => {
+                // `docker run` may have created the container before it failed to start it.
+                let _ = docker(&["rm", "-f", name]);
+                Err(e.context(format!("starting container {name} from {image}")))
+            }
+        }
+    }
+
+    /// The container's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The container's full id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Runs `docker exec NAME ARGS...` and returns its output, whatever its exit status.
+    pub fn exec(&self, args: &[&str]) -> Result<Output> {
+        let mut all = vec!["exec", self.name.as_str()];
+        all.extend_from_slice(args);
+        docker(&all)
+    }
+
+    /// The host pid of the container's main process (`State.Pid`); an error when it is not running.
+    pub fn pid(&self) -> Result<u32> {
+        let pid = docker_ok(&["inspect", "--format", "{{.State.Pid}}", &self.id])?;
+        match pid.parse() {
+            Ok(0) => bail!("container {} is not running", self.name),
+            Ok(pid) => Ok(pid),
+            Err(_) => bail!("container {}: unexpected State.Pid {pid:?}", self.name),
+        }
+    }
+
+    /// Leaves the container running after `self` is dropped; returns its name.
+    pub fn keep(mut self) -> String {
+        self.keep = true;
+        std::mem::take(&mut self.name)
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        if !self.keep {
+            // Nothing useful to do on failure in a destructor: the container may already be gone.
+            let _ = docker(&["rm", "-f", &self.id]);
+        }
+    }
+}
+
+/// `<prefix>-<pid>-<n>`, with characters Docker does not allow in names replaced by `-`.
+fn unique_name(prefix: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let prefix: String = prefix
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let prefix = prefix.trim_start_matches(['_', '.', '-']);
+    let prefix = if prefix.is_empty() {
+        "trace-test"
+    } else {
+        prefix
+    };
+    format!("{prefix}-{}-{n}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_names_are_valid_and_distinct() {
+        let pid = std::process::id();
+        let a = unique_name("records::uname");
+        let b = unique_name("records::uname");
+        assert!(a.starts_with(&format!("records--uname-{pid}-")), "{a}");
+        assert_ne!(a, b);
+        assert!(unique_name("").starts_with("trace-test-"));
+        assert!(unique_name("-x y").starts_with(&format!("x-y-{pid}-")));
+    }
+}

@@ -1,0 +1,363 @@
+//! The test images, built locally from `tests/images/<dir>/` (there is no registry).
+//!
+//! Each image folder has a `Dockerfile` (`FROM scratch`, `COPY rootfs/ /`) and a `rootfs/`. The build
+//! context is a temporary copy of that folder to which `/bin/busybox` (the host's busybox-static)
+//! is added with one symlink per applet (what `busybox --install -s /bin` makes) and an empty
+//! `/tmp`. All timestamps are set to a fixed time, so the same inputs give the same layer.
+//!
+//! The image carries a label with a hash of all its inputs: an image is rebuilt when it is missing
+//! or when its folder or the host's busybox changed since it was built.
+
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use crate::{docker, workspace_root};
+
+/// The static busybox that every image is made of (Debian package busybox-static).
+const BUSYBOX: &str = "/bin/busybox";
+/// The image label that holds the hash of the build inputs.
+const INPUTS_LABEL: &str = "trace.inputs";
+/// Bump when the way a build context is made changes, so that old images get rebuilt.
+const CONTEXT_FORMAT: u32 = 1;
+/// The modification time of every file in a build context: 2026-01-01T00:00:00Z.
+const FIXED_MTIME: libc::time_t = 1_767_225_600;
+
+/// An image that the tests (and the demo) run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TestImage {
+    /// `trace-test/busybox:local`: busybox with its applets in `/bin`, an `/etc/passwd` with root
+    /// and nobody, and the tests' script `/exercise.sh`. Default command `/bin/sh`.
+    Busybox,
+    /// `trace-demo/httpd:local`: busybox httpd serving `/www` on port 80 (the default command).
+    Demo,
+}
+
+impl TestImage {
+    /// Every test image.
+    pub const ALL: [Self; 2] = [Self::Busybox, Self::Demo];
+
+    /// The local tag of the image.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Self::Busybox => "trace-test/busybox:local",
+            Self::Demo => "trace-demo/httpd:local",
+        }
+    }
+
+    /// The folder under `tests/images/` that defines the image.
+    fn dir(self) -> &'static str {
+        match self {
+            Self::Busybox => "busybox",
+            Self::Demo => "demo",
+        }
+    }
+}
+
+/// Builds `image` unless an up-to-date one is present; returns its tag.
+///
+/// Checked once per process (later calls return at once). Builds with `docker build`
+/// (`DOCKER_BUILDKIT=0`, so the build needs no registry and no buildx), and prints a line to stderr
+/// when it does.
+pub fn ensure_image(image: TestImage) -> Result<String> {
+    // Serializes concurrent tests, and remembers what this process has already checked.
+    static CHECKED: Mutex<Vec<TestImage>> = Mutex::new(Vec::new());
+    let mut checked = CHECKED.lock().unwrap_or_else(PoisonError::into_inner);
+    let tag = image.tag();
+    if !checked.contains(&image) {
+        let inputs = Inputs::read(&workspace_root().join("tests/images").join(image.dir()))
+            .with_context(|| format!("reading the inputs of image {tag}"))?;
+        let hash = inputs.hash();
+        let present = docker::docker(&[
+            "image",
+            "inspect",
+            "--format",
+            &format!("{{{{.Id}}}} {{{{index .Config.Labels {INPUTS_LABEL:?}}}}}"),
+            tag,
+        ])?;
+        let present = String::from_utf8_lossy(&present.stdout).trim().to_string();
+        let (old_id, old_hash) = present.split_once(' ').unwrap_or((&present, ""));
+        if old_hash != hash {
+            let started = Instant::now();
+            eprintln!("building image {tag} from tests/images/{}", image.dir());
+            build(&inputs, tag, &hash).with_context(|| format!("building image {tag}"))?;
+            eprintln!(
+                "built image {tag} in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            if !old_id.is_empty() {
+                // The replaced image is now untagged; drop it unless a container still uses it.
+                let _ = docker::docker(&["image", "rm", old_id]);
+            }
+        }
+        checked.push(image);
+    }
+    Ok(tag.to_string())
+}
+
+/// Everything a build context is made of.
+struct Inputs {
+    /// The image folder: `Dockerfile` and `rootfs/`.
+    dir: PathBuf,
+    /// Files under `dir`, relative, sorted, with their contents and exec bit.
+    files: Vec<(PathBuf, Vec<u8>, bool)>,
+    busybox: Vec<u8>,
+    /// `busybox --list`: the applets to link in `/bin`.
+    applets: Vec<String>,
+}
+
+impl Inputs {
+    fn read(dir: &Path) -> Result<Self> {
+        let mut files = Vec::new();
+        collect_files(dir, Path::new(""), &mut files)?;
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+        let busybox = fs::read(BUSYBOX).with_context(|| {
+            format!("reading {BUSYBOX} (install busybox-static, or run `cargo xtask setup`)")
+        })?;
+        let list = Command::new(BUSYBOX)
+            .arg("--list")
+            .stdin(Stdio::null())
+            .output()
+            .with_context(|| format!("running `{BUSYBOX} --list`"))?;
+        if !list.status.success() {
+            bail!("`{BUSYBOX} --list` failed ({})", list.status);
+        }
+        let applets = parse_applets(&String::from_utf8_lossy(&list.stdout));
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            files,
+            busybox,
+            applets,
+        })
+    }
+
+    /// A hex digest of everything that goes into the image.
+    fn hash(&self) -> String {
+        let mut h = Fnv64::new();
+        h.write(&CONTEXT_FORMAT.to_le_bytes());
+        for (path, contents, exec) in &self.files {
+            h.write_field(path.as_os_str().as_bytes());
+            h.write_field(contents);
+            h.write(&[u8::from(*exec)]);
+        }
+        h.write_field(&self.busybox);
+        for applet in &self.applets {
+            h.write_field(applet.as_bytes());
+        }
+        format!("{:016x}", h.0)
+    }
+}
+
+/// Lists the regular files under `root.join(rel)` (recursively), relative to `root`.
+fn collect_files(root: &Path, rel: &Path, out: &mut Vec<(PathBuf, Vec<u8>, bool)>) -> Result<()> {
+    let dir = root.join(rel);
+    for entry in fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+        let entry = entry?;
+        let rel = rel.join(entry.file_name());
+        let meta = entry.metadata()?;
+        if meta.is_dir() {
+            collect_files(root, &rel, out)?;
+        } else if meta.is_file() {
+            let contents = fs::read(entry.path())?;
+            out.push((rel, contents, meta.permissions().mode() & 0o111 != 0));
+        } else {
+            bail!(
+                "{}: only files and folders are supported",
+                entry.path().display()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn parse_applets(list: &str) -> Vec<String> {
+    let mut applets: Vec<String> = list
+        .lines()
+        .map(str::trim)
+        .filter(|name| !name.is_empty() && !name.contains('/') && *name != "busybox")
+        .map(str::to_string)
+        .collect();
+    applets.sort();
+    applets.dedup();
+    applets
+}
+
+/// Writes the build context into a temporary folder and runs `docker build` on it.
+fn build(inputs: &Inputs, tag: &str, hash: &str) -> Result<()> {
+    let context = tempfile::tempdir().context("creating a temporary build context")?;
+    let root = context.path();
+    for (rel, contents, exec) in &inputs.files {
+        let path = root.join(rel);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        fs::write(&path, contents)?;
+        fs::set_permissions(
+            &path,
+            fs::Permissions::from_mode(if *exec { 0o755 } else { 0o644 }),
+        )?;
+    }
+    let rootfs = root.join("rootfs");
+    let bin = rootfs.join("bin");
+    fs::create_dir_all(&bin)?;
+    fs::write(bin.join("busybox"), &inputs.busybox)?;
+    fs::set_permissions(bin.join("busybox"), fs::Permissions::from_mode(0o755))?;
+    for applet in &inputs.applets {
+        let link = bin.join(applet);
+        if !link.exists() {
+            symlink("busybox", &link)?;
+        }
+    }
+    let tmp = rootfs.join("tmp");
+    fs::create_dir_all(&tmp)?;
+    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o1777))?;
+    fix_mtimes(root)?;
+
+    let output = Command::new("docker")
+        .args(["build", "--quiet", "--label"])
+        .arg(format!("{INPUTS_LABEL}={hash}"))
+        .args(["--tag", tag])
+        .arg(root)
+        .env("DOCKER_BUILDKIT", "0")
+        .stdin(Stdio::null())
+        .output()
+        .context("cannot run `docker build`")?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        eprint!("{stderr}");
+        let last = stderr.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("");
+        bail!(
+            "`docker build` of {} failed ({}): {}",
+            inputs.dir.display(),
+            output.status,
+            last.trim()
+        );
+    }
+    Ok(())
+}
+
+/// Sets the modification time of `path` and everything under it (symlinks themselves, not their
+/// targets) to [`FIXED_MTIME`].
+fn fix_mtimes(path: &Path) -> Result<()> {
+    let meta = fs::symlink_metadata(path)?;
+    if meta.is_dir() {
+        for entry in fs::read_dir(path)? {
+            fix_mtimes(&entry?.path())?;
+        }
+    }
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .with_context(|| format!("{} contains a NUL byte", path.display()))?;
+    let time = libc::timespec {
+        tv_sec: FIXED_MTIME,
+        tv_nsec: 0,
+    };
+    let times = [time, time];
+    // SAFETY: `c_path` is a NUL-terminated string and `times` two valid timespecs, both alive for
+    // the whole call; utimensat only reads them.
+    let rc = unsafe {
+        libc::utimensat(
+            libc::AT_FDCWD,
+            c_path.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("setting the mtime of {}", path.display()));
+    }
+    Ok(())
+}
+
+/// 64-bit FNV-1a: a small hash whose value never changes between Rust releases (unlike std's).
+struct Fnv64(u64);
+
+impl Fnv64 {
+    fn new() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    /// Writes the length first, so that fields cannot run into each other.
+    fn write_field(&mut self, bytes: &[u8]) {
+        self.write(&(bytes.len() as u64).to_le_bytes());
+        self.write(bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv64_matches_the_reference_values() {
+        let hash = |s: &[u8]| {
+            let mut h = Fnv64::new();
+            h.write(s);
+            h.0
+        };
+        assert_eq!(hash(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(hash(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(hash(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn applets_are_sorted_plain_names() {
+        let applets = parse_applets("sh\n[\nls\n\nbusybox\nls\n/bad\n");
+        assert_eq!(applets, ["[", "ls", "sh"]);
+    }
+
+    #[test]
+    fn image_folders_exist_with_a_dockerfile_from_scratch() {
+        for image in TestImage::ALL {
+            let dir = workspace_root().join("tests/images").join(image.dir());
+            let dockerfile = fs::read_to_string(dir.join("Dockerfile")).unwrap();
+            assert!(dockerfile.contains("FROM scratch"), "{}", image.tag());
+            assert!(dir.join("rootfs").is_dir(), "{}", image.tag());
+            assert!(image.tag().ends_with(":local"));
+        }
+    }
+
+    #[test]
+    fn file_contents_and_modes_change_the_hash() {
+        let inputs = |contents: &[u8], exec| Inputs {
+            dir: PathBuf::new(),
+            files: vec![("rootfs/x".into(), contents.to_vec(), exec)],
+            busybox: b"bb".to_vec(),
+            applets: vec!["sh".into()],
+        };
+        let base = inputs(b"1", false).hash();
+        assert_eq!(base, inputs(b"1", false).hash());
+        assert_ne!(base, inputs(b"2", false).hash());
+        assert_ne!(base, inputs(b"1", true).hash());
+    }
+
+    #[test]
+    fn build_context_mtimes_are_fixed() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("d")).unwrap();
+        fs::write(dir.path().join("d/f"), "x").unwrap();
+        symlink("/nonexistent", dir.path().join("d/l")).unwrap();
+        fix_mtimes(dir.path()).unwrap();
+        for p in ["", "d", "d/f", "d/l"] {
+            let meta = fs::symlink_metadata(dir.path().join(p)).unwrap();
+            assert_eq!(
+                meta.modified().unwrap(),
+                std::time::UNIX_EPOCH
+                    + std::time::Duration::from_secs(u64::try_from(FIXED_MTIME).unwrap()),
+                "{p}"
+            );
+        }
+    }
+}

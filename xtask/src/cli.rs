@@ -1,0 +1,48 @@
+//! Command-line types.
+
+use clap::{Args, Parser, Subcommand};
+
+/// Developer tasks for trace (run as `cargo xtask ...`).
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Install and start what trace and its tests need (Debian 12, as root); quick when done.
+    Setup,
+    /// The project's one test command: fmt, setup, clippy, build trace, cargo test.
+    Test(TestArgs),
+    /// Trace a container while an exercise runs, then prove the recorded seccomp profile.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Let the real-system tests skip when the machine cannot run them (default: they must run).
+    #[arg(long)]
+    pub allow_skip: bool,
+    /// Skip `cargo fmt --check` and `cargo clippy`.
+    #[arg(long)]
+    pub no_lint: bool,
+    /// Extra arguments for `cargo test` (e.g. a test name filter).
+    #[arg(last = true, value_name = "CARGO_TEST_ARGS")]
+    pub passthrough: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Trace this running container instead of starting the built-in demo (busybox httpd).
+    #[arg(long, value_name = "NAME")]
+    pub container: Option<String>,
+    /// Leave the traced demo container and the proof container running.
+    #[arg(long)]
+    pub keep: bool,
+    /// The exercise to run while tracing and again against the profile (default:
+    /// xtask/demo/exercise.sh). It finds the container's name in `$TRACE_CONTAINER`.
+    #[arg(last = true, value_name = "EXERCISE")]
+    pub exercise: Vec<String>,
+}

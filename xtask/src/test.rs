@@ -1,0 +1,81 @@
+//! `cargo xtask test`: the project's one test command (and what CI runs).
+//!
+//! Order: `cargo fmt --check` (instant), setup, clippy (after setup: trace-user's build script
+//! needs the eBPF toolchain), the debug `trace` binary, then `cargo test --workspace` with the
+//! real-system tier required. A lint or test failure does not stop the later steps, so one run
+//! reports everything; a failed setup or build does.
+
+use anyhow::{Result, bail};
+
+use crate::cli::TestArgs;
+use crate::cmd::{self, cargo, one_line, target_dir};
+use crate::setup;
+
+pub fn run(args: &TestArgs) -> Result<()> {
+    let mut report = Report::default();
+    if !args.no_lint {
+        report.record("fmt", cmd::run(cargo().args(["fmt", "--all", "--check"])));
+    }
+    setup::run()?;
+    if !args.no_lint {
+        report.record(
+            "clippy",
+            cmd::run(cargo().args([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ])),
+        );
+    }
+    report.record(
+        "build",
+        cmd::run(cargo().args(["build", "-p", "trace-user", "--bin", "trace"])),
+    );
+    if report.failed.contains(&"build") {
+        bail!("{} failed; tests not run", report.failed.join(", "));
+    }
+    let tier = if args.allow_skip {
+        "allow-skip"
+    } else {
+        "require"
+    };
+    report.record(
+        "tests",
+        cmd::run(
+            cargo()
+                .args(["test", "--workspace", "--no-fail-fast"])
+                .args(&args.passthrough)
+                .env("TRACE_BIN", target_dir().join("debug/trace"))
+                .env("TRACE_SYSTEM_TESTS", tier),
+        ),
+    );
+
+    if report.failed.is_empty() {
+        eprintln!("xtask test: all passed ({})", report.passed.join(", "));
+        Ok(())
+    } else {
+        bail!("{} failed", report.failed.join(", "))
+    }
+}
+
+/// Which steps passed and failed so far.
+#[derive(Default)]
+struct Report {
+    passed: Vec<&'static str>,
+    failed: Vec<&'static str>,
+}
+
+impl Report {
+    fn record(&mut self, step: &'static str, result: Result<()>) {
+        match result {
+            Ok(()) => self.passed.push(step),
+            Err(e) => {
+                eprintln!("xtask test: {step} failed: {}", one_line(&e));
+                self.failed.push(step);
+            }
+        }
+    }
+}
