@@ -50,7 +50,7 @@ fn layout_from(btf: &Btf) -> Result<KernelLayout, btf_rs::Error> {
 /// Byte offset of the member reached by `path` from `struct name`, descending into anonymous
 /// structs and unions; `None` if the struct or a member is missing or a bitfield.
 pub fn member_offset(btf: &Btf, name: &str, path: &[&str]) -> Result<Option<u64>, btf_rs::Error> {
-    let Some(mut current) = find_struct(btf, name)? else {
+    let Some(mut current) = find_struct(btf, name) else {
         return Ok(None);
     };
     let mut bits = 0u64;
@@ -69,19 +69,17 @@ pub fn member_offset(btf: &Btf, name: &str, path: &[&str]) -> Result<Option<u64>
             }
         }
     }
-    Ok((bits % 8 == 0).then_some(bits / 8))
+    Ok(bits.is_multiple_of(8).then_some(bits / 8))
 }
 
 /// The struct (not a forward declaration) called `name`.
-fn find_struct(btf: &Btf, name: &str) -> Result<Option<Struct>, btf_rs::Error> {
-    // A name that is not in the BTF at all is reported as an error by some backends.
-    let Ok(types) = btf.resolve_types_by_name(name) else {
-        return Ok(None);
-    };
-    Ok(types.into_iter().find_map(|t| match t {
+fn find_struct(btf: &Btf, name: &str) -> Option<Struct> {
+    // A name that is not in the BTF at all is an error for some backends.
+    let types = btf.resolve_types_by_name(name).ok()?;
+    types.into_iter().find_map(|t| match t {
         Type::Struct(s) => Some(s),
         _ => None,
-    }))
+    })
 }
 
 /// The member `name` of `parent` and its bit offset, looking inside anonymous members.

@@ -186,7 +186,7 @@ fn parse_cap_eff(status: &str) -> Option<u64> {
     u64::from_str_radix(hex.trim(), 16).ok()
 }
 
-/// CAP_BPF with CAP_PERFMON (tracing programs, kernel reads), or CAP_SYS_ADMIN (older kernels).
+/// `CAP_BPF` with `CAP_PERFMON` (tracing programs, kernel reads), or `CAP_SYS_ADMIN` (older kernels).
 fn may_load_bpf(cap_eff: u64) -> bool {
     let has = |cap: u32| cap_eff & (1u64 << cap) != 0;
     (has(CAP_BPF) && has(CAP_PERFMON)) || has(CAP_SYS_ADMIN)
@@ -293,7 +293,7 @@ impl Probe {
     }
 }
 
-/// Lifts RLIMIT_MEMLOCK for kernels that still charge BPF memory to it (before 5.11). Newer
+/// Lifts `RLIMIT_MEMLOCK` for kernels that still charge BPF memory to it (before 5.11). Newer
 /// kernels charge the memory cgroup instead, and the limit may be capped (as in some sandboxes),
 /// so a failure is only logged.
 fn raise_memlock_rlimit() {
@@ -311,18 +311,4 @@ fn raise_memlock_rlimit() {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn capabilities() {
-        let status = "Name:\ttrace\nCapInh:\t0000000000000000\nCapEff:\t000001ffffffffff\n";
-        assert_eq!(parse_cap_eff(status), Some(0x1ff_ffff_ffff));
-        assert!(may_load_bpf(0x1ff_ffff_ffff));
-        assert!(may_load_bpf(1 << CAP_SYS_ADMIN));
-        assert!(may_load_bpf((1 << CAP_BPF) | (1 << CAP_PERFMON)));
-        assert!(!may_load_bpf(1 << CAP_BPF));
-        assert!(!may_load_bpf(0));
-        assert_eq!(parse_cap_eff("Name:\tx\n"), None);
-    }
-}
+mod tests;

@@ -1,0 +1,172 @@
+//! Unit tests, and a test on the real kernel (root, BTF, cgroup2; `#[ignore]`d):
+//! `cargo test -p trace-user --lib probe -- --ignored` as root.
+
+use super::*;
+
+#[test]
+fn capabilities() {
+    let status = "Name:\ttrace\nCapInh:\t0000000000000000\nCapEff:\t000001ffffffffff\n";
+    assert_eq!(parse_cap_eff(status), Some(0x1ff_ffff_ffff));
+    assert!(may_load_bpf(0x1ff_ffff_ffff));
+    assert!(may_load_bpf(1 << CAP_SYS_ADMIN));
+    assert!(may_load_bpf((1 << CAP_BPF) | (1 << CAP_PERFMON)));
+    assert!(!may_load_bpf(1 << CAP_BPF));
+    assert!(!may_load_bpf(0));
+    assert_eq!(parse_cap_eff("Name:\tx\n"), None);
+}
+
+#[cfg(target_arch = "x86_64")]
+mod kernel {
+    use std::{
+        env, fs,
+        os::unix::{fs::MetadataExt as _, process::ExitStatusExt as _},
+        path::{Path, PathBuf},
+        process::Command,
+        thread,
+        time::Duration,
+    };
+
+    use super::*;
+
+    /// Tells the re-executed test binary which cgroup to join (see [`child_workload`]).
+    const CHILD_CGROUP: &str = "TRACE_PROBE_TEST_CGROUP";
+    /// ... and which directory to create there.
+    const CHILD_MKDIR: &str = "TRACE_PROBE_TEST_MKDIR";
+
+    /// Attaches to a fresh cgroup, runs this test binary's [`child_workload`] in it and checks
+    /// that its calls are counted under the right ABI, and that calls of this (host) process
+    /// are not.
+    #[test]
+    #[ignore = "needs root, kernel BTF and a cgroup2 mount"]
+    fn counts_the_target_cgroup_only() {
+        if let Err(e) = preflight() {
+            return skip(&e.to_string());
+        }
+        let Some(mount) = cgroup2_mount() else {
+            return skip("no cgroup2 mount");
+        };
+        let cgroup = TempCgroup::create(&mount);
+        let target = ProbeTarget {
+            cgroup_id: fs::metadata(&cgroup.0).expect("stat cgroup").ino(),
+            cgroup_level: 1,
+        };
+        let probe = Probe::attach(target).expect("attach");
+
+        let made_by_child =
+            env::temp_dir().join(format!("trace-probe-test-{}", std::process::id()));
+        let child = Command::new(env::current_exe().expect("test binary"))
+            .args([
+                "--exact",
+                "probe::tests::kernel::child_workload",
+                "--ignored",
+            ])
+            .args(["--nocapture", "--test-threads=1"])
+            .env(CHILD_CGROUP, &cgroup.0)
+            .env(CHILD_MKDIR, &made_by_child)
+            .status()
+            .expect("run child");
+        // The host removes what the child made: that rmdir must not be counted.
+        fs::remove_dir(&made_by_child).expect("child made its directory");
+        let counts = probe.syscall_counts().expect("read counts");
+        drop(probe);
+
+        let get = |abi, nr: i64| {
+            let nr = u32::try_from(nr).expect("small syscall number");
+            counts.counts.get(&(abi, nr)).copied().unwrap_or(0)
+        };
+        assert!(get(Abi::X86_64, libc::SYS_mkdir) >= 1, "{counts:?}");
+        assert!(get(Abi::X86_64, libc::SYS_uname) >= 1, "{counts:?}");
+        assert_eq!(get(Abi::X86_64, libc::SYS_rmdir), 0, "{counts:?}");
+        assert!(counts.out_of_range >= 2, "{counts:?}");
+        match child.signal() {
+            None => {
+                assert!(child.success(), "child failed: {child}");
+                assert!(counted_ia32_getpid(&counts), "no (x86, 20) in {counts:?}");
+            }
+            // `int 0x80` faults when the kernel runs without ia32 emulation.
+            Some(libc::SIGSEGV) => eprintln!("skipping the compat check: no ia32 emulation"),
+            Some(signal) => panic!("child killed by signal {signal}"),
+        }
+    }
+
+    /// The child's i386 `getpid` (number 20) was counted as such.
+    fn counted_ia32_getpid(counts: &SyscallCounts) -> bool {
+        counts.counts.get(&(Abi::X86, 20)).copied().unwrap_or(0) >= 1
+    }
+
+    /// Run by [`counts_the_target_cgroup_only`] in a child process; does nothing on its own.
+    #[test]
+    #[ignore = "helper of counts_the_target_cgroup_only"]
+    fn child_workload() {
+        let (Some(cgroup), Some(dir)) = (env::var_os(CHILD_CGROUP), env::var_os(CHILD_MKDIR))
+        else {
+            return;
+        };
+        // Writing 0 moves the writing process.
+        fs::write(Path::new(&cgroup).join("cgroup.procs"), "0").expect("join cgroup");
+        let dir = std::ffi::CString::new(dir.into_encoded_bytes()).expect("path without NUL");
+        // SAFETY: raw system calls with valid arguments: a NUL-terminated path, a utsname
+        // buffer that outlives the call, and numbers the kernel rejects with ENOSYS.
+        unsafe {
+            assert_eq!(libc::syscall(libc::SYS_mkdir, dir.as_ptr(), 0o700), 0);
+            let mut uts: libc::utsname = std::mem::zeroed();
+            assert_eq!(libc::syscall(libc::SYS_uname, &raw mut uts), 0);
+            libc::syscall(-1);
+            libc::syscall(5000);
+        }
+        let ret: i64;
+        // SAFETY: `int 0x80` with eax = 20 is the i386 getpid: no arguments, no memory touched;
+        // the kernel clobbers r8-r11 on this path.
+        unsafe {
+            std::arch::asm!(
+                "int 0x80",
+                inlateout("rax") 20i64 => ret,
+                out("r8") _, out("r9") _, out("r10") _, out("r11") _,
+                options(nostack),
+            );
+        }
+        assert_eq!(ret, i64::from(std::process::id()));
+    }
+
+    /// A cgroup v2 directory made for the test, removed on drop.
+    struct TempCgroup(PathBuf);
+
+    impl TempCgroup {
+        fn create(mount: &Path) -> Self {
+            let dir = mount.join(format!("trace-probe-test-{}", std::process::id()));
+            fs::create_dir(&dir).expect("create cgroup");
+            Self(dir)
+        }
+    }
+
+    impl Drop for TempCgroup {
+        fn drop(&mut self) {
+            // The child has exited, but the cgroup may be busy for a moment.
+            for _ in 0..50 {
+                if fs::remove_dir(&self.0).is_ok() {
+                    return;
+                }
+                thread::sleep(Duration::from_millis(20));
+            }
+            eprintln!("cannot remove {}", self.0.display());
+        }
+    }
+
+    /// The cgroup2 mount point (`/sys/fs/cgroup` or, in hybrid mode, `/sys/fs/cgroup/unified`).
+    fn cgroup2_mount() -> Option<PathBuf> {
+        let mountinfo = fs::read_to_string("/proc/self/mountinfo").ok()?;
+        mountinfo.lines().find_map(|line| {
+            let (fields, fs_type) = line.split_once(" - ")?;
+            if !fs_type.starts_with("cgroup2 ") {
+                return None;
+            }
+            fields.split(' ').nth(4).map(PathBuf::from)
+        })
+    }
+
+    /// Skips outside CI; fails in CI, where the kernel tier must run.
+    fn skip(reason: &str) {
+        assert!(env::var_os("CI").is_none(), "cannot run in CI: {reason}");
+        eprintln!("skipping: {reason}");
+    }
+}
