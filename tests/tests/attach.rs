@@ -1,5 +1,5 @@
 //! Real-system tests of `trace --container`: real kernel, real Docker, real seccomp enforcement.
-//! They run in CI (TRACE_SYSTEM_TESTS=require) and skip with a reason elsewhere.
+//! They run in CI (`TRACE_SYSTEM_TESTS=require`) and skip with a reason elsewhere.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -105,11 +105,32 @@ fn attach_records_the_exercise_and_the_profile_enforces_it() {
         serde_json::json!(["SCMP_ARCH_X86_64"])
     );
 
+    prove_profile(&image, &seccomp_path);
+
+    // `trace render` reproduces every profile byte for byte.
+    let again = tempfile::tempdir().unwrap();
+    let render = Command::new(system.trace_bin())
+        .arg("render")
+        .arg(out.path().join("recording.json"))
+        .arg("--out")
+        .arg(again.path())
+        .output()
+        .unwrap();
+    assert!(render.status.success(), "{}", text(&render));
+    assert_eq!(
+        std::fs::read(&seccomp_path).unwrap(),
+        std::fs::read(again.path().join("seccomp.json")).unwrap()
+    );
+}
+
+/// (b) a fresh container under the profile passes the exercise; (c) a call the exercise never made
+/// is refused with the profile's errno, and only because of the profile.
+fn prove_profile(image: &str, seccomp_path: &Path) {
     // (b) a fresh container under the profile passes the same exercise, several times.
     let profile_opt = format!("seccomp={}", seccomp_path.display());
     for _ in 0..5 {
         let run = run_once(
-            &image,
+            image,
             &["--security-opt", &profile_opt],
             &["sh", "/exercise.sh"],
         )
@@ -128,7 +149,7 @@ fn attach_records_the_exercise_and_the_profile_enforces_it() {
 
     // (c) a call the exercise never made is refused with the profile's errno (EPERM) ...
     let denied = run_once(
-        &image,
+        image,
         &["--security-opt", &profile_opt],
         &["mkdir", "/tmp/x"],
     )
@@ -144,23 +165,8 @@ fn attach_records_the_exercise_and_the_profile_enforces_it() {
         text(&denied)
     );
     // ... and only because of the profile: Docker's default allows it.
-    let allowed = run_once(&image, &[], &["mkdir", "/tmp/x"]).unwrap();
+    let allowed = run_once(image, &[], &["mkdir", "/tmp/x"]).unwrap();
     assert!(allowed.status.success(), "{}", text(&allowed));
-
-    // `trace render` reproduces every profile byte for byte.
-    let again = tempfile::tempdir().unwrap();
-    let render = Command::new(system.trace_bin())
-        .arg("render")
-        .arg(out.path().join("recording.json"))
-        .arg("--out")
-        .arg(again.path())
-        .output()
-        .unwrap();
-    assert!(render.status.success(), "{}", text(&render));
-    assert_eq!(
-        std::fs::read(&seccomp_path).unwrap(),
-        std::fs::read(again.path().join("seccomp.json")).unwrap()
-    );
 }
 
 /// Spawns trace without an exercise and waits until it says it is recording.
@@ -180,7 +186,7 @@ fn spawn_and_wait_armed(
         .unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut seen = String::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_mins(1);
     loop {
         let mut line = String::new();
         assert!(

@@ -21,7 +21,7 @@ fn trace(bin: &Path, args: &[&str]) -> Output {
 
 fn assert_empty_dir(dir: &Path) {
     let entries: Vec<_> = std::fs::read_dir(dir)
-        .map(|d| d.collect())
+        .map(Iterator::collect)
         .unwrap_or_default();
     assert!(
         entries.is_empty(),

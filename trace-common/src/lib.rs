@@ -102,7 +102,7 @@ mod tests {
             for nr in [0u64, 1, 333, u64::from(SYSCALLS_PER_ABI) - 1] {
                 let slot = syscall_slot(abi, nr);
                 assert!(slot < OUT_OF_RANGE_SLOT);
-                assert_eq!(slot_syscall(slot), Some((abi, nr as u32)));
+                assert_eq!(slot_syscall(slot), Some((abi, u32::try_from(nr).unwrap())));
             }
         }
         assert_eq!(

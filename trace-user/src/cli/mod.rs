@@ -12,9 +12,8 @@ use clap::{Args, Parser, Subcommand};
 /// Record what a container does with eBPF and write the security profiles that lock it down.
 ///
 /// Attach to a running container, run an exercise (e.g. its integration tests), and get a seccomp
-/// profile built from the system calls it really made:
-///
-///     trace --container petclinic -- ./integration-tests.sh
+/// profile built from the system calls it really made, e.g.
+/// `trace --container petclinic -- ./integration-tests.sh`.
 #[derive(Debug, Parser)]
 #[command(
     name = "trace",

@@ -261,7 +261,7 @@ pub fn name_syscalls(
                     .entry(abi)
                     .or_default()
                     .entry(name.to_owned())
-                    .or_default() += count
+                    .or_default() += count;
             }
             None => unknown.push(UnknownSyscall {
                 abi: Some(abi),
