@@ -33,9 +33,9 @@ mod kernel {
     /// ... and which directory to create there.
     const CHILD_MKDIR: &str = "TRACE_PROBE_TEST_MKDIR";
 
-    /// Attaches to a fresh cgroup, runs this test binary's [`child_workload`] in it and checks
-    /// that its calls are counted under the right ABI, and that calls of this (host) process
-    /// are not.
+    /// Attaches to a fresh cgroup, runs this test binary's [`child_workload`] in a cgroup below it
+    /// and checks that its calls are counted under the right ABI, and that calls of this (host)
+    /// process are not.
     #[test]
     fn counts_the_target_cgroup_only() {
         if let Err(e) = preflight() {
@@ -47,6 +47,8 @@ mod kernel {
         };
         let mount = mount.mount_point;
         let cgroup = TempCgroup::create(&mount);
+        // The child runs one level below the target: the probe covers the whole subtree.
+        let nested = TempCgroup::create(&cgroup.0);
         let target = ProbeTarget {
             cgroup_id: fs::metadata(&cgroup.0).expect("stat cgroup").ino(),
             cgroup_level: 1,
@@ -62,7 +64,7 @@ mod kernel {
                 "--ignored",
             ])
             .args(["--nocapture", "--test-threads=1"])
-            .env(CHILD_CGROUP, &cgroup.0)
+            .env(CHILD_CGROUP, &nested.0)
             .env(CHILD_MKDIR, &made_by_child)
             .status()
             .expect("run child");
@@ -70,6 +72,7 @@ mod kernel {
         fs::remove_dir(&made_by_child).expect("child made its directory");
         let counts = probe.syscall_counts().expect("read counts");
         drop(probe);
+        drop(nested);
 
         let get = |abi, nr: i64| {
             let nr = u32::try_from(nr).expect("small syscall number");
