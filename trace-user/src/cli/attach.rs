@@ -27,6 +27,12 @@ pub(super) fn run(args: AttachArgs) -> anyhow::Result<i32> {
 
 async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
     let name = args.container.context("--container is required")?;
+    // Syscall numbers are named with the x86 tables (trace-user/src/recording/syscalls.rs).
+    anyhow::ensure!(
+        cfg!(target_arch = "x86_64"),
+        "trace records x86_64 hosts only for now (this is {})",
+        std::env::consts::ARCH
+    );
     let mut signals = StopSignals::install().context("cannot install signal handlers")?;
     probe::preflight()?;
     let docker = target::docker::connect().await?;
