@@ -18,6 +18,10 @@ pub enum Command {
     Test(TestArgs),
     /// Trace a container while an exercise runs, then prove the recorded seccomp profile.
     Demo(DemoArgs),
+    /// Measure which calls of the runc baseline runc needs: start busybox `true` under the
+    /// baseline-only profile and under it minus one call at a time, with and without
+    /// no-new-privileges.
+    RuncBaseline(RuncBaselineArgs),
 }
 
 #[derive(Debug, Args)]
@@ -45,4 +49,23 @@ pub struct DemoArgs {
     /// xtask/demo/exercise.sh). It finds the container's name in `$TRACE_CONTAINER`.
     #[arg(last = true, value_name = "EXERCISE")]
     pub exercise: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RuncBaselineArgs {
+    /// Starts per leave-one-out profile and mode.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub starts: u32,
+    /// Starts under the full baseline per mode [default: --starts].
+    #[arg(long, value_name = "N")]
+    pub full_starts: Option<u32>,
+    /// The image to start `true` in [default: trace-test/busybox:local, built if needed].
+    #[arg(long, value_name = "TAG")]
+    pub image: Option<String>,
+    /// `docker run`s at a time.
+    #[arg(long, value_name = "J", default_value_t = 2)]
+    pub jobs: u32,
+    /// Where to write the results, relative to the workspace root.
+    #[arg(long, value_name = "FILE", default_value = "bench/runc-baseline.json")]
+    pub out: std::path::PathBuf,
 }

@@ -2,6 +2,7 @@
 //!
 //! See `cargo xtask --help`; each subcommand lives in a module of its own.
 
+mod baseline;
 mod cli;
 mod cmd;
 mod demo;
@@ -17,6 +18,7 @@ fn main() -> ExitCode {
         cli::Command::Setup => setup::run(),
         cli::Command::Test(args) => test::run(&args),
         cli::Command::Demo(args) => demo::run(&args),
+        cli::Command::RuncBaseline(args) => baseline::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
