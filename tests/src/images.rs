@@ -37,17 +37,23 @@ pub enum TestImage {
     Busybox,
     /// `trace-demo/httpd:local`: busybox httpd serving `/www` on port 80 (the default command).
     Demo,
+    /// `trace-test/workload:local`: busybox plus `/usr/local/bin/workload`, compiled from
+    /// `tests/images/workload/workload.c` with the host's gcc and dynamically linked (its libraries
+    /// are copied in at their real paths, with the host's `/lib`-style directory symlinks), and the
+    /// files under `/data` it accesses.
+    Workload,
 }
 
 impl TestImage {
     /// Every test image.
-    pub const ALL: [Self; 2] = [Self::Busybox, Self::Demo];
+    pub const ALL: [Self; 3] = [Self::Busybox, Self::Demo, Self::Workload];
 
     /// The local tag of the image.
     pub fn tag(self) -> &'static str {
         match self {
             Self::Busybox => "trace-test/busybox:local",
             Self::Demo => "trace-demo/httpd:local",
+            Self::Workload => "trace-test/workload:local",
         }
     }
 
@@ -56,6 +62,7 @@ impl TestImage {
         match self {
             Self::Busybox => "busybox",
             Self::Demo => "demo",
+            Self::Workload => "workload",
         }
     }
 }
@@ -86,7 +93,7 @@ pub fn ensure_image(image: TestImage) -> Result<String> {
         if old_hash != hash {
             let started = Instant::now();
             eprintln!("building image {tag} from tests/images/{}", image.dir());
-            build(&inputs, tag, &hash).with_context(|| format!("building image {tag}"))?;
+            build(image, &inputs, tag, &hash).with_context(|| format!("building image {tag}"))?;
             eprintln!(
                 "built image {tag} in {:.1} s",
                 started.elapsed().as_secs_f64()
@@ -106,7 +113,7 @@ struct Inputs {
     /// The image folder: `Dockerfile` and `rootfs/`.
     dir: PathBuf,
     /// Files under `dir`, relative, sorted, with their contents and exec bit.
-    files: Vec<(PathBuf, Vec<u8>, bool)>,
+    files: Vec<(PathBuf, Vec<u8>, Kind)>,
     busybox: Vec<u8>,
     /// `busybox --list`: the applets to link in `/bin`.
     applets: Vec<String>,
@@ -141,10 +148,10 @@ impl Inputs {
     fn hash(&self) -> String {
         let mut h = Fnv64::new();
         h.write(&CONTEXT_FORMAT.to_le_bytes());
-        for (path, contents, exec) in &self.files {
+        for (path, contents, kind) in &self.files {
             h.write_field(path.as_os_str().as_bytes());
             h.write_field(contents);
-            h.write(&[u8::from(*exec)]);
+            h.write(&[*kind as u8]);
         }
         h.write_field(&self.busybox);
         for applet in &self.applets {
@@ -154,8 +161,17 @@ impl Inputs {
     }
 }
 
-/// Lists the regular files under `root.join(rel)` (recursively), relative to `root`.
-fn collect_files(root: &Path, rel: &Path, out: &mut Vec<(PathBuf, Vec<u8>, bool)>) -> Result<()> {
+/// What an input file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    File = 0,
+    Executable = 1,
+    /// Its contents are the link's target.
+    Symlink = 2,
+}
+
+/// Lists the regular files and symlinks under `root.join(rel)` (recursively), relative to `root`.
+fn collect_files(root: &Path, rel: &Path, out: &mut Vec<(PathBuf, Vec<u8>, Kind)>) -> Result<()> {
     let dir = root.join(rel);
     for entry in fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
         let entry = entry?;
@@ -163,12 +179,20 @@ fn collect_files(root: &Path, rel: &Path, out: &mut Vec<(PathBuf, Vec<u8>, bool)
         let meta = entry.metadata()?;
         if meta.is_dir() {
             collect_files(root, &rel, out)?;
+        } else if meta.is_symlink() {
+            let target = fs::read_link(entry.path())?;
+            out.push((rel, target.as_os_str().as_bytes().to_vec(), Kind::Symlink));
         } else if meta.is_file() {
             let contents = fs::read(entry.path())?;
-            out.push((rel, contents, meta.permissions().mode() & 0o111 != 0));
+            let kind = if meta.permissions().mode() & 0o111 == 0 {
+                Kind::File
+            } else {
+                Kind::Executable
+            };
+            out.push((rel, contents, kind));
         } else {
             bail!(
-                "{}: only files and folders are supported",
+                "{}: only files, symlinks and folders are supported",
                 entry.path().display()
             );
         }
@@ -189,19 +213,25 @@ fn parse_applets(list: &str) -> Vec<String> {
 }
 
 /// Writes the build context into a temporary folder and runs `docker build` on it.
-fn build(inputs: &Inputs, tag: &str, hash: &str) -> Result<()> {
+fn build(image: TestImage, inputs: &Inputs, tag: &str, hash: &str) -> Result<()> {
     let context = tempfile::tempdir().context("creating a temporary build context")?;
     let root = context.path();
-    for (rel, contents, exec) in &inputs.files {
+    for (rel, contents, kind) in &inputs.files {
         let path = root.join(rel);
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent)?;
         }
+        if *kind == Kind::Symlink {
+            symlink(std::ffi::OsStr::from_bytes(contents), &path)?;
+            continue;
+        }
         fs::write(&path, contents)?;
-        fs::set_permissions(
-            &path,
-            fs::Permissions::from_mode(if *exec { 0o755 } else { 0o644 }),
-        )?;
+        let mode = if *kind == Kind::Executable {
+            0o755
+        } else {
+            0o644
+        };
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode))?;
     }
     let rootfs = root.join("rootfs");
     let bin = rootfs.join("bin");
@@ -217,6 +247,9 @@ fn build(inputs: &Inputs, tag: &str, hash: &str) -> Result<()> {
     let tmp = rootfs.join("tmp");
     fs::create_dir_all(&tmp)?;
     fs::set_permissions(&tmp, fs::Permissions::from_mode(0o1777))?;
+    if image == TestImage::Workload {
+        compile_workload(&inputs.dir.join("workload.c"), &rootfs)?;
+    }
     fix_mtimes(root)?;
 
     let output = Command::new("docker")
@@ -239,6 +272,88 @@ fn build(inputs: &Inputs, tag: &str, hash: &str) -> Result<()> {
             last.trim()
         );
     }
+    Ok(())
+}
+
+/// Compiles `source` to `rootfs/usr/local/bin/workload` with the host's gcc (dynamically linked)
+/// and copies in the shared libraries it needs, each at its real path, plus every directory symlink
+/// on the way to it as the host has it (e.g. Debian's `/lib -> usr/lib`), so that opening a library
+/// by its usual name goes through a symlink as it does on a real distribution.
+fn compile_workload(source: &Path, rootfs: &Path) -> Result<()> {
+    let bin = rootfs.join("usr/local/bin");
+    fs::create_dir_all(&bin)?;
+    let output = bin.join("workload");
+    let gcc = Command::new("gcc")
+        .args(["-O2", "-Wall", "-Werror", "-o"])
+        .arg(&output)
+        .arg(source)
+        .stdin(Stdio::null())
+        .output()
+        .context("cannot run gcc (install gcc)")?;
+    if !gcc.status.success() {
+        bail!(
+            "gcc failed: {}",
+            String::from_utf8_lossy(&gcc.stderr).trim()
+        );
+    }
+    let ldd = Command::new("ldd")
+        .arg(&output)
+        .stdin(Stdio::null())
+        .output()
+        .context("cannot run ldd")?;
+    if !ldd.status.success() {
+        bail!(
+            "ldd failed: {}",
+            String::from_utf8_lossy(&ldd.stderr).trim()
+        );
+    }
+    for library in parse_ldd(&String::from_utf8_lossy(&ldd.stdout)) {
+        copy_with_symlinks(Path::new(&library), rootfs)?;
+    }
+    Ok(())
+}
+
+/// The absolute library paths in `ldd` output (`libc.so.6 => /lib/.../libc.so.6 (0x...)` and the
+/// loader's `/lib64/ld-linux-x86-64.so.2 (0x...)`).
+fn parse_ldd(output: &str) -> Vec<String> {
+    output
+        .lines()
+        .filter_map(|line| {
+            let path = line
+                .split_once("=>")
+                .map_or(line, |(_, right)| right)
+                .split_whitespace()
+                .next()?;
+            path.starts_with('/').then(|| path.to_string())
+        })
+        .collect()
+}
+
+/// Copies host file `path` into `rootfs` at its canonical path and recreates, in `rootfs`, each
+/// symlink met while resolving `path` (directory components and the file itself).
+fn copy_with_symlinks(path: &Path, rootfs: &Path) -> Result<()> {
+    let mut walked = PathBuf::from("/");
+    for component in path.components().skip(1) {
+        walked.push(component);
+        let meta =
+            fs::symlink_metadata(&walked).with_context(|| format!("{}", walked.display()))?;
+        if meta.is_symlink() {
+            let inside = rootfs.join(walked.strip_prefix("/")?);
+            if fs::symlink_metadata(&inside).is_err() {
+                if let Some(parent) = inside.parent() {
+                    fs::create_dir_all(parent)?;
+                }
+                symlink(fs::read_link(&walked)?, &inside)?;
+            }
+            walked = fs::canonicalize(&walked)?;
+        }
+    }
+    let real = fs::canonicalize(path)?;
+    let inside = rootfs.join(real.strip_prefix("/")?);
+    if let Some(parent) = inside.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    fs::copy(&real, &inside).with_context(|| format!("copying {}", real.display()))?;
     Ok(())
 }
 
@@ -313,6 +428,18 @@ mod tests {
     }
 
     #[test]
+    fn ldd_output_gives_absolute_library_paths() {
+        let out = "\tlinux-vdso.so.1 (0x00007ffd)\n\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x7f)\n\t/lib64/ld-linux-x86-64.so.2 (0x7f)\n";
+        assert_eq!(
+            parse_ldd(out),
+            [
+                "/lib/x86_64-linux-gnu/libc.so.6",
+                "/lib64/ld-linux-x86-64.so.2"
+            ]
+        );
+    }
+
+    #[test]
     fn applets_are_sorted_plain_names() {
         let applets = parse_applets("sh\n[\nls\n\nbusybox\nls\n/bad\n");
         assert_eq!(applets, ["[", "ls", "sh"]);
@@ -333,7 +460,11 @@ mod tests {
     fn file_contents_and_modes_change_the_hash() {
         let inputs = |contents: &[u8], exec| Inputs {
             dir: PathBuf::new(),
-            files: vec![("rootfs/x".into(), contents.to_vec(), exec)],
+            files: vec![(
+                "rootfs/x".into(),
+                contents.to_vec(),
+                if exec { Kind::Executable } else { Kind::File },
+            )],
             busybox: b"bb".to_vec(),
             applets: vec!["sh".into()],
         };
