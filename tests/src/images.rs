@@ -42,11 +42,15 @@ pub enum TestImage {
     /// are copied in at their real paths, with the host's `/lib`-style directory symlinks), and the
     /// files under `/data` it accesses.
     Workload,
+    /// `trace-test/python:local`: a Debian bookworm minbase with python3 (debootstrap, ~170 MB),
+    /// serving `/srv/www` on port 8000, with the exercise `/srv/exercise.py`. Built from
+    /// `tests/images/python/debootstrap.conf`, not a Dockerfile.
+    Python,
 }
 
 impl TestImage {
     /// Every test image.
-    pub const ALL: [Self; 3] = [Self::Busybox, Self::Demo, Self::Workload];
+    pub const ALL: [Self; 4] = [Self::Busybox, Self::Demo, Self::Workload, Self::Python];
 
     /// The local tag of the image.
     pub fn tag(self) -> &'static str {
@@ -54,6 +58,7 @@ impl TestImage {
             Self::Busybox => "trace-test/busybox:local",
             Self::Demo => "trace-demo/httpd:local",
             Self::Workload => "trace-test/workload:local",
+            Self::Python => "trace-test/python:local",
         }
     }
 
@@ -63,6 +68,7 @@ impl TestImage {
             Self::Busybox => "busybox",
             Self::Demo => "demo",
             Self::Workload => "workload",
+            Self::Python => "python",
         }
     }
 }
@@ -214,6 +220,9 @@ fn parse_applets(list: &str) -> Vec<String> {
 
 /// Writes the build context into a temporary folder and runs `docker build` on it.
 fn build(image: TestImage, inputs: &Inputs, tag: &str, hash: &str) -> Result<()> {
+    if image == TestImage::Python {
+        return build_debootstrap(inputs, tag, hash);
+    }
     let context = tempfile::tempdir().context("creating a temporary build context")?;
     let root = context.path();
     for (rel, contents, kind) in &inputs.files {
@@ -270,6 +279,94 @@ fn build(image: TestImage, inputs: &Inputs, tag: &str, hash: &str) -> Result<()>
             inputs.dir.display(),
             output.status,
             last.trim()
+        );
+    }
+    Ok(())
+}
+
+/// Builds an image from `debootstrap.conf` (`key=value` lines: suite, include, mirror, cmd, expose):
+/// debootstrap a minbase root, copy `rootfs/` over it, `docker import` it with the command.
+fn build_debootstrap(inputs: &Inputs, tag: &str, hash: &str) -> Result<()> {
+    let conf_path = inputs.dir.join("debootstrap.conf");
+    let conf = fs::read_to_string(&conf_path)
+        .with_context(|| format!("reading {}", conf_path.display()))?;
+    let value = |key: &str| {
+        conf.lines()
+            .filter(|l| !l.starts_with('#'))
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+            .with_context(|| format!("{} has no {key}=", conf_path.display()))
+    };
+    let mirror = std::env::var("TRACE_DEBIAN_MIRROR").unwrap_or(value("mirror")?.to_string());
+    let work = tempfile::tempdir().context("creating a temporary root")?;
+    let root = work.path().join("root");
+    let debootstrap = Command::new("debootstrap")
+        .args([
+            "--variant=minbase",
+            &format!("--include={}", value("include")?),
+            value("suite")?,
+        ])
+        .arg(&root)
+        .arg(&mirror)
+        .stdin(Stdio::null())
+        .output()
+        .context("cannot run debootstrap (install debootstrap, or run `cargo xtask setup`)")?;
+    if !debootstrap.status.success() {
+        let log = String::from_utf8_lossy(&debootstrap.stdout);
+        bail!(
+            "debootstrap failed ({}): {}",
+            debootstrap.status,
+            log.lines().last().unwrap_or("")
+        );
+    }
+    for (rel, contents, kind) in &inputs.files {
+        let Ok(inside) = rel.strip_prefix("rootfs") else {
+            continue;
+        };
+        let path = root.join(inside);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        if *kind == Kind::Symlink {
+            symlink(std::ffi::OsStr::from_bytes(contents), &path)?;
+        } else {
+            fs::write(&path, contents)?;
+            let mode = if *kind == Kind::Executable {
+                0o755
+            } else {
+                0o644
+            };
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode))?;
+        }
+    }
+    let mut tar = Command::new("tar")
+        .arg("-C")
+        .arg(&root)
+        .args(["--numeric-owner", "-c", "."])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("cannot run tar")?;
+    let import = Command::new("docker")
+        .args(["import", "--change", &format!("CMD {}", value("cmd")?)])
+        .args(["--change", &format!("EXPOSE {}", value("expose")?)])
+        .args([
+            "--change",
+            &format!("LABEL {INPUTS_LABEL}={hash}"),
+            "-",
+            tag,
+        ])
+        .stdin(tar.stdout.take().context("tar has no stdout")?)
+        .output()
+        .context("cannot run `docker import`")?;
+    let tar_status = tar.wait().context("waiting for tar")?;
+    if !tar_status.success() {
+        bail!("tar of the debootstrap root failed ({tar_status})");
+    }
+    if !import.status.success() {
+        bail!(
+            "`docker import` failed ({}): {}",
+            import.status,
+            String::from_utf8_lossy(&import.stderr).trim()
         );
     }
     Ok(())
@@ -449,8 +546,12 @@ mod tests {
     fn image_folders_exist_with_a_dockerfile_from_scratch() {
         for image in TestImage::ALL {
             let dir = workspace_root().join("tests/images").join(image.dir());
-            let dockerfile = fs::read_to_string(dir.join("Dockerfile")).unwrap();
-            assert!(dockerfile.contains("FROM scratch"), "{}", image.tag());
+            if image == TestImage::Python {
+                assert!(dir.join("debootstrap.conf").is_file());
+            } else {
+                let dockerfile = fs::read_to_string(dir.join("Dockerfile")).unwrap();
+                assert!(dockerfile.contains("FROM scratch"), "{}", image.tag());
+            }
             assert!(dir.join("rootfs").is_dir(), "{}", image.tag());
             assert!(image.tag().ends_with(":local"));
         }

@@ -5,7 +5,9 @@ use trace_tests::{TestImage, ensure_image, run_once, system_tier};
 
 #[test]
 fn workload_runs_in_its_image() {
-    let Some(_system) = system_tier("workload_runs_in_its_image") else { return };
+    let Some(_system) = system_tier("workload_runs_in_its_image") else {
+        return;
+    };
     let image = ensure_image(TestImage::Workload).unwrap();
     let run = run_once(&image, &[], &["/usr/local/bin/workload"]).unwrap();
     assert!(
@@ -15,7 +17,12 @@ fn workload_runs_in_its_image() {
         String::from_utf8_lossy(&run.stdout),
         String::from_utf8_lossy(&run.stderr)
     );
-    let libc = run_once(&image, &[], &["ls", "-l", "/lib", "/usr/lib/x86_64-linux-gnu/libc.so.6"]).unwrap();
+    let libc = run_once(
+        &image,
+        &[],
+        &["ls", "-l", "/lib", "/usr/lib/x86_64-linux-gnu/libc.so.6"],
+    )
+    .unwrap();
     let listing = String::from_utf8_lossy(&libc.stdout);
     assert!(listing.contains("/lib -> usr/lib"), "{listing}");
 }

@@ -16,8 +16,8 @@ use trace_tests::{TestImage, ensure_image, is_root};
 use crate::cmd;
 
 /// Debian packages: Debian's Rust 1.96 with the prebuilt BPF core library (the eBPF build), LLVM 22
-/// (bpf-linker), the Docker engine, `apparmor_parser` (checks generated profiles), busybox-static (the
-/// test images) and strace (side-by-side comparisons).
+/// (bpf-linker), the Docker engine, `apparmor_parser` (checks generated profiles), busybox-static,
+/// gcc and debootstrap (the test images) and strace (side-by-side comparisons).
 const APT_PACKAGES: &[&str] = &[
     "rustc-web",
     "cargo-web",
@@ -26,6 +26,9 @@ const APT_PACKAGES: &[&str] = &[
     "docker.io",
     "apparmor",
     "busybox-static",
+    "gcc",
+    "libc6-dev",
+    "debootstrap",
     "strace",
 ];
 const POLICY_RC_D: &str = "/usr/sbin/policy-rc.d";
