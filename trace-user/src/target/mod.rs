@@ -1,6 +1,7 @@
 //! The target: a container resolved through Docker, and the cgroup v2 the probe filters on.
 
 pub mod cgroup;
+pub mod create;
 pub mod docker;
 
 pub use cgroup::CgroupV2;
