@@ -166,8 +166,8 @@ fn parse_publish(value: &str) -> Result<(String, PortBinding), CreateError> {
         }
         None => (None, ports),
     };
-    let parts: Vec<&str> = rest.split(':').collect();
-    let (ip, host, container) = match (host_ip, parts.as_slice()) {
+    let fields: Vec<&str> = rest.split(':').collect();
+    let (ip, host, container) = match (host_ip, fields.as_slice()) {
         (None, [container]) => (None, None, *container),
         (None, [host, container]) => (None, Some(*host), *container),
         (None, [ip, host, container]) => (Some((*ip).to_owned()), Some(*host), *container),
