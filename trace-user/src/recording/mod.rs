@@ -1,18 +1,51 @@
 //! The recording: what was observed, as plain data. No I/O beyond (de)serializing; it is the
-//! source of truth every profile is rendered from (`trace render recording.json`).
+//! source of truth every profile is rendered from (`trace render recording.json`). The schema is
+//! documented in docs/recording.md.
+//!
+//! The probe side fills it through pure, order-independent methods, one per kind of observation:
+//!
+//! ```
+//! use trace_user::recording::{Access, Category, Recording, absolute};
+//! let mut recording = Recording::from_json(
+//!     include_str!("../../tests/data/recording-v1.json"), "recording.json").unwrap();
+//! recording.mark_recorded(Category::Files);
+//! let cwd = absolute(&"/srv".into(), b"app");
+//! recording.record_file(absolute(&cwd, b"conf/../app.conf"), Access::Read);
+//! recording.record_link("/bin/sh", "/bin/busybox");
+//! recording.record_exec("/bin/busybox", &["sh", "-c", "true"]);
+//! recording.record_capability(10, true, 1); // CAP_NET_BIND_SERVICE
+//! recording.record_socket(2, 1 | 0o4000, 1); // AF_INET, SOCK_STREAM | SOCK_NONBLOCK
+//! recording.record_bound_port(2, 1, 80);
+//! recording.record_dropped(0);
+//! assert!(recording.files.contains_key(&"/srv/app/app.conf".into()));
+//! ```
 
+mod capabilities;
+mod events;
+mod execs;
+mod files;
+mod load;
+mod paths;
+mod sockets;
 mod syscalls;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use trace_common::Abi;
 
+pub use capabilities::{CAPABILITY_NAMES, Capability, CapabilityUse};
+pub use events::{Category, Events};
+pub use execs::{EXEC_SAMPLE_ARG_BYTES, EXEC_SAMPLE_ARGS, EXEC_SAMPLES, ExecUse};
+pub use files::{Access, FileUse, Links};
+pub use load::RecordingError;
+pub use paths::{ArgBytes, ByteTextError, PathBytes, absolute, decode, encode, normalize};
+pub use sockets::{BoundPort, FAMILY_NAMES, SOCK_TYPE_MASK, SocketFamily, SocketType, SocketUse};
 pub use syscalls::{SyscallName, syscall_name};
 
 /// The recording format's version. Raised on every change to the schema; older versions that can
 /// still be read are listed in [`Recording::from_json`].
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Identifies the document as a trace recording.
 pub const SCHEMA_NAME: &str = "trace-recording";
@@ -47,6 +80,28 @@ pub struct Recording {
     /// What this recording may have missed; empty when nothing is known to be missing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gaps: Vec<Gap>,
+    /// Paths used (after symlinks when known) and how (v2). Meaningful only when
+    /// `events.recorded` has [`Category::Files`].
+    #[serde(default)]
+    pub files: BTreeMap<PathBytes, FileUse>,
+    /// Requested paths that led to other paths through symlinks (v2; with `files`).
+    #[serde(default)]
+    pub links: Links,
+    /// Executed programs (v2; [`Category::Execs`]).
+    #[serde(default)]
+    pub execs: BTreeMap<PathBytes, ExecUse>,
+    /// Capability checks by outcome (v2; [`Category::Capabilities`]).
+    #[serde(default)]
+    pub capabilities: BTreeMap<Capability, CapabilityUse>,
+    /// Sockets created per (family, type), sorted, one entry each (v2; [`Category::Sockets`]).
+    #[serde(default)]
+    pub sockets: Vec<SocketUse>,
+    /// Ports bound (v2; with `sockets`).
+    #[serde(default)]
+    pub bound_ports: BTreeSet<BoundPort>,
+    /// Which kinds of observation this recording holds, and how many events were lost (v2).
+    #[serde(default)]
+    pub events: Events,
 }
 
 /// The program that wrote a recording.
@@ -79,6 +134,11 @@ pub struct ContainerInfo {
     pub image: String,
     /// The image's content id (`sha256:...`).
     pub image_id: String,
+    /// Where volumes and bind mounts are mounted in the container (v2). Docker's own bind mounts
+    /// (`/etc/hostname`, `/etc/hosts`, `/etc/resolv.conf`) may be listed too; renderers treat them
+    /// as mounts either way.
+    #[serde(default)]
+    pub mounts: BTreeSet<PathBytes>,
 }
 
 /// The tracing host.
@@ -156,78 +216,7 @@ pub struct Gap {
     pub detail: String,
 }
 
-/// Why a recording could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum RecordingError {
-    /// Not JSON of the recording's shape.
-    #[error("{path}: not a valid trace recording")]
-    Malformed {
-        /// The file.
-        path: String,
-        /// The parse error (with line and column).
-        #[source]
-        source: serde_json::Error,
-    },
-    /// A recording from another (newer) version of trace.
-    #[error(
-        "{path}: recording schema version {found} is not supported (this trace reads version {SCHEMA_VERSION}); use a newer trace"
-    )]
-    UnsupportedVersion {
-        /// The file.
-        path: String,
-        /// The version found.
-        found: u64,
-    },
-    /// Some other JSON document.
-    #[error("{path}: not a trace recording (no \"schema\": \"{SCHEMA_NAME}\")")]
-    NotARecording {
-        /// The file.
-        path: String,
-    },
-}
-
 impl Recording {
-    /// Parses a recording, checking its schema name and version first so that a recording from a
-    /// newer trace gets a clear error rather than a confusing field error. `path` names the source
-    /// in errors.
-    pub fn from_json(text: &str, path: &str) -> Result<Recording, RecordingError> {
-        let malformed = |source| RecordingError::Malformed {
-            path: path.to_owned(),
-            source,
-        };
-        let value: serde_json::Value = serde_json::from_str(text).map_err(malformed)?;
-        if value.get("schema").and_then(serde_json::Value::as_str) != Some(SCHEMA_NAME) {
-            return Err(RecordingError::NotARecording {
-                path: path.to_owned(),
-            });
-        }
-        match value
-            .get("schema_version")
-            .and_then(serde_json::Value::as_u64)
-        {
-            Some(v) if v == u64::from(SCHEMA_VERSION) => {}
-            Some(found) => {
-                return Err(RecordingError::UnsupportedVersion {
-                    path: path.to_owned(),
-                    found,
-                });
-            }
-            None => {
-                return Err(RecordingError::NotARecording {
-                    path: path.to_owned(),
-                });
-            }
-        }
-        serde_json::from_value(value).map_err(malformed)
-    }
-
-    /// The recording as pretty JSON with a trailing newline (maps are sorted, so output is stable).
-    pub fn to_json(&self) -> String {
-        let mut text = serde_json::to_string_pretty(self).expect("a recording always serializes");
-        text.push('\n');
-        text
-    }
-
     /// Number of distinct system calls observed, over all ABIs.
     pub fn distinct_syscalls(&self) -> usize {
         self.syscalls.values().map(BTreeMap::len).sum()

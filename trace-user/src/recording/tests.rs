@@ -1,6 +1,7 @@
 use super::*;
 
-const FIXTURE: &str = include_str!("../../tests/data/recording-v1.json");
+const FIXTURE: &str = include_str!("../../tests/data/recording-v2.json");
+const FIXTURE_V1: &str = include_str!("../../tests/data/recording-v1.json");
 
 #[test]
 fn fixture_round_trips_byte_for_byte() {
@@ -11,11 +12,52 @@ fn fixture_round_trips_byte_for_byte() {
         recording.total_calls(),
         12 + 40 + 300 + 2 + 77 + 31 + 1200 + 800 + 3 + 5 + 1
     );
+    assert!(
+        recording.files_recorded()
+            && recording.execs_recorded()
+            && recording.capabilities_recorded()
+            && recording.sockets_recorded()
+    );
+    let hostile = PathBytes::new(b"/data/hostile/latin1 caf\xe9 \xff".to_vec());
+    assert_eq!(recording.files[&hostile].access, [Access::Read].into());
+    assert!(
+        recording
+            .files
+            .contains_key(&PathBytes::new(b"/data/hostile/new\nline".to_vec()))
+    );
+}
+
+#[test]
+fn v1_recordings_load_as_v2_with_only_syscalls_recorded() {
+    let recording = Recording::from_json(FIXTURE_V1, "v1.json").unwrap();
+    assert_eq!(recording.schema_version, SCHEMA_VERSION);
+    assert_eq!(recording.events.recorded, [Category::Syscalls].into());
+    assert_eq!(recording.events.dropped, 0);
+    assert!(!recording.files_recorded() && !recording.execs_recorded());
+    assert!(!recording.capabilities_recorded() && !recording.sockets_recorded());
+    assert!(recording.files.is_empty() && recording.container.mounts.is_empty());
+    assert_eq!(recording.distinct_syscalls(), 10);
+    // The v1 fields are kept as they were.
+    let v1: serde_json::Value = serde_json::from_str(FIXTURE_V1).unwrap();
+    let v2: serde_json::Value = serde_json::from_str(&recording.to_json()).unwrap();
+    for field in [
+        "tool",
+        "host",
+        "started_at",
+        "stop_reason",
+        "syscalls",
+        "unknown_syscalls",
+        "gaps",
+    ] {
+        assert_eq!(v1[field], v2[field], "{field}");
+    }
+    assert_eq!(v2["schema_version"], 2);
+    assert_eq!(v2["events"]["recorded"], serde_json::json!(["syscalls"]));
 }
 
 #[test]
 fn rejects_other_versions_and_documents() {
-    let newer = FIXTURE.replace("\"schema_version\": 1", "\"schema_version\": 99");
+    let newer = FIXTURE.replace("\"schema_version\": 2", "\"schema_version\": 99");
     let err = Recording::from_json(&newer, "r.json").unwrap_err();
     assert!(
         matches!(err, RecordingError::UnsupportedVersion { found: 99, .. }),
@@ -23,8 +65,14 @@ fn rejects_other_versions_and_documents() {
     );
     assert!(
         err.to_string()
-            .starts_with("r.json: recording schema version 99 is not supported")
+            .starts_with("r.json: recording schema version 99 is not supported (this trace reads versions 1 to 2)"),
+        "{err}"
     );
+    let zero = FIXTURE.replace("\"schema_version\": 2", "\"schema_version\": 0");
+    assert!(matches!(
+        Recording::from_json(&zero, "z.json"),
+        Err(RecordingError::UnsupportedVersion { found: 0, .. })
+    ));
 
     let other =
         Recording::from_json(r#"{"defaultAction": "SCMP_ACT_ERRNO"}"#, "seccomp.json").unwrap_err();
@@ -94,4 +142,188 @@ fn syscall_names_follow_the_kernel_tables() {
     assert_eq!(syscall_name(Abi::X32, 1), Some(SyscallName("write")));
     assert_eq!(syscall_name(Abi::X32, 520), None);
     assert_eq!(syscall_name(Abi::X86_64, 1023), None);
+}
+
+#[test]
+fn hand_edited_values_must_be_canonical() {
+    for (from, to) in [
+        ("new\\\\x0aline", "new\\\\nline"),
+        ("\"CAP_SYS_ADMIN\"", "\"CAP_SYS_ADMINX\""),
+        ("\"CAP_SYS_ADMIN\"", "\"CAP_21\""),
+        ("\"family\": \"netlink\"", "\"family\": 16"),
+        ("\"family\": \"netlink\"", "\"family\": \"netlinks\""),
+        ("\"mmap_exec\"", "\"mmap\""),
+    ] {
+        assert!(FIXTURE.contains(from), "{from}");
+        let edited = FIXTURE.replacen(from, to, 1);
+        assert!(
+            matches!(
+                Recording::from_json(&edited, "e.json"),
+                Err(RecordingError::Malformed { .. })
+            ),
+            "{to} was accepted"
+        );
+    }
+    let unnamed = FIXTURE.replacen("\"CAP_SYS_ADMIN\"", "\"CAP_63\"", 1);
+    let recording = Recording::from_json(&unnamed, "u.json").unwrap();
+    assert!(recording.capabilities.contains_key(&Capability(63)));
+    assert_eq!(recording.to_json(), unnamed);
+}
+
+fn empty() -> Recording {
+    let mut recording = Recording::from_json(FIXTURE_V1, "v1").unwrap();
+    recording.events = Events::default();
+    recording
+}
+
+#[test]
+fn record_file_normalises_and_merges() {
+    let mut r = empty();
+    r.record_file("/data//sub/../x.txt", Access::Read);
+    r.record_file(b"/data/x.txt/".as_slice(), Access::Write);
+    r.record_file(absolute(&"/data".into(), b"x.txt"), Access::Read);
+    r.record_file("/data/list", Access::List);
+    r.record_dir("/data/made", Access::Create);
+    assert_eq!(
+        r.files[&"/data/x.txt".into()],
+        FileUse {
+            access: [Access::Read, Access::Write].into(),
+            dir: false
+        }
+    );
+    assert!(r.files[&"/data/list".into()].dir);
+    assert!(r.files[&"/data/made".into()].dir);
+    assert_eq!(r.files.len(), 3);
+
+    r.record_link("/bin/sh", "/bin/busybox");
+    r.record_link("/bin/sh", "/bin/dash");
+    r.record_link("/a/./b", "/a/b");
+    assert_eq!(
+        r.links[&"/bin/sh".into()],
+        ["/bin/busybox".into(), "/bin/dash".into()].into()
+    );
+    assert_eq!(r.links.len(), 1, "same path after normalisation is no link");
+}
+
+#[test]
+fn found_in_image_excludes_made_and_missing_paths() {
+    let uses = |a: &[Access]| FileUse {
+        access: a.iter().copied().collect(),
+        dir: false,
+    };
+    assert!(uses(&[Access::Read]).found_in_image());
+    assert!(uses(&[Access::Probe, Access::Metadata]).found_in_image());
+    assert!(uses(&[Access::Delete]).found_in_image());
+    assert!(!uses(&[Access::Probe]).found_in_image());
+    assert!(!uses(&[Access::Create, Access::Read]).found_in_image());
+    assert!(!uses(&[Access::Link]).found_in_image());
+    assert!(!uses(&[]).found_in_image());
+}
+
+#[test]
+fn exec_samples_are_bounded_and_order_independent() {
+    let runs: Vec<Vec<String>> = (0..10)
+        .map(|i| vec!["sh".to_owned(), "-c".to_owned(), format!("job {i}")])
+        .collect();
+    let mut forward = empty();
+    let mut backward = empty();
+    for argv in &runs {
+        forward.record_exec("/bin/sh", argv);
+    }
+    for argv in runs.iter().rev() {
+        backward.record_exec("/bin/sh", argv);
+    }
+    assert_eq!(forward, backward);
+    let sh = &forward.execs[&"/bin/sh".into()];
+    assert_eq!(sh.count, 10);
+    assert_eq!(sh.argv.len(), EXEC_SAMPLES);
+    assert_eq!(
+        sh.argv.first().unwrap()[2],
+        ArgBytes(b"job 0".to_vec()),
+        "the smallest samples are kept"
+    );
+
+    let long_arg = vec![b'x'; 10_000];
+    let many: Vec<&[u8]> = std::iter::repeat_n(long_arg.as_slice(), 100).collect();
+    forward.record_exec("/bin/long", &many);
+    let sample = forward.execs[&"/bin/long".into()]
+        .argv
+        .first()
+        .unwrap()
+        .clone();
+    assert_eq!(sample.len(), EXEC_SAMPLE_ARGS);
+    assert!(sample.iter().all(|a| a.0.len() == EXEC_SAMPLE_ARG_BYTES));
+}
+
+#[test]
+fn capabilities_sockets_and_events_add_up() {
+    let mut r = empty();
+    r.record_capability(10, true, 2);
+    r.record_capability(10, false, 1);
+    r.record_capability(10, true, 1);
+    r.record_capability(21, false, 0);
+    assert_eq!(
+        r.capabilities[&Capability(10)],
+        CapabilityUse {
+            granted: 3,
+            denied: 1
+        }
+    );
+    assert_eq!(r.capabilities[&Capability(21)], CapabilityUse::default());
+    assert_eq!(Capability(10).to_string(), "CAP_NET_BIND_SERVICE");
+    assert_eq!(Capability(40).to_string(), "CAP_CHECKPOINT_RESTORE");
+    assert_eq!(Capability(41).to_string(), "CAP_41");
+    assert_eq!(Capability::from_name("CAP_41"), Some(Capability(41)));
+    assert_eq!(Capability::from_name("CAP_041"), None);
+    assert_eq!(
+        Capability::from_name("CAP_10"),
+        None,
+        "named numbers use the name"
+    );
+
+    // SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC is a stream socket.
+    r.record_socket(10, 1 | 0o4000 | 0o2_000_000, 1);
+    r.record_socket(2, 2, 1);
+    r.record_socket(10, 1, 2);
+    r.record_socket(99, 9, 1);
+    r.record_bound_port(2, 2 | 0o4000, 53);
+    let sockets: Vec<(String, String, u64)> = r
+        .sockets
+        .iter()
+        .map(|s| (s.family.to_string(), s.sock_type.to_string(), s.count))
+        .collect();
+    assert_eq!(
+        sockets,
+        [
+            ("inet".to_owned(), "dgram".to_owned(), 1),
+            ("inet6".to_owned(), "stream".to_owned(), 3),
+            ("99".to_owned(), "9".to_owned(), 1),
+        ]
+    );
+    assert_eq!(
+        serde_json::to_string(&r.bound_ports).unwrap(),
+        r#"[{"family":"inet","type":"dgram","port":53}]"#
+    );
+    assert_eq!(
+        serde_json::to_string(&r.sockets[2]).unwrap(),
+        r#"{"family":99,"type":9,"count":1}"#
+    );
+
+    r.mark_recorded(Category::Sockets);
+    r.record_dropped(2);
+    r.record_dropped(3);
+    assert!(r.sockets_recorded() && !r.files_recorded());
+    assert_eq!(r.events.dropped, 5);
+}
+
+#[test]
+fn names_tables_match_the_kernel_numbers() {
+    assert_eq!(CAPABILITY_NAMES[21], "CAP_SYS_ADMIN");
+    assert_eq!(CAPABILITY_NAMES[38], "CAP_PERFMON");
+    assert_eq!(FAMILY_NAMES[16], "netlink");
+    assert_eq!(FAMILY_NAMES[38], "alg");
+    assert_eq!(FAMILY_NAMES[45], "mctp");
+    assert_eq!(SocketType(5).name(), Some("seqpacket"));
+    assert_eq!(SocketType(10).name(), Some("packet"));
+    assert_eq!(SocketType(7).name(), None);
 }

@@ -1,5 +1,9 @@
 //! Pure functions from a recording to the files trace writes. Same recording, same bytes.
+//! One module per output: [`seccomp`], [`apparmor`], [`files`], and the [`summary`] printed after a
+//! recording.
 
+pub mod apparmor;
+pub mod files;
 pub mod seccomp;
 pub mod summary;
 
@@ -18,13 +22,28 @@ pub struct Rendered {
 pub const RECORDING_FILE: &str = "recording.json";
 /// Name of the seccomp profile.
 pub const SECCOMP_FILE: &str = "seccomp.json";
+/// Name of the AppArmor profile.
+pub const APPARMOR_FILE: &str = "apparmor.profile";
+/// Name of the used-file list.
+pub const FILES_FILE: &str = "files.txt";
 
-/// Every profile rendered from `recording` (not the recording itself), in a fixed order.
+/// Every profile rendered from `recording` (not the recording itself), in a fixed order:
+/// seccomp.json, apparmor.profile, files.txt.
 pub fn profiles(recording: &Recording) -> Vec<Rendered> {
-    vec![Rendered {
-        file_name: SECCOMP_FILE,
-        contents: seccomp::render(recording),
-    }]
+    vec![
+        Rendered {
+            file_name: SECCOMP_FILE,
+            contents: seccomp::render(recording),
+        },
+        Rendered {
+            file_name: APPARMOR_FILE,
+            contents: apparmor::render(recording),
+        },
+        Rendered {
+            file_name: FILES_FILE,
+            contents: files::render(recording),
+        },
+    ]
 }
 
 #[cfg(test)]

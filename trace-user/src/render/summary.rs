@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::recording::Recording;
+use crate::recording::{Access, Recording};
 
 const TEMPLATE: &str = include_str!("../../../templates/summary.txt");
 
@@ -25,11 +25,102 @@ struct Summary<'a> {
     calls: u64,
     abis: Vec<AbiLine>,
     gaps: Vec<&'a str>,
+    observed: Vec<String>,
+    not_recorded: Option<String>,
+    dropped: u64,
     files: Vec<String>,
+}
+
+/// One line per kind of observation the recording holds (besides system calls), and the kinds it
+/// does not hold.
+fn observed(recording: &Recording) -> (Vec<String>, Vec<&'static str>) {
+    let mut lines = Vec::new();
+    let mut missing = Vec::new();
+    if recording.files_recorded() {
+        let written = recording
+            .files
+            .values()
+            .filter(|f| {
+                f.access.iter().any(|a| {
+                    matches!(
+                        a,
+                        Access::Write | Access::Append | Access::Create | Access::Delete
+                    )
+                })
+            })
+            .count();
+        lines.push(format!(
+            "files: {} paths ({written} written or created), {} symlinks",
+            recording.files.len(),
+            recording.links.len()
+        ));
+    } else {
+        missing.push("files");
+    }
+    if recording.execs_recorded() {
+        lines.push(format!(
+            "programs: {} executed, {} times",
+            recording.execs.len(),
+            recording.execs.values().map(|e| e.count).sum::<u64>()
+        ));
+    } else {
+        missing.push("programs");
+    }
+    if recording.capabilities_recorded() {
+        let names = |granted: bool| {
+            let list: Vec<String> = recording
+                .capabilities
+                .iter()
+                .filter(|(_, u)| (u.granted > 0) == granted)
+                .map(|(c, _)| c.to_string())
+                .collect();
+            if list.is_empty() {
+                "none".to_owned()
+            } else {
+                list.join(", ")
+            }
+        };
+        lines.push(format!(
+            "capabilities: granted {}; denied only {}",
+            names(true),
+            names(false)
+        ));
+    } else {
+        missing.push("capabilities");
+    }
+    if recording.sockets_recorded() {
+        let sockets: Vec<String> = recording
+            .sockets
+            .iter()
+            .map(|s| format!("{} {}", s.family, s.sock_type))
+            .collect();
+        let ports: Vec<String> = recording
+            .bound_ports
+            .iter()
+            .map(|p| format!("{} {} {}", p.family, p.sock_type, p.port))
+            .collect();
+        lines.push(format!(
+            "sockets: {}; ports bound: {}",
+            if sockets.is_empty() {
+                "none".to_owned()
+            } else {
+                sockets.join(", ")
+            },
+            if ports.is_empty() {
+                "none".to_owned()
+            } else {
+                ports.join(", ")
+            }
+        ));
+    } else {
+        missing.push("sockets");
+    }
+    (lines, missing)
 }
 
 /// The summary of `recording`, listing the `written` files.
 pub fn render(recording: &Recording, written: &[PathBuf]) -> String {
+    let (observed, not_recorded) = observed(recording);
     let summary = Summary {
         container: &recording.container.name,
         image: &recording.container.image,
@@ -47,6 +138,19 @@ pub fn render(recording: &Recording, written: &[PathBuf]) -> String {
             })
             .collect(),
         gaps: recording.gaps.iter().map(|g| g.detail.as_str()).collect(),
+        observed,
+        not_recorded: (!not_recorded.is_empty()).then(|| {
+            format!(
+                "not recorded: {} (the AppArmor profile allows all of it{})",
+                not_recorded.join(", "),
+                if recording.files_recorded() {
+                    ""
+                } else {
+                    "; files.txt lists nothing"
+                }
+            )
+        }),
+        dropped: recording.events.dropped,
         files: written.iter().map(|p| p.display().to_string()).collect(),
     };
     let mut tera = tera::Tera::default();

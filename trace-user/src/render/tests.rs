@@ -1,15 +1,67 @@
 use super::*;
 use crate::recording::Recording;
 
-const FIXTURE: &str = include_str!("../../tests/data/recording-v1.json");
+const FIXTURE: &str = include_str!("../../tests/data/recording-v2.json");
+const FIXTURE_V1: &str = include_str!("../../tests/data/recording-v1.json");
 
 fn fixture() -> Recording {
     Recording::from_json(FIXTURE, "fixture").unwrap()
 }
 
+fn fixture_v1() -> Recording {
+    Recording::from_json(FIXTURE_V1, "fixture").unwrap()
+}
+
 #[test]
 fn seccomp_profile_snapshot() {
-    insta::assert_snapshot!("seccomp", seccomp::render(&fixture()));
+    insta::assert_snapshot!("seccomp", seccomp::render(&fixture_v1()));
+}
+
+#[test]
+fn apparmor_profile_snapshot() {
+    insta::assert_snapshot!("apparmor", apparmor::render(&fixture()));
+}
+
+#[test]
+fn files_txt_snapshot() {
+    insta::assert_snapshot!("files", files::render(&fixture()));
+}
+
+#[test]
+fn profiles_come_in_a_fixed_order() {
+    let names: Vec<&str> = profiles(&fixture()).iter().map(|r| r.file_name).collect();
+    assert_eq!(names, ["seccomp.json", "apparmor.profile", "files.txt"]);
+}
+
+#[test]
+fn v1_recordings_render_with_what_was_not_recorded_allowed_and_said() {
+    let recording = fixture_v1();
+    let profile = apparmor::render(&recording);
+    for line in ["  file,\n", "  capability,\n", "  network,\n"] {
+        assert!(profile.contains(line), "{line} missing:\n{profile}");
+    }
+    assert!(profile.contains("# warning: files were not recorded: every file access is allowed"));
+    assert!(!profile.contains("\" r,"), "no file rules: {profile}");
+    assert_eq!(files::render(&recording), files::NOT_RECORDED);
+    assert!(files::NOT_RECORDED.starts_with('#') && files::NOT_RECORDED.ends_with('\n'));
+    let text = summary::render(&recording, &[]);
+    assert!(
+        text.contains("  not recorded: files, programs, capabilities, sockets (the AppArmor profile allows all of it; files.txt lists nothing)\n"),
+        "{text}"
+    );
+    // The seccomp profile does not depend on the v2 data.
+    let rules = |r: &Recording| {
+        let p = seccomp::profile(r);
+        (
+            p.architectures,
+            p.syscalls.into_iter().map(|s| s.names).collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(
+        rules(&recording),
+        rules(&fixture()),
+        "same system calls, same seccomp rules"
+    );
 }
 
 #[test]
@@ -86,6 +138,16 @@ fn rendering_is_deterministic_and_independent_of_counts() {
             *count *= 3;
         }
     }
+    for exec in b.execs.values_mut() {
+        exec.count *= 3;
+    }
+    for cap in b.capabilities.values_mut() {
+        cap.granted *= 3;
+        cap.denied *= 3;
+    }
+    for socket in &mut b.sockets {
+        socket.count *= 3;
+    }
     assert_eq!(profiles(&a), profiles(&a));
     assert_eq!(profiles(&a), profiles(&b));
 }
@@ -109,10 +171,20 @@ fn summary_names_the_container_counts_and_gaps() {
     let text = summary::render(&fixture(), &[std::path::PathBuf::from("out/seccomp.json")]);
     assert!(
         text.starts_with(
-            "trace: recorded container petclinic (petclinic:local) from 2026-11-28T15:00:00Z"
+            "trace: recorded container workload (trace-test/workload:local) from 2026-11-28T15:00:00Z"
         ),
         "{text}"
     );
+    for line in [
+        "  files: 55 paths (10 written or created), 7 symlinks\n",
+        "  programs: 2 executed, 4 times\n",
+        "  capabilities: granted CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_NET_BIND_SERVICE; denied only CAP_SYS_ADMIN\n",
+        "  sockets: unix dgram, inet stream, inet6 dccp, decnet seqpacket, netlink raw, 77 raw; ports bound: inet stream 81\n",
+        "  warning: 3 events were dropped while recording: the profiles may miss accesses\n",
+    ] {
+        assert!(text.contains(line), "{line} missing:\n{text}");
+    }
+    assert!(!text.contains("not recorded"), "{text}");
     assert!(
         text.contains("stopped because the command exited with status 0"),
         "{text}"

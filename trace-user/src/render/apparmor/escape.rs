@@ -1,0 +1,144 @@
+//! Paths as AppArmor rule words that the parser reads back as exactly those bytes.
+//!
+//! A file name inside the container must never add, widen or end a rule. So every path is
+//! double-quoted and every byte outside [`is_safe`] (`A-Z a-z 0-9 / . _ + -`) is written as a
+//! three-digit octal escape `\ooo`. Measured with `apparmor_parser` 3.0.8 (docs/apparmor.md): inside
+//! quotes `\ooo` always yields the literal byte, also for the glob characters `* ? [ ] { } ^` and
+//! for `\`; an octal escape reads at most three digits; `@` escaped but `{` left bare still expands
+//! a variable, which cannot happen here because `{` is always escaped. NUL cannot be in a Linux
+//! path and `\000` would put one in the rule, so a path holding NUL is refused.
+//!
+//! Only [`Segment::Pid`] and [`Segment::Tid`] (from trace's own `/proc` normaliser) are written as
+//! variables; nothing taken from the recording is ever written unescaped.
+
+use std::fmt::Write;
+
+/// One piece of a rule path.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Segment {
+    /// Bytes matched literally.
+    Literal(Vec<u8>),
+    /// `@{pid}`: any process id (tunables/kernelvars).
+    Pid,
+    /// `@{tid}`: any thread id.
+    Tid,
+}
+
+/// Bytes written as themselves: they have no meaning to the AppArmor lexer or its globbing.
+pub fn is_safe(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'+' | b'-')
+}
+
+/// `path` as a double-quoted AppArmor path, or `None` when it holds a NUL byte.
+pub fn quote(path: &[Segment]) -> Option<String> {
+    let mut word = String::from("\"");
+    for segment in path {
+        match segment {
+            Segment::Literal(bytes) => {
+                if bytes.contains(&0) {
+                    return None;
+                }
+                for &b in bytes {
+                    if is_safe(b) {
+                        word.push(char::from(b));
+                    } else {
+                        let _ = write!(word, "\\{b:03o}");
+                    }
+                }
+            }
+            Segment::Pid => word.push_str("@{pid}"),
+            Segment::Tid => word.push_str("@{tid}"),
+        }
+    }
+    word.push('"');
+    Some(word)
+}
+
+/// A literal path (no variables) quoted; `None` when it holds a NUL byte.
+pub fn quote_literal(path: &[u8]) -> Option<String> {
+    quote(&[Segment::Literal(path.to_vec())])
+}
+
+/// The bytes of a word written by [`quote_literal`]: the inverse, for checks and tests. `None`
+/// for anything [`quote_literal`] does not write (unquoted, other escapes, variables).
+pub fn unquote_literal(word: &str) -> Option<Vec<u8>> {
+    let inner = word.strip_prefix('"')?.strip_suffix('"')?.as_bytes();
+    let mut bytes = Vec::with_capacity(inner.len());
+    let mut i = 0;
+    while i < inner.len() {
+        match inner[i] {
+            b'\\' => {
+                let digits = inner.get(i + 1..i + 4)?;
+                if !digits.iter().all(|d| (b'0'..=b'7').contains(d)) {
+                    return None;
+                }
+                let value = digits
+                    .iter()
+                    .fold(0u16, |acc, d| acc * 8 + u16::from(d - b'0'));
+                bytes.push(u8::try_from(value).ok()?);
+                i += 4;
+            }
+            b if is_safe(b) => {
+                bytes.push(b);
+                i += 1;
+            }
+            _ => return None,
+        }
+    }
+    Some(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn quotes_and_escapes_everything_outside_the_safe_set() {
+        assert_eq!(
+            quote_literal(b"/usr/lib/libstdc++.so.6").unwrap(),
+            "\"/usr/lib/libstdc++.so.6\""
+        );
+        assert_eq!(
+            quote_literal(b"/a b,\"#\n").unwrap(),
+            r#""/a\040b\054\042\043\012""#
+        );
+        assert_eq!(
+            quote_literal(b"/@{HOME}*?[]^\\\xff").unwrap(),
+            r#""/\100\173HOME\175\052\077\133\135\136\134\377""#
+        );
+        assert_eq!(quote_literal(b"/a\0b"), None);
+        let proc_path = [
+            Segment::Literal(b"/proc/".to_vec()),
+            Segment::Pid,
+            Segment::Literal(b"/task/".to_vec()),
+            Segment::Tid,
+            Segment::Literal(b"/stat".to_vec()),
+        ];
+        assert_eq!(
+            quote(&proc_path).unwrap(),
+            "\"/proc/@{pid}/task/@{tid}/stat\""
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn escaping_is_literal_and_reversible(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let word = quote_literal(&bytes);
+            if bytes.contains(&0) {
+                prop_assert!(word.is_none());
+                return Ok(());
+            }
+            let word = word.unwrap();
+            let inner = &word.as_bytes()[1..word.len() - 1];
+            prop_assert!(word.starts_with('"') && word.ends_with('"'));
+            prop_assert!(!inner.contains(&b'"'), "no bare quote: {word}");
+            prop_assert!(!inner.iter().any(|&b| b == b'\n' || b == 0 || b == b'\r'));
+            // Outside escapes only safe bytes remain: no glob, variable, comment, comma or space.
+            prop_assert!(inner.iter().all(|&b| is_safe(b) || b == b'\\'));
+            prop_assert!(word.is_ascii());
+            prop_assert_eq!(unquote_literal(&word), Some(bytes));
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! File rules: each observed access mapped to the AppArmor permission that mediates it.
+//!
+//! | access | permission | why |
+//! |---|---|---|
+//! | read, metadata, list | `r` | `r` also grants getattr, which `stat` needs (AppArmor has no separate `stat` permission); directories are listed under `dir/` |
+//! | write, create, delete, chmod, chown | `w` | AppArmor's `w` covers create, delete, setattr, chmod, chown |
+//! | append | `a` | dropped when `w` is there (the parser refuses both) |
+//! | rename (old name) | `rw` | the kernel checks read, write and delete on the old name |
+//! | link | `l` | a hard link made at this path |
+//! | lock | `k` | |
+//! | mmap_exec | `m` | |
+//! | exec | `ix` | the program runs under this same profile |
+//! | chdir, probe | none | AppArmor does not mediate entering a directory or failing to find a path |
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::escape::{Segment, quote};
+use crate::recording::{Access, PathBytes, Recording, normalize};
+
+/// One AppArmor file permission; ordered as written in a rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Perm {
+    /// `r`
+    Read,
+    /// `w`
+    Write,
+    /// `a`
+    Append,
+    /// `l`
+    Link,
+    /// `k`
+    Lock,
+    /// `m`
+    MmapExec,
+    /// `ix`
+    Exec,
+}
+
+/// The permissions that mediate `access` (see the module documentation).
+pub fn perms_of(access: Access) -> &'static [Perm] {
+    match access {
+        Access::Read | Access::Metadata | Access::List => &[Perm::Read],
+        Access::Write | Access::Create | Access::Delete | Access::Chmod | Access::Chown => {
+            &[Perm::Write]
+        }
+        Access::Append => &[Perm::Append],
+        Access::Rename => &[Perm::Read, Perm::Write],
+        Access::Link => &[Perm::Link],
+        Access::Lock => &[Perm::Lock],
+        Access::MmapExec => &[Perm::MmapExec],
+        Access::Exec => &[Perm::Exec],
+        Access::Chdir | Access::Probe => &[],
+    }
+}
+
+/// The permissions of `accesses` as written in a rule: `rwalkm` then `ix`, and `a` only without
+/// `w` (which includes it; the parser refuses both). Empty when none is needed.
+pub fn perms_text(accesses: &BTreeSet<Access>) -> String {
+    let perms: BTreeSet<Perm> = accesses
+        .iter()
+        .flat_map(|&a| perms_of(a).iter().copied())
+        .collect();
+    perms
+        .iter()
+        .filter(|&&p| !(p == Perm::Append && perms.contains(&Perm::Write)))
+        .map(|p| match p {
+            Perm::Read => "r",
+            Perm::Write => "w",
+            Perm::Append => "a",
+            Perm::Link => "l",
+            Perm::Lock => "k",
+            Perm::MmapExec => "m",
+            Perm::Exec => "ix",
+        })
+        .collect()
+}
+
+/// One file rule, ready to print.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct FileRule {
+    /// `"path" perms,`
+    pub rule: String,
+    /// The accesses observed, for the trailing comment.
+    pub observed: String,
+}
+
+/// The file part of a profile.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FileRules {
+    /// Rules sorted by path (normalised `/proc/<pid>` paths merged).
+    pub rules: Vec<FileRule>,
+    /// Paths only entered or found missing: no rule needed.
+    pub unmediated: usize,
+    /// Paths that cannot be written as a rule (they hold a NUL byte, so they are not real paths).
+    pub unwritable: usize,
+}
+
+/// `/proc/<pid>/...` with `@{pid}` (and `/proc/<pid>/task/<tid>/...` with `@{tid}`): a process id
+/// differs from run to run. `/proc/self` and `/proc/thread-self` stay as they are. Only numbers
+/// `@{pid}` matches are replaced (1 to 7 digits, no leading zero, at most 4999999).
+pub fn rule_path(path: &PathBytes) -> Vec<Segment> {
+    let parts: Vec<&[u8]> = path.as_bytes().split(|&b| b == b'/').skip(1).collect();
+    if parts.len() >= 2 && parts[0] == b"proc" && is_pid(parts[1]) {
+        let mut segments = vec![Segment::Literal(b"/proc/".to_vec()), Segment::Pid];
+        let mut rest = &parts[2..];
+        if rest.len() >= 2 && rest[0] == b"task" && is_pid(rest[1]) {
+            segments.push(Segment::Literal(b"/task/".to_vec()));
+            segments.push(Segment::Tid);
+            rest = &rest[2..];
+        }
+        if !rest.is_empty() {
+            segments.push(Segment::Literal(join(rest)));
+        }
+        segments
+    } else {
+        vec![Segment::Literal(path.as_bytes().to_vec())]
+    }
+}
+
+fn join(parts: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for part in parts {
+        out.push(b'/');
+        out.extend_from_slice(part);
+    }
+    out
+}
+
+fn is_pid(s: &[u8]) -> bool {
+    matches!(s.len(), 1..=7)
+        && s.iter().all(u8::is_ascii_digit)
+        && s[0] != b'0'
+        && (s.len() < 7 || s[0] <= b'4')
+}
+
+/// The file rules of `recording`: `files` plus every program in `execs` (as `exec`).
+pub fn file_rules(recording: &Recording) -> FileRules {
+    // (rule path, directory) -> accesses. A directory is written with a trailing slash: that is
+    // how AppArmor names a directory when it mediates one.
+    let mut merged: BTreeMap<(Vec<Segment>, bool), BTreeSet<Access>> = BTreeMap::new();
+    for (path, used) in &recording.files {
+        merged
+            .entry((rule_path(&normalize(path.as_bytes())), used.dir))
+            .or_default()
+            .extend(used.access.iter().copied());
+    }
+    for path in recording.execs.keys() {
+        merged
+            .entry((rule_path(&normalize(path.as_bytes())), false))
+            .or_default()
+            .insert(Access::Exec);
+    }
+    let mut out = FileRules::default();
+    for ((mut path, dir), accesses) in merged {
+        let perms = perms_text(&accesses);
+        if perms.is_empty() {
+            out.unmediated += 1;
+            continue;
+        }
+        if dir && !matches!(path.last(), Some(Segment::Literal(l)) if l.ends_with(b"/")) {
+            path.push(Segment::Literal(b"/".to_vec()));
+        }
+        let Some(word) = quote(&path) else {
+            out.unwritable += 1;
+            continue;
+        };
+        out.rules.push(FileRule {
+            rule: format!("{word} {perms},"),
+            observed: accesses
+                .iter()
+                .map(|a| a.name())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    out
+}

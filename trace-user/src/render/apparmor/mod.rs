@@ -1,0 +1,152 @@
+//! AppArmor profile (templates/apparmor.profile) from a recording: exactly what was observed.
+//!
+//! File rules carry the permissions of the accesses seen ([`file_rules`] documents the mapping),
+//! capability rules the capabilities checked and granted, network rules the socket families and
+//! types created. Around them: the signal and ptrace rules Docker's own template has (`docker
+//! stop` and processes of the container signalling each other need them; they cannot be observed
+//! as file accesses) and the deny rules of Docker's default profile for `/proc` and `/sys`. No
+//! abstractions: `<abstractions/base>` would allow far more than was observed.
+//!
+//! A kind of observation the recording does not hold (a v1 recording, a probe without file events)
+//! is allowed as a whole (`file,`, `capability,`, `network,`), as Docker's default profile does,
+//! with a comment and a warning: an empty allow list would stop the container, and guessing would
+//! not be evidence. See docs/apparmor.md.
+//!
+//! Escaping ([`escape`]) is the security core: every path is quoted and every byte outside a small
+//! safe set written as an octal escape, so no file name can add, widen or end a rule.
+
+pub mod capabilities;
+pub mod escape;
+pub mod file_rules;
+pub mod network;
+
+use serde::Serialize;
+
+use crate::recording::{Recording, encode};
+
+const TEMPLATE: &str = include_str!("../../../../templates/apparmor.profile");
+
+/// The profile name for a container: `trace-<name>`, every character outside `A-Z a-z 0-9 _ . -`
+/// replaced by `_` (Docker's names are already of those), so it needs no escaping in `peer=`.
+pub fn profile_name(container_name: &str, container_id: &str) -> String {
+    let source = if container_name.is_empty() {
+        container_id.get(..12).unwrap_or(container_id)
+    } else {
+        container_name
+    };
+    let safe: String = source
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("trace-{safe}")
+}
+
+/// Text from the recording for a `#` comment: control characters (a newline would end the
+/// comment and start a rule) and backslashes escaped as in recording.json.
+fn comment_text(text: &str) -> String {
+    encode(text.as_bytes())
+}
+
+/// The file rules, as the template shows them.
+#[derive(Serialize)]
+struct FilesView {
+    rules: Vec<file_rules::FileRule>,
+    unmediated: usize,
+}
+
+/// What the template is given. A section is `None` when the recording does not hold that kind of
+/// observation.
+#[derive(Serialize)]
+struct View {
+    name: String,
+    container: String,
+    image: String,
+    warnings: Vec<String>,
+    files: Option<FilesView>,
+    capabilities: Option<capabilities::CapabilityRules>,
+    network: Option<network::NetworkRules>,
+    ptrace_trace: bool,
+}
+
+fn warnings(recording: &Recording, unwritable: usize) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if !recording.startup_seen {
+        warnings.push(
+            "the container's startup was not seen: accesses made only at startup are missing"
+                .to_owned(),
+        );
+    }
+    if recording.events.dropped > 0 {
+        warnings.push(format!(
+            "{} events were dropped while recording: accesses may be missing",
+            recording.events.dropped
+        ));
+    }
+    for (recorded, what, allowed) in [
+        (recording.files_recorded(), "files", "file access"),
+        (
+            recording.capabilities_recorded(),
+            "capabilities",
+            "capability",
+        ),
+        (recording.sockets_recorded(), "sockets", "socket family"),
+    ] {
+        if !recorded {
+            warnings.push(format!(
+                "{what} were not recorded: every {allowed} is allowed"
+            ));
+        }
+    }
+    if unwritable > 0 {
+        warnings.push(format!(
+            "{unwritable} recorded paths hold a NUL byte and cannot be rules (not real paths)"
+        ));
+    }
+    warnings
+}
+
+fn view(recording: &Recording) -> View {
+    let files = file_rules::file_rules(recording);
+    View {
+        name: profile_name(&recording.container.name, &recording.container.id),
+        container: comment_text(&recording.container.name),
+        image: comment_text(&recording.container.image),
+        warnings: warnings(recording, files.unwritable),
+        files: recording.files_recorded().then_some(FilesView {
+            rules: files.rules,
+            unmediated: files.unmediated,
+        }),
+        capabilities: recording
+            .capabilities_recorded()
+            .then(|| capabilities::capability_rules(recording)),
+        network: recording
+            .sockets_recorded()
+            .then(|| network::network_rules(recording)),
+        ptrace_trace: recording
+            .syscalls
+            .values()
+            .any(|calls| calls.contains_key("ptrace")),
+    }
+}
+
+/// The profile as text. Same recording, same bytes (no times, ids or counts in it).
+pub fn render(recording: &Recording) -> String {
+    let mut tera = tera::Tera::default();
+    tera.autoescape_on(Vec::<&str>::new());
+    // Compiled-in template and a context built here: rendering fails only if the template is
+    // broken, which the unit tests catch.
+    tera.add_raw_template("apparmor.profile", TEMPLATE)
+        .expect("templates/apparmor.profile parses");
+    let context = tera::Context::from_serialize(&view(recording)).expect("the view serializes");
+    tera.render("apparmor.profile", &context)
+        .expect("templates/apparmor.profile renders")
+}
+
+#[cfg(test)]
+mod tests;
