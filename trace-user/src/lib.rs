@@ -7,7 +7,7 @@
 //! target     resolve the container (Docker API) -> its cgroup v2 id and level
 //!   -> probe      load + attach the eBPF programs, filter by cgroup in the kernel, read the maps
 //!   -> recording  the aggregated model: plain data, serializable, versioned (recording.json)
-//!   -> render     pure functions: recording -> seccomp.json, summary
+//!   -> render     pure functions: recording -> seccomp.json, apparmor.profile, files.txt, summary
 //!   -> out        atomic writes
 //! ```
 //!
