@@ -137,6 +137,10 @@ mod tests {
             prop_assert!(!inner.iter().any(|&b| b == b'\n' || b == 0 || b == b'\r'));
             // Outside escapes only safe bytes remain: no glob, variable, comment, comma or space.
             prop_assert!(inner.iter().all(|&b| is_safe(b) || b == b'\\'));
+            prop_assert!(
+                !inner.iter().any(|b| b"*?[]{}^@#,\" \t".contains(b)),
+                "a glob, variable or separator byte left bare: {word}"
+            );
             prop_assert!(word.is_ascii());
             prop_assert_eq!(unquote_literal(&word), Some(bytes));
         }
