@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use tokio::process::Child;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
-use crate::probe::Probe;
-use crate::recording::StopReason;
+use crate::ingest;
+use crate::probe::{EventReader, Probe, ProbeEvent};
+use crate::recording::{Recording, StopReason};
 use crate::target::docker;
 
 /// How often the container's state is checked and the progress line redrawn.
@@ -44,11 +45,14 @@ pub struct Outcome {
 }
 
 /// Waits for the first of: the exercise exits, `duration` elapses, SIGINT/SIGTERM, the container
-/// stops. A still-running exercise is terminated afterwards (see [`finish_exercise`]).
+/// stops, feeding the probe's events into `recording` meanwhile (and once more at the end). A
+/// still-running exercise is terminated afterwards (see [`finish_exercise`]).
 pub async fn wait_for_stop(
     docker: &bollard::Docker,
     container_id: &str,
     probe: &Probe,
+    mut events: Option<&mut EventReader>,
+    recording: &mut Recording,
     exercise: Option<&mut Child>,
     duration: Option<Duration>,
     signals: &mut StopSignals,
@@ -64,6 +68,7 @@ pub async fn wait_for_stop(
         }
     };
     tokio::pin!(exercise_exit);
+    let mut batch = Vec::new();
     let outcome = loop {
         tokio::select! {
             status = &mut exercise_exit => {
@@ -73,16 +78,35 @@ pub async fn wait_for_stop(
             () = sleep_until(deadline) => break Outcome { reason: StopReason::Duration, exit_code: 0 },
             _ = signals.interrupt.recv() => break signal_outcome("SIGINT", libc::SIGINT),
             _ = signals.terminate.recv() => break signal_outcome("SIGTERM", libc::SIGTERM),
+            _ = readable(events.as_deref_mut()) => drain(events.as_deref_mut(), &mut batch, recording),
             _ = ticker.tick() => {
                 if !docker::is_running(docker, container_id).await.unwrap_or(true) {
                     break Outcome { reason: StopReason::ContainerExited, exit_code: 0 };
                 }
-                progress.draw(started, probe);
+                progress.draw(started, probe, recording);
             }
         }
     };
+    drain(events, &mut batch, recording);
     progress.finish();
     outcome
+}
+
+async fn readable(events: Option<&mut EventReader>) -> std::io::Result<()> {
+    match events {
+        Some(reader) => reader.readable().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Moves every event the kernel has sent into the recording.
+fn drain(events: Option<&mut EventReader>, batch: &mut Vec<ProbeEvent>, recording: &mut Recording) {
+    if let Some(reader) = events {
+        reader.read_ready(batch);
+        for event in batch.drain(..) {
+            ingest::event(recording, &event);
+        }
+    }
 }
 
 fn signal_outcome(name: &str, signo: i32) -> Outcome {
@@ -141,7 +165,7 @@ impl Progress {
         }
     }
 
-    fn draw(&mut self, started: Instant, probe: &Probe) {
+    fn draw(&mut self, started: Instant, probe: &Probe, recording: &Recording) {
         if !self.enabled {
             return;
         }
@@ -153,8 +177,9 @@ impl Progress {
         let mut err = std::io::stderr().lock();
         let _ = write!(
             err,
-            "\r\x1b[Ktrace: {:.1}s, {distinct} distinct syscalls, {calls} calls",
-            started.elapsed().as_secs_f64()
+            "\r\x1b[Ktrace: {:.1}s, {distinct} distinct syscalls, {calls} calls, {} files",
+            started.elapsed().as_secs_f64(),
+            recording.files.len()
         );
         let _ = err.flush();
         self.drawn = true;

@@ -1,22 +1,18 @@
 //! `trace --container NAME [-- CMD]`: attach to a running container, record while the exercise
 //! runs, write the recording and the profiles.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use anyhow::Context;
 
 use super::AttachArgs;
-use crate::probe::{self, Probe, ProbeTarget};
-use crate::recording::{
-    Category, ContainerInfo, Events, Gap, GapKind, HostInfo, Recording, SCHEMA_NAME,
-    SCHEMA_VERSION, Tool, name_syscalls,
-};
+use crate::probe::{self, EventReader, Probe, ProbeTarget};
+use crate::recording::{ContainerInfo, Gap, GapKind, HostInfo, Recording, StopReason};
 use crate::session::{self, StopSignals};
 use crate::target::{self, Target};
-use crate::{out, render};
+use crate::{ingest, out, render};
 
 pub(super) fn run(args: AttachArgs) -> anyhow::Result<i32> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -26,9 +22,6 @@ pub(super) fn run(args: AttachArgs) -> anyhow::Result<i32> {
     runtime.block_on(attach(args))
 }
 
-// The recording literal grows with the schema (v2 added seven fields); issue 3's event wiring is
-// the place to split this function.
-#[allow(clippy::too_many_lines)]
 async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
     let name = args.container.context("--container is required")?;
     // Syscall numbers are named with the x86 tables (trace-user/src/recording/syscalls.rs).
@@ -46,11 +39,19 @@ async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
         .unwrap_or_else(|| PathBuf::from("profiles").join(&target.container.name));
     out::prepare_dir(&out_dir)?;
 
-    let probe = Probe::attach(ProbeTarget {
+    let mut probe = Probe::attach(ProbeTarget {
         cgroup_id: target.cgroup.id,
         cgroup_level: target.cgroup.level,
     })?;
-    let started_at = SystemTime::now();
+    let mut events = probe.take_event_reader();
+    let mut recording = Recording::started(container_info(&target), host_info(), now(), false);
+    recording.gaps.push(Gap {
+        kind: GapKind::StartupMissed,
+        detail: "attached to a running container: its startup was not seen; the seccomp profile adds \
+                 runc's baseline, but calls the entrypoint made only at startup are missing \
+                 (record with the exercise also covering startup, or restart the container under trace)"
+            .into(),
+    });
     eprintln!(
         "trace: recording container {} ({}) in cgroup {} (id {}); stop with Ctrl-C",
         target.container.name,
@@ -58,94 +59,109 @@ async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
         target.cgroup.dir.display(),
         target.cgroup.id
     );
+    for missing in &probe.features().missing {
+        eprintln!(
+            "trace: warning: not recording {}: {}",
+            missing.what, missing.why
+        );
+    }
 
     let mut exercise = spawn_exercise(&args.exercise, &target)?;
     let outcome = session::wait_for_stop(
         &docker,
         &target.container.id,
         &probe,
+        events.as_mut(),
+        &mut recording,
         exercise.as_mut(),
         args.duration,
         &mut signals,
     )
     .await;
-    let counts = probe.syscall_counts()?;
-    let features = probe.features().clone();
+    finish_recording(
+        &mut recording,
+        &probe,
+        events.as_ref(),
+        outcome.reason.clone(),
+    )?;
     drop(probe);
-    let stopped_at = SystemTime::now();
 
-    let (syscalls, unknown_syscalls) = name_syscalls(&counts.counts, counts.out_of_range);
-    let mut gaps = vec![Gap {
-        kind: GapKind::StartupMissed,
-        detail: "attached to a running container: its startup was not seen; the seccomp profile adds \
-                 runc's baseline, but calls the entrypoint made only at startup are missing \
-                 (record with the exercise also covering startup, or restart the container under trace)"
-            .into(),
-    }];
-    if !features.compat_abi {
-        gaps.push(Gap {
-            kind: GapKind::CompatAbiUnknown,
-            detail: "the kernel's BTF has no thread_info.status: 32-bit calls were counted as 64-bit ones".into(),
-        });
-    }
-    if !unknown_syscalls.is_empty() {
-        gaps.push(Gap {
-            kind: GapKind::UnknownSyscalls,
-            detail: "calls without a name in the syscall table were made; no profile can allow them by name".into(),
-        });
-    }
-    let recording = Recording {
-        schema: SCHEMA_NAME.into(),
-        schema_version: SCHEMA_VERSION,
-        tool: Tool::current(),
-        container: ContainerInfo {
-            id: target.container.id.clone(),
-            name: target.container.name.clone(),
-            image: target.container.image.clone(),
-            image_id: target.container.image_id.clone(),
-            // TODO(issue 3): the volume and bind-mount destinations from `docker inspect`.
-            mounts: BTreeSet::new(),
-        },
-        host: host_info(),
-        started_at: humantime::format_rfc3339_seconds(started_at).to_string(),
-        stopped_at: humantime::format_rfc3339_seconds(stopped_at).to_string(),
-        stop_reason: outcome.reason.clone(),
-        startup_seen: false,
-        syscalls,
-        unknown_syscalls,
-        gaps,
-        // The probe records system calls only so far (issue 3 adds the rest through
-        // Recording::record_file and friends, and marks each category it recorded).
-        files: BTreeMap::new(),
-        links: BTreeMap::new(),
-        execs: BTreeMap::new(),
-        capabilities: BTreeMap::new(),
-        sockets: Vec::new(),
-        bound_ports: BTreeSet::new(),
-        events: Events {
-            recorded: [Category::Syscalls].into(),
-            dropped: 0,
-        },
-    };
-
-    // The recording first: it is the source of truth and can always re-render the profiles.
-    let mut written = vec![out::write_atomic(
-        &out_dir,
-        render::RECORDING_FILE,
-        recording.to_json().as_bytes(),
-    )?];
-    for file in render::profiles(&recording) {
-        written.push(out::write_atomic(
-            &out_dir,
-            file.file_name,
-            file.contents.as_bytes(),
-        )?);
-    }
+    let written = write_outputs(&out_dir, &recording)?;
     if let Some(child) = exercise.as_mut() {
         session::finish_exercise(child).await;
     }
     print!("{}", render::summary::render(&recording, &written));
     Ok(outcome.exit_code)
+}
+
+/// Reads the probe's counters into the recording and closes it.
+fn finish_recording(
+    recording: &mut Recording,
+    probe: &Probe,
+    events: Option<&EventReader>,
+    reason: StopReason,
+) -> anyhow::Result<()> {
+    let counts = probe.syscall_counts()?;
+    let counters = ingest::Counters {
+        capabilities: probe
+            .capability_counts()?
+            .into_iter()
+            .map(|(cap, c)| (u32::from(cap), c.granted, c.denied))
+            .collect(),
+        sockets: probe
+            .socket_counts()?
+            .into_iter()
+            .map(|((family, kind), count)| (u32::from(family), u32::from(kind), count))
+            .collect(),
+        dropped: probe.dropped_events()? + events.map_or(0, EventReader::malformed_records),
+    };
+    let features = probe.features();
+    ingest::finish(recording, &counters, features);
+    if !features.compat_abi {
+        recording.gaps.push(Gap {
+            kind: GapKind::CompatAbiUnknown,
+            detail: "the kernel's BTF has no thread_info.status: 32-bit calls were counted as 64-bit ones".into(),
+        });
+    }
+    recording.stopped(now(), reason, &counts.counts, counts.out_of_range);
+    Ok(())
+}
+
+/// Writes the recording first (the source of truth, it can always re-render the profiles), then
+/// every profile; returns the paths written.
+fn write_outputs(dir: &Path, recording: &Recording) -> anyhow::Result<Vec<PathBuf>> {
+    let mut written = vec![out::write_atomic(
+        dir,
+        render::RECORDING_FILE,
+        recording.to_json().as_bytes(),
+    )?];
+    for file in render::profiles(recording) {
+        written.push(out::write_atomic(
+            dir,
+            file.file_name,
+            file.contents.as_bytes(),
+        )?);
+    }
+    Ok(written)
+}
+
+fn container_info(target: &Target) -> ContainerInfo {
+    ContainerInfo {
+        id: target.container.id.clone(),
+        name: target.container.name.clone(),
+        image: target.container.image.clone(),
+        image_id: target.container.image_id.clone(),
+        mounts: target
+            .container
+            .mounts
+            .iter()
+            .map(|m| m.as_str().into())
+            .collect(),
+    }
+}
+
+fn now() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
 /// Starts the exercise on the host with the container's name and id in its environment.

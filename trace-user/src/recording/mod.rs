@@ -104,6 +104,64 @@ pub struct Recording {
     pub events: Events,
 }
 
+impl Recording {
+    /// A recording that starts now, with nothing observed yet. Until [`Recording::stopped`] is
+    /// called its stop time is its start time and its stop reason a placeholder.
+    pub fn started(
+        container: ContainerInfo,
+        host: HostInfo,
+        started_at: String,
+        startup_seen: bool,
+    ) -> Self {
+        Recording {
+            schema: SCHEMA_NAME.into(),
+            schema_version: SCHEMA_VERSION,
+            tool: Tool::current(),
+            container,
+            host,
+            stopped_at: started_at.clone(),
+            started_at,
+            stop_reason: StopReason::Duration,
+            startup_seen,
+            syscalls: BTreeMap::new(),
+            unknown_syscalls: Vec::new(),
+            gaps: Vec::new(),
+            files: BTreeMap::new(),
+            links: Links::default(),
+            execs: BTreeMap::new(),
+            capabilities: BTreeMap::new(),
+            sockets: Vec::new(),
+            bound_ports: BTreeSet::new(),
+            events: Events::default(),
+        }
+    }
+
+    /// Closes the recording: when and why it stopped, and the system calls counted, named per
+    /// ABI (numbers without a name are kept, and reported as a gap).
+    pub fn stopped(
+        &mut self,
+        stopped_at: String,
+        reason: StopReason,
+        counts: &BTreeMap<(Abi, u32), u64>,
+        out_of_range: u64,
+    ) {
+        self.stopped_at = stopped_at;
+        self.stop_reason = reason;
+        let (syscalls, unknown) = name_syscalls(counts, out_of_range);
+        self.syscalls = syscalls;
+        self.unknown_syscalls = unknown;
+        if !self.unknown_syscalls.is_empty() {
+            self.gaps.push(Gap {
+                kind: GapKind::UnknownSyscalls,
+                detail: "calls without a name in the syscall table were made; no profile can allow them by name"
+                    .into(),
+            });
+        }
+        self.gaps.sort();
+        self.gaps.dedup();
+    }
+}
+
 /// The program that wrote a recording.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tool {
@@ -205,6 +263,10 @@ pub enum GapKind {
     CompatAbiUnknown,
     /// Calls without a name in the syscall table were made.
     UnknownSyscalls,
+    /// A probe program could not be loaded or attached: what it records is missing.
+    FeatureMissing,
+    /// Events were lost (ring buffer full, paths cut, undecodable records).
+    EventsDropped,
 }
 
 /// A known gap, with a sentence for humans.

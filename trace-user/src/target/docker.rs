@@ -20,6 +20,8 @@ pub struct ContainerTarget {
     pub image_id: String,
     /// Host pid of its main process.
     pub pid: u32,
+    /// Where its volumes and bind mounts are mounted inside it (sorted).
+    pub mounts: Vec<String>,
 }
 
 /// Errors talking to Docker, each a one-line message saying what to do.
@@ -110,7 +112,15 @@ pub async fn resolve(docker: &Docker, name_or_id: &str) -> Result<ContainerTarge
             .map_or_else(|| "not running".to_owned(), |s| s.to_string());
         return Err(DockerError::NotRunning { name, status });
     };
+    let mut mounts: Vec<String> = inspect
+        .mounts
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| m.destination)
+        .collect();
+    mounts.sort();
     Ok(ContainerTarget {
+        mounts,
         id: inspect.id.unwrap_or_default(),
         name,
         image: inspect.config.and_then(|c| c.image).unwrap_or_default(),

@@ -1,0 +1,213 @@
+//! Turns what the probe observed into recording entries: the one place that decides which
+//! [`Access`] a kernel event stands for. Pure; the session feeds it events as they arrive and the
+//! counters when the trace stops.
+
+use crate::probe::{BindEvent, ExecEvent, FileEvent, ProbeEvent, ProbeFeatures};
+use crate::recording::{Access, Category, Gap, GapKind, PathBytes, Recording, absolute};
+use trace_common::FileOp;
+
+const ENOENT: i64 = 2;
+const ENOTDIR: i64 = 20;
+
+const O_ACCMODE: u32 = 0o3;
+const O_WRONLY: u32 = 0o1;
+const O_RDWR: u32 = 0o2;
+const O_CREAT: u32 = 0o100;
+const O_TRUNC: u32 = 0o1000;
+const O_APPEND: u32 = 0o2000;
+const O_DIRECTORY: u32 = 0o200_000;
+
+/// Adds one event to the recording. Events whose paths were cut are not recorded as paths (a cut
+/// path names another file); they count as dropped, so the summary warns.
+pub fn event(recording: &mut Recording, event: &ProbeEvent) {
+    match event {
+        ProbeEvent::File(file) if file.truncated => recording.record_dropped(1),
+        ProbeEvent::File(file) => file_event(recording, file),
+        ProbeEvent::Exec(exec) if exec.truncated => recording.record_dropped(1),
+        ProbeEvent::Exec(ExecEvent { path, argv, .. }) => {
+            recording.record_exec(path, argv);
+            recording.record_file(path, Access::Exec);
+        }
+        ProbeEvent::Bind(BindEvent {
+            family,
+            sock_type,
+            port,
+            ..
+        })
+        | ProbeEvent::Listen(BindEvent {
+            family,
+            sock_type,
+            port,
+            ..
+        }) => {
+            if *port != 0 {
+                recording.record_bound_port(u32::from(*family), u32::from(*sock_type), *port);
+            }
+        }
+    }
+}
+
+/// The absolute form of a requested path (relative ones joined to their base, lexically).
+fn requested_path(requested: Option<&Vec<u8>>, base: Option<&Vec<u8>>) -> Option<PathBytes> {
+    let requested = requested?;
+    let base = PathBytes::new(base.cloned().unwrap_or_else(|| b"/".to_vec()));
+    Some(absolute(&base, requested))
+}
+
+fn file_event(recording: &mut Recording, e: &FileEvent) {
+    let requested = requested_path(e.requested.as_ref(), e.base.as_ref());
+    let resolved = e.resolved.as_ref().map(|r| PathBytes::new(r.clone()));
+    let second = requested_path(e.second_requested.as_ref(), e.second_base.as_ref());
+    // The object itself: resolved when the kernel walked it, else the requested path.
+    let object = resolved.clone().or_else(|| requested.clone());
+
+    if e.result < 0 {
+        // A failed lookup of a missing path is a probe; other failures leave no use to record.
+        if matches!(-e.result, ENOENT | ENOTDIR) && e.op != FileOp::Symlink {
+            if let Some(path) = &requested {
+                recording.record_file(path, Access::Probe);
+            }
+        }
+        return;
+    }
+    if let (Some(requested), Some(resolved)) = (&requested, &resolved) {
+        if requested != resolved {
+            recording.record_link(requested, resolved);
+        }
+    }
+    let Some(object) = object else { return };
+    match e.op {
+        FileOp::Open => {
+            let directory = e.flags & O_DIRECTORY != 0;
+            for access in open_accesses(e.flags) {
+                if directory {
+                    recording.record_dir(&object, access);
+                } else {
+                    recording.record_file(&object, access);
+                }
+            }
+        }
+        FileOp::Unlink => recording.record_file(&object, Access::Delete),
+        FileOp::Rmdir => recording.record_dir(&object, Access::Delete),
+        FileOp::Mkdir => recording.record_dir(&object, Access::Create),
+        FileOp::Rename => {
+            recording.record_file(&object, Access::Rename);
+            if let Some(new) = &second {
+                recording.record_file(new, Access::Create);
+            }
+        }
+        FileOp::Link => {
+            if let Some(new) = &second {
+                recording.record_file(new, Access::Link);
+            }
+        }
+        // The first path of symlink(2) is the link's text, not a path that was used.
+        FileOp::Symlink => {
+            if let Some(new) = &second {
+                recording.record_file(new, Access::Create);
+            }
+        }
+        FileOp::Chmod => recording.record_file(&object, Access::Chmod),
+        FileOp::Chown => recording.record_file(&object, Access::Chown),
+        FileOp::Truncate => recording.record_file(&object, Access::Write),
+        FileOp::Exec => recording.record_file(&object, Access::Exec),
+        FileOp::MmapExec => recording.record_file(&object, Access::MmapExec),
+        FileOp::Stat | FileOp::Access | FileOp::Readlink => {
+            recording.record_file(&object, Access::Metadata)
+        }
+        FileOp::Getdents => recording.record_dir(&object, Access::List),
+        FileOp::Chdir => recording.record_dir(&object, Access::Chdir),
+    }
+}
+
+/// What a successful open with `flags` did.
+fn open_accesses(flags: u32) -> Vec<Access> {
+    let mut accesses = Vec::new();
+    let writes = match flags & O_ACCMODE {
+        O_WRONLY => true,
+        O_RDWR => {
+            accesses.push(Access::Read);
+            true
+        }
+        _ => {
+            accesses.push(Access::Read);
+            false
+        }
+    };
+    if writes || flags & O_TRUNC != 0 {
+        accesses.push(if flags & O_APPEND != 0 && flags & O_TRUNC == 0 {
+            Access::Append
+        } else {
+            Access::Write
+        });
+    }
+    // O_CREAT alone does not say whether the file was new; the kernel side reports creation
+    // only through the flags, so an O_CREAT open counts as creating (it may make the path).
+    if flags & O_CREAT != 0 {
+        accesses.push(Access::Create);
+    }
+    accesses
+}
+
+/// The probe's counters when the trace stops: capabilities, sockets, lost events.
+pub struct Counters {
+    /// Capability checks: number -> (granted, denied).
+    pub capabilities: Vec<(u32, u64, u64)>,
+    /// Sockets: (family, type) -> count.
+    pub sockets: Vec<(u32, u32, u64)>,
+    /// Events the kernel could not send plus records userspace could not decode.
+    pub dropped: u64,
+}
+
+/// Adds the counters, and marks each category the probe could record; programs that could not be
+/// attached become gaps.
+pub fn finish(recording: &mut Recording, counters: &Counters, features: &ProbeFeatures) {
+    for &(cap, granted, denied) in &counters.capabilities {
+        if granted > 0 {
+            recording.record_capability(cap, true, granted);
+        }
+        if denied > 0 {
+            recording.record_capability(cap, false, denied);
+        }
+    }
+    for &(family, sock_type, count) in &counters.sockets {
+        recording.record_socket(family, sock_type, count);
+    }
+    recording.record_dropped(counters.dropped);
+
+    let missing = |prefix: &str| {
+        features
+            .missing
+            .iter()
+            .any(|m| m.program.starts_with(prefix))
+    };
+    recording.mark_recorded(Category::Syscalls);
+    for (category, prefix) in [
+        (Category::Files, "file_"),
+        (Category::Execs, "exec_"),
+        (Category::Capabilities, "cap_"),
+        (Category::Sockets, "socket_"),
+    ] {
+        if !missing(prefix) {
+            recording.mark_recorded(category);
+        }
+    }
+    for gap in &features.missing {
+        recording.gaps.push(Gap {
+            kind: GapKind::FeatureMissing,
+            detail: format!(
+                "not recorded: {} ({} at {}: {})",
+                gap.what, gap.program, gap.attach_point, gap.why
+            ),
+        });
+    }
+    if recording.events.dropped > 0 {
+        recording.gaps.push(Gap {
+            kind: GapKind::EventsDropped,
+            detail: format!(
+                "{} events were lost (ring buffer full or paths cut): the file, program and port lists may be incomplete",
+                recording.events.dropped
+            ),
+        });
+    }
+}
