@@ -3,6 +3,12 @@
 //! The kernel side counts system calls in one per-CPU array: slot `abi * SYSCALLS_PER_ABI + nr`, plus
 //! one last slot for numbers outside the table. Both sides compute slots with [`syscall_slot`], so the
 //! layout is defined once.
+//!
+//! File accesses, executed programs and bound or listening sockets travel through one ring buffer
+//! ([`MAP_EVENTS`]) as `#[repr(C)]` records: a header ([`FileRecord`], [`ExecRecord`],
+//! [`SocketRecord`]) whose first field is the record kind ([`RECORD_FILE`], ...), followed by
+//! variable-length byte strings whose lengths the header gives. Capability checks and `socket(2)`
+//! calls are only counted, in per-CPU arrays ([`cap_slot`], [`socket_slot`]).
 #![no_std]
 #![deny(missing_docs)]
 
@@ -92,6 +98,374 @@ pub const fn slot_syscall(slot: u32) -> Option<(Abi, u32)> {
     Some((abi, slot % SYSCALLS_PER_ABI))
 }
 
+// ---------------------------------------------------------------------------------------------
+// Maps and globals of the file, exec, capability and socket programs.
+
+/// Name of the ring buffer carrying [`FileRecord`], [`ExecRecord`] and [`SocketRecord`] records.
+pub const MAP_EVENTS: &str = "EVENTS";
+/// Name of the per-CPU `u64` array counting records that could not be written, per record kind
+/// (slot = the kind, see [`DROPPED_SLOTS`]).
+pub const MAP_DROPPED: &str = "DROPPED";
+/// Name of the per-CPU `u64` array counting capability checks, slot [`cap_slot`].
+pub const MAP_CAPS: &str = "CAPS";
+/// Name of the per-CPU `u64` array counting `socket(2)` calls, slot [`socket_slot`].
+pub const MAP_SOCKETS: &str = "SOCKETS";
+
+/// Global: the kernel struct offsets the programs use ([`KernelOffsets`], from BTF).
+pub const GLOBAL_OFFSETS: &str = "OFFSETS";
+/// Global: byte offset of the `cap` field in the `capability:cap_capable` tracepoint record.
+pub const GLOBAL_CAP_FIELD_OFFSET: &str = "CAP_FIELD_OFFSET";
+/// Global: byte offset of the `ret` field in the `capability:cap_capable` tracepoint record.
+pub const GLOBAL_CAP_RET_OFFSET: &str = "CAP_RET_OFFSET";
+
+/// Size of [`MAP_EVENTS`] in bytes (a power of two; 64 MiB carried 100k distinct opens without loss).
+pub const EVENTS_BYTES: u32 = 64 << 20;
+/// The kernel side asks for no wakeup per record (`BPF_RB_NO_WAKEUP`) and forces one when this
+/// many bytes are pending; userspace also polls every [`POLL_INTERVAL_MS`].
+pub const WAKEUP_PENDING_BYTES: u64 = 1 << 20;
+/// How often userspace drains the ring buffer when no wakeup came.
+pub const POLL_INTERVAL_MS: u64 = 100;
+/// Entries of the kernel's dedup set (an LRU hash): first sightings only reach the ring buffer.
+pub const DEDUP_ENTRIES: u32 = 65_536;
+
+/// Longest path recorded, in bytes (the kernel's `PATH_MAX`, NUL included there, not here).
+pub const PATH_MAX: usize = 4096;
+/// Longest argument area of an executed program recorded, in bytes (NUL-separated).
+pub const ARGV_MAX: usize = 2048;
+
+/// `struct syscall_trace_exit` (the `syscalls:sys_exit_*` tracepoint records): `__syscall_nr`.
+pub const SYS_EXIT_NR_OFFSET: usize = 8;
+/// `struct syscall_trace_exit`: `ret`.
+pub const SYS_EXIT_RET_OFFSET: usize = 16;
+/// `x86_64` `struct pt_regs`: offset of `r10`, the first of the eight registers the probe reads at
+/// once (`r10 r9 r8 ax cx dx si di`), which hold the six system call arguments.
+pub const PT_REGS_R10_OFFSET: u64 = 56;
+
+/// Kernel struct member offsets in bytes, from the running kernel's BTF, [`NO_OFFSET`] where BTF
+/// lacks the member. Passed to the programs as the [`GLOBAL_OFFSETS`] global: Rust eBPF has no
+/// CO-RE relocations.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs, reason = "each field is `struct.member` spelled out")]
+pub struct KernelOffsets {
+    pub task_fs: u64,
+    pub task_files: u64,
+    pub task_mm: u64,
+    pub fs_root: u64,
+    pub fs_pwd: u64,
+    pub files_fdt: u64,
+    pub fdtable_max_fds: u64,
+    pub fdtable_fd: u64,
+    pub file_f_path: u64,
+    pub file_private_data: u64,
+    pub path_mnt: u64,
+    pub path_dentry: u64,
+    pub dentry_d_parent: u64,
+    pub dentry_d_name: u64,
+    pub dentry_d_inode: u64,
+    pub qstr_len: u64,
+    pub qstr_name: u64,
+    pub inode_i_ino: u64,
+    pub mount_mnt_parent: u64,
+    pub mount_mnt_mountpoint: u64,
+    pub mount_mnt: u64,
+    pub vfsmount_mnt_root: u64,
+    pub mm_exe_file: u64,
+    pub mm_arg_start: u64,
+    pub mm_arg_end: u64,
+    pub socket_type: u64,
+    pub socket_sk: u64,
+    pub sock_family: u64,
+    pub sock_num: u64,
+}
+
+impl KernelOffsets {
+    /// Every offset unknown.
+    pub const NONE: KernelOffsets = KernelOffsets {
+        task_fs: NO_OFFSET,
+        task_files: NO_OFFSET,
+        task_mm: NO_OFFSET,
+        fs_root: NO_OFFSET,
+        fs_pwd: NO_OFFSET,
+        files_fdt: NO_OFFSET,
+        fdtable_max_fds: NO_OFFSET,
+        fdtable_fd: NO_OFFSET,
+        file_f_path: NO_OFFSET,
+        file_private_data: NO_OFFSET,
+        path_mnt: NO_OFFSET,
+        path_dentry: NO_OFFSET,
+        dentry_d_parent: NO_OFFSET,
+        dentry_d_name: NO_OFFSET,
+        dentry_d_inode: NO_OFFSET,
+        qstr_len: NO_OFFSET,
+        qstr_name: NO_OFFSET,
+        inode_i_ino: NO_OFFSET,
+        mount_mnt_parent: NO_OFFSET,
+        mount_mnt_mountpoint: NO_OFFSET,
+        mount_mnt: NO_OFFSET,
+        vfsmount_mnt_root: NO_OFFSET,
+        mm_exe_file: NO_OFFSET,
+        mm_arg_start: NO_OFFSET,
+        mm_arg_end: NO_OFFSET,
+        socket_type: NO_OFFSET,
+        socket_sk: NO_OFFSET,
+        sock_family: NO_OFFSET,
+        sock_num: NO_OFFSET,
+    };
+}
+
+const _: () = assert!(size_of::<KernelOffsets>() == 29 * 8);
+
+// ---------------------------------------------------------------------------------------------
+// Ring-buffer records.
+
+/// Record kind of a [`FileRecord`].
+pub const RECORD_FILE: u32 = 1;
+/// Record kind of an [`ExecRecord`].
+pub const RECORD_EXEC: u32 = 2;
+/// Record kind of a [`SocketRecord`] for a successful `bind(2)`.
+pub const RECORD_BIND: u32 = 3;
+/// Record kind of a [`SocketRecord`] for a successful `listen(2)`.
+pub const RECORD_LISTEN: u32 = 4;
+/// Slots of [`MAP_DROPPED`]: one per record kind (slot 0 unused).
+pub const DROPPED_SLOTS: u32 = 5;
+
+/// What a file record describes. Which system calls produce which operation is in docs/probe.md.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(
+    feature = "user",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
+pub enum FileOp {
+    /// `open`, `openat`, `openat2`, `creat`; flags are the open flags.
+    Open = 1,
+    /// `unlink`, `unlinkat` without `AT_REMOVEDIR`.
+    Unlink = 2,
+    /// `rmdir`, `unlinkat` with `AT_REMOVEDIR`.
+    Rmdir = 3,
+    /// `mkdir`, `mkdirat`.
+    Mkdir = 4,
+    /// `rename`, `renameat`, `renameat2` (second path: the new name; flags: renameat2's flags).
+    Rename = 5,
+    /// `link`, `linkat` (second path: the new link).
+    Link = 6,
+    /// `symlink`, `symlinkat` (first path: the link's target text, never resolved; second: the link).
+    Symlink = 7,
+    /// `chmod`, `fchmodat`, `fchmodat2`, `fchmod` (flags: the new mode).
+    Chmod = 8,
+    /// `chown`, `lchown`, `fchownat`, `fchown`.
+    Chown = 9,
+    /// `truncate`, `ftruncate`.
+    Truncate = 10,
+    /// A program started (`sched_process_exec`) or a failed `execve`/`execveat`.
+    Exec = 11,
+    /// `mmap` of a file with `PROT_EXEC` (flags: the protection), e.g. shared libraries.
+    MmapExec = 12,
+    /// `stat`, `lstat`, `newfstatat`, `statx` by path.
+    Stat = 13,
+    /// `access`, `faccessat`, `faccessat2` (flags: the mode asked for).
+    Access = 14,
+    /// `readlink`, `readlinkat`.
+    Readlink = 15,
+    /// `getdents64`, `getdents`: a directory listed.
+    Getdents = 16,
+    /// `chdir`, `fchdir`.
+    Chdir = 17,
+}
+
+impl FileOp {
+    /// Every operation, in number order.
+    pub const ALL: [FileOp; 17] = [
+        FileOp::Open,
+        FileOp::Unlink,
+        FileOp::Rmdir,
+        FileOp::Mkdir,
+        FileOp::Rename,
+        FileOp::Link,
+        FileOp::Symlink,
+        FileOp::Chmod,
+        FileOp::Chown,
+        FileOp::Truncate,
+        FileOp::Exec,
+        FileOp::MmapExec,
+        FileOp::Stat,
+        FileOp::Access,
+        FileOp::Readlink,
+        FileOp::Getdents,
+        FileOp::Chdir,
+    ];
+
+    /// The operation numbered `n`, if any.
+    pub const fn from_u32(n: u32) -> Option<FileOp> {
+        if n == 0 || n as usize > FileOp::ALL.len() {
+            return None;
+        }
+        Some(FileOp::ALL[n as usize - 1])
+    }
+
+    /// The operation's name as recordings spell it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            FileOp::Open => "open",
+            FileOp::Unlink => "unlink",
+            FileOp::Rmdir => "rmdir",
+            FileOp::Mkdir => "mkdir",
+            FileOp::Rename => "rename",
+            FileOp::Link => "link",
+            FileOp::Symlink => "symlink",
+            FileOp::Chmod => "chmod",
+            FileOp::Chown => "chown",
+            FileOp::Truncate => "truncate",
+            FileOp::Exec => "exec",
+            FileOp::MmapExec => "mmap_exec",
+            FileOp::Stat => "stat",
+            FileOp::Access => "access",
+            FileOp::Readlink => "readlink",
+            FileOp::Getdents => "getdents",
+            FileOp::Chdir => "chdir",
+        }
+    }
+}
+
+/// Path slots of a [`FileRecord`], in the order their bytes follow the header.
+pub const PATH_REQUESTED: usize = 0;
+/// The absolute directory a relative requested path is relative to (cwd or the dirfd's file).
+pub const PATH_BASE: usize = 1;
+/// The absolute path of the object after the call (the kernel's `d_path` walk of the file).
+pub const PATH_RESOLVED: usize = 2;
+/// The second path of rename, link and symlink: the new name, as passed.
+pub const PATH_SECOND_REQUESTED: usize = 3;
+/// The absolute directory the second path is relative to, if relative.
+pub const PATH_SECOND_BASE: usize = 4;
+/// Number of path slots.
+pub const PATH_SLOTS: usize = 5;
+
+/// Header of a file record, followed by the present paths' bytes (no NULs), concatenated in slot
+/// order ([`PATH_REQUESTED`], ...).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileRecord {
+    /// [`RECORD_FILE`].
+    pub kind: u32,
+    /// Process id (thread group id) in the host's pid namespace.
+    pub pid: u32,
+    /// A [`FileOp`] number.
+    pub op: u32,
+    /// Open flags for [`FileOp::Open`], the mode for `Chmod` and `Access`, the protection for
+    /// `MmapExec`, renameat2's flags for `Rename`; 0 otherwise.
+    pub flags: u32,
+    /// The system call's return value, or `-errno`.
+    pub result: i64,
+    /// Bytes of each path slot.
+    pub lens: [u16; PATH_SLOTS],
+    /// Bit `i` set: path slot `i` is present (an empty present path is `""`).
+    pub present: u8,
+    /// Bit `i` set: path slot `i` is incomplete: cut (longer than [`PATH_MAX`]: a walk keeps the
+    /// end, a string the start), or absent although expected (unreadable, or the record full).
+    pub truncated: u8,
+    /// Zero.
+    pub pad: [u8; 4],
+}
+
+const _: () = assert!(size_of::<FileRecord>() == 40 && align_of::<FileRecord>() == 8);
+
+/// Header of an exec record, followed by `argv_len` bytes of the argument area (each argument
+/// NUL-terminated, as in the process's memory) and `path_len` bytes of the executable's absolute
+/// path.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExecRecord {
+    /// [`RECORD_EXEC`].
+    pub kind: u32,
+    /// Process id in the host's pid namespace.
+    pub pid: u32,
+    /// Bytes of the argument area that follow.
+    pub argv_len: u16,
+    /// Bytes of the path that follow the arguments.
+    pub path_len: u16,
+    /// Bit 0: the path is incomplete (cut or unreadable); bit 1: the argument area was cut at
+    /// [`ARGV_MAX`] or could not be read.
+    pub truncated: u32,
+}
+
+const _: () = assert!(size_of::<ExecRecord>() == 16 && align_of::<ExecRecord>() == 4);
+
+/// A successful `bind(2)` ([`RECORD_BIND`]) or `listen(2)` ([`RECORD_LISTEN`]) of an `AF_INET` or
+/// `AF_INET6` socket. Nothing follows it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SocketRecord {
+    /// [`RECORD_BIND`] or [`RECORD_LISTEN`].
+    pub kind: u32,
+    /// Process id in the host's pid namespace.
+    pub pid: u32,
+    /// Address family (`AF_INET` 2, `AF_INET6` 10).
+    pub family: u16,
+    /// Socket type (`SOCK_STREAM` 1, `SOCK_DGRAM` 2, ...).
+    pub sock_type: u16,
+    /// Port in host byte order: for bind the port asked for (0: any), for listen the bound one.
+    pub port: u16,
+    /// Zero.
+    pub pad: u16,
+}
+
+const _: () = assert!(size_of::<SocketRecord>() == 16 && align_of::<SocketRecord>() == 4);
+
+// ---------------------------------------------------------------------------------------------
+// Counters.
+
+/// Capabilities counted (`CAP_LAST_CAP` is 40 in 6.18; numbers above 63 are not counted).
+pub const CAP_COUNT: u32 = 64;
+/// Slots of [`MAP_CAPS`]: granted and denied per capability.
+pub const CAP_SLOTS: u32 = CAP_COUNT * 2;
+
+/// The [`MAP_CAPS`] slot of capability `cap` with its verdict; `None` for `cap` >= [`CAP_COUNT`].
+#[allow(clippy::inline_always, reason = "called in the eBPF program")]
+#[inline(always)]
+pub const fn cap_slot(cap: u32, denied: bool) -> Option<u32> {
+    if cap < CAP_COUNT {
+        Some(cap * 2 + denied as u32)
+    } else {
+        None
+    }
+}
+
+/// The capability and verdict (`true`: denied) a [`MAP_CAPS`] slot counts.
+pub const fn slot_cap(slot: u32) -> (u32, bool) {
+    (slot / 2, slot % 2 == 1)
+}
+
+/// Address families counted (`AF_MAX` is 46 in 6.18).
+pub const SOCKET_FAMILIES: u32 = 64;
+/// Socket types counted (`type & SOCK_TYPE_MASK`, i.e. without `SOCK_NONBLOCK`/`SOCK_CLOEXEC`).
+pub const SOCKET_TYPES: u32 = 16;
+/// Slots of [`MAP_SOCKETS`]: one per (family, type), plus one for families out of range.
+pub const SOCKET_SLOTS: u32 = SOCKET_FAMILIES * SOCKET_TYPES + 1;
+/// `SOCK_TYPE_MASK`: the type without the flags.
+pub const SOCK_TYPE_MASK: u32 = 0xf;
+
+/// The [`MAP_SOCKETS`] slot of a `socket(family, type, _)` call (`type` with its flags).
+#[allow(clippy::inline_always, reason = "called in the eBPF program")]
+#[inline(always)]
+pub const fn socket_slot(family: u32, sock_type: u32) -> u32 {
+    if family < SOCKET_FAMILIES {
+        family * SOCKET_TYPES + (sock_type & SOCK_TYPE_MASK)
+    } else {
+        SOCKET_SLOTS - 1
+    }
+}
+
+/// The (family, type) a [`MAP_SOCKETS`] slot counts; `None` for the out-of-range slot.
+#[allow(clippy::cast_possible_truncation, reason = "both parts are below 64")]
+pub const fn slot_socket(slot: u32) -> Option<(u16, u16)> {
+    if slot >= SOCKET_SLOTS - 1 {
+        return None;
+    }
+    Some(((slot / SOCKET_TYPES) as u16, (slot % SOCKET_TYPES) as u16))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,5 +485,33 @@ mod tests {
         );
         assert_eq!(syscall_slot(Abi::X86_64, u64::MAX), OUT_OF_RANGE_SLOT);
         assert_eq!(slot_syscall(OUT_OF_RANGE_SLOT), None);
+    }
+
+    #[test]
+    fn file_ops_round_trip() {
+        for (n, op) in (1u32..).zip(FileOp::ALL) {
+            assert_eq!(op as u32, n);
+            assert_eq!(FileOp::from_u32(n), Some(op));
+        }
+        assert_eq!(FileOp::from_u32(0), None);
+        assert_eq!(FileOp::from_u32(18), None);
+    }
+
+    #[test]
+    fn counter_slots_round_trip() {
+        for cap in [0u32, 7, 10, 40, 63] {
+            for denied in [false, true] {
+                let slot = cap_slot(cap, denied).unwrap();
+                assert!(slot < CAP_SLOTS);
+                assert_eq!(slot_cap(slot), (cap, denied));
+            }
+        }
+        assert_eq!(cap_slot(64, false), None);
+        // SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC counts as SOCK_STREAM.
+        let slot = socket_slot(2, 1 | 0o4000 | 0o2_000_000);
+        assert_eq!(slot_socket(slot), Some((2, 1)));
+        assert_eq!(socket_slot(64, 1), SOCKET_SLOTS - 1);
+        assert_eq!(slot_socket(SOCKET_SLOTS - 1), None);
+        assert_eq!(slot_socket(socket_slot(63, 15)), Some((63, 15)));
     }
 }

@@ -1,20 +1,34 @@
-//! trace's kernel side: one raw tracepoint on `sys_enter` that counts the system calls made in the
-//! target cgroup v2 subtree, per ABI and number, in a per-CPU array (layout: `trace_common`).
+//! trace's kernel side: what the processes of one cgroup v2 subtree do.
 //!
-//! Every task on the host runs this program on every system call, so the cgroup filter comes first
-//! and costs one helper call; nothing else happens for other tasks.
+//! - [`syscalls`]: a raw tracepoint on `sys_enter` counts every system call per ABI and number.
+//! - [`files`]: `syscalls:sys_exit_*` tracepoints of the file system calls send one record per
+//!   first sighting of a file access, with the paths walked in the kernel ([`path`]).
+//! - [`exec`]: `sched:sched_process_exec` sends the executed program's path and arguments.
+//! - [`caps`]: `capability:cap_capable` counts capability checks per capability and verdict.
+//! - [`sockets`]: the exits of `socket`, `bind` and `listen` count sockets and send bound ports.
+//!
+//! Every program starts with the cgroup filter ([`in_target`]): one helper call, nothing else
+//! happens for tasks outside the target. Records go through one ring buffer without a wakeup per
+//! record; userspace polls it. Layouts and names shared with userspace are in `trace_common`.
 #![no_std]
 #![no_main]
 
-use core::ffi::c_int;
+mod caps;
+mod exec;
+mod files;
+mod kernel;
+mod path;
+mod sockets;
+mod syscalls;
 
 use aya_ebpf::{
-    helpers::{bpf_get_current_ancestor_cgroup_id, bpf_get_current_task, bpf_probe_read_kernel},
-    macros::{map, raw_tracepoint},
-    maps::PerCpuArray,
-    programs::RawTracePointContext,
+    helpers::bpf_get_current_ancestor_cgroup_id,
+    macros::map,
+    maps::{LruHashMap, PerCpuArray, RingBuf},
 };
-use trace_common::{Abi, NO_OFFSET, SYSCALL_SLOTS, TS_COMPAT, X32_SYSCALL_BIT, syscall_slot};
+use trace_common::{
+    CAP_SLOTS, DEDUP_ENTRIES, DROPPED_SLOTS, EVENTS_BYTES, KernelOffsets, NO_OFFSET, SOCKET_SLOTS,
+};
 
 // Globals set by userspace at load time (names: `trace_common::GLOBAL_*`). They live in .rodata,
 // which the loader freezes, so the verifier sees them as constants.
@@ -28,73 +42,65 @@ static TARGET_LEVEL: u32 = 0;
 /// Byte offset of `thread_info.status` in `task_struct`, or `NO_OFFSET`.
 #[unsafe(no_mangle)]
 static COMPAT_STATUS_OFFSET: u64 = NO_OFFSET;
+/// Kernel struct offsets from BTF.
+#[unsafe(no_mangle)]
+static OFFSETS: KernelOffsets = KernelOffsets::NONE;
+/// Offsets of `cap` and `ret` in the `capability:cap_capable` record (from its tracefs format).
+#[unsafe(no_mangle)]
+static CAP_FIELD_OFFSET: u64 = 32;
+#[unsafe(no_mangle)]
+static CAP_RET_OFFSET: u64 = 36;
 
-/// Calls per slot (`trace_common::syscall_slot`), per CPU.
-#[map(name = "SYSCALLS")]
-static SYSCALLS: PerCpuArray<u64> = PerCpuArray::with_max_entries(SYSCALL_SLOTS, 0);
-
-/// Reads a global without letting rustc fold its initial value into the code.
+/// Reads a global (or one field of it) without letting rustc fold its initial value.
 macro_rules! global {
-    ($name:ident) => {
+    ($($place:tt)+) => {
         // SAFETY: a plain load of a valid, aligned static; volatile only to keep the load.
-        unsafe { core::ptr::read_volatile(&raw const $name) }
+        unsafe { core::ptr::read_volatile(&raw const $($place)+) }
     };
 }
+pub(crate) use global;
 
-/// `sys_enter(struct pt_regs *regs, long id)`: arg(0) is the register frame, arg(1) the number.
-#[raw_tracepoint(tracepoint = "sys_enter")]
-pub fn syscall_enter(ctx: RawTracePointContext) -> u32 {
-    match try_syscall_enter(&ctx) {
-        Ok(()) | Err(_) => 0,
-    }
-}
+/// File, exec and socket records for userspace (`trace_common::FileRecord`, ...).
+#[map(name = "EVENTS")]
+static EVENTS: RingBuf = RingBuf::with_byte_size(EVENTS_BYTES, 0);
 
-fn try_syscall_enter(ctx: &RawTracePointContext) -> Result<(), i64> {
+/// Records that could not be written (ring buffer full), per record kind, per CPU.
+#[map(name = "DROPPED")]
+static DROPPED: PerCpuArray<u64> = PerCpuArray::with_max_entries(DROPPED_SLOTS, 0);
+
+/// Capability checks per (capability, verdict), per CPU (`trace_common::cap_slot`).
+#[map(name = "CAPS")]
+static CAPS: PerCpuArray<u64> = PerCpuArray::with_max_entries(CAP_SLOTS, 0);
+
+/// `socket(2)` calls per (family, type), per CPU (`trace_common::socket_slot`).
+#[map(name = "SOCKETS")]
+static SOCKETS: PerCpuArray<u64> = PerCpuArray::with_max_entries(SOCKET_SLOTS, 0);
+
+/// Facts already sent (see [`path::DedupKey`]): a hit means the record would repeat one.
+#[map(name = "SEEN")]
+static SEEN: LruHashMap<path::DedupKey, u8> = LruHashMap::with_max_entries(DEDUP_ENTRIES, 0);
+
+/// Whether the current task is in the target cgroup or below it. Comes first in every program.
+#[inline(always)]
+fn in_target() -> bool {
     let target = global!(TARGET_CGROUP);
     if target == 0 {
-        return Ok(());
+        return false;
     }
     // The level is at most a few dozen: the cast cannot wrap.
-    let level = global!(TARGET_LEVEL) as c_int;
-    // SAFETY: the helper takes a plain integer and is allowed in raw tracepoints.
-    if unsafe { bpf_get_current_ancestor_cgroup_id(level) } != target {
-        return Ok(());
-    }
-
-    let id: i64 = ctx.arg(1);
-    // Negative numbers (e.g. `syscall(-1)`) become huge and land in the out-of-range slot.
-    let id = id as u64;
-    let (abi, nr) = if in_compat_syscall()? {
-        (Abi::X86, id)
-    } else if id & X32_SYSCALL_BIT != 0 {
-        (Abi::X32, id & !X32_SYSCALL_BIT)
-    } else {
-        (Abi::X86_64, id)
-    };
-
-    let counter = SYSCALLS.get_ptr_mut(syscall_slot(abi, nr)).ok_or(-1i64)?;
-    // SAFETY: the pointer is this CPU's value of an existing slot, valid for the whole program
-    // run; no other program touches this CPU's copy meanwhile (the program runs with preemption
-    // and migration disabled).
-    unsafe { *counter += 1 };
-    Ok(())
+    let level = global!(TARGET_LEVEL) as i32;
+    // SAFETY: the helper takes a plain integer and is allowed in every tracing program.
+    unsafe { bpf_get_current_ancestor_cgroup_id(level) == target }
 }
 
-/// Whether the current task is in a 32-bit (ia32) system call: x86 sets `TS_COMPAT` in
-/// `thread_info.status` on entry. False when BTF gave no offset (non-x86 kernels).
+/// Adds one to this CPU's copy of `slot` in a per-CPU counter array.
 #[inline(always)]
-fn in_compat_syscall() -> Result<bool, i64> {
-    let offset = global!(COMPAT_STATUS_OFFSET);
-    if offset == NO_OFFSET {
-        return Ok(false);
+fn count(map: &PerCpuArray<u64>, slot: u32) {
+    if let Some(counter) = map.get_ptr_mut(slot) {
+        // SAFETY: the pointer is this CPU's value of an existing slot, valid for the whole
+        // program run; tracing programs do not nest on a CPU, so nothing else writes it meanwhile.
+        unsafe { *counter += 1 };
     }
-    // SAFETY: the helper takes no arguments; it returns the current task_struct's address.
-    let task = unsafe { bpf_get_current_task() };
-    let status = task.wrapping_add(offset) as *const u32;
-    // SAFETY: bpf_probe_read_kernel checks the address and fails cleanly on a bad one; the offset
-    // comes from this kernel's BTF, so it points at `thread_info.status` of the current task.
-    let status = unsafe { bpf_probe_read_kernel(status) }.map_err(i64::from)?;
-    Ok(status & TS_COMPAT != 0)
 }
 
 #[cfg(not(test))]
