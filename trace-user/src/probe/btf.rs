@@ -6,17 +6,92 @@
 use std::sync::OnceLock;
 
 use btf_rs::{Backend, Btf, Member, Struct, Type};
+use trace_common::{KernelOffsets, NO_OFFSET, PT_REGS_R10_OFFSET};
 
 use super::ProbeError;
 
 /// Where the running kernel publishes its BTF.
 pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
 
-/// The offsets the eBPF programs need, `None` where this kernel's BTF lacks the field.
+/// The offsets the eBPF programs need, `None` (or [`NO_OFFSET`]) where this kernel's BTF lacks
+/// the field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KernelLayout {
     /// Byte offset of `thread_info.status` in `task_struct` (x86 only).
     pub compat_status_offset: Option<u64>,
+    /// The struct members the file, exec and socket programs read.
+    pub offsets: KernelOffsets,
+    /// `struct pt_regs` holds the argument registers where the programs read them
+    /// ([`PT_REGS_R10_OFFSET`]: `r10 r9 r8 ax cx dx si di`, the `x86_64` layout).
+    pub pt_regs_ok: bool,
+}
+
+/// Where each [`KernelOffsets`] field comes from: (struct, member path).
+const OFFSET_SOURCES: [(&str, &[&str]); 29] = [
+    ("task_struct", &["fs"]),
+    ("task_struct", &["files"]),
+    ("task_struct", &["mm"]),
+    ("fs_struct", &["root"]),
+    ("fs_struct", &["pwd"]),
+    ("files_struct", &["fdt"]),
+    ("fdtable", &["max_fds"]),
+    ("fdtable", &["fd"]),
+    ("file", &["f_path"]),
+    ("file", &["private_data"]),
+    ("path", &["mnt"]),
+    ("path", &["dentry"]),
+    ("dentry", &["d_parent"]),
+    ("dentry", &["d_name"]),
+    ("dentry", &["d_inode"]),
+    ("qstr", &["len"]),
+    ("qstr", &["name"]),
+    ("inode", &["i_ino"]),
+    ("mount", &["mnt_parent"]),
+    ("mount", &["mnt_mountpoint"]),
+    ("mount", &["mnt"]),
+    ("vfsmount", &["mnt_root"]),
+    ("mm_struct", &["exe_file"]),
+    ("mm_struct", &["arg_start"]),
+    ("mm_struct", &["arg_end"]),
+    ("socket", &["type"]),
+    ("socket", &["sk"]),
+    ("sock", &["__sk_common", "skc_family"]),
+    ("sock", &["__sk_common", "skc_num"]),
+];
+
+/// The [`KernelOffsets`] fields in [`OFFSET_SOURCES`] order.
+fn offset_fields(o: &mut KernelOffsets) -> [&mut u64; 29] {
+    [
+        &mut o.task_fs,
+        &mut o.task_files,
+        &mut o.task_mm,
+        &mut o.fs_root,
+        &mut o.fs_pwd,
+        &mut o.files_fdt,
+        &mut o.fdtable_max_fds,
+        &mut o.fdtable_fd,
+        &mut o.file_f_path,
+        &mut o.file_private_data,
+        &mut o.path_mnt,
+        &mut o.path_dentry,
+        &mut o.dentry_d_parent,
+        &mut o.dentry_d_name,
+        &mut o.dentry_d_inode,
+        &mut o.qstr_len,
+        &mut o.qstr_name,
+        &mut o.inode_i_ino,
+        &mut o.mount_mnt_parent,
+        &mut o.mount_mnt_mountpoint,
+        &mut o.mount_mnt,
+        &mut o.vfsmount_mnt_root,
+        &mut o.mm_exe_file,
+        &mut o.mm_arg_start,
+        &mut o.mm_arg_end,
+        &mut o.socket_type,
+        &mut o.socket_sk,
+        &mut o.sock_family,
+        &mut o.sock_num,
+    ]
 }
 
 static LAYOUT: OnceLock<KernelLayout> = OnceLock::new();
@@ -42,8 +117,19 @@ pub fn kernel_layout() -> Result<KernelLayout, ProbeError> {
 }
 
 fn layout_from(btf: &Btf) -> Result<KernelLayout, btf_rs::Error> {
+    let mut offsets = KernelOffsets::NONE;
+    for ((name, path), field) in OFFSET_SOURCES.iter().zip(offset_fields(&mut offsets)) {
+        *field = member_offset(btf, name, path)?.unwrap_or(NO_OFFSET);
+    }
+    // r10 r9 r8 ax cx dx si di, 8 bytes each from PT_REGS_R10_OFFSET.
+    let mut pt_regs_ok = true;
+    for (i, reg) in (0u64..).zip(["r10", "r9", "r8", "ax", "cx", "dx", "si", "di"]) {
+        pt_regs_ok &= member_offset(btf, "pt_regs", &[reg])? == Some(PT_REGS_R10_OFFSET + 8 * i);
+    }
     Ok(KernelLayout {
         compat_status_offset: member_offset(btf, "task_struct", &["thread_info", "status"])?,
+        offsets,
+        pt_regs_ok,
     })
 }
 
@@ -163,5 +249,31 @@ mod tests {
             member_offset(&btf, "sk_buff", &["next"]).expect("BTF"),
             Some(0)
         );
+    }
+
+    /// Every offset the programs need is in this kernel's BTF, and the anonymous-member cases
+    /// land where the kernel's headers put them.
+    #[test]
+    fn file_offsets_on_this_kernel() {
+        let btf = match Btf::from_file(VMLINUX_BTF) {
+            Ok(btf) => btf,
+            Err(e) => {
+                eprintln!("skipping: cannot read {VMLINUX_BTF}: {e}");
+                return;
+            }
+        };
+        let layout = layout_from(&btf).expect("BTF lookups");
+        let mut offsets = layout.offsets;
+        for ((name, path), field) in OFFSET_SOURCES.iter().zip(offset_fields(&mut offsets)) {
+            assert_ne!(*field, NO_OFFSET, "{name}.{}", path.join("."));
+        }
+        let o = layout.offsets;
+        // `struct qstr { union { struct { u32 hash; u32 len; }; u64 hash_len; }; name }`.
+        assert_eq!((o.qstr_len, o.qstr_name), (4, 8));
+        // `struct path { struct vfsmount *mnt; struct dentry *dentry; }`.
+        assert_eq!((o.path_mnt, o.path_dentry), (0, 8));
+        if cfg!(target_arch = "x86_64") {
+            assert!(layout.pt_regs_ok);
+        }
     }
 }

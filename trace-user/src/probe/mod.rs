@@ -1,37 +1,76 @@
-//! Loads and attaches the eBPF programs, filters by cgroup in the kernel, reads the maps.
+//! Loads and attaches the eBPF programs, filters by cgroup in the kernel, reads the maps and the
+//! ring buffer.
 //!
-//! One raw tracepoint on `sys_enter` (crate `trace-ebpf`, embedded at build time) counts the
-//! system calls of the target cgroup v2 subtree, per ABI and number, in a per-CPU array. Nothing is
-//! sent per call: [`Probe::syscall_counts`] sums the array when asked.
+//! The programs (crate `trace-ebpf`, embedded at build time) and what each needs are listed in one
+//! table, [`FEATURES`] (also in docs/probe.md):
+//!
+//! - a raw tracepoint on `sys_enter` counts the system calls of the target cgroup v2 subtree per
+//!   ABI and number in a per-CPU array ([`Probe::syscall_counts`]); it is mandatory;
+//! - `syscalls:sys_exit_*` tracepoints of the file system calls, `sched:sched_process_exec` and
+//!   the exits of `bind`/`listen` send first sightings of file accesses, executed programs and
+//!   bound ports through a ring buffer ([`Probe::take_event_reader`], [`ProbeEvent`]); the paths
+//!   are walked in the kernel, repeats are filtered there by an LRU set;
+//! - `capability:cap_capable` and the exit of `socket` count capability checks and sockets
+//!   ([`Probe::capability_counts`], [`Probe::socket_counts`]).
+//!
+//! The optional programs that cannot be loaded or attached on this kernel are listed in
+//! [`ProbeFeatures::missing`]; records the ring buffer had no room for are counted
+//! ([`Probe::dropped_events`]).
 //!
 //! ```no_run
 //! use trace_user::probe::{self, Probe, ProbeTarget};
 //!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! probe::preflight()?;
-//! let probe = Probe::attach(ProbeTarget { cgroup_id: 4242, cgroup_level: 2 })?;
-//! // ... let the container work ...
+//! let mut probe = Probe::attach(ProbeTarget { cgroup_id: 4242, cgroup_level: 2 })?;
+//! for gap in &probe.features().missing {
+//!     eprintln!("not recorded: {} ({}: {})", gap.what, gap.attach_point, gap.why);
+//! }
+//! let mut reader = probe.take_event_reader().expect("first call");
+//! let mut events = Vec::new();
+//! for _ in 0..10 {
+//!     reader.readable().await?; // a wakeup, or 100 ms
+//!     reader.read_ready(&mut events);
+//! }
 //! for ((abi, nr), count) in probe.syscall_counts()?.counts {
 //!     println!("{abi:?} {nr}: {count}");
 //! }
+//! println!("{} events, {} lost", events.len(), probe.dropped_events()?);
 //! drop(probe); // detaches
-//! # Ok::<(), probe::ProbeError>(())
+//! # Ok(())
+//! # }
 //! ```
 
 mod btf;
+mod events;
+mod features;
+mod reader;
+mod tracefs;
 
-use std::{collections::BTreeMap, fs, io, path::Path};
+use std::{
+    collections::BTreeMap,
+    fs, io,
+    path::Path,
+    time::{Duration, Instant},
+};
 
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{MapData, MapError, PerCpuArray},
-    programs::{ProgramError, RawTracePoint},
+    maps::{MapData, MapError, PerCpuArray, RingBuf},
+    programs::{ProgramError, RawTracePoint, TracePoint},
 };
 use trace_common::{
-    Abi, GLOBAL_COMPAT_STATUS_OFFSET, GLOBAL_TARGET_CGROUP, GLOBAL_TARGET_LEVEL, MAP_SYSCALLS,
-    NO_OFFSET, slot_syscall,
+    Abi, GLOBAL_CAP_FIELD_OFFSET, GLOBAL_CAP_RET_OFFSET, GLOBAL_COMPAT_STATUS_OFFSET,
+    GLOBAL_OFFSETS, GLOBAL_TARGET_CGROUP, GLOBAL_TARGET_LEVEL, KernelOffsets, MAP_CAPS,
+    MAP_DROPPED, MAP_EVENTS, MAP_SOCKETS, MAP_SYSCALLS, NO_OFFSET, SYS_EXIT_NR_OFFSET,
+    SYS_EXIT_RET_OFFSET, slot_cap, slot_socket, slot_syscall,
 };
 
 pub use btf::VMLINUX_BTF;
+pub use events::{BindEvent, DecodeError, ExecEvent, FileEvent, ProbeEvent, decode};
+pub use features::{AttachPoint, FEATURES, Feature};
+pub use reader::{EventReader, POLL_INTERVAL};
+pub use trace_common::FileOp;
 
 /// The eBPF program counting system calls (a function name in trace-ebpf).
 const SYSCALL_PROGRAM: &str = "syscall_enter";
@@ -61,6 +100,45 @@ pub struct ProbeFeatures {
     pub compat_abi: bool,
     /// The attach point used for system calls, e.g. `raw_tracepoint/sys_enter`.
     pub syscall_attach: &'static str,
+    /// Optional programs or attach points that could not be used: what is not recorded.
+    pub missing: Vec<MissingFeature>,
+    /// The programs in use, with what the verifier and the load cost.
+    pub programs: Vec<LoadedProgram>,
+}
+
+/// Something the probe could not attach, and so does not record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MissingFeature {
+    /// What a recording lacks, from [`FEATURES`], e.g. "executed programs and their arguments".
+    pub what: &'static str,
+    /// The program.
+    pub program: &'static str,
+    /// Where it was to attach, e.g. `tracepoint/syscalls/sys_exit_fchmodat2`.
+    pub attach_point: String,
+    /// Why, in one line.
+    pub why: String,
+}
+
+/// A program the probe loaded and attached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadedProgram {
+    /// The program.
+    pub program: &'static str,
+    /// Instructions the verifier processed (kernel >= 5.16).
+    pub verified_insns: Option<u32>,
+    /// Time to load it (verification included).
+    pub load_time: Duration,
+    /// Attach points it runs at.
+    pub attached: usize,
+}
+
+/// Capability checks of one capability.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CapCount {
+    /// Checks that granted it.
+    pub granted: u64,
+    /// Checks that refused it.
+    pub denied: u64,
 }
 
 /// System call counts read from the kernel maps, summed over CPUs.
@@ -157,6 +235,12 @@ pub enum ProbeError {
     },
 }
 
+impl ProbeError {
+    fn map(map: &'static str) -> impl FnOnce(MapError) -> ProbeError {
+        move |source| ProbeError::Map { map, source }
+    }
+}
+
 /// Checks, before anything is started, that this process may load BPF and the kernel has what the
 /// probe needs (BTF). Errors say what to do.
 ///
@@ -195,14 +279,31 @@ fn may_load_bpf(cap_eff: u64) -> bool {
 /// The loaded and attached programs; dropping it detaches them.
 pub struct Probe {
     counters: PerCpuArray<MapData, u64>,
+    caps: PerCpuArray<MapData, u64>,
+    sockets: PerCpuArray<MapData, u64>,
+    dropped: PerCpuArray<MapData, u64>,
+    events: Option<RingBuf<MapData>>,
     features: ProbeFeatures,
     /// Owns the programs and their links: dropping it closes the link fds, which detaches the
     /// programs, and unloads them.
     _ebpf: Ebpf,
 }
 
+/// [`KernelOffsets`] as an aya global.
+#[repr(transparent)]
+#[derive(Clone, Copy)]
+struct PodOffsets(KernelOffsets);
+
+// SAFETY: `KernelOffsets` is `repr(C)` and made of `u64`s only: no padding, every bit pattern is
+// a valid value.
+unsafe impl aya::Pod for PodOffsets {}
+
 impl Probe {
     /// Loads the embedded eBPF object, sets the target and attaches the programs.
+    ///
+    /// Fails only if the mandatory system call counter cannot run; optional programs that
+    /// cannot be loaded or attached end up in [`ProbeFeatures::missing`]. Mounts tracefs at
+    /// `/sys/kernel/tracing` if no tracefs is mounted (the tracepoints are found through it).
     pub fn attach(target: ProbeTarget) -> Result<Probe, ProbeError> {
         if target.cgroup_id == 0 {
             return Err(ProbeError::NoTarget);
@@ -213,51 +314,69 @@ impl Probe {
         let layout = btf::kernel_layout()?;
         let compat_status_offset = layout.compat_status_offset.unwrap_or(NO_OFFSET);
         raise_memlock_rlimit();
+        let tracefs = tracefs::ensure_mounted();
+        let cap_fields = tracefs
+            .as_ref()
+            .ok()
+            .and_then(|dir| cap_capable_fields(dir));
+        let (cap_at, ret_at) = cap_fields.unwrap_or((32, 36));
 
         let object = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/trace-ebpf.o"));
+        let offsets = PodOffsets(layout.offsets);
         let mut ebpf = EbpfLoader::new()
             // No CO-RE relocations in Rust eBPF: skip matching the object against kernel BTF.
             .btf(None)
             .override_global(GLOBAL_TARGET_CGROUP, &target.cgroup_id, true)
             .override_global(GLOBAL_TARGET_LEVEL, &target.cgroup_level, true)
             .override_global(GLOBAL_COMPAT_STATUS_OFFSET, &compat_status_offset, true)
+            .override_global(GLOBAL_OFFSETS, &offsets, true)
+            .override_global(GLOBAL_CAP_FIELD_OFFSET, &cap_at, true)
+            .override_global(GLOBAL_CAP_RET_OFFSET, &ret_at, true)
             .load(object)
             .map_err(|source| ProbeError::Object { source })?;
 
-        let load_error = |source| ProbeError::LoadProgram {
-            program: SYSCALL_PROGRAM,
-            source,
-        };
-        let program: &mut RawTracePoint = ebpf
-            .program_mut(SYSCALL_PROGRAM)
-            .ok_or(ProbeError::Missing {
-                kind: "program",
-                name: SYSCALL_PROGRAM,
-            })?
-            .try_into()
-            .map_err(load_error)?;
-        program.load().map_err(load_error)?;
-        program
-            .attach(SYSCALL_TRACEPOINT)
-            .map_err(|source| ProbeError::Attach {
-                program: SYSCALL_PROGRAM,
-                attach_point: SYSCALL_ATTACH,
-                source,
-            })?;
+        let mut programs = vec![attach_syscall_counter(&mut ebpf)?];
+        let mut missing = Vec::new();
+        for feature in FEATURES.iter().filter(|f| !f.mandatory) {
+            let env = AttachEnv {
+                layout: &layout,
+                tracefs: tracefs.as_deref().map_err(ToString::to_string),
+                cap_fields_ok: cap_fields.is_some(),
+            };
+            if let Some(loaded) = attach_optional(&mut ebpf, feature, &env, &mut missing) {
+                programs.push(loaded);
+            }
+        }
+        for gap in &missing {
+            log::warn!(
+                "not recording {} ({} at {}): {}",
+                gap.what,
+                gap.program,
+                gap.attach_point,
+                gap.why
+            );
+        }
 
-        let map = ebpf.take_map(MAP_SYSCALLS).ok_or(ProbeError::Missing {
+        let counters = take_array(&mut ebpf, MAP_SYSCALLS)?;
+        let caps = take_array(&mut ebpf, MAP_CAPS)?;
+        let sockets = take_array(&mut ebpf, MAP_SOCKETS)?;
+        let dropped = take_array(&mut ebpf, MAP_DROPPED)?;
+        let events = ebpf.take_map(MAP_EVENTS).ok_or(ProbeError::Missing {
             kind: "map",
-            name: MAP_SYSCALLS,
+            name: MAP_EVENTS,
         })?;
-        let counters = PerCpuArray::try_from(map).map_err(|source| ProbeError::Map {
-            map: MAP_SYSCALLS,
-            source,
-        })?;
+        let events = RingBuf::try_from(events).map_err(ProbeError::map(MAP_EVENTS))?;
         Ok(Probe {
             counters,
+            caps,
+            sockets,
+            dropped,
+            events: Some(events),
             features: ProbeFeatures {
                 compat_abi: layout.compat_status_offset.is_some(),
                 syscall_attach: SYSCALL_ATTACH,
+                missing,
+                programs,
             },
             _ebpf: ebpf,
         })
@@ -268,20 +387,18 @@ impl Probe {
         &self.features
     }
 
+    /// The reader of the ring buffer the file, exec and socket records arrive in; `None` after
+    /// the first call (there is one reader).
+    pub fn take_event_reader(&mut self) -> Option<EventReader> {
+        self.events.take().map(EventReader::new)
+    }
+
     /// Reads the system call counters (cheap enough to call a few times a second for progress).
     ///
     /// One pass over the map: one lookup per slot, each returning every CPU's value.
     pub fn syscall_counts(&self) -> Result<SyscallCounts, ProbeError> {
         let mut counts = SyscallCounts::default();
-        for (slot, per_cpu) in (0u32..).zip(self.counters.iter()) {
-            let per_cpu = per_cpu.map_err(|source| ProbeError::Map {
-                map: MAP_SYSCALLS,
-                source,
-            })?;
-            let total: u64 = per_cpu.iter().sum();
-            if total == 0 {
-                continue;
-            }
+        for (slot, total) in sum_slots(&self.counters, MAP_SYSCALLS)? {
             match slot_syscall(slot) {
                 Some(key) => {
                     counts.counts.insert(key, total);
@@ -291,6 +408,245 @@ impl Probe {
         }
         Ok(counts)
     }
+
+    /// Capability checks per capability number (only those checked at least once).
+    pub fn capability_counts(&self) -> Result<BTreeMap<u8, CapCount>, ProbeError> {
+        let mut counts = BTreeMap::<u8, CapCount>::new();
+        for (slot, total) in sum_slots(&self.caps, MAP_CAPS)? {
+            let (cap, denied) = slot_cap(slot);
+            let Ok(cap) = u8::try_from(cap) else { continue };
+            let entry = counts.entry(cap).or_default();
+            if denied {
+                entry.denied += total;
+            } else {
+                entry.granted += total;
+            }
+        }
+        Ok(counts)
+    }
+
+    /// `socket(2)` calls per (family, type without flags), failed ones included.
+    pub fn socket_counts(&self) -> Result<BTreeMap<(u16, u16), u64>, ProbeError> {
+        Ok(sum_slots(&self.sockets, MAP_SOCKETS)?
+            .filter_map(|(slot, total)| Some((slot_socket(slot)?, total)))
+            .collect())
+    }
+
+    /// Records the kernel side could not write because the ring buffer was full (every record
+    /// kind): events lost since attaching.
+    pub fn dropped_events(&self) -> Result<u64, ProbeError> {
+        Ok(sum_slots(&self.dropped, MAP_DROPPED)?.map(|(_, n)| n).sum())
+    }
+}
+
+/// Every slot of a per-CPU counter array with a non-zero total over CPUs.
+fn sum_slots(
+    map: &PerCpuArray<MapData, u64>,
+    name: &'static str,
+) -> Result<impl Iterator<Item = (u32, u64)>, ProbeError> {
+    let mut totals = Vec::new();
+    for (slot, per_cpu) in (0u32..).zip(map.iter()) {
+        let total: u64 = per_cpu.map_err(ProbeError::map(name))?.iter().sum();
+        if total != 0 {
+            totals.push((slot, total));
+        }
+    }
+    Ok(totals.into_iter())
+}
+
+fn take_array(
+    ebpf: &mut Ebpf,
+    name: &'static str,
+) -> Result<PerCpuArray<MapData, u64>, ProbeError> {
+    let map = ebpf
+        .take_map(name)
+        .ok_or(ProbeError::Missing { kind: "map", name })?;
+    PerCpuArray::try_from(map).map_err(ProbeError::map(name))
+}
+
+/// Loads and attaches the mandatory system call counter.
+fn attach_syscall_counter(ebpf: &mut Ebpf) -> Result<LoadedProgram, ProbeError> {
+    let load_error = |source| ProbeError::LoadProgram {
+        program: SYSCALL_PROGRAM,
+        source,
+    };
+    let program: &mut RawTracePoint = ebpf
+        .program_mut(SYSCALL_PROGRAM)
+        .ok_or(ProbeError::Missing {
+            kind: "program",
+            name: SYSCALL_PROGRAM,
+        })?
+        .try_into()
+        .map_err(load_error)?;
+    let started = Instant::now();
+    program.load().map_err(load_error)?;
+    let load_time = started.elapsed();
+    program
+        .attach(SYSCALL_TRACEPOINT)
+        .map_err(|source| ProbeError::Attach {
+            program: SYSCALL_PROGRAM,
+            attach_point: SYSCALL_ATTACH,
+            source,
+        })?;
+    Ok(LoadedProgram {
+        program: SYSCALL_PROGRAM,
+        verified_insns: program
+            .info()
+            .ok()
+            .and_then(|i| i.verified_instruction_count()),
+        load_time,
+        attached: 1,
+    })
+}
+
+/// What the optional programs depend on.
+struct AttachEnv<'a> {
+    layout: &'a btf::KernelLayout,
+    /// The tracefs directory, or why there is none.
+    tracefs: Result<&'a Path, String>,
+    /// The `cap_capable` format had the fields the capability program reads.
+    cap_fields_ok: bool,
+}
+
+/// Loads an optional program and attaches it where it can; everything that fails goes to
+/// `missing`. Returns the program if it runs somewhere.
+fn attach_optional(
+    ebpf: &mut Ebpf,
+    feature: &Feature,
+    env: &AttachEnv<'_>,
+    missing: &mut Vec<MissingFeature>,
+) -> Option<LoadedProgram> {
+    let AttachPoint::Tracepoints { category, names } = feature.attach else {
+        return None;
+    };
+    let gap = |name: &str, why: String| MissingFeature {
+        what: feature.lost,
+        program: feature.program,
+        attach_point: format!("tracepoint/{category}/{name}"),
+        why,
+    };
+    let all_missing = |missing: &mut Vec<MissingFeature>, why: &str| {
+        missing.extend(names.iter().map(|name| gap(name, why.to_owned())));
+    };
+    if !(feature.layout_ok)(env.layout) {
+        all_missing(
+            missing,
+            "this kernel's BTF lacks a struct member the program reads",
+        );
+        return None;
+    }
+    let tracefs = match &env.tracefs {
+        Ok(dir) => *dir,
+        Err(e) => {
+            all_missing(missing, &format!("no tracefs and mounting it failed: {e}"));
+            return None;
+        }
+    };
+    if category == "capability" && !env.cap_fields_ok {
+        all_missing(
+            missing,
+            "no capability:cap_capable tracepoint with int fields `cap` and `ret` (a recent kernel has it)",
+        );
+        return None;
+    }
+    let mut usable = Vec::new();
+    for name in names {
+        match check_format(tracefs, category, name) {
+            Ok(()) => usable.push(*name),
+            Err(why) => missing.push(gap(name, why)),
+        }
+    }
+    if usable.is_empty() {
+        return None;
+    }
+
+    let program: &mut TracePoint = match ebpf.program_mut(feature.program).map(TryInto::try_into) {
+        Some(Ok(program)) => program,
+        Some(Err(e)) => {
+            all_missing(missing, &one_line(&e));
+            return None;
+        }
+        None => {
+            all_missing(missing, "the embedded eBPF object lacks it: rebuild trace");
+            return None;
+        }
+    };
+    let started = Instant::now();
+    if let Err(e) = program.load() {
+        log::debug!("loading {} failed: {e:?}", feature.program);
+        all_missing(
+            missing,
+            &format!("the kernel refused the program: {}", one_line(&e)),
+        );
+        return None;
+    }
+    let load_time = started.elapsed();
+    let mut attached = 0;
+    for name in usable {
+        match program.attach(category, name) {
+            Ok(_) => attached += 1,
+            Err(e) => missing.push(gap(name, one_line(&e))),
+        }
+    }
+    (attached > 0).then(|| LoadedProgram {
+        program: feature.program,
+        verified_insns: program
+            .info()
+            .ok()
+            .and_then(|i| i.verified_instruction_count()),
+        load_time,
+        attached,
+    })
+}
+
+/// Checks a tracepoint's record layout against what the program reads: syscall exits
+/// `__syscall_nr` and `ret`, `sched_process_exec`'s `filename` (a `__data_loc` at 8).
+fn check_format(tracefs: &Path, category: &str, name: &str) -> Result<(), String> {
+    let format = tracefs::read_format(tracefs, category, name)
+        .map_err(|e| format!("no such tracepoint on this kernel ({e})"))?;
+    let expect = |field: &str, offset: usize, size: usize| match tracefs::field(&format, field) {
+        Some(f) if f.offset == offset && f.size == size => Ok(()),
+        found => Err(format!(
+            "field `{field}` is {found:?}, the program reads {size} bytes at {offset}"
+        )),
+    };
+    match category {
+        "syscalls" => {
+            expect("__syscall_nr", SYS_EXIT_NR_OFFSET, 4)?;
+            expect("ret", SYS_EXIT_RET_OFFSET, 8)
+        }
+        "sched" => expect("filename", 8, 4),
+        _ => Ok(()),
+    }
+}
+
+/// Offsets of `cap` and `ret` in the `capability:cap_capable` record, if both are `int`s.
+fn cap_capable_fields(tracefs: &Path) -> Option<(u64, u64)> {
+    let format = tracefs::read_format(tracefs, "capability", "cap_capable").ok()?;
+    let cap = tracefs::field(&format, "cap").filter(|f| f.size == 4)?;
+    let ret = tracefs::field(&format, "ret").filter(|f| f.size == 4)?;
+    Some((cap.offset as u64, ret.offset as u64))
+}
+
+/// An error and its sources in one line; of a long verifier log only the first and last lines.
+fn one_line(error: &dyn std::error::Error) -> String {
+    let mut parts = Vec::new();
+    let mut next = Some(error);
+    while let Some(e) = next {
+        let text = e.to_string();
+        let lines: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        parts.push(match lines.as_slice() {
+            [] => String::new(),
+            [one] => (*one).to_owned(),
+            [first, .., last] => format!("{first} ... {last}"),
+        });
+        next = e.source();
+    }
+    parts.join(": ")
 }
 
 /// Lifts `RLIMIT_MEMLOCK` for kernels that still charge BPF memory to it (before 5.11). Newer

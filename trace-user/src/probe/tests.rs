@@ -15,6 +15,179 @@ fn capabilities() {
     assert_eq!(parse_cap_eff("Name:\tx\n"), None);
 }
 
+/// The bytes of a `trace_common` record header.
+fn bytes_of<T: Copy>(header: &T) -> Vec<u8> {
+    // SAFETY: the record headers are `repr(C)` integers with explicit padding fields (their sizes
+    // are asserted in trace-common), so every byte is initialized.
+    unsafe { std::slice::from_raw_parts((&raw const *header).cast::<u8>(), size_of::<T>()) }
+        .to_vec()
+}
+
+fn file_record(op: FileOp, paths: [Option<&[u8]>; 5]) -> Vec<u8> {
+    let mut lens = [0u16; 5];
+    let mut present = 0u8;
+    for (i, path) in paths.iter().enumerate() {
+        if let Some(path) = path {
+            lens[i] = u16::try_from(path.len()).unwrap();
+            present |= 1 << i;
+        }
+    }
+    let header = trace_common::FileRecord {
+        kind: trace_common::RECORD_FILE,
+        pid: 4242,
+        op: op as u32,
+        flags: 0o2_000_000,
+        result: -2,
+        lens,
+        present,
+        truncated: 0,
+        pad: [0; 4],
+    };
+    let mut record = bytes_of(&header);
+    for path in paths.into_iter().flatten() {
+        record.extend_from_slice(path);
+    }
+    record
+}
+
+#[test]
+fn file_records_round_trip() {
+    let record = file_record(
+        FileOp::Rename,
+        [Some(b"a.txt"), Some(b"/work"), None, Some(b""), Some(b"/")],
+    );
+    let expected = ProbeEvent::File(FileEvent {
+        op: FileOp::Rename,
+        flags: 0o2_000_000,
+        result: -2,
+        requested: Some(b"a.txt".to_vec()),
+        base: Some(b"/work".to_vec()),
+        resolved: None,
+        second_requested: Some(Vec::new()),
+        second_base: Some(b"/".to_vec()),
+        truncated: false,
+        pid: 4242,
+    });
+    assert_eq!(decode(&record), Ok(expected));
+
+    // Every operation number decodes to itself.
+    for op in FileOp::ALL {
+        let Ok(ProbeEvent::File(event)) = decode(&file_record(op, [None; 5])) else {
+            panic!("{op:?} does not decode");
+        };
+        assert_eq!(event.op, op);
+        assert_eq!(event.requested, None);
+    }
+}
+
+#[test]
+fn exec_and_socket_records_round_trip() {
+    let argv = b"/bin/true\0probe-arg\0";
+    let path = b"/usr/bin/true";
+    let header = trace_common::ExecRecord {
+        kind: trace_common::RECORD_EXEC,
+        pid: 7,
+        argv_len: u16::try_from(argv.len()).unwrap(),
+        path_len: u16::try_from(path.len()).unwrap(),
+        truncated: 0,
+    };
+    let mut record = bytes_of(&header);
+    record.extend_from_slice(argv);
+    record.extend_from_slice(path);
+    assert_eq!(
+        decode(&record),
+        Ok(ProbeEvent::Exec(ExecEvent {
+            path: path.to_vec(),
+            argv: vec![b"/bin/true".to_vec(), b"probe-arg".to_vec()],
+            truncated: false,
+            pid: 7,
+        }))
+    );
+
+    for (kind, wrap) in [
+        (
+            trace_common::RECORD_BIND,
+            ProbeEvent::Bind as fn(BindEvent) -> ProbeEvent,
+        ),
+        (trace_common::RECORD_LISTEN, ProbeEvent::Listen),
+    ] {
+        let header = trace_common::SocketRecord {
+            kind,
+            pid: 9,
+            family: 10,
+            sock_type: 2,
+            port: 853,
+            pad: 0,
+        };
+        let event = BindEvent {
+            family: 10,
+            sock_type: 2,
+            port: 853,
+            pid: 9,
+        };
+        assert_eq!(decode(&bytes_of(&header)), Ok(wrap(event)));
+    }
+}
+
+#[test]
+fn malformed_records_are_errors() {
+    assert_eq!(
+        decode(&[1, 0]),
+        Err(DecodeError::Short {
+            what: "any",
+            len: 2,
+            need: 4
+        })
+    );
+    assert_eq!(
+        decode(&99u32.to_ne_bytes()),
+        Err(DecodeError::UnknownKind { kind: 99 })
+    );
+    let record = file_record(
+        FileOp::Open,
+        [Some(b"/etc/hostname"), None, None, None, None],
+    );
+    // Cut inside the header, then inside the path the header announces.
+    assert!(matches!(
+        decode(&record[..20]),
+        Err(DecodeError::Short { what: "file", .. })
+    ));
+    assert_eq!(
+        decode(&record[..record.len() - 1]),
+        Err(DecodeError::Short {
+            what: "file",
+            len: record.len() - 1,
+            need: record.len()
+        })
+    );
+    let mut bad_op = record.clone();
+    bad_op[8..12].copy_from_slice(&77u32.to_ne_bytes());
+    assert_eq!(decode(&bad_op), Err(DecodeError::UnknownOp { op: 77 }));
+    assert!(matches!(
+        decode(&bytes_of(&trace_common::RECORD_EXEC)),
+        Err(DecodeError::Short { what: "exec", .. })
+    ));
+    assert!(matches!(
+        decode(&bytes_of(&[trace_common::RECORD_BIND, 0])),
+        Err(DecodeError::Short { what: "socket", .. })
+    ));
+}
+
+#[test]
+fn errors_fit_one_line() {
+    #[derive(Debug, thiserror::Error)]
+    #[error("loading `x` failed")]
+    struct Outer(#[source] io::Error);
+    let inner = io::Error::other("first line\nverifier: step 1\n\nprocessed 10 insns\n");
+    assert_eq!(
+        one_line(&Outer(inner)),
+        "loading `x` failed: first line ... processed 10 insns"
+    );
+}
+
+#[cfg(target_arch = "x86_64")]
+mod events;
+
 #[cfg(target_arch = "x86_64")]
 mod kernel {
     use std::{
@@ -46,9 +219,9 @@ mod kernel {
             return skip("no cgroup2 mount");
         };
         let mount = mount.mount_point;
-        let cgroup = TempCgroup::create(&mount);
+        let cgroup = TempCgroup::create(&mount, "counts");
         // The child runs one level below the target: the probe covers the whole subtree.
-        let nested = TempCgroup::create(&cgroup.0);
+        let nested = TempCgroup::create(&cgroup.0, "nested");
         let target = ProbeTarget {
             cgroup_id: fs::metadata(&cgroup.0).expect("stat cgroup").ino(),
             cgroup_level: 1,
@@ -133,11 +306,11 @@ mod kernel {
     }
 
     /// A cgroup v2 directory made for the test, removed on drop.
-    struct TempCgroup(PathBuf);
+    pub(super) struct TempCgroup(pub(super) PathBuf);
 
     impl TempCgroup {
-        fn create(mount: &Path) -> Self {
-            let dir = mount.join(format!("trace-probe-test-{}", std::process::id()));
+        pub(super) fn create(parent: &Path, name: &str) -> Self {
+            let dir = parent.join(format!("trace-probe-test-{}-{name}", std::process::id()));
             fs::create_dir(&dir).expect("create cgroup");
             Self(dir)
         }
@@ -158,11 +331,11 @@ mod kernel {
 
     /// Skips with a reason, except under `TRACE_SYSTEM_TESTS=require` (CI), where the kernel
     /// tier must run.
-    fn skip(reason: &str) {
+    pub(super) fn skip(reason: &str) {
         assert!(
             env::var("TRACE_SYSTEM_TESTS").as_deref() != Ok("require"),
-            "counts_the_target_cgroup_only cannot run but TRACE_SYSTEM_TESTS=require: {reason}"
+            "a kernel probe test cannot run but TRACE_SYSTEM_TESTS=require: {reason}"
         );
-        eprintln!("skipping counts_the_target_cgroup_only: {reason}");
+        eprintln!("skipping a kernel probe test: {reason}");
     }
 }
