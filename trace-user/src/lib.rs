@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 
 pub mod cli;
+pub mod exercise;
 pub mod ingest;
 pub mod out;
 pub mod probe;

@@ -2,6 +2,7 @@
 
 pub mod cgroup;
 pub mod create;
+pub mod lifecycle;
 pub mod docker;
 
 pub use cgroup::CgroupV2;

@@ -1,0 +1,155 @@
+//! Creating, starting, exercising, stopping and removing a container through the Docker API, for
+//! `trace run`.
+
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::container::LogOutput;
+use bollard::exec::{CreateExecOptions, StartExecResults};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    StopContainerOptionsBuilder,
+};
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+
+use super::create::{RunSpec, container_body};
+use super::docker::DockerError;
+
+/// Seconds `docker stop` waits before it kills.
+const STOP_TIMEOUT_S: i32 = 10;
+
+/// Creates the container (not started); returns its id.
+pub async fn create(docker: &Docker, spec: &RunSpec) -> anyhow::Result<String> {
+    let body = container_body(spec)?;
+    let options = spec
+        .name
+        .as_deref()
+        .map(|name| CreateContainerOptionsBuilder::default().name(name).build());
+    let created = docker
+        .create_container(options, body)
+        .await
+        .map_err(|e| match e {
+            bollard::errors::Error::DockerResponseServerError {
+                status_code: 404,
+                message,
+            } => {
+                anyhow::anyhow!(
+                    "image {} not found ({message}); build or pull it first",
+                    spec.image
+                )
+            }
+            other => {
+                anyhow::Error::new(DockerError::Api(other)).context("cannot create the container")
+            }
+        })?;
+    Ok(created.id)
+}
+
+/// Starts a created container.
+pub async fn start(docker: &Docker, id: &str) -> Result<(), DockerError> {
+    docker
+        .start_container(id, None)
+        .await
+        .map_err(DockerError::Api)
+}
+
+/// Stops the container (SIGTERM, then SIGKILL after 10 s); a container that is already gone or
+/// stopped is fine.
+pub async fn stop(docker: &Docker, id: &str) {
+    let options = StopContainerOptionsBuilder::default()
+        .t(STOP_TIMEOUT_S)
+        .build();
+    if let Err(e) = docker.stop_container(id, Some(options)).await {
+        log::debug!("stopping {id}: {e}");
+    }
+}
+
+/// Removes the container and its anonymous volumes.
+pub async fn remove(docker: &Docker, id: &str) {
+    let options = RemoveContainerOptionsBuilder::default()
+        .force(true)
+        .v(true)
+        .build();
+    if let Err(e) = docker.remove_container(id, Some(options)).await {
+        log::warn!("cannot remove container {id}: {e}");
+    }
+}
+
+/// The container's IP address on its first network, if it has one.
+pub async fn ip_address(docker: &Docker, id: &str) -> Option<String> {
+    let inspect = docker.inspect_container(id, None).await.ok()?;
+    let networks = inspect.network_settings?.networks?;
+    let mut addresses: Vec<(String, String)> = networks
+        .into_iter()
+        .filter_map(|(name, endpoint)| {
+            Some((name, endpoint.ip_address.filter(|ip| !ip.is_empty())?))
+        })
+        .collect();
+    addresses.sort();
+    addresses.into_iter().next().map(|(_, ip)| ip)
+}
+
+/// Whether the container's log (stdout and stderr so far) contains `text`.
+pub async fn logs_contain(docker: &Docker, id: &str, text: &str) -> bool {
+    let options = LogsOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .follow(false)
+        .build();
+    let mut logs = docker.logs(id, Some(options));
+    let mut seen = Vec::new();
+    while let Some(Ok(chunk)) = logs.next().await {
+        seen.extend_from_slice(&chunk.into_bytes());
+    }
+    String::from_utf8_lossy(&seen).contains(text)
+}
+
+/// Runs `/bin/sh -c COMMAND` inside the container, copying its output to trace's stdout and
+/// stderr; returns its exit code.
+pub async fn exec_shell(docker: &Docker, id: &str, command: &str) -> anyhow::Result<i32> {
+    let options = CreateExecOptions {
+        cmd: Some(vec![
+            "/bin/sh".to_owned(),
+            "-c".to_owned(),
+            command.to_owned(),
+        ]),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        ..CreateExecOptions::default()
+    };
+    let exec = docker
+        .create_exec(id, options)
+        .await
+        .map_err(DockerError::Api)?;
+    if let StartExecResults::Attached { mut output, .. } = docker
+        .start_exec(&exec.id, None)
+        .await
+        .map_err(DockerError::Api)?
+    {
+        let mut stdout = tokio::io::stdout();
+        let mut stderr = tokio::io::stderr();
+        while let Some(chunk) = output.next().await {
+            match chunk.map_err(DockerError::Api)? {
+                LogOutput::StdErr { message } => stderr.write_all(&message).await?,
+                other => stdout.write_all(&other.into_bytes()).await?,
+            }
+        }
+        stdout.flush().await?;
+    }
+    // The exec may take a moment to report its exit code after its output ends.
+    for _ in 0..50 {
+        let inspect = docker
+            .inspect_exec(&exec.id)
+            .await
+            .map_err(DockerError::Api)?;
+        if inspect.running != Some(true) {
+            return Ok(inspect
+                .exit_code
+                .and_then(|c| i32::try_from(c).ok())
+                .unwrap_or(1));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the exec in {id} did not report an exit code")
+}
