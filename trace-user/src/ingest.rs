@@ -63,17 +63,18 @@ fn file_event(recording: &mut Recording, e: &FileEvent) {
 
     if e.result < 0 {
         // A failed lookup of a missing path is a probe; other failures leave no use to record.
-        if matches!(-e.result, ENOENT | ENOTDIR) && e.op != FileOp::Symlink {
-            if let Some(path) = &requested {
-                recording.record_file(path, Access::Probe);
-            }
+        if matches!(-e.result, ENOENT | ENOTDIR)
+            && e.op != FileOp::Symlink
+            && let Some(path) = &requested
+        {
+            recording.record_file(path, Access::Probe);
         }
         return;
     }
-    if let (Some(requested), Some(resolved)) = (&requested, &resolved) {
-        if requested != resolved {
-            recording.record_link(requested, resolved);
-        }
+    if let (Some(requested), Some(resolved)) = (&requested, &resolved)
+        && requested != resolved
+    {
+        recording.record_link(requested, resolved);
     }
     let Some(object) = object else { return };
     match e.op {
@@ -113,7 +114,7 @@ fn file_event(recording: &mut Recording, e: &FileEvent) {
         FileOp::Exec => recording.record_file(&object, Access::Exec),
         FileOp::MmapExec => recording.record_file(&object, Access::MmapExec),
         FileOp::Stat | FileOp::Access | FileOp::Readlink => {
-            recording.record_file(&object, Access::Metadata)
+            recording.record_file(&object, Access::Metadata);
         }
         FileOp::Getdents => recording.record_dir(&object, Access::List),
         FileOp::Chdir => recording.record_dir(&object, Access::Chdir),

@@ -44,26 +44,45 @@ pub struct Outcome {
     pub exit_code: i32,
 }
 
-/// Waits for the first of: the exercise exits, `duration` elapses, SIGINT/SIGTERM, the container
-/// stops, feeding the probe's events into `recording` meanwhile (and once more at the end). A
-/// still-running exercise is terminated afterwards (see [`finish_exercise`]).
+/// What a session watches and fills.
+pub struct Watched<'a> {
+    /// The Docker API, to notice the container stopping.
+    pub docker: &'a bollard::Docker,
+    /// The container.
+    pub container_id: &'a str,
+    /// The attached probe (its counters feed the progress line).
+    pub probe: &'a Probe,
+    /// Its events, when it has any.
+    pub events: Option<&'a mut EventReader>,
+    /// Where the events go.
+    pub recording: &'a mut Recording,
+}
+
+/// An exercise running while the session records: resolves to its exit code.
+pub type Exercise<'a> = std::pin::Pin<&'a mut (dyn std::future::Future<Output = i32> + 'a)>;
+
+/// Waits for the first of: the exercise ends, `duration` elapses, SIGINT/SIGTERM, the container
+/// stops, feeding the probe's events into the recording meanwhile (and once more at the end).
 pub async fn wait_for_stop(
-    docker: &bollard::Docker,
-    container_id: &str,
-    probe: &Probe,
-    mut events: Option<&mut EventReader>,
-    recording: &mut Recording,
-    exercise: Option<&mut Child>,
+    watched: Watched<'_>,
+    exercise: Option<Exercise<'_>>,
     duration: Option<Duration>,
     signals: &mut StopSignals,
 ) -> Outcome {
+    let Watched {
+        docker,
+        container_id,
+        probe,
+        mut events,
+        recording,
+    } = watched;
     let started = Instant::now();
     let deadline = duration.map(|d| tokio::time::Instant::now() + d);
     let mut progress = Progress::new();
     let mut ticker = tokio::time::interval(TICK);
     let exercise_exit = async {
         match exercise {
-            Some(child) => child.wait().await,
+            Some(exercise) => exercise.await,
             None => std::future::pending().await,
         }
     };
@@ -72,7 +91,6 @@ pub async fn wait_for_stop(
     let outcome = loop {
         tokio::select! {
             status = &mut exercise_exit => {
-                let status = status.map_or(127, exit_code);
                 break Outcome { reason: StopReason::CommandExited { status }, exit_code: status };
             }
             () = sleep_until(deadline) => break Outcome { reason: StopReason::Duration, exit_code: 0 },
@@ -123,6 +141,11 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
     }
+}
+
+/// Waits for a host process and returns its exit code (127 when waiting fails).
+pub async fn wait_child(child: &mut Child) -> i32 {
+    child.wait().await.map_or(127, exit_code)
 }
 
 /// A process's exit status as a shell reports it (128 + signal for a killed process).

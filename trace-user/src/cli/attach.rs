@@ -67,17 +67,22 @@ async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
     }
 
     let mut exercise = spawn_exercise(&args.exercise, &target)?;
-    let outcome = session::wait_for_stop(
-        &docker,
-        &target.container.id,
-        &probe,
-        events.as_mut(),
-        &mut recording,
-        exercise.as_mut(),
-        args.duration,
-        &mut signals,
-    )
-    .await;
+    let watched = session::Watched {
+        docker: &docker,
+        container_id: &target.container.id,
+        probe: &probe,
+        events: events.as_mut(),
+        recording: &mut recording,
+    };
+    let outcome = {
+        let mut running = exercise
+            .as_mut()
+            .map(|child| Box::pin(session::wait_child(child)));
+        let running = running
+            .as_mut()
+            .map(|f| f.as_mut() as session::Exercise<'_>);
+        session::wait_for_stop(watched, running, args.duration, &mut signals).await
+    };
     finish_recording(
         &mut recording,
         &probe,
