@@ -176,11 +176,13 @@ pub fn finish(recording: &mut Recording, counters: &Counters, features: &ProbeFe
     }
     recording.record_dropped(counters.dropped);
 
-    let missing = |prefix: &str| {
+    // A category is recorded when at least one of its programs is attached somewhere (a kernel
+    // without, say, fchmodat2 still records every other file call; a gap names what is missing).
+    let attached = |prefix: &str| {
         features
-            .missing
+            .programs
             .iter()
-            .any(|m| m.program.starts_with(prefix))
+            .any(|p| p.program.starts_with(prefix) && p.attached > 0)
     };
     recording.mark_recorded(Category::Syscalls);
     for (category, prefix) in [
@@ -189,7 +191,7 @@ pub fn finish(recording: &mut Recording, counters: &Counters, features: &ProbeFe
         (Category::Capabilities, "cap_"),
         (Category::Sockets, "socket_"),
     ] {
-        if !missing(prefix) {
+        if attached(prefix) {
             recording.mark_recorded(category);
         }
     }

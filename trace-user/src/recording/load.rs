@@ -64,6 +64,12 @@ impl Recording {
                 recording.events.recorded = [Category::Syscalls].into();
                 Ok(recording)
             }
+            // Version 2 lacks only the optional `startup`.
+            2 => {
+                let mut recording: Recording = serde_json::from_value(value).map_err(malformed)?;
+                recording.schema_version = SCHEMA_VERSION;
+                Ok(recording)
+            }
             v if v == u64::from(SCHEMA_VERSION) => serde_json::from_value(value).map_err(malformed),
             found => Err(RecordingError::UnsupportedVersion {
                 path: path.to_owned(),

@@ -1,6 +1,7 @@
 use super::*;
 
-const FIXTURE: &str = include_str!("../../tests/data/recording-v2.json");
+const FIXTURE: &str = include_str!("../../tests/data/recording-v3.json");
+const FIXTURE_V2: &str = include_str!("../../tests/data/recording-v2.json");
 const FIXTURE_V1: &str = include_str!("../../tests/data/recording-v1.json");
 
 #[test]
@@ -28,7 +29,21 @@ fn fixture_round_trips_byte_for_byte() {
 }
 
 #[test]
-fn v1_recordings_load_as_v2_with_only_syscalls_recorded() {
+fn v2_recordings_load_without_a_startup() {
+    let recording = Recording::from_json(FIXTURE_V2, "v2.json").unwrap();
+    assert_eq!(recording.schema_version, SCHEMA_VERSION);
+    assert_eq!(recording.startup, None);
+    assert_eq!(
+        recording.files.len(),
+        Recording::from_json(FIXTURE, "v3.json")
+            .unwrap()
+            .files
+            .len()
+    );
+}
+
+#[test]
+fn v1_recordings_load_as_current_with_only_syscalls_recorded() {
     let recording = Recording::from_json(FIXTURE_V1, "v1.json").unwrap();
     assert_eq!(recording.schema_version, SCHEMA_VERSION);
     assert_eq!(recording.events.recorded, [Category::Syscalls].into());
@@ -39,7 +54,7 @@ fn v1_recordings_load_as_v2_with_only_syscalls_recorded() {
     assert_eq!(recording.distinct_syscalls(), 10);
     // The v1 fields are kept as they were.
     let v1: serde_json::Value = serde_json::from_str(FIXTURE_V1).unwrap();
-    let v2: serde_json::Value = serde_json::from_str(&recording.to_json()).unwrap();
+    let now: serde_json::Value = serde_json::from_str(&recording.to_json()).unwrap();
     for field in [
         "tool",
         "host",
@@ -49,15 +64,15 @@ fn v1_recordings_load_as_v2_with_only_syscalls_recorded() {
         "unknown_syscalls",
         "gaps",
     ] {
-        assert_eq!(v1[field], v2[field], "{field}");
+        assert_eq!(v1[field], now[field], "{field}");
     }
-    assert_eq!(v2["schema_version"], 2);
-    assert_eq!(v2["events"]["recorded"], serde_json::json!(["syscalls"]));
+    assert_eq!(now["schema_version"], SCHEMA_VERSION);
+    assert_eq!(now["events"]["recorded"], serde_json::json!(["syscalls"]));
 }
 
 #[test]
 fn rejects_other_versions_and_documents() {
-    let newer = FIXTURE.replace("\"schema_version\": 2", "\"schema_version\": 99");
+    let newer = FIXTURE.replace("\"schema_version\": 3", "\"schema_version\": 99");
     let err = Recording::from_json(&newer, "r.json").unwrap_err();
     assert!(
         matches!(err, RecordingError::UnsupportedVersion { found: 99, .. }),
@@ -65,10 +80,10 @@ fn rejects_other_versions_and_documents() {
     );
     assert!(
         err.to_string()
-            .starts_with("r.json: recording schema version 99 is not supported (this trace reads versions 1 to 2)"),
+            .starts_with("r.json: recording schema version 99 is not supported (this trace reads versions 1 to 3)"),
         "{err}"
     );
-    let zero = FIXTURE.replace("\"schema_version\": 2", "\"schema_version\": 0");
+    let zero = FIXTURE.replace("\"schema_version\": 3", "\"schema_version\": 0");
     assert!(matches!(
         Recording::from_json(&zero, "z.json"),
         Err(RecordingError::UnsupportedVersion { found: 0, .. })

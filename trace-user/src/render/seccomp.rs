@@ -119,14 +119,27 @@ pub fn profile(recording: &Recording) -> DockerSeccomp {
         .values()
         .flat_map(|calls| calls.keys().map(String::as_str))
         .collect();
+    let runc_seen: BTreeSet<&str> = recording
+        .startup
+        .iter()
+        .flat_map(|s| s.runc_after_filter.values())
+        .flat_map(|calls| calls.keys().map(String::as_str))
+        .filter(|name| !observed.contains(name))
+        .collect();
     let baseline: BTreeSet<&str> = RUNC_BASELINE
         .iter()
         .copied()
-        .filter(|name| !observed.contains(name))
+        .filter(|name| !observed.contains(name) && !runc_seen.contains(name))
         .collect();
 
     // The native ABI is always covered: runc's baseline runs in it even if nothing else was seen.
     let mut abis: BTreeSet<Abi> = recording.syscalls.keys().copied().collect();
+    abis.extend(
+        recording
+            .startup
+            .iter()
+            .flat_map(|s| s.runc_after_filter.keys().copied()),
+    );
     abis.insert(Abi::X86_64);
 
     let who = format!(
@@ -142,6 +155,18 @@ pub fn profile(recording: &Recording) -> DockerSeccomp {
             observed.len()
         )),
     }];
+    if !runc_seen.is_empty() {
+        syscalls.push(SyscallRule {
+            names: runc_seen.iter().map(|s| (*s).to_owned()).collect(),
+            action: "SCMP_ACT_ALLOW".into(),
+            errno_ret: None,
+            comment: Some(
+                "runc, observed at startup: called after runc installed this filter, before the \
+                 entrypoint started."
+                    .into(),
+            ),
+        });
+    }
     if !baseline.is_empty() {
         syscalls.push(SyscallRule {
             names: baseline.iter().map(|s| (*s).to_owned()).collect(),
@@ -156,7 +181,9 @@ pub fn profile(recording: &Recording) -> DockerSeccomp {
     }
     let fallbacks: Vec<String> = ENOSYS_FALLBACKS
         .iter()
-        .filter(|name| !observed.contains(*name) && !baseline.contains(*name))
+        .filter(|name| {
+            !observed.contains(*name) && !runc_seen.contains(*name) && !baseline.contains(*name)
+        })
         .map(|name| (*name).to_owned())
         .collect();
     if !fallbacks.is_empty() {

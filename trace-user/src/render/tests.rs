@@ -199,3 +199,40 @@ fn summary_names_the_container_counts_and_gaps() {
     );
     assert!(text.contains("wrote out/seccomp.json"), "{text}");
 }
+
+#[test]
+fn a_seen_startup_replaces_the_baseline_with_what_runc_did() {
+    let v3 =
+        Recording::from_json(include_str!("../../tests/data/recording-v3.json"), "v3").unwrap();
+    let startup = v3.startup.as_ref().unwrap();
+    let profile = seccomp::profile(&v3);
+    let names = |i: usize| profile.syscalls[i].names.clone();
+    // The application's calls first, then runc's observed after-filter calls the application did
+    // not make (execve and futex are the application's too), then the baseline's rest.
+    assert!(names(0).contains(&"execve".to_owned()));
+    assert_eq!(names(1), ["capset", "setgid", "setgroups", "setuid"]);
+    assert!(
+        profile.syscalls[1]
+            .comment
+            .as_deref()
+            .unwrap()
+            .starts_with("runc, observed at startup")
+    );
+    assert!(
+        !names(2).contains(&"capset".to_owned()) && names(2).contains(&"rt_sigreturn".to_owned())
+    );
+    // runc's calls before the filter never pass through it: never allowed.
+    let allowed: Vec<String> = profile
+        .syscalls
+        .iter()
+        .filter(|r| r.action == "SCMP_ACT_ALLOW")
+        .flat_map(|r| r.names.clone())
+        .collect();
+    for before in startup.runc_before_filter[&trace_common::Abi::X86_64].keys() {
+        assert!(
+            !allowed.contains(before) || seccomp::RUNC_BASELINE.contains(&before.as_str()),
+            "{before} allowed"
+        );
+    }
+    assert!(!allowed.contains(&"mount".to_owned()) && !allowed.contains(&"pivot_root".to_owned()));
+}
