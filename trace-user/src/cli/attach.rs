@@ -11,7 +11,7 @@ use super::AttachArgs;
 use crate::probe::{self, EventReader, Probe, ProbeTarget};
 use crate::recording::{ContainerInfo, Gap, GapKind, HostInfo, Recording, StopReason};
 use crate::session::{self, StopSignals};
-use crate::target::{self, Target};
+use crate::target::{self, ContainerTarget, Target};
 use crate::{ingest, out, render};
 
 pub(super) fn run(args: AttachArgs) -> anyhow::Result<i32> {
@@ -44,7 +44,8 @@ async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
         cgroup_level: target.cgroup.level,
     })?;
     let mut events = probe.take_event_reader();
-    let mut recording = Recording::started(container_info(&target), host_info(), now(), false);
+    let mut recording =
+        Recording::started(container_info(&target.container), host_info(), now(), false);
     recording.gaps.push(Gap {
         kind: GapKind::StartupMissed,
         detail: "attached to a running container: its startup was not seen; the seccomp profile adds \
@@ -100,7 +101,7 @@ async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
 }
 
 /// Reads the probe's counters into the recording and closes it.
-fn finish_recording(
+pub(super) fn finish_recording(
     recording: &mut Recording,
     probe: &Probe,
     events: Option<&EventReader>,
@@ -134,7 +135,7 @@ fn finish_recording(
 
 /// Writes the recording first (the source of truth, it can always re-render the profiles), then
 /// every profile; returns the paths written.
-fn write_outputs(dir: &Path, recording: &Recording) -> anyhow::Result<Vec<PathBuf>> {
+pub(super) fn write_outputs(dir: &Path, recording: &Recording) -> anyhow::Result<Vec<PathBuf>> {
     let mut written = vec![out::write_atomic(
         dir,
         render::RECORDING_FILE,
@@ -150,22 +151,17 @@ fn write_outputs(dir: &Path, recording: &Recording) -> anyhow::Result<Vec<PathBu
     Ok(written)
 }
 
-fn container_info(target: &Target) -> ContainerInfo {
+pub(super) fn container_info(container: &ContainerTarget) -> ContainerInfo {
     ContainerInfo {
-        id: target.container.id.clone(),
-        name: target.container.name.clone(),
-        image: target.container.image.clone(),
-        image_id: target.container.image_id.clone(),
-        mounts: target
-            .container
-            .mounts
-            .iter()
-            .map(|m| m.as_str().into())
-            .collect(),
+        id: container.id.clone(),
+        name: container.name.clone(),
+        image: container.image.clone(),
+        image_id: container.image_id.clone(),
+        mounts: container.mounts.iter().map(|m| m.as_str().into()).collect(),
     }
 }
 
-fn now() -> String {
+pub(super) fn now() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
@@ -190,7 +186,7 @@ fn short_id(id: &str) -> &str {
     id.get(..12).unwrap_or(id)
 }
 
-fn host_info() -> HostInfo {
+pub(super) fn host_info() -> HostInfo {
     // SAFETY: utsname is plain bytes; uname(2) fills it and returns 0 or -1 without keeping it.
     let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
     // SAFETY: `uts` is a valid, writable utsname.

@@ -2,6 +2,7 @@
 
 mod attach;
 mod render;
+mod run;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -35,6 +36,102 @@ pub struct Cli {
 pub enum Command {
     /// Render the profiles from a saved recording.json again (byte for byte what tracing wrote).
     Render(RenderArgs),
+    /// Start a container under trace, from its first instruction, so its profile covers startup.
+    Run(Box<RunArgs>),
+}
+
+/// `trace run [OPTIONS] IMAGE [ARGS...] [-- CMD...]`
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The image to run (local, or pullable by the engine).
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// Command or entrypoint arguments, as after the image in `docker run`.
+    #[arg(value_name = "ARGS", allow_hyphen_values = true)]
+    pub args: Vec<String>,
+    /// Container name [default: chosen by Docker].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Environment variable KEY=VALUE (or KEY, taken from trace's environment).
+    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Publish a port: [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO].
+    #[arg(short, long = "publish", value_name = "PORTS")]
+    pub publish: Vec<String>,
+    /// Bind mount or volume: SOURCE:DESTINATION[:OPTIONS].
+    #[arg(short, long = "volume", value_name = "VOLUME")]
+    pub volume: Vec<String>,
+    /// User (name|uid[:group|gid]).
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Working directory inside the container.
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// Override the image's entrypoint.
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Add a capability.
+    #[arg(long = "cap-add", value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Drop a capability (ALL for every one).
+    #[arg(long = "cap-drop", value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+    /// Security option, e.g. no-new-privileges, seccomp=FILE.
+    #[arg(long = "security-opt", value_name = "OPT")]
+    pub security_opt: Vec<String>,
+    /// Network mode.
+    #[arg(long)]
+    pub network: Option<String>,
+    /// Mount the root file system read-only.
+    #[arg(long)]
+    pub read_only: bool,
+    /// Mount a tmpfs: PATH[:OPTIONS].
+    #[arg(long, value_name = "PATH")]
+    pub tmpfs: Vec<String>,
+    /// Exercise inside the container: run with /bin/sh -c once it is ready.
+    #[arg(long, value_name = "CMD", conflicts_with = "exercise")]
+    pub exec: Option<String>,
+    /// When the container is ready: port:N (a TCP connect works), log:TEXT, delay:D
+    /// [default: the first exposed port, else delay:1s].
+    #[arg(long, value_name = "COND")]
+    pub ready: Option<String>,
+    /// Keep the container afterwards (default: stop and remove it).
+    #[arg(long)]
+    pub keep: bool,
+    /// Where to write the outputs [default: ./profiles/<container name>].
+    #[arg(short, long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Stop after this long (e.g. 30s, 5m).
+    #[arg(short, long, value_name = "D", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Exercise on the host, once the container is ready; it sees TRACE_CONTAINER, TRACE_CONTAINER_ID
+    /// and TRACE_CONTAINER_IP. Without --exec or CMD, trace GETs / on each exposed port and
+    /// crawls the links it finds.
+    #[arg(last = true, value_name = "CMD")]
+    pub exercise: Vec<OsString>,
+}
+
+impl RunArgs {
+    /// The container the options describe.
+    pub fn spec(&self) -> crate::target::create::RunSpec {
+        crate::target::create::RunSpec {
+            image: self.image.clone(),
+            args: self.args.clone(),
+            name: self.name.clone(),
+            env: self.env.clone(),
+            publish: self.publish.clone(),
+            volumes: self.volume.clone(),
+            user: self.user.clone(),
+            workdir: self.workdir.clone(),
+            entrypoint: self.entrypoint.clone(),
+            cap_add: self.cap_add.clone(),
+            cap_drop: self.cap_drop.clone(),
+            security_opt: self.security_opt.clone(),
+            network: self.network.clone(),
+            read_only: self.read_only,
+            tmpfs: self.tmpfs.clone(),
+        }
+    }
 }
 
 /// `trace --container NAME [--out DIR] [--duration D] [-- CMD ARGS...]`
@@ -82,6 +179,7 @@ pub fn main() -> i32 {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let result = match cli.command {
         Some(Command::Render(args)) => render::run(&args),
+        Some(Command::Run(args)) => run::run(*args),
         None => attach::run(cli.attach),
     };
     match result {
@@ -141,6 +239,46 @@ mod tests {
             parse(&[]).unwrap_err().kind(),
             clap::error::ErrorKind::MissingRequiredArgument
         );
+    }
+
+    #[test]
+    fn parses_run_like_docker_run() {
+        let cli = parse(&[
+            "run",
+            "--name",
+            "web",
+            "-e",
+            "A=1",
+            "-p",
+            "8080:80",
+            "--security-opt",
+            "no-new-privileges",
+            "--read-only",
+            "--tmpfs",
+            "/tmp",
+            "--exec",
+            "wget -qO- localhost",
+            "nginx:local",
+            "-g",
+            "daemon off;",
+        ])
+        .unwrap();
+        let Some(Command::Run(args)) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(args.image, "nginx:local");
+        assert_eq!(args.args, ["-g", "daemon off;"]);
+        let spec = args.spec();
+        assert_eq!((spec.name.as_deref(), spec.read_only), (Some("web"), true));
+        assert_eq!(spec.publish, ["8080:80"]);
+        assert_eq!(args.exec.as_deref(), Some("wget -qO- localhost"));
+        let host = parse(&["run", "img", "--", "./test.sh", "--fast"]).unwrap();
+        let Some(Command::Run(args)) = host.command else {
+            panic!("not run")
+        };
+        assert!(args.args.is_empty());
+        assert_eq!(args.exercise, ["./test.sh", "--fast"]);
+        assert!(parse(&["run", "img", "--exec", "x", "--", "y"]).is_err());
     }
 
     #[test]

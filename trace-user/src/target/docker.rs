@@ -84,6 +84,47 @@ pub async fn connect() -> Result<Docker, DockerError> {
 
 /// Looks a container up by name or id; it must be running.
 pub async fn resolve(docker: &Docker, name_or_id: &str) -> Result<ContainerTarget, DockerError> {
+    let (container, running, status) = inspect(docker, name_or_id).await?;
+    if !running {
+        return Err(DockerError::NotRunning {
+            name: container.name,
+            status,
+        });
+    }
+    Ok(container)
+}
+
+/// Looks a container up by name or id, running or not (`pid` is 0 when it is not running).
+pub async fn resolve_any(
+    docker: &Docker,
+    name_or_id: &str,
+) -> Result<ContainerTarget, DockerError> {
+    inspect(docker, name_or_id)
+        .await
+        .map(|(container, _, _)| container)
+}
+
+/// The container's exposed TCP ports (from its image and `--expose`), sorted.
+pub async fn exposed_tcp_ports(docker: &Docker, id: &str) -> Vec<u16> {
+    let Ok(inspect) = docker.inspect_container(id, None).await else {
+        return Vec::new();
+    };
+    let mut ports: Vec<u16> = inspect
+        .config
+        .and_then(|c| c.exposed_ports)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| p.strip_suffix("/tcp")?.parse().ok())
+        .collect();
+    ports.sort_unstable();
+    ports
+}
+
+/// The container, whether it is running, and Docker's status word for it.
+async fn inspect(
+    docker: &Docker,
+    name_or_id: &str,
+) -> Result<(ContainerTarget, bool, String), DockerError> {
     let inspect = match docker.inspect_container(name_or_id, None).await {
         Ok(inspect) => inspect,
         Err(BollardError::DockerResponseServerError {
@@ -102,16 +143,15 @@ pub async fn resolve(docker: &Docker, name_or_id: &str) -> Result<ContainerTarge
         .trim_start_matches('/')
         .to_owned();
     let state = inspect.state.unwrap_or_default();
+    let running = state.running == Some(true);
     let pid = state
         .pid
         .and_then(|pid| u32::try_from(pid).ok())
-        .filter(|&pid| pid > 0);
-    let Some(pid) = pid.filter(|_| state.running == Some(true)) else {
-        let status = state
-            .status
-            .map_or_else(|| "not running".to_owned(), |s| s.to_string());
-        return Err(DockerError::NotRunning { name, status });
-    };
+        .filter(|_| running)
+        .unwrap_or(0);
+    let status = state
+        .status
+        .map_or_else(|| "not running".to_owned(), |s| s.to_string());
     let mut mounts: Vec<String> = inspect
         .mounts
         .unwrap_or_default()
@@ -119,14 +159,15 @@ pub async fn resolve(docker: &Docker, name_or_id: &str) -> Result<ContainerTarge
         .filter_map(|m| m.destination)
         .collect();
     mounts.sort();
-    Ok(ContainerTarget {
+    let container = ContainerTarget {
         mounts,
         id: inspect.id.unwrap_or_default(),
         name,
         image: inspect.config.and_then(|c| c.image).unwrap_or_default(),
         image_id: inspect.image.unwrap_or_default(),
         pid,
-    })
+    };
+    Ok((container, running && pid > 0, status))
 }
 
 /// Whether the container is still running (false once it is gone or stopped).

@@ -1,0 +1,174 @@
+//! Real-system tests of `trace run` (issue 4): a container traced from its first instruction, whose
+//! profile then starts the image and passes its exercise 20 times in a row, with and without
+//! no-new-privileges.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use serde_json::Value;
+use trace_tests::{Container, TestImage, ensure_image, run_once, system_tier};
+
+/// Starts per mode in the proof.
+const STARTS: usize = 20;
+
+fn text(output: &Output) -> String {
+    format!(
+        "status {}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn trace_run(trace: &Path, out: &Path, args: &[&str]) -> Value {
+    let output = Command::new(trace)
+        .arg("run")
+        .arg("--out")
+        .arg(out)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    serde_json::from_str(&std::fs::read_to_string(out.join("recording.json")).unwrap()).unwrap()
+}
+
+fn names(section: &Value) -> Vec<String> {
+    section["x86_64"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// busybox running its exercise as the entrypoint: startup recorded, runc's phases split, the
+/// profile starts it 20 times in each mode; a short-lived container (`true`) is recorded whole.
+#[test]
+fn run_busybox_profile_starts_it_every_time() {
+    let Some(system) = system_tier("run_busybox_profile_starts_it_every_time") else {
+        return;
+    };
+    let image = ensure_image(TestImage::Busybox).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let rec = trace_run(
+        &system.trace_bin(),
+        out.path(),
+        &[&image, "sh", "/exercise.sh"],
+    );
+    assert_eq!(rec["startup_seen"], true);
+    assert_eq!(rec["stop_reason"]["kind"], "container_exited");
+    let startup = &rec["startup"];
+    assert_eq!(startup["filter_installed"], true);
+    let before = names(&startup["runc_before_filter"]);
+    for setup in ["mount", "pivot_root", "sethostname"] {
+        assert!(
+            before.contains(&setup.to_owned()),
+            "{setup} not in runc's setup: {before:?}"
+        );
+    }
+    let after = names(&startup["runc_after_filter"]);
+    for call in ["capset", "setgroups", "execve"] {
+        assert!(
+            after.contains(&call.to_owned()),
+            "{call} not after the filter: {after:?}"
+        );
+    }
+    let app = names(&rec["syscalls"]);
+    for call in ["uname", "sync", "chmod", "unlink", "exit_group"] {
+        assert!(
+            app.contains(&call.to_owned()),
+            "{call} not in the application: {app:?}"
+        );
+    }
+    assert!(
+        !app.contains(&"mount".to_owned()) && !app.contains(&"pivot_root".to_owned()),
+        "{app:?}"
+    );
+    let profile = format!("seccomp={}", out.path().join("seccomp.json").display());
+    let seccomp = std::fs::read_to_string(out.path().join("seccomp.json")).unwrap();
+    assert!(
+        !seccomp.contains("\"pivot_root\"") && !seccomp.contains("\"mount\""),
+        "runc's setup is not allowed"
+    );
+    for extra in [
+        &["--security-opt", &profile][..],
+        &[
+            "--security-opt",
+            &profile,
+            "--security-opt",
+            "no-new-privileges",
+        ],
+    ] {
+        for start in 1..=STARTS {
+            let run = run_once(&image, extra, &["sh", "/exercise.sh"]).unwrap();
+            assert!(
+                run.status.success()
+                    && String::from_utf8_lossy(&run.stdout).contains("exercise-ok"),
+                "start {start} with {extra:?}: {}",
+                text(&run)
+            );
+        }
+    }
+    let denied = run_once(&image, &["--security-opt", &profile], &["mkdir", "/tmp/x"]).unwrap();
+    assert!(!denied.status.success(), "mkdir ran under the profile");
+
+    // A container that lives well under 100 ms is recorded completely.
+    let short = tempfile::tempdir().unwrap();
+    let rec = trace_run(&system.trace_bin(), short.path(), &[&image, "true"]);
+    assert!(names(&rec["startup"]["runc_after_filter"]).contains(&"execve".to_owned()));
+    assert!(
+        names(&rec["syscalls"]).contains(&"exit_group".to_owned()),
+        "{}",
+        rec["syscalls"]
+    );
+}
+
+/// The Debian python image serving HTTP, exercised from inside: its profile starts it and passes
+/// the exercise 20 times in each mode.
+#[test]
+fn run_python_server_profile_serves_every_time() {
+    let Some(system) = system_tier("run_python_server_profile_serves_every_time") else {
+        return;
+    };
+    let image = ensure_image(TestImage::Python).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let rec = trace_run(
+        &system.trace_bin(),
+        out.path(),
+        &["--exec", "python3 /srv/exercise.py 8000", &image],
+    );
+    assert_eq!(
+        rec["stop_reason"],
+        serde_json::json!({"kind": "command_exited", "status": 0})
+    );
+    let app = names(&rec["syscalls"]);
+    for call in ["bind", "listen", "accept4"] {
+        assert!(app.contains(&call.to_owned()), "{call}: {app:?}");
+    }
+    let profile = format!("seccomp={}", out.path().join("seccomp.json").display());
+    for extra in [
+        &["--security-opt", &profile][..],
+        &[
+            "--security-opt",
+            &profile,
+            "--security-opt",
+            "no-new-privileges",
+        ],
+    ] {
+        for start in 1..=STARTS {
+            let server = Container::run(&image, "trace-run-proof", extra, &[]).unwrap();
+            let mut last = String::new();
+            let passed = (0..100).any(|_| {
+                let run = server
+                    .exec(&["python3", "/srv/exercise.py", "8000"])
+                    .unwrap();
+                last = text(&run);
+                let ok = run.status.success() && last.contains("exercise-ok");
+                if !ok {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                ok
+            });
+            assert!(passed, "start {start} with {extra:?}: {last}");
+        }
+    }
+}
