@@ -1,6 +1,6 @@
 //! Reading and writing recording.json, and reading older schema versions.
 
-use super::{Category, Recording, SCHEMA_NAME, SCHEMA_VERSION};
+use super::{Category, Recording, SCHEMA_NAME, SCHEMA_VERSION, SourcesError};
 
 /// Why a recording could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +24,15 @@ pub enum RecordingError {
         /// The version found.
         found: u64,
     },
+    /// A merged recording whose `sources` and `provenance` do not agree (v4).
+    #[error("{path}: inconsistent sources or provenance")]
+    Sources {
+        /// The file.
+        path: String,
+        /// What is inconsistent.
+        #[source]
+        source: SourcesError,
+    },
     /// Some other JSON document.
     #[error("{path}: not a trace recording (no \"schema\": \"{SCHEMA_NAME}\")")]
     NotARecording {
@@ -39,7 +48,9 @@ impl Recording {
     ///
     /// Version 1 (syscalls only) is converted on load: it reads as a version 2 recording whose
     /// `events.recorded` is just `syscalls`, so renderers say that files, programs, capabilities
-    /// and sockets were not recorded.
+    /// and sockets were not recorded. Versions 2 and 3 lack only optional fields (`startup`,
+    /// `sources`, `provenance`). A merged recording's `sources` and `provenance` are checked with
+    /// [`Recording::check_sources`].
     pub fn from_json(text: &str, path: &str) -> Result<Recording, RecordingError> {
         let malformed = |source| RecordingError::Malformed {
             path: path.to_owned(),
@@ -57,25 +68,32 @@ impl Recording {
             .ok_or_else(|| RecordingError::NotARecording {
                 path: path.to_owned(),
             })?;
-        match version {
+        let mut recording: Recording = match version {
             1 => {
                 let mut recording: Recording = serde_json::from_value(value).map_err(malformed)?;
-                recording.schema_version = SCHEMA_VERSION;
                 recording.events.recorded = [Category::Syscalls].into();
-                Ok(recording)
+                recording
             }
-            // Version 2 lacks only the optional `startup`.
-            2 => {
-                let mut recording: Recording = serde_json::from_value(value).map_err(malformed)?;
-                recording.schema_version = SCHEMA_VERSION;
-                Ok(recording)
+            // Versions 2 and 3 lack only optional fields.
+            2 | 3 => serde_json::from_value(value).map_err(malformed)?,
+            v if v == u64::from(SCHEMA_VERSION) => {
+                serde_json::from_value(value).map_err(malformed)?
             }
-            v if v == u64::from(SCHEMA_VERSION) => serde_json::from_value(value).map_err(malformed),
-            found => Err(RecordingError::UnsupportedVersion {
+            found => {
+                return Err(RecordingError::UnsupportedVersion {
+                    path: path.to_owned(),
+                    found,
+                });
+            }
+        };
+        recording.schema_version = SCHEMA_VERSION;
+        recording
+            .check_sources()
+            .map_err(|source| RecordingError::Sources {
                 path: path.to_owned(),
-                found,
-            }),
-        }
+                source,
+            })?;
+        Ok(recording)
     }
 
     /// The recording as pretty JSON with a trailing newline (maps are sorted, so output is stable).

@@ -25,6 +25,7 @@ mod events;
 mod execs;
 mod files;
 mod load;
+mod merge;
 mod paths;
 mod sockets;
 mod syscalls;
@@ -39,13 +40,17 @@ pub use events::{Category, Events};
 pub use execs::{EXEC_SAMPLE_ARG_BYTES, EXEC_SAMPLE_ARGS, EXEC_SAMPLES, ExecUse};
 pub use files::{Access, FileUse, Links};
 pub use load::RecordingError;
+pub use merge::{
+    MergeError, MergeOptions, PortSources, Provenance, SocketSources, Source, SourceKey, SourceSet,
+    SourcesError,
+};
 pub use paths::{ArgBytes, ByteTextError, PathBytes, absolute, decode, encode, normalize};
 pub use sockets::{BoundPort, FAMILY_NAMES, SOCK_TYPE_MASK, SocketFamily, SocketType, SocketUse};
 pub use syscalls::{SyscallName, syscall_name};
 
 /// The recording format's version. Raised on every change to the schema; older versions that can
 /// still be read are listed in [`Recording::from_json`].
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Identifies the document as a trace recording.
 pub const SCHEMA_NAME: &str = "trace-recording";
@@ -106,6 +111,15 @@ pub struct Recording {
     /// was seen, i.e. `trace run`). `syscalls` then holds the application's calls alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub startup: Option<Startup>,
+    /// The recordings this one was merged from (v4), sorted by `started_at`, then container id;
+    /// two or more. Empty in a recording of one run, which is its own only source
+    /// ([`Recording::source_list`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<Source>,
+    /// Which of `sources` saw each system call, file, program, capability, socket and bound port
+    /// (v4); items every source saw are left out. Empty in a recording of one run.
+    #[serde(default, skip_serializing_if = "Provenance::is_empty")]
+    pub provenance: Provenance,
 }
 
 /// System calls per ABI: name -> number of calls.
@@ -155,6 +169,8 @@ impl Recording {
             bound_ports: BTreeSet::new(),
             events: Events::default(),
             startup: None,
+            sources: Vec::new(),
+            provenance: Provenance::default(),
         }
     }
 
@@ -289,6 +305,11 @@ pub enum GapKind {
     FeatureMissing,
     /// Events were lost (ring buffer full, paths cut, undecodable records).
     EventsDropped,
+    /// A merged recording: a category some sources recorded and others did not, so the merged
+    /// recording does not claim it (v4).
+    PartlyRecorded,
+    /// A merged recording: the sources ran on different kernels or architectures (v4).
+    HostsDiffer,
 }
 
 /// A known gap, with a sentence for humans.

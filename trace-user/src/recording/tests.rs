@@ -1,6 +1,7 @@
 use super::*;
 
-const FIXTURE: &str = include_str!("../../tests/data/recording-v3.json");
+const FIXTURE: &str = include_str!("../../tests/data/recording-v4.json");
+const FIXTURE_V3: &str = include_str!("../../tests/data/recording-v3.json");
 const FIXTURE_V2: &str = include_str!("../../tests/data/recording-v2.json");
 const FIXTURE_V1: &str = include_str!("../../tests/data/recording-v1.json");
 
@@ -29,13 +30,21 @@ fn fixture_round_trips_byte_for_byte() {
 }
 
 #[test]
+fn v3_recordings_load_as_current_and_write_back_with_only_the_version_changed() {
+    let recording = Recording::from_json(FIXTURE_V3, "v3.json").unwrap();
+    assert_eq!(recording.schema_version, SCHEMA_VERSION);
+    assert!(recording.sources.is_empty() && recording.provenance.is_empty());
+    assert_eq!(recording.to_json(), FIXTURE);
+}
+
+#[test]
 fn v2_recordings_load_without_a_startup() {
     let recording = Recording::from_json(FIXTURE_V2, "v2.json").unwrap();
     assert_eq!(recording.schema_version, SCHEMA_VERSION);
     assert_eq!(recording.startup, None);
     assert_eq!(
         recording.files.len(),
-        Recording::from_json(FIXTURE, "v3.json")
+        Recording::from_json(FIXTURE, "v4.json")
             .unwrap()
             .files
             .len()
@@ -72,7 +81,7 @@ fn v1_recordings_load_as_current_with_only_syscalls_recorded() {
 
 #[test]
 fn rejects_other_versions_and_documents() {
-    let newer = FIXTURE.replace("\"schema_version\": 3", "\"schema_version\": 99");
+    let newer = FIXTURE.replace("\"schema_version\": 4", "\"schema_version\": 99");
     let err = Recording::from_json(&newer, "r.json").unwrap_err();
     assert!(
         matches!(err, RecordingError::UnsupportedVersion { found: 99, .. }),
@@ -80,10 +89,10 @@ fn rejects_other_versions_and_documents() {
     );
     assert!(
         err.to_string()
-            .starts_with("r.json: recording schema version 99 is not supported (this trace reads versions 1 to 3)"),
+            .starts_with("r.json: recording schema version 99 is not supported (this trace reads versions 1 to 4)"),
         "{err}"
     );
-    let zero = FIXTURE.replace("\"schema_version\": 3", "\"schema_version\": 0");
+    let zero = FIXTURE.replace("\"schema_version\": 4", "\"schema_version\": 0");
     assert!(matches!(
         Recording::from_json(&zero, "z.json"),
         Err(RecordingError::UnsupportedVersion { found: 0, .. })
