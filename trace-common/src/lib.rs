@@ -1,8 +1,9 @@
 //! Types and constants shared by trace's eBPF programs (`trace-ebpf`) and its userspace (`trace-user`).
 //!
-//! The kernel side counts system calls in one per-CPU array: slot `abi * SYSCALLS_PER_ABI + nr`, plus
-//! one last slot for numbers outside the table. Both sides compute slots with [`syscall_slot`], so the
-//! layout is defined once.
+//! The kernel side counts system calls in one per-CPU array: per [`Phase`] of the container's
+//! startup, slot `abi * SYSCALLS_PER_ABI + nr`, plus one last slot for numbers outside the table.
+//! Both sides compute slots with [`phase_syscall_slot`], so the layout is defined once. Which
+//! cgroup is traced, and its phase, is the one [`TargetState`] in [`MAP_TARGET`].
 //!
 //! File accesses, executed programs and bound or listening sockets travel through one ring buffer
 //! ([`MAP_EVENTS`]) as `#[repr(C)]` records: a header ([`FileRecord`], [`ExecRecord`],
@@ -12,13 +13,15 @@
 #![no_std]
 #![deny(missing_docs)]
 
-/// Name of the per-CPU `u64` array that counts system calls per slot.
+/// Name of the per-CPU `u64` array that counts system calls per slot: [`PHASES`] blocks of
+/// [`SYSCALL_SLOTS`], one per [`Phase`] ([`phase_syscall_slot`]).
 pub const MAP_SYSCALLS: &str = "SYSCALLS";
 
-/// Global: the cgroup v2 id of the traced container (0 disables recording).
-pub const GLOBAL_TARGET_CGROUP: &str = "TARGET_CGROUP";
-/// Global: the level of that cgroup in the v2 hierarchy (root is 0).
-pub const GLOBAL_TARGET_LEVEL: &str = "TARGET_LEVEL";
+/// Name of the one-entry array holding the [`TargetState`]: which cgroup is traced, and how far
+/// its startup has got. Every program reads it first.
+pub const MAP_TARGET: &str = "TARGET";
+/// Name of the array of [`CgroupName`]s a pending probe waits for ([`PENDING_NAMES`] entries).
+pub const MAP_PENDING: &str = "PENDING";
 /// Global: byte offset of `thread_info.status` in `task_struct` (from BTF), or [`NO_OFFSET`].
 pub const GLOBAL_COMPAT_STATUS_OFFSET: &str = "COMPAT_STATUS_OFFSET";
 
@@ -29,6 +32,165 @@ pub const NO_OFFSET: u64 = u64::MAX;
 pub const TS_COMPAT: u32 = 0x0002;
 /// x86 `__X32_SYSCALL_BIT`: set in the number of x32-ABI system calls.
 pub const X32_SYSCALL_BIT: u64 = 0x4000_0000;
+
+// ---------------------------------------------------------------------------------------------
+// The target and its phases.
+
+/// The traced cgroup and the phase of its startup, the one entry of [`MAP_TARGET`].
+///
+/// `cgroup_id` 0 records nothing. Userspace writes the whole value when it attaches to a running
+/// cgroup; a pending probe leaves `cgroup_id` 0 and the kernel's `cgroup_mkdir` program writes
+/// `level` then `cgroup_id` when a cgroup with an expected name appears. `filter_seen` and
+/// `exec_seen` only ever go from 0 to 1, each written by one program, so no update can be lost
+/// without atomics.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TargetState {
+    /// Cgroup v2 id of the traced subtree (what `bpf_get_current_cgroup_id()` returns in it).
+    pub cgroup_id: u64,
+    /// Its level in the v2 hierarchy (root is 0).
+    pub level: u32,
+    /// 1 once a task of the target installed a seccomp filter before the first exec.
+    pub filter_seen: u32,
+    /// 1 once a task of the target executed a program (the entrypoint): the application runs.
+    pub exec_seen: u32,
+    /// Zero.
+    pub pad: u32,
+}
+
+const _: () = assert!(size_of::<TargetState>() == 24 && align_of::<TargetState>() == 8);
+
+impl TargetState {
+    /// The phase the target is in.
+    #[allow(clippy::inline_always, reason = "runs on every traced syscall")]
+    #[inline(always)]
+    pub const fn phase(&self) -> Phase {
+        if self.exec_seen != 0 {
+            Phase::Application
+        } else if self.filter_seen != 0 {
+            Phase::RuncAfterFilter
+        } else {
+            Phase::RuncBeforeFilter
+        }
+    }
+}
+
+/// The phases of a container's life the probe keeps apart, so that the container runtime's own
+/// setup is not taken for the application. The phase belongs to the target, not to a task.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(
+    feature = "user",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
+pub enum Phase {
+    /// From the first system call in the cgroup until a task in it installed a seccomp filter
+    /// (the exit of a successful `seccomp(SECCOMP_SET_MODE_FILTER)` or
+    /// `prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER)`): runc building the container. A profile
+    /// need not allow these calls (the filter is not in force yet).
+    RuncBeforeFilter = 0,
+    /// From the filter until the first program executed in the cgroup: runc after its filter is
+    /// in place. A profile must allow these. Empty when no filter is installed.
+    RuncAfterFilter = 1,
+    /// From the first exec on (the entrypoint); the only phase when attaching to a running
+    /// container.
+    Application = 2,
+}
+
+/// Number of [`Phase`]s.
+pub const PHASES: u32 = 3;
+
+impl Phase {
+    /// Every phase, in order.
+    pub const ALL: [Phase; 3] = [
+        Phase::RuncBeforeFilter,
+        Phase::RuncAfterFilter,
+        Phase::Application,
+    ];
+
+    /// The phase numbered `n` (a record's `phase` byte), if any.
+    pub const fn from_u8(n: u8) -> Option<Phase> {
+        match n {
+            0 => Some(Phase::RuncBeforeFilter),
+            1 => Some(Phase::RuncAfterFilter),
+            2 => Some(Phase::Application),
+            _ => None,
+        }
+    }
+
+    /// The phase's name as recordings spell it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Phase::RuncBeforeFilter => "runc_before_filter",
+            Phase::RuncAfterFilter => "runc_after_filter",
+            Phase::Application => "application",
+        }
+    }
+}
+
+/// Entries of [`MAP_PENDING`]: the cgroup names a pending probe waits for.
+pub const PENDING_NAMES: u32 = 4;
+/// Bytes of a [`CgroupName`] pattern: `/` plus a name of up to 135 bytes (Docker's are 64 and
+/// 77: `<id>`, `docker-<id>.scope`).
+pub const CGROUP_NAME_BYTES: usize = 136;
+
+/// A cgroup name a pending probe waits for, as the pattern the kernel compares the end of a new
+/// cgroup's path with: `/` followed by the name, zero-padded.
+#[repr(C, align(8))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CgroupName {
+    /// Bytes of the pattern (`/` included); 0: an unused entry.
+    pub len: u32,
+    /// Zero.
+    pub pad: u32,
+    /// The pattern, zero after `len` bytes.
+    pub bytes: [u8; CGROUP_NAME_BYTES],
+}
+
+const _: () = assert!(size_of::<CgroupName>() == 144 && align_of::<CgroupName>() == 8);
+
+impl CgroupName {
+    /// An unused entry.
+    pub const NONE: CgroupName = CgroupName {
+        len: 0,
+        pad: 0,
+        bytes: [0; CGROUP_NAME_BYTES],
+    };
+
+    /// The pattern for the cgroup called `name` (its last path component); `None` if `name` is
+    /// empty, holds a `/` or a NUL, or is longer than 135 bytes.
+    pub fn new(name: &[u8]) -> Option<CgroupName> {
+        if name.is_empty() || name.len() >= CGROUP_NAME_BYTES || name.contains(&b'/') {
+            return None;
+        }
+        let mut pattern = CgroupName::NONE;
+        pattern.bytes[0] = b'/';
+        let mut i = 0;
+        while i < name.len() {
+            if name[i] == 0 {
+                return None;
+            }
+            pattern.bytes[i + 1] = name[i];
+            i += 1;
+        }
+        #[allow(clippy::cast_possible_truncation, reason = "below CGROUP_NAME_BYTES")]
+        {
+            pattern.len = name.len() as u32 + 1;
+        }
+        Some(pattern)
+    }
+}
+
+/// `struct trace_event_raw_cgroup` (the `cgroup:cgroup_mkdir` record): `root`, the hierarchy id
+/// (0 is the cgroup v2 hierarchy).
+pub const CGROUP_MKDIR_ROOT_OFFSET: usize = 8;
+/// ... `level`.
+pub const CGROUP_MKDIR_LEVEL_OFFSET: usize = 12;
+/// ... `id`.
+pub const CGROUP_MKDIR_ID_OFFSET: usize = 16;
+/// ... `__data_loc char[] path` (the cgroup's path in its hierarchy).
+pub const CGROUP_MKDIR_PATH_OFFSET: usize = 24;
 
 /// Slots per ABI: every Linux syscall table is below 1024 entries.
 pub const SYSCALLS_PER_ABI: u32 = 1024;
@@ -84,6 +246,33 @@ pub const fn syscall_slot(abi: Abi, nr: u64) -> u32 {
         abi as u32 * SYSCALLS_PER_ABI + nr as u32
     } else {
         OUT_OF_RANGE_SLOT
+    }
+}
+
+/// Slots of [`MAP_SYSCALLS`]: [`SYSCALL_SLOTS`] per phase.
+pub const PHASE_SYSCALL_SLOTS: u32 = PHASES * SYSCALL_SLOTS;
+
+/// The [`MAP_SYSCALLS`] slot of system call `nr` of `abi` made in `phase`.
+#[allow(clippy::inline_always, reason = "runs on every traced syscall")]
+#[inline(always)]
+pub const fn phase_syscall_slot(phase: Phase, abi: Abi, nr: u64) -> u32 {
+    phase as u32 * SYSCALL_SLOTS + syscall_slot(abi, nr)
+}
+
+/// The phase and the [`syscall_slot`] of a [`MAP_SYSCALLS`] slot; `None` beyond the map.
+pub const fn slot_phase(slot: u32) -> Option<(Phase, u32)> {
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "checked below PHASES first"
+    )]
+    let phase = if slot / SYSCALL_SLOTS < PHASES {
+        Phase::from_u8((slot / SYSCALL_SLOTS) as u8)
+    } else {
+        None
+    };
+    match phase {
+        Some(phase) => Some((phase, slot % SYSCALL_SLOTS)),
+        None => None,
     }
 }
 
@@ -365,8 +554,10 @@ pub struct FileRecord {
     /// Bit `i` set: path slot `i` is incomplete: cut (longer than [`PATH_MAX`]: a walk keeps the
     /// end, a string the start), or absent although expected (unreadable, or the record full).
     pub truncated: u8,
+    /// The target's [`Phase`] when the call returned.
+    pub phase: u8,
     /// Zero.
-    pub pad: [u8; 4],
+    pub pad: [u8; 3],
 }
 
 const _: () = assert!(size_of::<FileRecord>() == 40 && align_of::<FileRecord>() == 8);
@@ -387,7 +578,12 @@ pub struct ExecRecord {
     pub path_len: u16,
     /// Bit 0: the path is incomplete (cut or unreadable); bit 1: the argument area was cut at
     /// [`ARGV_MAX`] or could not be read.
-    pub truncated: u32,
+    pub truncated: u8,
+    /// The target's [`Phase`] once this program started (the exec of the entrypoint is the
+    /// first of [`Phase::Application`]).
+    pub phase: u8,
+    /// Zero.
+    pub pad: u16,
 }
 
 const _: () = assert!(size_of::<ExecRecord>() == 16 && align_of::<ExecRecord>() == 4);
@@ -407,8 +603,10 @@ pub struct SocketRecord {
     pub sock_type: u16,
     /// Port in host byte order: for bind the port asked for (0: any), for listen the bound one.
     pub port: u16,
+    /// The target's [`Phase`] when the call returned.
+    pub phase: u8,
     /// Zero.
-    pub pad: u16,
+    pub pad: u8,
 }
 
 const _: () = assert!(size_of::<SocketRecord>() == 16 && align_of::<SocketRecord>() == 4);
@@ -485,6 +683,43 @@ mod tests {
         );
         assert_eq!(syscall_slot(Abi::X86_64, u64::MAX), OUT_OF_RANGE_SLOT);
         assert_eq!(slot_syscall(OUT_OF_RANGE_SLOT), None);
+    }
+
+    #[test]
+    fn phase_slots_round_trip() {
+        for phase in Phase::ALL {
+            assert_eq!(Phase::from_u8(phase as u8), Some(phase));
+            for (abi, nr) in [(Abi::X86_64, 0u64), (Abi::X32, 1023), (Abi::X86, 5000)] {
+                let slot = phase_syscall_slot(phase, abi, nr);
+                assert!(slot < PHASE_SYSCALL_SLOTS);
+                assert_eq!(slot_phase(slot), Some((phase, syscall_slot(abi, nr))));
+            }
+        }
+        assert_eq!(Phase::from_u8(3), None);
+        assert_eq!(slot_phase(PHASE_SYSCALL_SLOTS), None);
+        let state = |filter_seen, exec_seen| TargetState {
+            filter_seen,
+            exec_seen,
+            ..TargetState::default()
+        };
+        assert_eq!(state(0, 0).phase(), Phase::RuncBeforeFilter);
+        assert_eq!(state(1, 0).phase(), Phase::RuncAfterFilter);
+        assert_eq!(state(0, 1).phase(), Phase::Application);
+        assert_eq!(state(1, 1).phase(), Phase::Application);
+    }
+
+    #[test]
+    fn cgroup_name_patterns() {
+        let id = [b'a'; 64];
+        let p = CgroupName::new(&id).unwrap();
+        assert_eq!(p.len, 65);
+        assert_eq!(&p.bytes[..65], [&b"/"[..], &id].concat().as_slice());
+        assert!(p.bytes[65..].iter().all(|&b| b == 0));
+        assert!(CgroupName::new(b"").is_none());
+        assert!(CgroupName::new(b"a/b").is_none());
+        assert!(CgroupName::new(b"a\0b").is_none());
+        assert!(CgroupName::new(&[b'x'; 135]).is_some());
+        assert!(CgroupName::new(&[b'x'; 136]).is_none());
     }
 
     #[test]

@@ -4,12 +4,12 @@
 use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
 use trace_common::cap_slot;
 
-use crate::{CAP_FIELD_OFFSET, CAP_RET_OFFSET, CAPS, count, global, in_target};
+use crate::{CAP_FIELD_OFFSET, CAP_RET_OFFSET, CAPS, count, global, target_phase};
 
 /// `capability:cap_capable(cred, target_ns, capable_ns, cap, ret)`; `ret != 0` is a denial.
 #[tracepoint]
 pub fn cap_check(ctx: TracePointContext) -> u32 {
-    if in_target() {
+    if target_phase().is_some() {
         let _ = try_cap_check(&ctx);
     }
     0

@@ -19,11 +19,10 @@ use core::ffi::c_void;
 use aya_ebpf::helpers::generated::bpf_probe_read_user_str;
 use trace_common::{
     FileOp, FileRecord, PATH_BASE, PATH_MAX, PATH_REQUESTED, PATH_RESOLVED, PATH_SECOND_BASE,
-    PATH_SECOND_REQUESTED, PATH_SLOTS, RECORD_FILE, SYS_EXIT_NR_OFFSET, SYS_EXIT_RET_OFFSET,
+    PATH_SECOND_REQUESTED, PATH_SLOTS, Phase, RECORD_FILE, SYS_EXIT_NR_OFFSET, SYS_EXIT_RET_OFFSET,
 };
 
 use crate::{
-    in_target,
     kernel::{
         AT_FDCWD, PathRef, dentry_ino, dirfd_path, fd_file, file_f_path, fs_pwd, fs_root,
         syscall_args,
@@ -32,6 +31,7 @@ use crate::{
         Builder, DedupKey, KEY_OBJECT, KEY_STRINGS, Scratch, WALK_MASK, combine, hash_record,
         hash_str2, key_tag, record, remember, scratch, seen, walk,
     },
+    target_phase,
 };
 
 // x86_64 system call numbers (the tracepoints do not fire for 32-bit compat calls).
@@ -94,6 +94,8 @@ const MAP_ANONYMOUS: u64 = 0x20;
 /// One file access, as [`emit`] records it.
 pub struct FileCall {
     pub op: FileOp,
+    /// The target's phase.
+    pub phase: Phase,
     pub flags: u32,
     pub result: i64,
     /// The requested path: a user pointer (or a kernel one, see `path_in_kernel`), 0 for none.
@@ -111,9 +113,10 @@ pub struct FileCall {
 
 impl FileCall {
     #[inline(always)]
-    pub fn new(op: FileOp, result: i64) -> Self {
+    pub fn new(op: FileOp, phase: Phase, result: i64) -> Self {
         FileCall {
             op,
+            phase,
             flags: 0,
             result,
             path: 0,
@@ -157,33 +160,33 @@ pub fn exit_nr_ret(ctx: &TracePointContext) -> (i32, i64) {
 /// `sys_exit` of `open`, `openat`, `openat2`, `creat`.
 #[tracepoint]
 pub fn file_open(ctx: TracePointContext) -> u32 {
-    if in_target() {
-        let _ = try_file_open(&ctx);
+    if let Some(phase) = target_phase() {
+        let _ = try_file_open(&ctx, phase);
     }
     0
 }
 
-fn try_file_open(ctx: &TracePointContext) -> Result<(), i64> {
+fn try_file_open(ctx: &TracePointContext, phase: Phase) -> Result<(), i64> {
     let (nr, ret) = exit_nr_ret(ctx);
     let a = syscall_args()?;
     let mut call = match nr {
         SYS_OPEN => {
-            let mut c = FileCall::new(FileOp::Open, ret).cwd(a[0]);
+            let mut c = FileCall::new(FileOp::Open, phase, ret).cwd(a[0]);
             c.flags = a[1] as u32;
             c
         }
         SYS_CREAT => {
-            let mut c = FileCall::new(FileOp::Open, ret).cwd(a[0]);
+            let mut c = FileCall::new(FileOp::Open, phase, ret).cwd(a[0]);
             c.flags = O_CREAT | O_WRONLY | O_TRUNC;
             c
         }
         SYS_OPENAT => {
-            let mut c = FileCall::new(FileOp::Open, ret).at(a[0], a[1]);
+            let mut c = FileCall::new(FileOp::Open, phase, ret).at(a[0], a[1]);
             c.flags = a[2] as u32;
             c
         }
         SYS_OPENAT2 => {
-            let mut c = FileCall::new(FileOp::Open, ret).at(a[0], a[1]);
+            let mut c = FileCall::new(FileOp::Open, phase, ret).at(a[0], a[1]);
             // `struct open_how` starts with `__u64 flags`.
             // SAFETY: the helper reads user memory safely.
             c.flags = unsafe { bpf_probe_read_user(a[2] as *const u64) }.unwrap_or(0) as u32;
@@ -202,69 +205,71 @@ fn try_file_open(ctx: &TracePointContext) -> Result<(), i64> {
 /// access, faccessat, faccessat2, readlink, readlinkat, chdir; and failed execve/execveat.
 #[tracepoint]
 pub fn file_path(ctx: TracePointContext) -> u32 {
-    if in_target() {
-        let _ = try_file_path(&ctx);
+    if let Some(phase) = target_phase() {
+        let _ = try_file_path(&ctx, phase);
     }
     0
 }
 
-fn try_file_path(ctx: &TracePointContext) -> Result<(), i64> {
+fn try_file_path(ctx: &TracePointContext, phase: Phase) -> Result<(), i64> {
     let (nr, ret) = exit_nr_ret(ctx);
     let a = syscall_args()?;
     let call = match nr {
-        SYS_UNLINK => FileCall::new(FileOp::Unlink, ret).cwd(a[0]),
+        SYS_UNLINK => FileCall::new(FileOp::Unlink, phase, ret).cwd(a[0]),
         SYS_UNLINKAT => {
             let op = if a[2] & AT_REMOVEDIR != 0 {
                 FileOp::Rmdir
             } else {
                 FileOp::Unlink
             };
-            FileCall::new(op, ret).at(a[0], a[1])
+            FileCall::new(op, phase, ret).at(a[0], a[1])
         }
-        SYS_RMDIR => FileCall::new(FileOp::Rmdir, ret).cwd(a[0]),
-        SYS_MKDIR => FileCall::new(FileOp::Mkdir, ret).cwd(a[0]),
-        SYS_MKDIRAT => FileCall::new(FileOp::Mkdir, ret).at(a[0], a[1]),
+        SYS_RMDIR => FileCall::new(FileOp::Rmdir, phase, ret).cwd(a[0]),
+        SYS_MKDIR => FileCall::new(FileOp::Mkdir, phase, ret).cwd(a[0]),
+        SYS_MKDIRAT => FileCall::new(FileOp::Mkdir, phase, ret).at(a[0], a[1]),
         SYS_CHMOD => {
-            let mut c = FileCall::new(FileOp::Chmod, ret).cwd(a[0]);
+            let mut c = FileCall::new(FileOp::Chmod, phase, ret).cwd(a[0]);
             c.flags = a[1] as u32;
             c
         }
         SYS_FCHMODAT | SYS_FCHMODAT2 => {
-            let mut c = FileCall::new(FileOp::Chmod, ret).at(a[0], a[1]);
+            let mut c = FileCall::new(FileOp::Chmod, phase, ret).at(a[0], a[1]);
             c.flags = a[2] as u32;
             c
         }
-        SYS_CHOWN | SYS_LCHOWN => FileCall::new(FileOp::Chown, ret).cwd(a[0]),
-        SYS_FCHOWNAT => FileCall::new(FileOp::Chown, ret).at(a[0], a[1]),
-        SYS_TRUNCATE => FileCall::new(FileOp::Truncate, ret).cwd(a[0]),
-        SYS_STAT | SYS_LSTAT => FileCall::new(FileOp::Stat, ret).cwd(a[0]),
+        SYS_CHOWN | SYS_LCHOWN => FileCall::new(FileOp::Chown, phase, ret).cwd(a[0]),
+        SYS_FCHOWNAT => FileCall::new(FileOp::Chown, phase, ret).at(a[0], a[1]),
+        SYS_TRUNCATE => FileCall::new(FileOp::Truncate, phase, ret).cwd(a[0]),
+        SYS_STAT | SYS_LSTAT => FileCall::new(FileOp::Stat, phase, ret).cwd(a[0]),
         // fstat by fd (AT_EMPTY_PATH with "") is not a path access.
         SYS_NEWFSTATAT if a[3] & AT_EMPTY_PATH == 0 => {
-            FileCall::new(FileOp::Stat, ret).at(a[0], a[1])
+            FileCall::new(FileOp::Stat, phase, ret).at(a[0], a[1])
         }
-        SYS_STATX if a[2] & AT_EMPTY_PATH == 0 => FileCall::new(FileOp::Stat, ret).at(a[0], a[1]),
+        SYS_STATX if a[2] & AT_EMPTY_PATH == 0 => {
+            FileCall::new(FileOp::Stat, phase, ret).at(a[0], a[1])
+        }
         SYS_ACCESS => {
-            let mut c = FileCall::new(FileOp::Access, ret).cwd(a[0]);
+            let mut c = FileCall::new(FileOp::Access, phase, ret).cwd(a[0]);
             c.flags = a[1] as u32;
             c
         }
         SYS_FACCESSAT | SYS_FACCESSAT2 => {
-            let mut c = FileCall::new(FileOp::Access, ret).at(a[0], a[1]);
+            let mut c = FileCall::new(FileOp::Access, phase, ret).at(a[0], a[1]);
             c.flags = a[2] as u32;
             c
         }
-        SYS_READLINK => FileCall::new(FileOp::Readlink, ret).cwd(a[0]),
-        SYS_READLINKAT => FileCall::new(FileOp::Readlink, ret).at(a[0], a[1]),
+        SYS_READLINK => FileCall::new(FileOp::Readlink, phase, ret).cwd(a[0]),
+        SYS_READLINKAT => FileCall::new(FileOp::Readlink, phase, ret).at(a[0], a[1]),
         SYS_CHDIR => {
-            let mut c = FileCall::new(FileOp::Chdir, ret).cwd(a[0]);
+            let mut c = FileCall::new(FileOp::Chdir, phase, ret).cwd(a[0]);
             if ret == 0 {
                 c.object = Some(fs_pwd()?);
             }
             c
         }
         // A successful exec is recorded by `sched_process_exec` (the caller's memory is gone).
-        SYS_EXECVE if ret < 0 => FileCall::new(FileOp::Exec, ret).cwd(a[0]),
-        SYS_EXECVEAT if ret < 0 => FileCall::new(FileOp::Exec, ret).at(a[0], a[1]),
+        SYS_EXECVE if ret < 0 => FileCall::new(FileOp::Exec, phase, ret).cwd(a[0]),
+        SYS_EXECVEAT if ret < 0 => FileCall::new(FileOp::Exec, phase, ret).at(a[0], a[1]),
         _ => return Ok(()),
     };
     emit(&call)
@@ -273,13 +278,13 @@ fn try_file_path(ctx: &TracePointContext) -> Result<(), i64> {
 /// `sys_exit` of rename, renameat, renameat2, link, linkat, symlink, symlinkat.
 #[tracepoint]
 pub fn file_two_paths(ctx: TracePointContext) -> u32 {
-    if in_target() {
-        let _ = try_file_two_paths(&ctx);
+    if let Some(phase) = target_phase() {
+        let _ = try_file_two_paths(&ctx, phase);
     }
     0
 }
 
-fn try_file_two_paths(ctx: &TracePointContext) -> Result<(), i64> {
+fn try_file_two_paths(ctx: &TracePointContext, phase: Phase) -> Result<(), i64> {
     let (nr, ret) = exit_nr_ret(ctx);
     let a = syscall_args()?;
     let mut call = match nr {
@@ -289,7 +294,7 @@ fn try_file_two_paths(ctx: &TracePointContext) -> Result<(), i64> {
             } else {
                 FileOp::Link
             };
-            let mut c = FileCall::new(op, ret).cwd(a[0]);
+            let mut c = FileCall::new(op, phase, ret).cwd(a[0]);
             c.path2 = a[1];
             c
         }
@@ -299,7 +304,7 @@ fn try_file_two_paths(ctx: &TracePointContext) -> Result<(), i64> {
             } else {
                 FileOp::Rename
             };
-            let mut c = FileCall::new(op, ret).at(a[0], a[1]);
+            let mut c = FileCall::new(op, phase, ret).at(a[0], a[1]);
             c.dirfd2 = i64::from(a[2] as i32);
             c.path2 = a[3];
             if nr == SYS_RENAMEAT2 {
@@ -308,12 +313,12 @@ fn try_file_two_paths(ctx: &TracePointContext) -> Result<(), i64> {
             c
         }
         SYS_SYMLINK => {
-            let mut c = FileCall::new(FileOp::Symlink, ret).cwd(a[0]);
+            let mut c = FileCall::new(FileOp::Symlink, phase, ret).cwd(a[0]);
             c.path2 = a[1];
             c
         }
         SYS_SYMLINKAT => {
-            let mut c = FileCall::new(FileOp::Symlink, ret).cwd(a[0]);
+            let mut c = FileCall::new(FileOp::Symlink, phase, ret).cwd(a[0]);
             c.dirfd2 = i64::from(a[1] as i32);
             c.path2 = a[2];
             c
@@ -331,32 +336,32 @@ fn try_file_two_paths(ctx: &TracePointContext) -> Result<(), i64> {
 /// mappings of a file only).
 #[tracepoint]
 pub fn file_fd(ctx: TracePointContext) -> u32 {
-    if in_target() {
-        let _ = try_file_fd(&ctx);
+    if let Some(phase) = target_phase() {
+        let _ = try_file_fd(&ctx, phase);
     }
     0
 }
 
-fn try_file_fd(ctx: &TracePointContext) -> Result<(), i64> {
+fn try_file_fd(ctx: &TracePointContext, phase: Phase) -> Result<(), i64> {
     let (nr, ret) = exit_nr_ret(ctx);
     let a = syscall_args()?;
     let mut call = match nr {
         SYS_FCHMOD => {
-            let mut c = FileCall::new(FileOp::Chmod, ret);
+            let mut c = FileCall::new(FileOp::Chmod, phase, ret);
             c.flags = a[1] as u32;
             c
         }
-        SYS_FCHOWN => FileCall::new(FileOp::Chown, ret),
-        SYS_FTRUNCATE => FileCall::new(FileOp::Truncate, ret),
+        SYS_FCHOWN => FileCall::new(FileOp::Chown, phase, ret),
+        SYS_FTRUNCATE => FileCall::new(FileOp::Truncate, phase, ret),
         // The count of bytes read is no part of the fact.
-        SYS_GETDENTS | SYS_GETDENTS64 => FileCall::new(FileOp::Getdents, ret.min(0)),
-        SYS_FCHDIR => FileCall::new(FileOp::Chdir, ret),
+        SYS_GETDENTS | SYS_GETDENTS64 => FileCall::new(FileOp::Getdents, phase, ret.min(0)),
+        SYS_FCHDIR => FileCall::new(FileOp::Chdir, phase, ret),
         SYS_MMAP => {
             // A failed mmap returns -errno; success an address (not a small negative number).
             if (-4095..0).contains(&ret) || a[2] & PROT_EXEC == 0 || a[3] & MAP_ANONYMOUS != 0 {
                 return Ok(());
             }
-            let mut c = FileCall::new(FileOp::MmapExec, 0);
+            let mut c = FileCall::new(FileOp::MmapExec, phase, 0);
             c.flags = a[2] as u32;
             c
         }
@@ -394,7 +399,7 @@ pub fn emit(call: &FileCall) -> Result<(), i64> {
             a: object.dentry,
             b: object.vfsmnt,
             c: dentry_ino(object.dentry),
-            d: key_tag(KEY_OBJECT, op, call.result, flags_key),
+            d: key_tag(KEY_OBJECT, op, call.phase, call.result, flags_key),
         };
         if seen(&key) {
             return Ok(());
@@ -464,7 +469,7 @@ pub fn emit(call: &FileCall) -> Result<(), i64> {
             a: hash_record(s, header, requested_len) ^ u64::from(call.path == 0),
             b: second.map_or(0, |(len, _)| hash_str2(s, len)),
             c: combine(identity(base), identity(second_base)),
-            d: key_tag(KEY_STRINGS, op, call.result, flags_key),
+            d: key_tag(KEY_STRINGS, op, call.phase, call.result, flags_key),
         };
         if seen(&key) {
             return Ok(());
@@ -499,6 +504,7 @@ pub fn emit(call: &FileCall) -> Result<(), i64> {
         (*head).op = op;
         (*head).flags = call.flags;
         (*head).result = call.result;
+        (*head).phase = call.phase as u8;
     }
     if b.send(RECORD_FILE) {
         remember(&key);
@@ -524,7 +530,7 @@ impl Paths {
             core::ptr::write_volatile(&raw mut (*head).lens, [0; PATH_SLOTS]);
             core::ptr::write_volatile(&raw mut (*head).present, 0);
             core::ptr::write_volatile(&raw mut (*head).truncated, 0);
-            core::ptr::write_volatile(&raw mut (*head).pad, [0; 4]);
+            core::ptr::write_volatile(&raw mut (*head).pad, [0; 3]);
         }
         Paths { head, strict }
     }

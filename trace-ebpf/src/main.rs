@@ -6,9 +6,12 @@
 //! - [`exec`]: `sched:sched_process_exec` sends the executed program's path and arguments.
 //! - [`caps`]: `capability:cap_capable` counts capability checks per capability and verdict.
 //! - [`sockets`]: the exits of `socket`, `bind` and `listen` count sockets and send bound ports.
+//! - [`phases`]: `cgroup:cgroup_mkdir` sets the target when the expected cgroup appears (a probe
+//!   armed before the container exists); the exits of `seccomp`/`prctl` and
+//!   `sched:sched_process_exec` move the target through its startup phases.
 //!
-//! Every program starts with the cgroup filter ([`in_target`]): one helper call, nothing else
-//! happens for tasks outside the target. Records go through one ring buffer without a wakeup per
+//! Every program starts with the cgroup filter ([`target_phase`]): one inlined array lookup of
+//! the target, one helper call, nothing else happens for tasks outside the target. Records go through one ring buffer without a wakeup per
 //! record; userspace polls it. Layouts and names shared with userspace are in `trace_common`.
 #![no_std]
 #![no_main]
@@ -18,27 +21,23 @@ mod exec;
 mod files;
 mod kernel;
 mod path;
+mod phases;
 mod sockets;
 mod syscalls;
 
 use aya_ebpf::{
     helpers::bpf_get_current_ancestor_cgroup_id,
     macros::map,
-    maps::{LruHashMap, PerCpuArray, RingBuf},
+    maps::{Array, LruHashMap, PerCpuArray, RingBuf},
 };
 use trace_common::{
-    CAP_SLOTS, DEDUP_ENTRIES, DROPPED_SLOTS, EVENTS_BYTES, KernelOffsets, NO_OFFSET, SOCKET_SLOTS,
+    CAP_SLOTS, DEDUP_ENTRIES, DROPPED_SLOTS, EVENTS_BYTES, KernelOffsets, NO_OFFSET, Phase,
+    SOCKET_SLOTS, TargetState,
 };
 
 // Globals set by userspace at load time (names: `trace_common::GLOBAL_*`). They live in .rodata,
 // which the loader freezes, so the verifier sees them as constants.
 
-/// Cgroup v2 id of the traced subtree; 0 records nothing.
-#[unsafe(no_mangle)]
-static TARGET_CGROUP: u64 = 0;
-/// Level of that cgroup in the v2 hierarchy (root is 0).
-#[unsafe(no_mangle)]
-static TARGET_LEVEL: u32 = 0;
 /// Byte offset of `thread_info.status` in `task_struct`, or `NO_OFFSET`.
 #[unsafe(no_mangle)]
 static COMPAT_STATUS_OFFSET: u64 = NO_OFFSET;
@@ -80,17 +79,40 @@ static SOCKETS: PerCpuArray<u64> = PerCpuArray::with_max_entries(SOCKET_SLOTS, 0
 #[map(name = "SEEN")]
 static SEEN: LruHashMap<path::DedupKey, u8> = LruHashMap::with_max_entries(DEDUP_ENTRIES, 0);
 
-/// Whether the current task is in the target cgroup or below it. Comes first in every program.
+/// The traced cgroup and its startup phase (`trace_common::TargetState`): written by userspace
+/// (attaching to a running cgroup) or by `phases::catch_cgroup` (a pending probe), read first by
+/// every program. A map, not a read-only global, because the kernel side sets it; the verifier
+/// inlines the lookup of an array.
+#[map(name = "TARGET")]
+static TARGET: Array<TargetState> = Array::with_max_entries(1, 0);
+
+/// The target's state, read once: `None` if the map has no entry (never: arrays are
+/// preallocated, but the verifier wants the check).
 #[inline(always)]
-fn in_target() -> bool {
-    let target = global!(TARGET_CGROUP);
-    if target == 0 {
+fn target_state() -> Option<(*mut TargetState, TargetState)> {
+    let state = TARGET.get_ptr_mut(0)?;
+    // SAFETY: the pointer is the array's one value, valid for the program run; a volatile read
+    // takes one snapshot, whatever another CPU writes meanwhile.
+    Some((state, unsafe { core::ptr::read_volatile(state) }))
+}
+
+/// Whether the current task is in `state`'s cgroup or below it (false while there is none).
+#[inline(always)]
+fn in_cgroup(state: &TargetState) -> bool {
+    if state.cgroup_id == 0 {
         return false;
     }
     // The level is at most a few dozen: the cast cannot wrap.
-    let level = global!(TARGET_LEVEL) as i32;
     // SAFETY: the helper takes a plain integer and is allowed in every tracing program.
-    unsafe { bpf_get_current_ancestor_cgroup_id(level) == target }
+    unsafe { bpf_get_current_ancestor_cgroup_id(state.level as i32) == state.cgroup_id }
+}
+
+/// The target's phase if the current task is in the target cgroup or below it. Comes first in
+/// every recording program; the phase is read once per run.
+#[inline(always)]
+fn target_phase() -> Option<Phase> {
+    let (_, state) = target_state()?;
+    in_cgroup(&state).then(|| state.phase())
 }
 
 /// Adds one to this CPU's copy of `slot` in a per-CPU counter array.

@@ -22,7 +22,7 @@ use aya_ebpf::{
     macros::map,
     maps::PerCpuArray,
 };
-use trace_common::{DROPPED_SLOTS, PATH_MAX, WAKEUP_PENDING_BYTES};
+use trace_common::{DROPPED_SLOTS, PATH_MAX, Phase, WAKEUP_PENDING_BYTES};
 
 use crate::{
     DROPPED, EVENTS, OFFSETS, SEEN, count, global,
@@ -458,8 +458,8 @@ pub fn send(data: &[u8], kind: u32) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Dedup.
 
-/// A fact already sent. `d` tags what `a`..`c` are: `kind << 60 | op << 48 | errno << 32 |
-/// flags`; `a`..`c` are the object (dentry, vfsmount, inode number) or hashes of the strings.
+/// A fact already sent. `d` tags what `a`..`c` are: `kind << 60 | op << 48 | phase << 44 |
+/// errno << 32 | flags`; `a`..`c` are the object (dentry, vfsmount, inode number) or hashes of the strings.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct DedupKey {
@@ -475,15 +475,20 @@ pub const KEY_STRINGS: u64 = 2;
 pub const KEY_EXEC: u64 = 3;
 pub const KEY_SOCKET: u64 = 4;
 
-/// The `d` word of a key.
+/// The `d` word of a key. The phase is part of it, so a fact of runc's setup does not hide the
+/// same fact of the application (userspace may drop runc's).
 #[inline(always)]
-pub fn key_tag(kind: u64, op: u32, result: i64, flags: u32) -> u64 {
+pub fn key_tag(kind: u64, op: u32, phase: Phase, result: i64, flags: u32) -> u64 {
     let errno = if result < 0 {
         (-result) as u64 & 0xfff
     } else {
         0
     };
-    (kind << 60) | (u64::from(op & 0xfff) << 48) | (errno << 32) | u64::from(flags)
+    (kind << 60)
+        | (u64::from(op & 0xfff) << 48)
+        | (u64::from(phase as u8 & 0xf) << 44)
+        | (errno << 32)
+        | u64::from(flags)
 }
 
 /// Whether `key` was sent already.

@@ -4,14 +4,15 @@
 //! (family, type, port).
 
 use aya_ebpf::{helpers::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext};
-use trace_common::{RECORD_BIND, RECORD_LISTEN, SocketRecord, socket_slot};
+use trace_common::{Phase, RECORD_BIND, RECORD_LISTEN, SocketRecord, socket_slot};
 
 use crate::{
     OFFSETS, SOCKETS, count,
     files::exit_nr_ret,
-    global, in_target,
+    global,
     kernel::{fd_file, read, read_ptr, syscall_args},
     path::{DedupKey, KEY_SOCKET, current_pid, key_tag, remember, seen, send},
+    target_phase,
 };
 
 const SYS_SOCKET: i32 = 41;
@@ -23,13 +24,13 @@ const AF_INET6: u16 = 10;
 /// `sys_exit` of socket, bind, listen.
 #[tracepoint]
 pub fn socket_exit(ctx: TracePointContext) -> u32 {
-    if in_target() {
-        let _ = try_socket_exit(&ctx);
+    if let Some(phase) = target_phase() {
+        let _ = try_socket_exit(&ctx, phase);
     }
     0
 }
 
-fn try_socket_exit(ctx: &TracePointContext) -> Result<(), i64> {
+fn try_socket_exit(ctx: &TracePointContext, phase: Phase) -> Result<(), i64> {
     let (nr, ret) = exit_nr_ret(ctx);
     let a = syscall_args()?;
     match nr {
@@ -47,7 +48,7 @@ fn try_socket_exit(ctx: &TracePointContext) -> Result<(), i64> {
             let port = u16::from_be_bytes([head[2], head[3]]);
             let sock = socket_of(a[0])?;
             let sock_type: u16 = read(sock.wrapping_add(global!(OFFSETS.socket_type)))?;
-            record(RECORD_BIND, family, sock_type, port);
+            record(RECORD_BIND, family, sock_type, port, phase);
         }
         SYS_LISTEN if ret == 0 => {
             let sock = socket_of(a[0])?;
@@ -59,7 +60,7 @@ fn try_socket_exit(ctx: &TracePointContext) -> Result<(), i64> {
             }
             // `skc_num` is the bound local port in host byte order.
             let port: u16 = read(sk.wrapping_add(global!(OFFSETS.sock_num)))?;
-            record(RECORD_LISTEN, family, sock_type, port);
+            record(RECORD_LISTEN, family, sock_type, port, phase);
         }
         _ => {}
     }
@@ -74,12 +75,12 @@ fn socket_of(fd: u64) -> Result<u64, i64> {
 }
 
 #[inline(always)]
-fn record(kind: u32, family: u16, sock_type: u16, port: u16) {
+fn record(kind: u32, family: u16, sock_type: u16, port: u16, phase: Phase) {
     let key = DedupKey {
         a: u64::from(family),
         b: u64::from(sock_type),
         c: u64::from(port),
-        d: key_tag(KEY_SOCKET, kind, 0, 0),
+        d: key_tag(KEY_SOCKET, kind, phase, 0, 0),
     };
     if seen(&key) {
         return;
@@ -90,6 +91,7 @@ fn record(kind: u32, family: u16, sock_type: u16, port: u16) {
         family,
         sock_type,
         port,
+        phase: phase as u8,
         pad: 0,
     };
     // SAFETY: `SocketRecord` is `repr(C)` plain integers without padding bytes.

@@ -1,5 +1,6 @@
 //! System call counting: a raw tracepoint on `sys_enter` adds one per call to the per-CPU
-//! `SYSCALLS` array, per ABI and number (layout: `trace_common::syscall_slot`).
+//! `SYSCALLS` array, per startup phase of the target, ABI and number (layout:
+//! `trace_common::phase_syscall_slot`).
 //!
 //! Every task on the host runs this program on every system call, so the cgroup filter comes
 //! first and nothing else happens for other tasks.
@@ -10,13 +11,15 @@ use aya_ebpf::{
     maps::PerCpuArray,
     programs::RawTracePointContext,
 };
-use trace_common::{Abi, NO_OFFSET, SYSCALL_SLOTS, TS_COMPAT, X32_SYSCALL_BIT, syscall_slot};
+use trace_common::{
+    Abi, NO_OFFSET, PHASE_SYSCALL_SLOTS, TS_COMPAT, X32_SYSCALL_BIT, phase_syscall_slot,
+};
 
-use crate::{COMPAT_STATUS_OFFSET, count, global, in_target};
+use crate::{COMPAT_STATUS_OFFSET, count, global, target_phase};
 
-/// Calls per slot (`trace_common::syscall_slot`), per CPU.
+/// Calls per slot (`trace_common::phase_syscall_slot`), per CPU.
 #[map(name = "SYSCALLS")]
-static SYSCALLS: PerCpuArray<u64> = PerCpuArray::with_max_entries(SYSCALL_SLOTS, 0);
+static SYSCALLS: PerCpuArray<u64> = PerCpuArray::with_max_entries(PHASE_SYSCALL_SLOTS, 0);
 
 /// `sys_enter(struct pt_regs *regs, long id)`: arg(0) is the register frame, arg(1) the number.
 #[raw_tracepoint(tracepoint = "sys_enter")]
@@ -27,9 +30,9 @@ pub fn syscall_enter(ctx: RawTracePointContext) -> u32 {
 }
 
 fn try_syscall_enter(ctx: &RawTracePointContext) -> Result<(), i64> {
-    if !in_target() {
+    let Some(phase) = target_phase() else {
         return Ok(());
-    }
+    };
     let id: i64 = ctx.arg(1);
     // Negative numbers (e.g. `syscall(-1)`) become huge and land in the out-of-range slot.
     let id = id as u64;
@@ -40,7 +43,7 @@ fn try_syscall_enter(ctx: &RawTracePointContext) -> Result<(), i64> {
     } else {
         (Abi::X86_64, id)
     };
-    count(&SYSCALLS, syscall_slot(abi, nr));
+    count(&SYSCALLS, phase_syscall_slot(phase, abi, nr));
     Ok(())
 }
 

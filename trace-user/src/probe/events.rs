@@ -8,7 +8,7 @@ use std::mem::{offset_of, size_of};
 
 use trace_common::{
     ExecRecord, FileOp, FileRecord, PATH_BASE, PATH_REQUESTED, PATH_RESOLVED, PATH_SECOND_BASE,
-    PATH_SECOND_REQUESTED, PATH_SLOTS, RECORD_BIND, RECORD_EXEC, RECORD_FILE, RECORD_LISTEN,
+    PATH_SECOND_REQUESTED, PATH_SLOTS, Phase, RECORD_BIND, RECORD_EXEC, RECORD_FILE, RECORD_LISTEN,
     SocketRecord,
 };
 
@@ -53,6 +53,8 @@ pub struct FileEvent {
     pub truncated: bool,
     /// The process (thread group) id in the host's pid namespace, of the first sighting.
     pub pid: u32,
+    /// The target's phase when the call returned (the first sighting per phase is sent).
+    pub phase: Phase,
 }
 
 /// A program started: the executable's absolute path and its arguments.
@@ -66,6 +68,9 @@ pub struct ExecEvent {
     pub truncated: bool,
     /// The process id in the host's pid namespace.
     pub pid: u32,
+    /// The target's phase with this program running ([`Phase::Application`] for the
+    /// entrypoint).
+    pub phase: Phase,
 }
 
 /// A bound or listening `AF_INET`/`AF_INET6` socket.
@@ -79,6 +84,8 @@ pub struct BindEvent {
     pub port: u16,
     /// The process id in the host's pid namespace, of the first sighting.
     pub pid: u32,
+    /// The target's phase when the call returned.
+    pub phase: Phase,
 }
 
 /// Why a ring-buffer record could not be decoded (a kernel/userspace build mismatch).
@@ -106,6 +113,17 @@ pub enum DecodeError {
         /// The operation number.
         op: u32,
     },
+    /// A record with an unknown phase.
+    #[error("record with unknown phase {phase}")]
+    UnknownPhase {
+        /// The phase byte.
+        phase: u8,
+    },
+}
+
+fn phase_at(record: &[u8], at: usize) -> Option<Result<Phase, DecodeError>> {
+    let phase = *record.get(at)?;
+    Some(Phase::from_u8(phase).ok_or(DecodeError::UnknownPhase { phase }))
 }
 
 // The destructuring in `decode_file` follows the slot order.
@@ -151,6 +169,7 @@ fn decode_file(record: &[u8]) -> Result<FileEvent, DecodeError> {
     let result = i64_at(record, offset_of!(FileRecord, result)).ok_or(short(header))?;
     let present = record[offset_of!(FileRecord, present)];
     let truncated = record[offset_of!(FileRecord, truncated)];
+    let phase = phase_at(record, offset_of!(FileRecord, phase)).ok_or(short(header))??;
 
     let lens_at = offset_of!(FileRecord, lens);
     let mut paths: [Option<Vec<u8>>; PATH_SLOTS] = Default::default();
@@ -176,6 +195,7 @@ fn decode_file(record: &[u8]) -> Result<FileEvent, DecodeError> {
         second_base,
         truncated: truncated != 0,
         pid,
+        phase,
     })
 }
 
@@ -189,7 +209,13 @@ fn decode_exec(record: &[u8]) -> Result<ExecEvent, DecodeError> {
     let pid = u32_at(record, offset_of!(ExecRecord, pid)).ok_or(short(header))?;
     let argv_len = u16_at(record, offset_of!(ExecRecord, argv_len)).ok_or(short(header))?;
     let path_len = u16_at(record, offset_of!(ExecRecord, path_len)).ok_or(short(header))?;
-    let truncated = u32_at(record, offset_of!(ExecRecord, truncated)).ok_or(short(header))?;
+    let truncated = *record
+        .get(offset_of!(ExecRecord, truncated))
+        .ok_or(short(header))?;
+    let phase = phase_at(record, offset_of!(ExecRecord, phase)).ok_or(short(header))??;
+    if record.len() < header {
+        return Err(short(header));
+    }
     let argv_end = header + usize::from(argv_len);
     let path_end = argv_end + usize::from(path_len);
     let argv_area = record.get(header..argv_end).ok_or(short(path_end))?;
@@ -206,6 +232,7 @@ fn decode_exec(record: &[u8]) -> Result<ExecEvent, DecodeError> {
         argv,
         truncated: truncated != 0,
         pid,
+        phase,
     })
 }
 
@@ -224,6 +251,7 @@ fn decode_socket(record: &[u8]) -> Result<BindEvent, DecodeError> {
         sock_type: u16_at(record, offset_of!(SocketRecord, sock_type)).ok_or_else(short)?,
         port: u16_at(record, offset_of!(SocketRecord, port)).ok_or_else(short)?,
         pid: u32_at(record, offset_of!(SocketRecord, pid)).ok_or_else(short)?,
+        phase: phase_at(record, offset_of!(SocketRecord, phase)).ok_or_else(short)??,
     })
 }
 

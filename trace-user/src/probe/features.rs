@@ -37,6 +37,9 @@ pub struct Feature {
     pub layout_ok: fn(&KernelLayout) -> bool,
     /// Without it trace cannot record at all.
     pub mandatory: bool,
+    /// Attached only by `Probe::attach_pending` (a probe armed before the container exists);
+    /// attaching to a running cgroup does without it.
+    pub pending_only: bool,
 }
 
 /// The syscall-exit tracepoints of the file programs (`syscalls/sys_exit_<name>`).
@@ -91,6 +94,14 @@ const FD_EXITS: &[&str] = &[
     "sys_exit_mmap",
 ];
 const SOCKET_EXITS: &[&str] = &["sys_exit_socket", "sys_exit_bind", "sys_exit_listen"];
+const FILTER_EXITS: &[&str] = &["sys_exit_seccomp", "sys_exit_prctl"];
+
+/// The program that sets the target of a pending probe (`Probe::attach_pending` fails without it).
+pub const CATCH_PROGRAM: &str = "catch_cgroup";
+/// The program that ends phase 0 at a seccomp filter install.
+pub const PHASE_FILTER_PROGRAM: &str = "phase_filter";
+/// The program that starts the application phase at the first exec.
+pub const PHASE_EXEC_PROGRAM: &str = "phase_exec";
 
 /// What the file programs need besides the path walk: syscall exit tracepoints, the argument
 /// registers at a known place, `bpf_task_pt_regs` (5.15), `bpf_loop` (5.17), a ring buffer (5.8).
@@ -107,6 +118,7 @@ pub const FEATURES: &[Feature] = &[
         lost: "everything: trace cannot record without it",
         layout_ok: |_| true,
         mandatory: true,
+        pending_only: false,
     },
     Feature {
         program: "file_open",
@@ -119,6 +131,7 @@ pub const FEATURES: &[Feature] = &[
         lost: "opened files (file lists and AppArmor file rules miss them)",
         layout_ok: |l| l.pt_regs_ok && has(&l.offsets, &WALK_OFFSETS),
         mandatory: false,
+        pending_only: false,
     },
     Feature {
         program: "file_path",
@@ -132,6 +145,7 @@ pub const FEATURES: &[Feature] = &[
         lost: "deletes, directory creation, mode and owner changes, metadata probes by path",
         layout_ok: |l| l.pt_regs_ok && has(&l.offsets, &WALK_OFFSETS),
         mandatory: false,
+        pending_only: false,
     },
     Feature {
         program: "file_two_paths",
@@ -144,6 +158,7 @@ pub const FEATURES: &[Feature] = &[
         lost: "renames, hard links and symlinks created",
         layout_ok: |l| l.pt_regs_ok && has(&l.offsets, &WALK_OFFSETS),
         mandatory: false,
+        pending_only: false,
     },
     Feature {
         program: "file_fd",
@@ -157,6 +172,7 @@ pub const FEATURES: &[Feature] = &[
         lost: "shared libraries mapped executable, directory listings, changes through an fd",
         layout_ok: |l| l.pt_regs_ok && has(&l.offsets, &WALK_OFFSETS),
         mandatory: false,
+        pending_only: false,
     },
     Feature {
         program: "exec_done",
@@ -169,6 +185,7 @@ pub const FEATURES: &[Feature] = &[
         lost: "executed programs and their arguments",
         layout_ok: |l| has(&l.offsets, &WALK_OFFSETS) && has(&l.offsets, &EXEC_OFFSETS),
         mandatory: false,
+        pending_only: false,
     },
     Feature {
         program: "cap_check",
@@ -181,6 +198,7 @@ pub const FEATURES: &[Feature] = &[
         lost: "capability checks (no cap-drop/cap-add advice)",
         layout_ok: |_| true,
         mandatory: false,
+        pending_only: false,
     },
     Feature {
         program: "socket_exit",
@@ -193,6 +211,49 @@ pub const FEATURES: &[Feature] = &[
         lost: "socket families and types, bound and listening ports",
         layout_ok: |l| l.pt_regs_ok && has(&l.offsets, &SOCKET_OFFSETS),
         mandatory: false,
+        pending_only: false,
+    },
+    Feature {
+        program: CATCH_PROGRAM,
+        attach: AttachPoint::Tracepoints {
+            category: "cgroup",
+            names: &["cgroup_mkdir"],
+        },
+        records: "a pending probe's target: the cgroup v2 whose name was expected, set inside \
+                  mkdir(2) before any task can join it",
+        needs: "the cgroup:cgroup_mkdir tracepoint (4.19, tracefs)",
+        lost: "tracing a container from its start (Probe::attach_pending fails)",
+        layout_ok: |_| true,
+        mandatory: false,
+        pending_only: true,
+    },
+    Feature {
+        program: PHASE_FILTER_PROGRAM,
+        attach: AttachPoint::Tracepoints {
+            category: "syscalls",
+            names: FILTER_EXITS,
+        },
+        records: "the end of phase 0 (runc before its seccomp filter): a successful \
+                  seccomp(SECCOMP_SET_MODE_FILTER) or prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER)",
+        needs: "syscall exit tracepoints (tracefs), bpf_task_pt_regs (5.15)",
+        lost: "runc's setup before its filter told apart: it counts as runc after the filter \
+               (what a profile allows)",
+        layout_ok: |l| l.pt_regs_ok,
+        mandatory: false,
+        pending_only: true,
+    },
+    Feature {
+        program: PHASE_EXEC_PROGRAM,
+        attach: AttachPoint::Tracepoints {
+            category: "sched",
+            names: &["sched_process_exec"],
+        },
+        records: "the start of the application phase: the first program executed in the target",
+        needs: "the sched:sched_process_exec tracepoint (tracefs)",
+        lost: "runc's startup told apart from the application: everything counts as application",
+        layout_ok: |_| true,
+        mandatory: false,
+        pending_only: true,
     },
 ];
 

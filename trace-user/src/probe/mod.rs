@@ -13,6 +13,12 @@
 //! - `capability:cap_capable` and the exit of `socket` count capability checks and sockets
 //!   ([`Probe::capability_counts`], [`Probe::socket_counts`]).
 //!
+//! The target is a cgroup that exists ([`Probe::attach`]: a running container) or one that will
+//! be created ([`Probe::attach_pending`]: `trace run` arms the probe with the container's cgroup
+//! names before starting it; `cgroup:cgroup_mkdir` sets the target inside the mkdir). Then the
+//! system calls are counted per [`Phase`] of the startup (runc before its seccomp filter, runc
+//! after it, the application: [`Probe::phase_syscall_counts`]) and records carry the phase.
+//!
 //! The optional programs that cannot be loaded or attached on this kernel are listed in
 //! [`ProbeFeatures::missing`]; records the ring buffer had no room for are counted
 //! ([`Probe::dropped_events`]).
@@ -56,21 +62,23 @@ use std::{
 
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{MapData, MapError, PerCpuArray, RingBuf},
+    maps::{Array, MapData, MapError, PerCpuArray, RingBuf},
     programs::{ProgramError, RawTracePoint, TracePoint},
 };
 use trace_common::{
-    Abi, GLOBAL_CAP_FIELD_OFFSET, GLOBAL_CAP_RET_OFFSET, GLOBAL_COMPAT_STATUS_OFFSET,
-    GLOBAL_OFFSETS, GLOBAL_TARGET_CGROUP, GLOBAL_TARGET_LEVEL, KernelOffsets, MAP_CAPS,
-    MAP_DROPPED, MAP_EVENTS, MAP_SOCKETS, MAP_SYSCALLS, NO_OFFSET, SYS_EXIT_NR_OFFSET,
-    SYS_EXIT_RET_OFFSET, slot_cap, slot_socket, slot_syscall,
+    Abi, CGROUP_MKDIR_ID_OFFSET, CGROUP_MKDIR_LEVEL_OFFSET, CGROUP_MKDIR_PATH_OFFSET,
+    CGROUP_MKDIR_ROOT_OFFSET, CgroupName, GLOBAL_CAP_FIELD_OFFSET, GLOBAL_CAP_RET_OFFSET,
+    GLOBAL_COMPAT_STATUS_OFFSET, GLOBAL_OFFSETS, KernelOffsets, MAP_CAPS, MAP_DROPPED, MAP_EVENTS,
+    MAP_PENDING, MAP_SOCKETS, MAP_SYSCALLS, MAP_TARGET, NO_OFFSET, PENDING_NAMES,
+    SYS_EXIT_NR_OFFSET, SYS_EXIT_RET_OFFSET, TargetState, slot_cap, slot_phase, slot_socket,
+    slot_syscall,
 };
 
 pub use btf::VMLINUX_BTF;
 pub use events::{BindEvent, DecodeError, ExecEvent, FileEvent, ProbeEvent, decode};
 pub use features::{AttachPoint, FEATURES, Feature};
 pub use reader::{EventReader, POLL_INTERVAL};
-pub use trace_common::FileOp;
+pub use trace_common::{FileOp, Phase};
 
 /// The eBPF program counting system calls (a function name in trace-ebpf).
 const SYSCALL_PROGRAM: &str = "syscall_enter";
@@ -150,6 +158,55 @@ pub struct SyscallCounts {
     pub out_of_range: u64,
 }
 
+impl SyscallCounts {
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &SyscallCounts) {
+        for (&key, &n) in &other.counts {
+            *self.counts.entry(key).or_default() += n;
+        }
+        self.out_of_range += other.out_of_range;
+    }
+}
+
+/// System call counts per [`Phase`] of the target's startup ([`Probe::phase_syscall_counts`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PhaseSyscallCounts {
+    /// Phase 0: runc building the container, before its seccomp filter is in force.
+    pub runc_before_filter: SyscallCounts,
+    /// Phase 1: runc after installing the filter, until the entrypoint's exec (which is entered
+    /// here): what a profile must allow besides the application. Empty if no filter was
+    /// installed (`filter_seen` false, e.g. `seccomp=unconfined`).
+    pub runc_after_filter: SyscallCounts,
+    /// Phase 2: the application, from its first exec on. Everything when attached to a running
+    /// container.
+    pub application: SyscallCounts,
+    /// A task of the target installed a seccomp filter before the first exec (also true from
+    /// the start when the program that would see it is missing: then phase 0 is counted as 1).
+    pub filter_seen: bool,
+    /// A program was executed in the target: the application phase began (true from the start
+    /// when attached to a running container, or when the program that would see it is missing).
+    pub exec_seen: bool,
+}
+
+impl PhaseSyscallCounts {
+    /// The counts of `phase`.
+    pub fn phase(&self, phase: Phase) -> &SyscallCounts {
+        match phase {
+            Phase::RuncBeforeFilter => &self.runc_before_filter,
+            Phase::RuncAfterFilter => &self.runc_after_filter,
+            Phase::Application => &self.application,
+        }
+    }
+
+    fn phase_mut(&mut self, phase: Phase) -> &mut SyscallCounts {
+        match phase {
+            Phase::RuncBeforeFilter => &mut self.runc_before_filter,
+            Phase::RuncAfterFilter => &mut self.runc_after_filter,
+            Phase::Application => &mut self.application,
+        }
+    }
+}
+
 /// Errors of the probe, each a one-line message saying what is wrong and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
@@ -189,6 +246,21 @@ pub enum ProbeError {
     /// The target names no cgroup.
     #[error("cgroup id 0 is not a cgroup: nothing would be recorded")]
     NoTarget,
+    /// A pending probe was given no usable cgroup name.
+    #[error(
+        "cannot wait for cgroup name {name:?}: names must be 1 to 135 bytes without `/` or NUL, \
+         and at most {PENDING_NAMES} of them"
+    )]
+    BadCgroupName {
+        /// The name (or a summary when there are too many or none).
+        name: String,
+    },
+    /// A pending probe cannot see cgroups appear on this kernel.
+    #[error("cannot trace a container from its start: {why}")]
+    CannotCatch {
+        /// Why the `cgroup_mkdir` program could not be attached.
+        why: String,
+    },
     /// The embedded eBPF object could not be loaded (parsing it or creating its maps).
     #[error("loading the eBPF object failed")]
     Object {
@@ -278,6 +350,7 @@ fn may_load_bpf(cap_eff: u64) -> bool {
 
 /// The loaded and attached programs; dropping it detaches them.
 pub struct Probe {
+    target: Array<MapData, PodTarget>,
     counters: PerCpuArray<MapData, u64>,
     caps: PerCpuArray<MapData, u64>,
     sockets: PerCpuArray<MapData, u64>,
@@ -298,8 +371,35 @@ struct PodOffsets(KernelOffsets);
 // a valid value.
 unsafe impl aya::Pod for PodOffsets {}
 
+/// [`TargetState`] as an aya map value.
+#[repr(transparent)]
+#[derive(Clone, Copy)]
+struct PodTarget(TargetState);
+
+// SAFETY: `TargetState` is `repr(C)` integers with an explicit padding field (size asserted in
+// trace-common): no padding bytes, every bit pattern is a valid value.
+unsafe impl aya::Pod for PodTarget {}
+
+/// [`CgroupName`] as an aya map value.
+#[repr(transparent)]
+#[derive(Clone, Copy)]
+struct PodName(CgroupName);
+
+// SAFETY: `CgroupName` is `repr(C)`: two `u32`s and a byte array whose size is a multiple of 8
+// (asserted in trace-common): no padding bytes, every bit pattern is a valid value.
+unsafe impl aya::Pod for PodName {}
+
+/// How the probe finds its target.
+enum Mode<'a> {
+    /// A cgroup that exists: recorded as the application from the start.
+    Running(ProbeTarget),
+    /// The cgroup that will get one of these names (patterns for the kernel).
+    Pending(&'a [CgroupName]),
+}
+
 impl Probe {
-    /// Loads the embedded eBPF object, sets the target and attaches the programs.
+    /// Loads the embedded eBPF object, attaches the programs and sets the target: a cgroup that
+    /// exists (a running container). Everything it does is counted as [`Phase::Application`].
     ///
     /// Fails only if the mandatory system call counter cannot run; optional programs that
     /// cannot be loaded or attached end up in [`ProbeFeatures::missing`]. Mounts tracefs at
@@ -308,6 +408,33 @@ impl Probe {
         if target.cgroup_id == 0 {
             return Err(ProbeError::NoTarget);
         }
+        Probe::load(&Mode::Running(target))
+    }
+
+    /// Arms the probe for a cgroup that does not exist yet: the first cgroup v2 created whose
+    /// name (last path component) is one of `names` becomes the target, set in the kernel inside
+    /// its mkdir(2), before any task can join it. For Docker: the full container id (cgroupfs
+    /// driver, `/docker/<id>`) and `docker-<id>.scope` (systemd driver). Nothing is recorded until
+    /// then ([`Probe::caught_cgroup`]).
+    ///
+    /// The target's system calls are counted per [`Phase`] of its startup
+    /// ([`Probe::phase_syscall_counts`]), and records carry the phase. At most
+    /// [`PENDING_NAMES`] names of 1 to 135 bytes without `/`. Fails as [`Probe::attach`] does,
+    /// and if the kernel cannot report new cgroups (`cgroup:cgroup_mkdir`); without the phase
+    /// programs the phases collapse upwards (listed in [`ProbeFeatures::missing`]).
+    pub fn attach_pending(names: &[String]) -> Result<Probe, ProbeError> {
+        let bad = |name: &str| ProbeError::BadCgroupName { name: name.into() };
+        if names.is_empty() || names.len() > PENDING_NAMES as usize {
+            return Err(bad(&format!("{} names", names.len())));
+        }
+        let patterns = names
+            .iter()
+            .map(|name| CgroupName::new(name.as_bytes()).ok_or_else(|| bad(name)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Probe::load(&Mode::Pending(&patterns))
+    }
+
+    fn load(mode: &Mode<'_>) -> Result<Probe, ProbeError> {
         if !Path::new(VMLINUX_BTF).exists() {
             return Err(ProbeError::NoBtf { path: VMLINUX_BTF });
         }
@@ -326,8 +453,6 @@ impl Probe {
         let mut ebpf = EbpfLoader::new()
             // No CO-RE relocations in Rust eBPF: skip matching the object against kernel BTF.
             .btf(None)
-            .override_global(GLOBAL_TARGET_CGROUP, &target.cgroup_id, true)
-            .override_global(GLOBAL_TARGET_LEVEL, &target.cgroup_level, true)
             .override_global(GLOBAL_COMPAT_STATUS_OFFSET, &compat_status_offset, true)
             .override_global(GLOBAL_OFFSETS, &offsets, true)
             .override_global(GLOBAL_CAP_FIELD_OFFSET, &cap_at, true)
@@ -335,9 +460,13 @@ impl Probe {
             .load(object)
             .map_err(|source| ProbeError::Object { source })?;
 
+        let pending = matches!(mode, Mode::Pending(_));
         let mut programs = vec![attach_syscall_counter(&mut ebpf)?];
         let mut missing = Vec::new();
-        for feature in FEATURES.iter().filter(|f| !f.mandatory) {
+        for feature in FEATURES
+            .iter()
+            .filter(|f| !f.mandatory && (pending || !f.pending_only))
+        {
             let env = AttachEnv {
                 layout: &layout,
                 tracefs: tracefs.as_deref().map_err(ToString::to_string),
@@ -347,6 +476,15 @@ impl Probe {
                 programs.push(loaded);
             }
         }
+        let state = initial_state(&mut ebpf, mode, &missing)?;
+        let mut target = Array::try_from(ebpf.take_map(MAP_TARGET).ok_or(ProbeError::Missing {
+            kind: "map",
+            name: MAP_TARGET,
+        })?)
+        .map_err(ProbeError::map(MAP_TARGET))?;
+        target
+            .set(0, PodTarget(state), 0)
+            .map_err(ProbeError::map(MAP_TARGET))?;
         for gap in &missing {
             log::warn!(
                 "not recording {} ({} at {}): {}",
@@ -367,6 +505,7 @@ impl Probe {
         })?;
         let events = RingBuf::try_from(events).map_err(ProbeError::map(MAP_EVENTS))?;
         Ok(Probe {
+            target,
             counters,
             caps,
             sockets,
@@ -382,6 +521,20 @@ impl Probe {
         })
     }
 
+    /// The target's cgroup id and level: for a pending probe `None` until a cgroup with an
+    /// expected name appeared, then that one's.
+    pub fn caught_cgroup(&self) -> Result<Option<(u64, u32)>, ProbeError> {
+        let state = self.target_state()?;
+        Ok((state.cgroup_id != 0).then_some((state.cgroup_id, state.level)))
+    }
+
+    fn target_state(&self) -> Result<TargetState, ProbeError> {
+        self.target
+            .get(&0, 0)
+            .map(|PodTarget(state)| state)
+            .map_err(ProbeError::map(MAP_TARGET))
+    }
+
     /// The features in use.
     pub fn features(&self) -> &ProbeFeatures {
         &self.features
@@ -393,12 +546,32 @@ impl Probe {
         self.events.take().map(EventReader::new)
     }
 
-    /// Reads the system call counters (cheap enough to call a few times a second for progress).
-    ///
-    /// One pass over the map: one lookup per slot, each returning every CPU's value.
+    /// Reads the system call counters: what a profile must allow, the application's calls and
+    /// those runc makes after installing its seccomp filter ([`Phase::RuncAfterFilter`]), not
+    /// runc's setup before it. Cheap enough to call a few times a second for progress.
     pub fn syscall_counts(&self) -> Result<SyscallCounts, ProbeError> {
-        let mut counts = SyscallCounts::default();
+        let mut phases = self.phase_syscall_counts()?;
+        let mut counts = std::mem::take(&mut phases.application);
+        counts.add(&phases.runc_after_filter);
+        Ok(counts)
+    }
+
+    /// Reads the system call counters per phase of the target's startup.
+    ///
+    /// One pass over the map: one lookup per slot, each returning every CPU's value (~3 x 3,073
+    /// slots).
+    pub fn phase_syscall_counts(&self) -> Result<PhaseSyscallCounts, ProbeError> {
+        let state = self.target_state()?;
+        let mut phases = PhaseSyscallCounts {
+            filter_seen: state.filter_seen != 0,
+            exec_seen: state.exec_seen != 0,
+            ..PhaseSyscallCounts::default()
+        };
         for (slot, total) in sum_slots(&self.counters, MAP_SYSCALLS)? {
+            let Some((phase, slot)) = slot_phase(slot) else {
+                continue;
+            };
+            let counts = phases.phase_mut(phase);
             match slot_syscall(slot) {
                 Some(key) => {
                     counts.counts.insert(key, total);
@@ -406,7 +579,7 @@ impl Probe {
                 None => counts.out_of_range += total,
             }
         }
-        Ok(counts)
+        Ok(phases)
     }
 
     /// Capability checks per capability number (only those checked at least once).
@@ -452,6 +625,55 @@ fn sum_slots(
         }
     }
     Ok(totals.into_iter())
+}
+
+/// The target state to start from: a running cgroup is in the application phase; a pending probe
+/// has no cgroup yet and waits for `patterns` (written to `PENDING` here). A pending probe
+/// without a phase program counts that phase as the next one, which keeps what a profile must
+/// allow in [`Probe::syscall_counts`]; without the `cgroup_mkdir` program it fails.
+fn initial_state(
+    ebpf: &mut Ebpf,
+    mode: &Mode<'_>,
+    missing: &[MissingFeature],
+) -> Result<TargetState, ProbeError> {
+    let lacks = |program: &str| missing.iter().find(|gap| gap.program == program);
+    match *mode {
+        Mode::Running(t) => Ok(TargetState {
+            cgroup_id: t.cgroup_id,
+            level: t.cgroup_level,
+            exec_seen: 1,
+            ..TargetState::default()
+        }),
+        Mode::Pending(patterns) => {
+            if let Some(gap) = lacks(features::CATCH_PROGRAM) {
+                return Err(ProbeError::CannotCatch {
+                    why: format!("{}: {}", gap.attach_point, gap.why),
+                });
+            }
+            write_pending(ebpf, patterns)?;
+            Ok(TargetState {
+                filter_seen: u32::from(lacks(features::PHASE_FILTER_PROGRAM).is_some()),
+                exec_seen: u32::from(lacks(features::PHASE_EXEC_PROGRAM).is_some()),
+                ..TargetState::default()
+            })
+        }
+    }
+}
+
+/// Writes the patterns a pending probe waits for into `PENDING` (the other entries stay empty).
+fn write_pending(ebpf: &mut Ebpf, patterns: &[CgroupName]) -> Result<(), ProbeError> {
+    let map = ebpf.map_mut(MAP_PENDING).ok_or(ProbeError::Missing {
+        kind: "map",
+        name: MAP_PENDING,
+    })?;
+    let mut pending: Array<&mut MapData, PodName> =
+        Array::try_from(map).map_err(ProbeError::map(MAP_PENDING))?;
+    for (index, pattern) in (0u32..).zip(patterns) {
+        pending
+            .set(index, PodName(*pattern), 0)
+            .map_err(ProbeError::map(MAP_PENDING))?;
+    }
+    Ok(())
 }
 
 fn take_array(
@@ -616,6 +838,12 @@ fn check_format(tracefs: &Path, category: &str, name: &str) -> Result<(), String
             expect("ret", SYS_EXIT_RET_OFFSET, 8)
         }
         "sched" => expect("filename", 8, 4),
+        "cgroup" => {
+            expect("root", CGROUP_MKDIR_ROOT_OFFSET, 4)?;
+            expect("level", CGROUP_MKDIR_LEVEL_OFFSET, 4)?;
+            expect("id", CGROUP_MKDIR_ID_OFFSET, 8)?;
+            expect("path", CGROUP_MKDIR_PATH_OFFSET, 4)
+        }
         _ => Ok(()),
     }
 }

@@ -41,7 +41,8 @@ fn file_record(op: FileOp, paths: [Option<&[u8]>; 5]) -> Vec<u8> {
         lens,
         present,
         truncated: 0,
-        pad: [0; 4],
+        phase: 1,
+        pad: [0; 3],
     };
     let mut record = bytes_of(&header);
     for path in paths.into_iter().flatten() {
@@ -67,6 +68,7 @@ fn file_records_round_trip() {
         second_base: Some(b"/".to_vec()),
         truncated: false,
         pid: 4242,
+        phase: Phase::RuncAfterFilter,
     });
     assert_eq!(decode(&record), Ok(expected));
 
@@ -90,6 +92,8 @@ fn exec_and_socket_records_round_trip() {
         argv_len: u16::try_from(argv.len()).unwrap(),
         path_len: u16::try_from(path.len()).unwrap(),
         truncated: 0,
+        phase: 2,
+        pad: 0,
     };
     let mut record = bytes_of(&header);
     record.extend_from_slice(argv);
@@ -101,6 +105,7 @@ fn exec_and_socket_records_round_trip() {
             argv: vec![b"/bin/true".to_vec(), b"probe-arg".to_vec()],
             truncated: false,
             pid: 7,
+            phase: Phase::Application,
         }))
     );
 
@@ -117,6 +122,7 @@ fn exec_and_socket_records_round_trip() {
             family: 10,
             sock_type: 2,
             port: 853,
+            phase: 0,
             pad: 0,
         };
         let event = BindEvent {
@@ -124,6 +130,7 @@ fn exec_and_socket_records_round_trip() {
             sock_type: 2,
             port: 853,
             pid: 9,
+            phase: Phase::RuncBeforeFilter,
         };
         assert_eq!(decode(&bytes_of(&header)), Ok(wrap(event)));
     }
@@ -163,6 +170,12 @@ fn malformed_records_are_errors() {
     let mut bad_op = record.clone();
     bad_op[8..12].copy_from_slice(&77u32.to_ne_bytes());
     assert_eq!(decode(&bad_op), Err(DecodeError::UnknownOp { op: 77 }));
+    let mut bad_phase = record.clone();
+    bad_phase[std::mem::offset_of!(trace_common::FileRecord, phase)] = 3;
+    assert_eq!(
+        decode(&bad_phase),
+        Err(DecodeError::UnknownPhase { phase: 3 })
+    );
     assert!(matches!(
         decode(&bytes_of(&trace_common::RECORD_EXEC)),
         Err(DecodeError::Short { what: "exec", .. })
@@ -187,6 +200,9 @@ fn errors_fit_one_line() {
 
 #[cfg(target_arch = "x86_64")]
 mod events;
+
+#[cfg(target_arch = "x86_64")]
+mod startup;
 
 #[cfg(target_arch = "x86_64")]
 mod kernel {
