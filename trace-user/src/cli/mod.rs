@@ -1,6 +1,7 @@
 //! Command-line interface: clap types here, one module per subcommand.
 
 mod attach;
+mod merge;
 mod render;
 mod run;
 
@@ -38,6 +39,8 @@ pub enum Command {
     Render(RenderArgs),
     /// Start a container under trace, from its first instruction, so its profile covers startup.
     Run(Box<RunArgs>),
+    /// Merge recordings of one image into one, keeping which recording saw what.
+    Merge(MergeArgs),
 }
 
 /// `trace run [OPTIONS] IMAGE [ARGS...] [-- CMD...]`
@@ -55,7 +58,7 @@ pub struct RunArgs {
     /// Environment variable KEY=VALUE (or KEY, taken from trace's environment).
     #[arg(short, long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
-    /// Publish a port: [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO].
+    /// Publish a port: `[IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]`.
     #[arg(short, long = "publish", value_name = "PORTS")]
     pub publish: Vec<String>,
     /// Bind mount or volume: SOURCE:DESTINATION[:OPTIONS].
@@ -104,8 +107,8 @@ pub struct RunArgs {
     /// Stop after this long (e.g. 30s, 5m).
     #[arg(short, long, value_name = "D", value_parser = parse_duration)]
     pub duration: Option<Duration>,
-    /// Exercise on the host, once the container is ready; it sees TRACE_CONTAINER, TRACE_CONTAINER_ID
-    /// and TRACE_CONTAINER_IP. Without --exec or CMD, trace GETs / on each exposed port and
+    /// Exercise on the host, once the container is ready; it sees `TRACE_CONTAINER`, `TRACE_CONTAINER_ID`
+    /// and `TRACE_CONTAINER_IP`. Without --exec or CMD, trace GETs / on each exposed port and
     /// crawls the links it finds.
     #[arg(last = true, value_name = "CMD")]
     pub exercise: Vec<OsString>,
@@ -163,6 +166,20 @@ pub struct RenderArgs {
     pub out: Option<PathBuf>,
 }
 
+/// `trace merge A.json B.json [...] -o OUT.json`
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Recordings (recording.json files, merged ones too) of one image.
+    #[arg(value_name = "RECORDING", required = true)]
+    pub recordings: Vec<PathBuf>,
+    /// The merged recording to write.
+    #[arg(short, long, value_name = "OUT.json", required = true)]
+    pub out: PathBuf,
+    /// Merge recordings of different images (the merged recording names the first one's).
+    #[arg(long)]
+    pub allow_different_images: bool,
+}
+
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let duration = humantime::parse_duration(text)
         .or_else(|e| text.parse::<u64>().map(Duration::from_secs).map_err(|_| e))
@@ -180,6 +197,7 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Some(Command::Render(args)) => render::run(&args),
         Some(Command::Run(args)) => run::run(*args),
+        Some(Command::Merge(args)) => merge::run(&args),
         None => attach::run(cli.attach),
     };
     match result {
@@ -279,6 +297,25 @@ mod tests {
         assert!(args.args.is_empty());
         assert_eq!(args.exercise, ["./test.sh", "--fast"]);
         assert!(parse(&["run", "img", "--exec", "x", "--", "y"]).is_err());
+    }
+
+    #[test]
+    fn parses_merge() {
+        let cli = parse(&["merge", "a.json", "b.json", "-o", "m.json"]).unwrap();
+        let Some(Command::Merge(args)) = cli.command else {
+            panic!("not merge")
+        };
+        assert_eq!(
+            args.recordings,
+            [PathBuf::from("a.json"), PathBuf::from("b.json")]
+        );
+        assert_eq!(args.out, PathBuf::from("m.json"));
+        assert!(!args.allow_different_images);
+        assert!(parse(&["merge", "a.json"]).is_err(), "-o is required");
+        assert!(
+            parse(&["merge", "-o", "m.json"]).is_err(),
+            "one input at least"
+        );
     }
 
     #[test]

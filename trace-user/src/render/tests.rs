@@ -236,3 +236,63 @@ fn a_seen_startup_replaces_the_baseline_with_what_runc_did() {
     }
     assert!(!allowed.contains(&"mount".to_owned()) && !allowed.contains(&"pivot_root".to_owned()));
 }
+
+#[test]
+fn a_merged_recording_renders_the_union_of_its_sources() {
+    use std::collections::BTreeSet;
+
+    use crate::recording::{Access, MergeOptions};
+
+    let a = Recording::from_json(include_str!("../../tests/data/recording-v4.json"), "a").unwrap();
+    // Another run of the same image: attached late, other calls, files, capabilities, sockets.
+    let mut b = fixture();
+    b.container.id = "b".repeat(64);
+    b.started_at = "2026-11-28T16:00:00Z".into();
+    let native = b.syscalls.entry(trace_common::Abi::X86_64).or_default();
+    native.remove("accept4");
+    native.insert("clone3".into(), 2);
+    native.insert("unlinkat".into(), 1);
+    b.record_file("/srv/upload", Access::Create);
+    b.record_capability(5, true, 1); // CAP_KILL
+    b.record_socket(1, 1, 1); // unix stream
+    let merged = a.merge(&b, MergeOptions::default()).unwrap();
+    assert_eq!(merged.sources.len(), 2);
+
+    let rules = |r: &Recording, action: &str| -> BTreeSet<String> {
+        seccomp::profile(r)
+            .syscalls
+            .into_iter()
+            .filter(|rule| rule.action == action)
+            .flat_map(|rule| rule.names)
+            .collect()
+    };
+    let allow = "SCMP_ACT_ALLOW";
+    let (allowed_a, allowed_b) = (rules(&a, allow), rules(&b, allow));
+    assert_eq!(rules(&merged, allow), &allowed_a | &allowed_b);
+    assert!(rules(&merged, allow).contains("clone3") && !allowed_a.contains("clone3"));
+    let refused = "SCMP_ACT_ERRNO";
+    assert_eq!(
+        rules(&merged, refused),
+        &rules(&a, refused) & &rules(&b, refused),
+        "a fallback call either run made is allowed"
+    );
+    let arches = |r: &Recording| -> BTreeSet<String> {
+        seccomp::profile(r).architectures.into_iter().collect()
+    };
+    assert_eq!(arches(&merged), &arches(&a) | &arches(&b));
+
+    // AppArmor: the capabilities and socket rules are the union of each run's.
+    let lines = |r: &Recording| -> BTreeSet<String> {
+        apparmor::render(r)
+            .lines()
+            .filter(|l| l.starts_with("  capability ") || l.starts_with("  network "))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(lines(&merged), &lines(&a) | &lines(&b));
+    assert!(lines(&merged).contains("  capability kill,"));
+
+    // The merged recording renders the same after a round trip through recording.json.
+    let back = Recording::from_json(&merged.to_json(), "merged.json").unwrap();
+    assert_eq!(profiles(&back), profiles(&merged));
+}
