@@ -187,6 +187,22 @@ fn malformed_records_are_errors() {
 }
 
 #[test]
+fn pending_names_are_checked_before_loading() {
+    let id = "0123456789abcdef".repeat(4);
+    let bad = |names: &[String]| {
+        matches!(
+            Probe::attach_pending(names),
+            Err(ProbeError::BadCgroupName { .. })
+        )
+    };
+    assert!(bad(&[]));
+    assert!(bad(&[id.clone(), "docker/x".into()]));
+    assert!(bad(&[String::new()]));
+    assert!(bad(&["x".repeat(136)]));
+    assert!(bad(&vec![id; 5]));
+}
+
+#[test]
 fn errors_fit_one_line() {
     #[derive(Debug, thiserror::Error)]
     #[error("loading `x` failed")]

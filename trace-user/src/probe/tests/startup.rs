@@ -256,6 +256,27 @@ fn a_short_lived_container_is_caught_whole() {
     assert!(p2.contains("exit_group"), "{p2:?}");
 }
 
+/// Without a seccomp filter (`seccomp=unconfined`) phase 1 stays empty, and the counts say so.
+#[test]
+fn without_a_filter_phase_1_is_empty() {
+    if !can_run() {
+        return;
+    }
+    let options = ["--security-opt", "seccomp=unconfined"];
+    let Some(start) = traced_start(&options, &["sh", "-c", "mkdir /tmp/x; uname"]) else {
+        return;
+    };
+    assert_eq!(start.exit_code, Some(0));
+    assert!(!start.phases.filter_seen && start.phases.exec_seen);
+    assert_eq!(start.phases.runc_after_filter, SyscallCounts::default());
+    let p0 = start.names(Phase::RuncBeforeFilter);
+    let p2 = start.names(Phase::Application);
+    // runc's whole startup, its execve included, is phase 0.
+    assert!(p0.contains("pivot_root") && p0.contains("execve"), "{p0:?}");
+    assert!(p2.contains("mkdir") && p2.contains("uname"), "{p2:?}");
+    assert_eq!(start.counts, start.phases.application);
+}
+
 /// Measures phase 1 (runc after its filter: what a profile must allow besides the application)
 /// over many starts of busybox `true`, per mode. Prints the union and per-call how many starts
 /// made it. Run by hand:
