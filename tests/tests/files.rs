@@ -3,6 +3,7 @@
 //! used-file list of a Debian python image.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -52,6 +53,32 @@ fn accesses(recording: &Value, path: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// What the workload does under /data, path by path (tests/images/workload/workload.c).
+fn expected_data_accesses() -> BTreeMap<String, Vec<String>> {
+    [
+        ("/data/absolute.txt", &["read"][..]),
+        ("/data/chmod.txt", &["chmod"]),
+        ("/data/chown.txt", &["chown"]),
+        (
+            "/data/created.txt",
+            &["write", "append", "create", "delete"],
+        ),
+        ("/data/dirfd", &["read"]),
+        ("/data/dirfd/at.txt", &["read"]),
+        ("/data/exec-map.bin", &["read", "mmap_exec"]),
+        ("/data/missing.txt", &["probe"]),
+        ("/data/rename-from.txt", &["write", "create", "rename"]),
+        ("/data/rename-to.txt", &["create"]),
+        ("/data/stat-only.txt", &["metadata"]),
+        ("/data/sub", &["chdir"]),
+        ("/data/sub/relative.txt", &["read"]),
+        ("/data/target.txt", &["read"]),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.iter().map(|s| (*s).to_owned()).collect()))
+    .collect()
+}
+
 /// The workload's accesses under /data are recorded exactly, with their kinds; the symlink, the
 /// shared library, the program it ran, its socket and port are there; the host's are not.
 #[test]
@@ -78,28 +105,7 @@ fn workload_accesses_are_recorded_exactly() {
         .filter(|k| k.starts_with("/data"))
         .map(|k| (k.clone(), accesses(&rec, k)))
         .collect();
-    let expected: BTreeMap<String, Vec<String>> = [
-        ("/data/absolute.txt", &["read"][..]),
-        ("/data/chmod.txt", &["chmod"]),
-        ("/data/chown.txt", &["chown"]),
-        (
-            "/data/created.txt",
-            &["write", "append", "create", "delete"],
-        ),
-        ("/data/dirfd", &["read"]),
-        ("/data/dirfd/at.txt", &["read"]),
-        ("/data/exec-map.bin", &["read", "mmap_exec"]),
-        ("/data/missing.txt", &["probe"]),
-        ("/data/rename-from.txt", &["write", "create", "rename"]),
-        ("/data/rename-to.txt", &["create"]),
-        ("/data/stat-only.txt", &["metadata"]),
-        ("/data/sub", &["chdir"]),
-        ("/data/sub/relative.txt", &["read"]),
-        ("/data/target.txt", &["read"]),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.iter().map(|s| (*s).to_owned()).collect()))
-    .collect();
+    let expected = expected_data_accesses();
     assert_eq!(data, expected, "the /data accesses");
     let links = &rec["links"];
     assert_eq!(
@@ -168,7 +174,13 @@ fn workload_accesses_are_recorded_exactly() {
             .any(|k| k.starts_with("/work/") || k.starts_with("/root/"))
     );
 
-    let files_txt = std::fs::read_to_string(out.path().join("files.txt")).unwrap();
+    workload_files_list_is_right(out.path());
+}
+
+/// files.txt of the workload: what it used from the image, and the symlinks to it; not what it
+/// made, probed for, nor /proc or the mounts.
+fn workload_files_list_is_right(out: &Path) {
+    let files_txt = std::fs::read_to_string(out.join("files.txt")).unwrap();
     for needed in [
         "/data/absolute.txt",
         "/data/link.txt",
@@ -220,10 +232,13 @@ fn hostile_file_names_cannot_inject_rules() {
         r"hostile9_\377\376",
         r"hostile10_\t tab",
     ];
-    let script: String = names
-        .iter()
-        .map(|n| format!("f=\"/tmp/$(printf '{n}')x\"; echo x > \"$f\"; cat \"$f\" >/dev/null; "))
-        .collect();
+    let script = names.iter().fold(String::new(), |mut script, n| {
+        let _ = write!(
+            script,
+            "f=\"/tmp/$(printf '{n}')x\"; echo x > \"$f\"; cat \"$f\" >/dev/null; "
+        );
+        script
+    });
     let out = trace_exec(
         &system.trace_bin(),
         &container,

@@ -19,7 +19,7 @@ use crate::target::{self, lifecycle};
 /// How long the container's cgroup may take to appear after the start request.
 const CATCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long to wait for readiness at most.
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
+const READY_TIMEOUT: Duration = Duration::from_mins(1);
 
 pub(super) fn run(args: RunArgs) -> anyhow::Result<i32> {
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -2,8 +2,8 @@
 
 pub mod cgroup;
 pub mod create;
-pub mod lifecycle;
 pub mod docker;
+pub mod lifecycle;
 
 pub use cgroup::CgroupV2;
 pub use docker::ContainerTarget;
