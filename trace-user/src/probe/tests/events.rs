@@ -202,6 +202,12 @@ fn trace_child(cgroup: &TempCgroup, dir: &Path) -> Option<Run> {
         run.events.len(),
         run.dropped
     );
+    print_programs(&features);
+    Some(run)
+}
+
+/// What each program cost the verifier, for the test log.
+fn print_programs(features: &ProbeFeatures) {
     for program in &features.programs {
         eprintln!(
             "  {:<15} {:>6} insns verified, loaded in {:?}, {} attach points",
@@ -211,7 +217,6 @@ fn trace_child(cgroup: &TempCgroup, dir: &Path) -> Option<Run> {
             program.attached
         );
     }
-    Some(run)
 }
 
 /// The events, with helpers to find one and explain a failure.
