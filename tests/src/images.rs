@@ -46,11 +46,20 @@ pub enum TestImage {
     /// serving `/srv/www` on port 8000, with the exercise `/srv/exercise.py`. Built from
     /// `tests/images/python/debootstrap.conf`, not a Dockerfile.
     Python,
+    /// `trace-test/nginx:local`: a Debian bookworm minbase with nginx-light (debootstrap), serving
+    /// `/var/www/html` on port 80. Built from `tests/images/nginx/debootstrap.conf`.
+    Nginx,
 }
 
 impl TestImage {
     /// Every test image.
-    pub const ALL: [Self; 4] = [Self::Busybox, Self::Demo, Self::Workload, Self::Python];
+    pub const ALL: [Self; 5] = [
+        Self::Busybox,
+        Self::Demo,
+        Self::Workload,
+        Self::Python,
+        Self::Nginx,
+    ];
 
     /// The local tag of the image.
     pub fn tag(self) -> &'static str {
@@ -59,7 +68,13 @@ impl TestImage {
             Self::Demo => "trace-demo/httpd:local",
             Self::Workload => "trace-test/workload:local",
             Self::Python => "trace-test/python:local",
+            Self::Nginx => "trace-test/nginx:local",
         }
+    }
+
+    /// Built by debootstrap from `debootstrap.conf` rather than from a Dockerfile.
+    fn debootstrapped(self) -> bool {
+        matches!(self, Self::Python | Self::Nginx)
     }
 
     /// The folder under `tests/images/` that defines the image.
@@ -69,6 +84,7 @@ impl TestImage {
             Self::Demo => "demo",
             Self::Workload => "workload",
             Self::Python => "python",
+            Self::Nginx => "nginx",
         }
     }
 }
@@ -220,7 +236,7 @@ fn parse_applets(list: &str) -> Vec<String> {
 
 /// Writes the build context into a temporary folder and runs `docker build` on it.
 fn build(image: TestImage, inputs: &Inputs, tag: &str, hash: &str) -> Result<()> {
-    if image == TestImage::Python {
+    if image.debootstrapped() {
         return build_debootstrap(inputs, tag, hash);
     }
     let context = tempfile::tempdir().context("creating a temporary build context")?;
@@ -546,7 +562,7 @@ mod tests {
     fn image_folders_exist_with_a_dockerfile_from_scratch() {
         for image in TestImage::ALL {
             let dir = workspace_root().join("tests/images").join(image.dir());
-            if image == TestImage::Python {
+            if image.debootstrapped() {
                 assert!(dir.join("debootstrap.conf").is_file());
             } else {
                 let dockerfile = fs::read_to_string(dir.join("Dockerfile")).unwrap();

@@ -172,3 +172,83 @@ fn run_python_server_profile_serves_every_time() {
         }
     }
 }
+
+/// One HTTP GET of `path` from `ip:port`; the response, or `None` when nothing answered.
+fn http_get(ip: &str, port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let address = format!("{ip}:{port}").parse().ok()?;
+    let mut stream = std::net::TcpStream::connect_timeout(&address, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {ip}\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}
+
+/// nginx (Debian nginx-light) with no exercise given: trace run's built-in crawl fetches / and the
+/// page it links to; the profile then starts nginx and serves both pages 20 times in each mode.
+#[test]
+fn run_nginx_with_the_builtin_crawl_serves_every_time() {
+    let Some(system) = system_tier("run_nginx_with_the_builtin_crawl_serves_every_time") else {
+        return;
+    };
+    let image = ensure_image(TestImage::Nginx).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let output = Command::new(system.trace_bin())
+        .arg("run")
+        .arg("--out")
+        .arg(out.path())
+        .arg(&image)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(":80/ -> 200") && stderr.contains(":80/about.html -> 200"),
+        "the crawl: {stderr}"
+    );
+    let rec: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("recording.json")).unwrap())
+            .unwrap();
+    assert_eq!(rec["startup_seen"], true);
+    let app = names(&rec["syscalls"]);
+    for call in ["bind", "listen", "epoll_wait", "sendfile"] {
+        assert!(app.iter().any(|c| c.starts_with(call)), "{call}: {app:?}");
+    }
+    let profile = format!("seccomp={}", out.path().join("seccomp.json").display());
+    for extra in [
+        &["--security-opt", &profile][..],
+        &[
+            "--security-opt",
+            &profile,
+            "--security-opt",
+            "no-new-privileges",
+        ],
+    ] {
+        for start in 1..=STARTS {
+            let server = Container::run(&image, "trace-nginx-proof", extra, &[]).unwrap();
+            let ip = trace_tests::docker_ok(&[
+                "inspect",
+                "-f",
+                "{{.NetworkSettings.IPAddress}}",
+                server.id(),
+            ])
+            .unwrap();
+            let answered = (0..100).any(|_| {
+                let both = ["/", "/about.html"].iter().all(|page| {
+                    http_get(&ip, 80, page).is_some_and(|r| r.starts_with("HTTP/1.1 200"))
+                });
+                if !both {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                both
+            });
+            let logs = trace_tests::docker(&["logs", server.id()]).unwrap();
+            assert!(
+                served,
+                "start {start} with {extra:?} never served: {}",
+                text(&logs)
+            );
+        }
+    }
+}
