@@ -245,7 +245,7 @@ fn run_nginx_with_the_builtin_crawl_serves_every_time() {
             });
             let logs = trace_tests::docker(&["logs", server.id()]).unwrap();
             assert!(
-                served,
+                answered,
                 "start {start} with {extra:?} never served: {}",
                 text(&logs)
             );
