@@ -242,21 +242,7 @@ fn build(image: TestImage, inputs: &Inputs, tag: &str, hash: &str) -> Result<()>
     let context = tempfile::tempdir().context("creating a temporary build context")?;
     let root = context.path();
     for (rel, contents, kind) in &inputs.files {
-        let path = root.join(rel);
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent)?;
-        }
-        if *kind == Kind::Symlink {
-            symlink(std::ffi::OsStr::from_bytes(contents), &path)?;
-            continue;
-        }
-        fs::write(&path, contents)?;
-        let mode = if *kind == Kind::Executable {
-            0o755
-        } else {
-            0o644
-        };
-        fs::set_permissions(&path, fs::Permissions::from_mode(mode))?;
+        write_input(&root.join(rel), contents, *kind)?;
     }
     let rootfs = root.join("rootfs");
     let bin = rootfs.join("bin");
@@ -338,21 +324,7 @@ fn build_debootstrap(inputs: &Inputs, tag: &str, hash: &str) -> Result<()> {
         let Ok(inside) = rel.strip_prefix("rootfs") else {
             continue;
         };
-        let path = root.join(inside);
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent)?;
-        }
-        if *kind == Kind::Symlink {
-            symlink(std::ffi::OsStr::from_bytes(contents), &path)?;
-        } else {
-            fs::write(&path, contents)?;
-            let mode = if *kind == Kind::Executable {
-                0o755
-            } else {
-                0o644
-            };
-            fs::set_permissions(&path, fs::Permissions::from_mode(mode))?;
-        }
+        write_input(&root.join(inside), contents, *kind)?;
     }
     let mut tar = Command::new("tar")
         .arg("-C")
@@ -385,6 +357,25 @@ fn build_debootstrap(inputs: &Inputs, tag: &str, hash: &str) -> Result<()> {
             String::from_utf8_lossy(&import.stderr).trim()
         );
     }
+    Ok(())
+}
+
+/// Writes one input file (or symlink) at `path`, creating its parent directories.
+fn write_input(path: &Path, contents: &[u8], kind: Kind) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    if kind == Kind::Symlink {
+        symlink(std::ffi::OsStr::from_bytes(contents), path)?;
+        return Ok(());
+    }
+    fs::write(path, contents)?;
+    let mode = if kind == Kind::Executable {
+        0o755
+    } else {
+        0o644
+    };
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
     Ok(())
 }
 

@@ -39,6 +39,16 @@ pub use docker::{Container, docker, docker_ok, run_once};
 pub use images::{TestImage, ensure_image};
 pub use system::{System, system_tier};
 
+/// A process's exit status and output, for assertion messages.
+pub fn describe(output: &std::process::Output) -> String {
+    format!(
+        "status {}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
 /// The root of the cargo workspace (the folder holding the top-level `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -3,11 +3,11 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use trace_tests::{Container, TestImage, ensure_image, run_once, system_tier};
+use trace_tests::{Container, TestImage, describe, ensure_image, run_once, system_tier};
 
 fn read_json(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -20,15 +20,6 @@ fn syscalls_of(recording: &Value, abi: &str) -> Vec<String> {
         .as_object()
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "status {}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// Traces a busybox container while `docker exec` runs /exercise.sh and the host makes mkdir and
@@ -55,11 +46,11 @@ fn attach_records_the_exercise_and_the_profile_enforces_it() {
         .args(["--", "sh", "-c", &exercise])
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", describe(&output));
     assert!(
         String::from_utf8_lossy(&output.stdout).contains("exercise-ok"),
         "{}",
-        text(&output)
+        describe(&output)
     );
 
     // (a) what the exercise is known to call is there; the host's mkdir/rmdir are not.
@@ -116,7 +107,7 @@ fn attach_records_the_exercise_and_the_profile_enforces_it() {
         .arg(again.path())
         .output()
         .unwrap();
-    assert!(render.status.success(), "{}", text(&render));
+    assert!(render.status.success(), "{}", describe(&render));
     assert_eq!(
         std::fs::read(&seccomp_path).unwrap(),
         std::fs::read(again.path().join("seccomp.json")).unwrap()
@@ -138,12 +129,12 @@ fn prove_profile(image: &str, seccomp_path: &Path) {
         assert!(
             run.status.success(),
             "exercise failed under the profile: {}",
-            text(&run)
+            describe(&run)
         );
         assert!(
             String::from_utf8_lossy(&run.stdout).contains("exercise-ok"),
             "{}",
-            text(&run)
+            describe(&run)
         );
     }
 
@@ -157,16 +148,16 @@ fn prove_profile(image: &str, seccomp_path: &Path) {
     assert!(
         !denied.status.success(),
         "mkdir succeeded under the profile: {}",
-        text(&denied)
+        describe(&denied)
     );
     assert!(
         String::from_utf8_lossy(&denied.stderr).contains("Operation not permitted"),
         "{}",
-        text(&denied)
+        describe(&denied)
     );
     // ... and only because of the profile: Docker's default allows it.
     let allowed = run_once(image, &[], &["mkdir", "/tmp/x"]).unwrap();
-    assert!(allowed.status.success(), "{}", text(&allowed));
+    assert!(allowed.status.success(), "{}", describe(&allowed));
 }
 
 /// Spawns trace without an exercise and waits until it says it is recording.
@@ -215,14 +206,14 @@ fn sigint_mid_trace_writes_complete_files() {
     let out = tempfile::tempdir().unwrap();
     let (child, _) = spawn_and_wait_armed(&system.trace_bin(), container.name(), out.path(), &[]);
     let exec = container.exec(&["sh", "/exercise.sh"]).unwrap();
-    assert!(exec.status.success(), "{}", text(&exec));
+    assert!(exec.status.success(), "{}", describe(&exec));
     // SAFETY: kill(2) on the child we spawned and have not reaped.
     assert_eq!(
         unsafe { libc::kill(i32::try_from(child.id()).unwrap(), libc::SIGINT) },
         0
     );
     let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(130), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(130), "{}", describe(&output));
 
     let recording = read_json(&out.path().join("recording.json"));
     assert_eq!(
@@ -279,7 +270,7 @@ fn stops_on_duration_and_on_container_exit() {
         .arg(out.path())
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", describe(&output));
     assert!(started.elapsed() >= Duration::from_secs(2));
     assert_eq!(
         read_json(&out.path().join("recording.json"))["stop_reason"]["kind"],
@@ -290,7 +281,7 @@ fn stops_on_duration_and_on_container_exit() {
     let out = tempfile::tempdir().unwrap();
     let (child, _) = spawn_and_wait_armed(&system.trace_bin(), short.name(), out.path(), &[]);
     let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", describe(&output));
     let recording = read_json(&out.path().join("recording.json"));
     assert_eq!(recording["stop_reason"]["kind"], "container_exited");
     assert!(
@@ -321,7 +312,7 @@ fn exit_status_of_the_exercise_is_traces() {
         ])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(7), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(7), "{}", describe(&output));
     let recording = read_json(&out.path().join("recording.json"));
     assert_eq!(
         recording["stop_reason"],

@@ -5,19 +5,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::Value;
-use trace_tests::{Container, TestImage, ensure_image, system_tier};
-
-fn text(output: &Output) -> String {
-    format!(
-        "status {}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
+use trace_tests::{Container, TestImage, describe, ensure_image, system_tier};
 
 /// Traces `container` while `docker exec` runs `command` in it; returns the output directory.
 fn trace_exec(trace: &Path, container: &Container, command: &str) -> tempfile::TempDir {
@@ -33,7 +24,7 @@ fn trace_exec(trace: &Path, container: &Container, command: &str) -> tempfile::T
         ])
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", describe(&output));
     out
 }
 
@@ -271,7 +262,7 @@ fn hostile_file_names_cannot_inject_rules() {
     assert!(
         parsed.status.success(),
         "apparmor_parser refused the profile: {}",
-        text(&parsed)
+        describe(&parsed)
     );
     let rec = recording(out.path());
     let hostile: Vec<&String> = rec["files"]

@@ -3,23 +3,14 @@
 //! no-new-privileges.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use trace_tests::{Container, TestImage, ensure_image, run_once, system_tier};
+use trace_tests::{Container, TestImage, describe, ensure_image, run_once, system_tier};
 
 /// Starts per mode in the proof.
 const STARTS: usize = 20;
-
-fn text(output: &Output) -> String {
-    format!(
-        "status {}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
 
 fn trace_run(trace: &Path, out: &Path, args: &[&str]) -> Value {
     let output = Command::new(trace)
@@ -29,7 +20,7 @@ fn trace_run(trace: &Path, out: &Path, args: &[&str]) -> Value {
         .args(args)
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", describe(&output));
     serde_json::from_str(&std::fs::read_to_string(out.join("recording.json")).unwrap()).unwrap()
 }
 
@@ -104,7 +95,7 @@ fn run_busybox_profile_starts_it_every_time() {
                 run.status.success()
                     && String::from_utf8_lossy(&run.stdout).contains("exercise-ok"),
                 "start {start} with {extra:?}: {}",
-                text(&run)
+                describe(&run)
             );
         }
     }
@@ -161,7 +152,7 @@ fn run_python_server_profile_serves_every_time() {
                 let run = server
                     .exec(&["python3", "/srv/exercise.py", "8000"])
                     .unwrap();
-                last = text(&run);
+                last = describe(&run);
                 let ok = run.status.success() && last.contains("exercise-ok");
                 if !ok {
                     std::thread::sleep(Duration::from_millis(100));
@@ -201,7 +192,7 @@ fn run_nginx_with_the_builtin_crawl_serves_every_time() {
         .arg(&image)
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", describe(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains(":80/ -> 200") && stderr.contains(":80/about.html -> 200"),
@@ -247,7 +238,7 @@ fn run_nginx_with_the_builtin_crawl_serves_every_time() {
             assert!(
                 answered,
                 "start {start} with {extra:?} never served: {}",
-                text(&logs)
+                describe(&logs)
             );
         }
     }

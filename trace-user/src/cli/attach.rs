@@ -15,21 +15,11 @@ use crate::target::{self, ContainerTarget, Target};
 use crate::{ingest, out, render};
 
 pub(super) fn run(args: AttachArgs) -> anyhow::Result<i32> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(attach(args))
+    super::block_on(attach(args))
 }
 
 async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
     let name = args.container.context("--container is required")?;
-    // Syscall numbers are named with the x86 tables (trace-user/src/recording/syscalls.rs).
-    anyhow::ensure!(
-        cfg!(target_arch = "x86_64"),
-        "trace records x86_64 hosts only for now (this is {})",
-        std::env::consts::ARCH
-    );
     let mut signals = StopSignals::install().context("cannot install signal handlers")?;
     probe::preflight()?;
     let docker = target::docker::connect().await?;

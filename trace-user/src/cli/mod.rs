@@ -190,6 +190,23 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// Runs a recording subcommand on a single-threaded tokio runtime, on a host trace can record.
+fn block_on(
+    recording: impl std::future::Future<Output = anyhow::Result<i32>>,
+) -> anyhow::Result<i32> {
+    // Syscall numbers are named with the x86 tables (trace-user/src/recording/syscalls.rs).
+    anyhow::ensure!(
+        cfg!(target_arch = "x86_64"),
+        "trace records x86_64 hosts only for now (this is {})",
+        std::env::consts::ARCH
+    );
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?
+        .block_on(recording)
+}
+
 /// Runs trace with the process's arguments; returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();

@@ -22,19 +22,10 @@ const CATCH_TIMEOUT: Duration = Duration::from_secs(10);
 const READY_TIMEOUT: Duration = Duration::from_mins(1);
 
 pub(super) fn run(args: RunArgs) -> anyhow::Result<i32> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(run_container(args))
+    super::block_on(run_container(args))
 }
 
 async fn run_container(args: RunArgs) -> anyhow::Result<i32> {
-    anyhow::ensure!(
-        cfg!(target_arch = "x86_64"),
-        "trace records x86_64 hosts only for now (this is {})",
-        std::env::consts::ARCH
-    );
     let mut signals = StopSignals::install().context("cannot install signal handlers")?;
     probe::preflight()?;
     let docker = target::docker::connect().await?;
