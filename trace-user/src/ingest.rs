@@ -4,7 +4,7 @@
 
 use crate::probe::{BindEvent, ExecEvent, FileEvent, ProbeEvent, ProbeFeatures};
 use crate::recording::{Access, Category, Gap, GapKind, PathBytes, Recording, absolute};
-use trace_common::FileOp;
+use trace_common::{FileOp, Phase};
 
 const ENOENT: i64 = 2;
 const ENOTDIR: i64 = 20;
@@ -21,6 +21,8 @@ const O_DIRECTORY: u32 = 0o200_000;
 /// path names another file); they count as dropped, so the summary warns.
 pub fn event(recording: &mut Recording, event: &ProbeEvent) {
     match event {
+        ProbeEvent::File(file) if runc_building(file) => {}
+        ProbeEvent::Exec(exec) if exec.phase == Phase::RuncBeforeFilter => {}
         ProbeEvent::File(file) if file.truncated => recording.record_dropped(1),
         ProbeEvent::File(file) => file_event(recording, file),
         ProbeEvent::Exec(exec) if exec.truncated => recording.record_dropped(1),
@@ -45,6 +47,20 @@ pub fn event(recording: &mut Recording, event: &ProbeEvent) {
             }
         }
     }
+}
+
+/// runc building the container before its seccomp filter (`trace run`): mounting, creating
+/// device nodes and links, re-executing itself. None of it is the application's, so it is left
+/// out; runc's reads of the image (e.g. `/etc/passwd` to resolve `--user`) stay, a minimal image
+/// needs those files.
+fn runc_building(e: &FileEvent) -> bool {
+    const WRITES: u32 = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND;
+    e.phase == Phase::RuncBeforeFilter
+        && !matches!(
+            e.op,
+            FileOp::Stat | FileOp::Access | FileOp::Readlink | FileOp::Getdents | FileOp::Chdir
+        )
+        && !(e.op == FileOp::Open && e.flags & WRITES == 0)
 }
 
 /// The absolute form of a requested path (relative ones joined to their base, lexically).
@@ -212,5 +228,91 @@ pub fn finish(recording: &mut Recording, counters: &Counters, features: &ProbeFe
                 recording.events.dropped
             ),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recording::{ContainerInfo, HostInfo};
+
+    fn recording() -> Recording {
+        let container = ContainerInfo {
+            id: "c".into(),
+            name: "c".into(),
+            image: "i".into(),
+            image_id: "sha256:i".into(),
+            mounts: std::collections::BTreeSet::new(),
+        };
+        let host = HostInfo {
+            kernel: "k".into(),
+            arch: "x86_64".into(),
+        };
+        Recording::started(container, host, "2026-11-28T00:00:00Z".into(), true)
+    }
+
+    fn file(op: FileOp, flags: u32, path: &str, phase: Phase) -> ProbeEvent {
+        ProbeEvent::File(FileEvent {
+            op,
+            flags,
+            result: 0,
+            requested: Some(path.as_bytes().to_vec()),
+            base: None,
+            resolved: Some(path.as_bytes().to_vec()),
+            second_requested: None,
+            second_base: None,
+            truncated: false,
+            pid: 1,
+            phase,
+        })
+    }
+
+    #[test]
+    fn runc_building_the_container_is_left_out_but_its_reads_stay() {
+        let mut rec = recording();
+        event(
+            &mut rec,
+            &file(FileOp::Mkdir, 0, "/dev/pts", Phase::RuncBeforeFilter),
+        );
+        event(
+            &mut rec,
+            &file(
+                FileOp::Open,
+                O_WRONLY | O_CREAT,
+                "/dev/null",
+                Phase::RuncBeforeFilter,
+            ),
+        );
+        event(
+            &mut rec,
+            &file(FileOp::Open, 0, "/etc/passwd", Phase::RuncBeforeFilter),
+        );
+        event(
+            &mut rec,
+            &file(FileOp::Mkdir, 0, "/tmp/app", Phase::Application),
+        );
+        event(
+            &mut rec,
+            &file(
+                FileOp::Open,
+                O_WRONLY | O_APPEND,
+                "/var/log/a",
+                Phase::RuncAfterFilter,
+            ),
+        );
+        let paths: Vec<String> = rec
+            .files
+            .keys()
+            .map(|p| String::from_utf8_lossy(p.as_bytes()).into_owned())
+            .collect();
+        assert_eq!(paths, ["/etc/passwd", "/tmp/app", "/var/log/a"]);
+        assert_eq!(
+            rec.files[&"/var/log/a".into()]
+                .access
+                .iter()
+                .copied()
+                .collect::<Vec<_>>(),
+            [Access::Append]
+        );
     }
 }
