@@ -25,6 +25,7 @@
 
 pub mod cli;
 pub mod exercise;
+pub mod minimize;
 pub mod ingest;
 pub mod out;
 pub mod probe;
