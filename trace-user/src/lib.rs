@@ -25,8 +25,8 @@
 
 pub mod cli;
 pub mod exercise;
-pub mod minimize;
 pub mod ingest;
+pub mod minimize;
 pub mod out;
 pub mod probe;
 pub mod recording;

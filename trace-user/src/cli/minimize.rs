@@ -51,9 +51,11 @@ fn print_report(report: &Report) {
 pub(super) fn options(slim: &SlimArgs) -> anyhow::Result<Options> {
     let mut include = Vec::new();
     for path in &slim.include {
-        include.push(absolute(path.as_bytes()).with_context(|| {
-            format!("--include {}: expected an absolute path", path.display())
-        })?);
+        include.push(
+            absolute(path.as_bytes()).with_context(|| {
+                format!("--include {}: expected an absolute path", path.display())
+            })?,
+        );
     }
     for file in &slim.include_from {
         include.extend(read_include_file(file)?);
@@ -103,14 +105,14 @@ mod tests {
             "# plugins loaded on demand\n/usr/lib/plugins/\n\n  # indented comment\n/etc/odd\\x0aname\r\n",
         )
         .unwrap();
-        let options = options(&SlimArgs {
+        let parsed = options(&SlimArgs {
             tag: None,
             include: vec!["/srv//www/".into()],
             include_from: vec![file.clone()],
         })
         .unwrap();
         assert_eq!(
-            options.include,
+            parsed.include,
             [
                 PathBytes::from("/srv/www"),
                 PathBytes::from("/usr/lib/plugins"),
@@ -119,7 +121,10 @@ mod tests {
         );
         std::fs::write(&file, "/ok\nrelative/path\n").unwrap();
         let err = options_error(&file);
-        assert!(err.ends_with("keep.txt:2: expected an absolute path"), "{err}");
+        assert!(
+            err.ends_with("keep.txt:2: expected an absolute path"),
+            "{err}"
+        );
         std::fs::write(&file, "/bad\\q\n").unwrap();
         assert!(options_error(&file).contains("keep.txt:1"));
         let err = format!(

@@ -83,11 +83,17 @@ pub async fn create_export_container(docker: &Docker, image_id: &str) -> anyhow:
         // Never run; an entrypoint lets images without a command be created too.
         entrypoint: Some(vec!["/trace-minimize-never-started".to_owned()]),
         network_disabled: Some(true),
-        labels: Some(HashMap::from([(EXPORT_LABEL.to_owned(), "export".to_owned())])),
+        labels: Some(HashMap::from([(
+            EXPORT_LABEL.to_owned(),
+            "export".to_owned(),
+        )])),
         ..ContainerCreateBody::default()
     };
     let created = docker
-        .create_container(None::<bollard::query_parameters::CreateContainerOptions>, body)
+        .create_container(
+            None::<bollard::query_parameters::CreateContainerOptions>,
+            body,
+        )
         .await
         .map_err(DockerError::Api)
         .context("cannot create a container to export the image from")?;
@@ -95,7 +101,10 @@ pub async fn create_export_container(docker: &Docker, image_id: &str) -> anyhow:
 }
 
 /// The container's file system, flattened, as a tar stream.
-pub fn export(docker: &Docker, id: &str) -> impl Stream<Item = Result<Bytes, bollard::errors::Error>> {
+pub fn export(
+    docker: &Docker,
+    id: &str,
+) -> impl Stream<Item = Result<Bytes, bollard::errors::Error>> {
     docker.export_container(id)
 }
 
@@ -153,7 +162,12 @@ pub async fn load(
         let info = response
             .map_err(DockerError::Api)
             .context("Docker refused the slim image")?;
-        if let Some(message) = info.stream.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
+        if let Some(message) = info
+            .stream
+            .as_deref()
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+        {
             log::info!("load: {message}");
         }
     }
@@ -162,9 +176,15 @@ pub async fn load(
 
 /// The image's id and size in bytes, as inspect reports them.
 pub async fn image_id_and_size(docker: &Docker, image: &str) -> Result<(String, u64), DockerError> {
-    let inspect = docker.inspect_image(image).await.map_err(DockerError::Api)?;
+    let inspect = docker
+        .inspect_image(image)
+        .await
+        .map_err(DockerError::Api)?;
     Ok((
         inspect.id.unwrap_or_default(),
-        inspect.size.and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
+        inspect
+            .size
+            .and_then(|s| u64::try_from(s).ok())
+            .unwrap_or(0),
     ))
 }

@@ -65,7 +65,7 @@ pub fn config_from_save(reader: impl Read) -> Result<Value, ImageError> {
 
 /// The slim image's configuration: `original` with `rootfs` replaced by the one layer
 /// `diff_id`, and every history entry marked as adding no layer, followed by one entry for the
-/// slim layer (`created_by`, comment [`HISTORY_COMMENT`]). Everything else, the `config` object
+/// slim layer (`created_by`, comment [`HISTORY_COMMENT`], the image's `created` time). Everything else, the `config` object
 /// (Entrypoint, Cmd, Env, WorkingDir, User, ExposedPorts, Volumes, Labels, Healthcheck, ...),
 /// `created`, `architecture` and `os` included, is copied as it is.
 pub fn slim_config(original: &Value, diff_id: &str, created_by: &str) -> Value {
@@ -80,7 +80,12 @@ pub fn slim_config(original: &Value, diff_id: &str, created_by: &str) -> Value {
             entry.insert("empty_layer".into(), Value::Bool(true));
         }
     }
-    history.push(json!({ "created_by": created_by, "comment": HISTORY_COMMENT }));
+    let mut slim_entry = json!({ "created_by": created_by, "comment": HISTORY_COMMENT });
+    // The image's own creation time, so that the same inputs give the same image id.
+    if let Some(created) = original.get("created") {
+        slim_entry["created"] = created.clone();
+    }
+    history.push(slim_entry);
     if let Some(object) = config.as_object_mut() {
         object.insert(
             "rootfs".into(),
@@ -117,7 +122,10 @@ pub fn tarball(config: &Value, layer: &Layer, tag: &str) -> Tarball {
     }]))
     .expect("a JSON value serializes");
     let mut head = Vec::new();
-    for (name, data) in [(config_name.as_str(), &config), ("manifest.json", &manifest)] {
+    for (name, data) in [
+        (config_name.as_str(), &config),
+        ("manifest.json", &manifest),
+    ] {
         head.extend_from_slice(&entry_header(name, data.len() as u64));
         head.extend_from_slice(data);
         head.resize(head.len() + padding(data.len() as u64), 0);
@@ -188,7 +196,10 @@ pub fn check_tag(reference: &str) -> Result<String, String> {
     }
     let slash = reference.rfind('/').map_or(0, |i| i + 1);
     let (name, tag) = match reference[slash..].rfind(':') {
-        Some(colon) => (&reference[..slash + colon], Some(&reference[slash + colon + 1..])),
+        Some(colon) => (
+            &reference[..slash + colon],
+            Some(&reference[slash + colon + 1..]),
+        ),
         None => (reference, None),
     };
     if let Some(tag) = tag {
@@ -251,12 +262,18 @@ mod tests {
         let classic = save_stream(&[
             ("abc/layer.tar", b"layer"),
             ("ff.json", config),
-            ("manifest.json", br#"[{"Config":"ff.json","RepoTags":null,"Layers":["abc/layer.tar"]}]"#),
+            (
+                "manifest.json",
+                br#"[{"Config":"ff.json","RepoTags":null,"Layers":["abc/layer.tar"]}]"#,
+            ),
         ]);
         let value = config_from_save(classic.as_slice()).unwrap();
         assert_eq!(value["config"]["StopTimeout"], 5);
         let oci = save_stream(&[
-            ("manifest.json", br#"[{"Config":"blobs/sha256/ff","Layers":[]}]"#),
+            (
+                "manifest.json",
+                br#"[{"Config":"blobs/sha256/ff","Layers":[]}]"#,
+            ),
             ("blobs/sha256/ff", config),
         ]);
         assert_eq!(config_from_save(oci.as_slice()).unwrap(), value);
@@ -284,12 +301,16 @@ mod tests {
         for key in ["architecture", "config", "created", "os"] {
             assert_eq!(slim[key], original[key], "{key}");
         }
-        assert_eq!(slim["rootfs"], json!({"type": "layers", "diff_ids": ["sha256:ab"]}));
+        assert_eq!(
+            slim["rootfs"],
+            json!({"type": "layers", "diff_ids": ["sha256:ab"]})
+        );
         assert_eq!(
             slim["history"],
             json!([
                 {"created_by": "COPY rootfs/ /", "empty_layer": true},
-                {"created_by": "trace minimize: 3 of 9 entries", "comment": HISTORY_COMMENT},
+                {"created_by": "trace minimize: 3 of 9 entries", "comment": HISTORY_COMMENT,
+                 "created": "2026-01-01T00:00:00Z"},
             ])
         );
     }
@@ -340,18 +361,40 @@ mod tests {
     #[test]
     fn default_tags_add_slim_to_the_tag() {
         assert_eq!(default_tag("app:1.2", "c"), "app:1.2-slim");
-        assert_eq!(default_tag("trace-test/python:local", "c"), "trace-test/python:local-slim");
-        assert_eq!(default_tag("localhost:5000/app", "c"), "localhost:5000/app:latest-slim");
+        assert_eq!(
+            default_tag("trace-test/python:local", "c"),
+            "trace-test/python:local-slim"
+        );
+        assert_eq!(
+            default_tag("localhost:5000/app", "c"),
+            "localhost:5000/app:latest-slim"
+        );
         assert_eq!(default_tag("app@sha256:abcd", "c"), "app:latest-slim");
-        assert_eq!(default_tag("sha256:0123456789ab", "My_Box"), "trace-slim/my-box:latest");
+        assert_eq!(
+            default_tag("sha256:0123456789ab", "My_Box"),
+            "trace-slim/my-box:latest"
+        );
         assert_eq!(default_tag("0123456789abcdef", "x"), "trace-slim/x:latest");
     }
 
     #[test]
     fn tags_are_checked_like_docker_does() {
         assert_eq!(check_tag("app").unwrap(), "app:latest");
-        assert_eq!(check_tag("reg.io:5000/team/app:v1.0_rc-2").unwrap(), "reg.io:5000/team/app:v1.0_rc-2");
-        for bad in ["App:1", "app:", "app:-x", "a//b", "app@sha256:00", "app:x y", "/app", "app\n:1", ""] {
+        assert_eq!(
+            check_tag("reg.io:5000/team/app:v1.0_rc-2").unwrap(),
+            "reg.io:5000/team/app:v1.0_rc-2"
+        );
+        for bad in [
+            "App:1",
+            "app:",
+            "app:-x",
+            "a//b",
+            "app@sha256:00",
+            "app:x y",
+            "/app",
+            "app\n:1",
+            "",
+        ] {
             assert!(check_tag(bad).is_err(), "{bad:?}");
         }
     }

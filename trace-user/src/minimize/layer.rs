@@ -126,10 +126,16 @@ fn copy_metadata(source: &Header) -> io::Result<Header> {
     header.set_mtime(source.mtime()?);
     header.set_size(0);
     // Names longer than the field (32 bytes) or not UTF-8 are left out: the numeric ids count.
-    if let Some(name) = source.username_bytes().and_then(|n| std::str::from_utf8(n).ok()) {
+    if let Some(name) = source
+        .username_bytes()
+        .and_then(|n| std::str::from_utf8(n).ok())
+    {
         let _ = header.set_username(name);
     }
-    if let Some(name) = source.groupname_bytes().and_then(|n| std::str::from_utf8(n).ok()) {
+    if let Some(name) = source
+        .groupname_bytes()
+        .and_then(|n| std::str::from_utf8(n).ok())
+    {
         let _ = header.set_groupname(name);
     }
     if matches!(source.entry_type(), EntryType::Char | EntryType::Block) {

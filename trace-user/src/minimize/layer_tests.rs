@@ -25,8 +25,12 @@ fn export() -> Vec<u8> {
         b.append_data(&mut h, dir, io::empty()).unwrap();
     }
     let mut h = header(EntryType::Directory, 0o700, 7);
-    b.append_data(&mut h, "usr/lib/a-very-long-directory-name-that-goes-on-and-on/", io::empty())
-        .unwrap();
+    b.append_data(
+        &mut h,
+        "usr/lib/a-very-long-directory-name-that-goes-on-and-on/",
+        io::empty(),
+    )
+    .unwrap();
     let caps = pax_record(b"SCHILY.xattr.security.capability", b"\x01\x00\x00\x02");
     let mut x = Header::new_ustar();
     x.set_entry_type(EntryType::XHeader);
@@ -35,16 +39,19 @@ fn export() -> Vec<u8> {
     b.append(&x, caps.as_slice()).unwrap();
     let mut h = header(EntryType::Regular, 0o4755, 0);
     h.set_size(5);
-    b.append_data(&mut h, "usr/bin/ping", &b"ping\n"[..]).unwrap();
+    b.append_data(&mut h, "usr/bin/ping", &b"ping\n"[..])
+        .unwrap();
     let mut h = header(EntryType::Regular, 0o644, 1000);
     h.set_size(3);
     b.append_data(&mut h, path(LONG), &b"lib"[..]).unwrap();
     let mut h = header(EntryType::Symlink, 0o777, 0);
     b.append_link(&mut h, "lib", "usr/lib").unwrap();
     let mut h = header(EntryType::Symlink, 0o777, 0);
-    b.append_link(&mut h, "usr/lib/libx.so", path(&LONG[8..])).unwrap();
+    b.append_link(&mut h, "usr/lib/libx.so", path(&LONG[8..]))
+        .unwrap();
     let mut h = header(EntryType::Link, 0o4755, 0);
-    b.append_link(&mut h, "usr/bin/ping6", "usr/bin/ping").unwrap();
+    b.append_link(&mut h, "usr/bin/ping6", "usr/bin/ping")
+        .unwrap();
     let mut h = header(EntryType::Char, 0o666, 0);
     h.set_device_major(1).unwrap();
     h.set_device_minor(3).unwrap();
@@ -69,7 +76,13 @@ fn index_lists_every_entry_with_its_kind() {
     assert_eq!(get(b"/dev/null").kind, Kind::Other);
     let mut long = b"/".to_vec();
     long.extend_from_slice(LONG);
-    assert_eq!(get(&long), Node { kind: Kind::File, size: 3 });
+    assert_eq!(
+        get(&long),
+        Node {
+            kind: Kind::File,
+            size: 3
+        }
+    );
     assert_eq!(index.data_size(None), 5 + 3 + 6);
 }
 
@@ -133,7 +146,10 @@ fn the_layer_holds_exactly_the_kept_entries_with_their_metadata() {
             }
             b"usr/lib/a-very-long-directory-name-that-goes-on-and-on" => {
                 assert_eq!(h.entry_type(), EntryType::Directory);
-                assert_eq!((h.mode().unwrap(), h.uid().unwrap(), h.gid().unwrap()), (0o700, 7, 8));
+                assert_eq!(
+                    (h.mode().unwrap(), h.uid().unwrap(), h.gid().unwrap()),
+                    (0o700, 7, 8)
+                );
                 assert_eq!(h.mtime().unwrap(), 1_700_000_000);
             }
             b"usr/bin/ping6" => {

@@ -298,7 +298,11 @@ mod tests {
         recording.record_file("/data/db", Access::Read);
         recording.record_file("/etc/hosts", Access::Read);
         let config = json!({"config": {"WorkingDir": "/srv", "Volumes": {"/data": {}}}});
-        let wanted = wanted(&recording, &config, &[PathBytes::from("/usr/share/zoneinfo")]);
+        let wanted = wanted(
+            &recording,
+            &config,
+            &[PathBytes::from("/usr/share/zoneinfo")],
+        );
         let described: Vec<(String, bool, Origin)> = wanted
             .iter()
             .map(|w| (w.path.to_string(), w.subtree, w.origin))

@@ -46,10 +46,13 @@ fn debian() -> ImageIndex {
         ("/usr/share", Kind::Dir),
         ("/usr/share/doc", Kind::Dir),
         ("/usr/share/doc/a", Kind::File),
-        ("/usr/share/doc/b", link("../../lib/libfoo.so")),
+        ("/usr/share/doc/b", link("../../../lib/libfoo.so")),
         ("/etc", Kind::Dir),
         ("/etc/passwd", Kind::File),
-        ("/etc/hard", Kind::HardLink(PathBytes::from("/usr/lib/unused.so"))),
+        (
+            "/etc/hard",
+            Kind::HardLink(PathBytes::from("/usr/lib/unused.so")),
+        ),
     ])
 }
 
@@ -105,7 +108,13 @@ fn a_hard_link_keeps_the_entry_it_links_to() {
     let selection = select(&debian(), &[want("/etc/hard")]);
     assert_eq!(
         kept(&selection),
-        ["/etc", "/etc/hard", "/usr", "/usr/lib", "/usr/lib/unused.so"]
+        [
+            "/etc",
+            "/etc/hard",
+            "/usr",
+            "/usr/lib",
+            "/usr/lib/unused.so"
+        ]
     );
 }
 
@@ -183,9 +192,14 @@ fn arbitrary_image() -> impl Strategy<Value = ImageIndex> {
     let path = proptest::collection::vec(name, 1..4).prop_map(|parts| parts.join("/"));
     let target = (
         any::<bool>(),
-        proptest::collection::vec(prop_oneof![Just(".."), Just("a"), Just("b"), Just("c")], 0..4),
+        proptest::collection::vec(
+            prop_oneof![Just(".."), Just("a"), Just("b"), Just("c")],
+            0..4,
+        ),
     )
-        .prop_map(|(absolute, parts)| format!("{}{}", if absolute { "/" } else { "" }, parts.join("/")));
+        .prop_map(|(absolute, parts)| {
+            format!("{}{}", if absolute { "/" } else { "" }, parts.join("/"))
+        });
     let kind = prop_oneof![
         3 => Just(Kind::Dir),
         3 => Just(Kind::File),
@@ -200,8 +214,16 @@ fn arbitrary_image() -> impl Strategy<Value = ImageIndex> {
             let mut parents_ok = true;
             while let Some(dir) = parent.filter(|d| d.as_bytes() != b"/") {
                 match index.get(&dir) {
-                    None => index.insert(dir.clone(), Node { kind: Kind::Dir, size: 0 }),
-                    Some(Node { kind: Kind::Dir, .. }) => {}
+                    None => index.insert(
+                        dir.clone(),
+                        Node {
+                            kind: Kind::Dir,
+                            size: 0,
+                        },
+                    ),
+                    Some(Node {
+                        kind: Kind::Dir, ..
+                    }) => {}
                     Some(_) => parents_ok = false,
                 }
                 parent = dir.parent();
@@ -216,20 +238,17 @@ fn arbitrary_image() -> impl Strategy<Value = ImageIndex> {
 
 fn arbitrary_wanted() -> impl Strategy<Value = Vec<Wanted>> {
     let part = prop_oneof![Just(".."), Just("."), Just("a"), Just("b"), Just("c")];
-    proptest::collection::vec(
-        (proptest::collection::vec(part, 0..5), any::<bool>()),
-        0..6,
-    )
-    .prop_map(|paths| {
-        paths
-            .into_iter()
-            .map(|(parts, subtree)| Wanted {
-                path: PathBytes::from(format!("/{}", parts.join("/")).as_str()),
-                subtree,
-                origin: Origin::Recording,
-            })
-            .collect()
-    })
+    proptest::collection::vec((proptest::collection::vec(part, 0..5), any::<bool>()), 0..6)
+        .prop_map(|paths| {
+            paths
+                .into_iter()
+                .map(|(parts, subtree)| Wanted {
+                    path: PathBytes::from(format!("/{}", parts.join("/")).as_str()),
+                    subtree,
+                    origin: Origin::Recording,
+                })
+                .collect()
+        })
 }
 
 proptest! {
