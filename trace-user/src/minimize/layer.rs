@@ -15,24 +15,33 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 use tar::{EntryType, Header};
 
+use super::interpreter::{HEAD_BYTES, interpreter};
 use super::select::{ImageIndex, Kind, Node};
 use crate::recording::{PathBytes, normalize};
 
 /// Prefix of the PAX records that carry extended attributes.
 const XATTR_PREFIX: &[u8] = b"SCHILY.xattr.";
 
-/// Lists the entries of a file-system tar stream (later entries replace earlier ones).
+/// Lists the entries of a file-system tar stream (later entries replace earlier ones), with the
+/// interpreter of each executable file.
 pub fn index(reader: impl Read) -> io::Result<ImageIndex> {
     let mut archive = tar::Archive::new(reader);
     let mut index = ImageIndex::default();
     for entry in archive.entries()? {
-        let entry = entry?;
+        let mut entry = entry?;
         let path = normalize(&entry.path_bytes());
         if path.as_bytes() == b"/" {
             continue;
         }
         let kind = kind_of(&entry);
         let size = if kind == Kind::File { entry.size() } else { 0 };
+        if kind == Kind::File && entry.header().mode()? & 0o111 != 0 {
+            let mut head = Vec::new();
+            (&mut entry).take(HEAD_BYTES).read_to_end(&mut head)?;
+            if let Some(program) = interpreter(&head) {
+                index.set_interpreter(path.clone(), program);
+            }
+        }
         index.insert(path, Node { kind, size });
     }
     Ok(index)

@@ -13,6 +13,7 @@
 
 mod engine;
 pub mod image;
+pub mod interpreter;
 pub mod layer;
 pub mod progress;
 pub mod select;

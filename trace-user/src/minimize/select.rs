@@ -5,7 +5,9 @@
 //! component, following every symlink (the last one too, at most [`MAX_SYMLINKS`] per walk).
 //! Every entry met on the way is kept: the directories, each symlink (`/lib -> usr/lib`,
 //! `libfoo.so.1 -> libfoo.so.1.2.3`) and what it ends at. Then, until nothing changes: a kept
-//! symlink keeps what its target resolves to, a kept hard link keeps the entry it links to, and
+//! symlink keeps what its target resolves to, a kept hard link keeps the entry it links to, a
+//! kept executable keeps the interpreter the kernel loads for it (the dynamic loader, a script's
+//! `#!` program: the kernel opens them inside `execve`, where a trace does not see them), and
 //! every kept entry keeps its parent directories (with their modes and owners).
 //! A wanted subtree (`--include DIR`, a configured volume) keeps every entry below the directory
 //! it resolves to.
@@ -46,12 +48,19 @@ pub struct Node {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ImageIndex {
     nodes: BTreeMap<PathBytes, Node>,
+    /// Executables -> the interpreter the kernel loads for them (see [`super::interpreter`]).
+    interpreters: BTreeMap<PathBytes, Vec<u8>>,
 }
 
 impl ImageIndex {
     /// Adds (or replaces, as a later tar entry does) the entry at `path`.
     pub fn insert(&mut self, path: PathBytes, node: Node) {
         self.nodes.insert(path, node);
+    }
+
+    /// Records that the kernel loads `interpreter` to run the executable at `path`.
+    pub fn set_interpreter(&mut self, path: PathBytes, interpreter: Vec<u8>) {
+        self.interpreters.insert(path, interpreter);
     }
 
     /// The entry at `path`.
@@ -86,6 +95,12 @@ impl ImageIndex {
                 .iter()
                 .filter(|(p, _)| keep.contains(*p))
                 .map(|(p, n)| (p.clone(), n.clone()))
+                .collect(),
+            interpreters: self
+                .interpreters
+                .iter()
+                .filter(|(p, _)| keep.contains(*p))
+                .map(|(p, i)| (p.clone(), i.clone()))
                 .collect(),
         }
     }
@@ -178,6 +193,9 @@ pub fn select(index: &ImageIndex, wanted: &[Wanted]) -> Selection {
             }
             _ => {}
         }
+        if let Some(interpreter) = index.interpreters.get(&path) {
+            walk(index, interpreter, &mut kept);
+        }
     }
     Selection {
         keep: kept.keep,
@@ -203,7 +221,7 @@ impl Kept {
 /// Resolves `path` in the image as the kernel would (every symlink followed, `..` taken
 /// physically, never above `/`), keeping each entry met; the entry it ends at, or `None` when
 /// a component is missing, is not a directory, or the symlinks go deeper than [`MAX_SYMLINKS`].
-fn walk(index: &ImageIndex, path: &[u8], kept: &mut Kept) -> Option<PathBytes> {
+fn walk<'a>(index: &'a ImageIndex, path: &'a [u8], kept: &mut Kept) -> Option<PathBytes> {
     // Components still to resolve, the next one last.
     let mut pending: Vec<&[u8]> = path.split(|&b| b == b'/').rev().collect();
     let mut at: Vec<u8> = Vec::new();

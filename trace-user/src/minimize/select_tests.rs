@@ -278,3 +278,37 @@ proptest! {
         prop_assert_eq!(select(&slim, &wanted).keep, selection.keep.clone());
     }
 }
+
+#[test]
+fn an_executable_keeps_its_interpreter_through_its_symlinks() {
+    let mut index = image(&[
+        ("/lib", link("usr/lib")),
+        ("/lib64", link("usr/lib64")),
+        ("/usr", Kind::Dir),
+        ("/usr/lib", Kind::Dir),
+        ("/usr/lib/ld.so", Kind::File),
+        ("/usr/lib64", Kind::Dir),
+        ("/usr/lib64/ld-linux.so.2", link("/lib/ld.so")),
+        ("/usr/bin", Kind::Dir),
+        ("/usr/bin/app", Kind::File),
+    ]);
+    index.set_interpreter(
+        PathBytes::from("/usr/bin/app"),
+        b"/lib64/ld-linux.so.2".to_vec(),
+    );
+    let selection = select(&index, &[want("/usr/bin/app")]);
+    assert_eq!(
+        kept(&selection),
+        [
+            "/lib",
+            "/lib64",
+            "/usr",
+            "/usr/bin",
+            "/usr/bin/app",
+            "/usr/lib",
+            "/usr/lib/ld.so",
+            "/usr/lib64",
+            "/usr/lib64/ld-linux.so.2"
+        ]
+    );
+}
