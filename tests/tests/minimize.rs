@@ -4,13 +4,14 @@
 //! every slim image carries the original configuration; bad input gives one line.
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use trace_tests::{Container, TestImage, describe, docker, docker_ok, ensure_image, system_tier};
+use trace_tests::{
+    Container, TestImage, describe, docker, docker_ok, ensure_image, http_get, system_tier,
+};
 
 /// A slim image made by a test, removed when dropped.
 struct SlimImage(String);
@@ -84,25 +85,15 @@ fn assert_config_preserved(original: &str, slim: &str) -> (u64, u64) {
 /// The body of the HTTP response to GET `path`, once the server answers.
 fn page(ip: &str, path: &str) -> String {
     for _ in 0..100 {
-        if let Some(response) = http_get(ip, 8000, path) {
-            if let Some((_, body)) = response.split_once("\r\n\r\n") {
-                assert!(response.starts_with("HTTP/1.0 200"), "{path}: {response}");
-                return body.to_owned();
-            }
+        if let Some(response) = http_get(ip, 8000, path)
+            && let Some((_, body)) = response.split_once("\r\n\r\n")
+        {
+            assert!(response.starts_with("HTTP/1.0 200"), "{path}: {response}");
+            return body.to_owned();
         }
         std::thread::sleep(Duration::from_millis(100));
     }
     panic!("{ip}:8000{path} never answered");
-}
-
-fn http_get(ip: &str, port: u16, path: &str) -> Option<String> {
-    let address = format!("{ip}:{port}").parse().ok()?;
-    let mut stream = std::net::TcpStream::connect_timeout(&address, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {ip}\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    Some(response)
 }
 
 fn ip_of(container: &Container) -> String {

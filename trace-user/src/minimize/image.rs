@@ -66,7 +66,8 @@ pub fn config_from_save(reader: impl Read) -> Result<Value, ImageError> {
 /// The slim image's configuration: `original` with `rootfs` replaced by the one layer
 /// `diff_id`, and every history entry marked as adding no layer, followed by one entry for the
 /// slim layer (`created_by`, comment [`HISTORY_COMMENT`], the image's `created` time). Everything else, the `config` object
-/// (Entrypoint, Cmd, Env, WorkingDir, User, ExposedPorts, Volumes, Labels, Healthcheck, ...),
+/// (`Entrypoint`, `Cmd`, `Env`, `WorkingDir`, `User`, `ExposedPorts`, `Volumes`, `Labels`,
+/// `Healthcheck`, ...),
 /// `created`, `architecture` and `os` included, is copied as it is.
 pub fn slim_config(original: &Value, diff_id: &str, created_by: &str) -> Value {
     let mut config = original.clone();

@@ -79,6 +79,7 @@ impl Report {
 
     /// The lines printed on stdout.
     pub fn render(&self) -> String {
+        use std::fmt::Write;
         let mut text = format!(
             "minimized {} by {:.2}x: {} => {}\n",
             self.original,
@@ -86,22 +87,24 @@ impl Report {
             size(self.original_size),
             size(self.size)
         );
-        text.push_str(&format!(
+        let _ = write!(
+            text,
             "slim image: {} ({})\nkept {} of {} entries of the image\n",
             self.tag,
             short(&self.id),
             self.kept,
             self.total
-        ));
+        );
         let from_recording = self
             .missing
             .iter()
             .filter(|(o, _)| *o == Origin::Recording)
             .count();
         if from_recording > 0 {
-            text.push_str(&format!(
-                "{from_recording} recorded paths are not in the image (made or mounted at run time)\n"
-            ));
+            let _ = writeln!(
+                text,
+                "{from_recording} recorded paths are not in the image (made or mounted at run time)"
+            );
         }
         text
     }

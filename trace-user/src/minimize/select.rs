@@ -88,6 +88,7 @@ impl ImageIndex {
     }
 
     /// The entries of `keep` only.
+    #[must_use]
     pub fn restricted_to(&self, keep: &BTreeSet<PathBytes>) -> ImageIndex {
         ImageIndex {
             nodes: self
@@ -159,11 +160,10 @@ pub fn select(index: &ImageIndex, wanted: &[Wanted]) -> Selection {
                     kept.add(path.clone());
                 }
             }
-            Some(_) => {}
             None if want.origin != Origin::Runtime => {
                 missing.insert((want.origin, normalize(want.path.as_bytes())));
             }
-            None => {}
+            Some(_) | None => {}
         }
     }
     while let Some(path) = kept.queue.pop() {
