@@ -373,6 +373,38 @@ mod tests {
     }
 
     #[test]
+    fn parses_minimize_and_run_minimize() {
+        let cli = parse(&[
+            "minimize",
+            "p/recording.json",
+            "--tag",
+            "app:slim",
+            "--include",
+            "/usr/lib/plugins",
+            "--include",
+            "/etc/ssl",
+            "--include-from",
+            "keep.txt",
+        ])
+        .unwrap();
+        let Some(Command::Minimize(args)) = cli.command else {
+            panic!("not minimize")
+        };
+        assert_eq!(args.recording, PathBuf::from("p/recording.json"));
+        assert_eq!(args.slim.tag.as_deref(), Some("app:slim"));
+        assert_eq!(args.slim.include, ["/usr/lib/plugins", "/etc/ssl"]);
+        assert_eq!(args.slim.include_from, [PathBuf::from("keep.txt")]);
+        assert!(parse(&["minimize"]).is_err(), "a recording is required");
+        let run = parse(&["run", "--minimize", "--include", "/x", "img", "--", "./t.sh"]).unwrap();
+        let Some(Command::Run(args)) = run.command else {
+            panic!("not run")
+        };
+        assert!(args.minimize);
+        assert_eq!(args.slim.include, ["/x"]);
+        assert_eq!(args.exercise, ["./t.sh"]);
+    }
+
+    #[test]
     fn parses_render() {
         let cli = parse(&["render", "p/recording.json", "--out", "x"]).unwrap();
         let Some(Command::Render(args)) = cli.command else {
