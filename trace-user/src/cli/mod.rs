@@ -395,7 +395,16 @@ mod tests {
         assert_eq!(args.slim.include, ["/usr/lib/plugins", "/etc/ssl"]);
         assert_eq!(args.slim.include_from, [PathBuf::from("keep.txt")]);
         assert!(parse(&["minimize"]).is_err(), "a recording is required");
-        let run = parse(&["run", "--minimize", "--include", "/x", "img", "--", "./t.sh"]).unwrap();
+        let run = parse(&[
+            "run",
+            "--minimize",
+            "--include",
+            "/x",
+            "img",
+            "--",
+            "./t.sh",
+        ])
+        .unwrap();
         let Some(Command::Run(args)) = run.command else {
             panic!("not run")
         };

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::layer::{Layer, hex};
+use crate::recording::{PathBytes, normalize};
 
 /// Files of a `docker save` stream larger than this are layers, not configuration: skipped.
 const MAX_CONFIG_BYTES: u64 = 16 << 20;
@@ -27,19 +28,45 @@ pub enum ImageError {
     Format(String),
 }
 
-/// The image configuration JSON (`config`, `rootfs`, `history`, ...) from a `docker save`
-/// stream, as Docker wrote it: the file manifest.json's first `Config` names. Both the classic
-/// layout (`<id>.json`) and the OCI one (`blobs/sha256/<id>`) work.
-pub fn config_from_save(reader: impl Read) -> Result<Value, ImageError> {
+/// Directories Docker's init layer makes anew in every container (as the parents of the files it
+/// bind-mounts): a container's export shows them with the init layer's mode, owner and time, not
+/// the image's.
+pub const SHADOWED_DIRS: [&str; 2] = ["/etc", "/dev"];
+
+/// What the `docker save` stream of the image gives.
+#[derive(Clone, Debug)]
+pub struct Saved {
+    /// The image configuration JSON (`config`, `rootfs`, `history`, ...) as Docker wrote it.
+    pub config: Value,
+    /// The image's own tar headers of the [`SHADOWED_DIRS`] it has (from its last layer holding
+    /// each).
+    pub shadowed: BTreeMap<PathBytes, tar::Header>,
+}
+
+/// Reads a `docker save` stream: the configuration file manifest.json's first `Config` names
+/// (the classic layout, `<id>.json`, and the OCI one, `blobs/sha256/<id>`, both work), and the
+/// headers of the [`SHADOWED_DIRS`] in its layers, in the manifest's layer order.
+pub fn read_save(reader: impl Read) -> Result<Saved, ImageError> {
     let mut archive = tar::Archive::new(reader);
     let mut small: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+    let mut in_layers: BTreeMap<Vec<u8>, BTreeMap<PathBytes, tar::Header>> = BTreeMap::new();
     for entry in archive.entries()? {
         let mut entry = entry?;
-        if entry.header().entry_type().is_file() && entry.size() <= MAX_CONFIG_BYTES {
-            let name = entry.path_bytes().into_owned();
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let name = entry.path_bytes().into_owned();
+        let found = if entry.size() <= MAX_CONFIG_BYTES {
             let mut data = Vec::new();
             entry.read_to_end(&mut data)?;
-            small.insert(name, data);
+            let found = shadowed_dirs(data.as_slice());
+            small.insert(name.clone(), data);
+            found
+        } else {
+            shadowed_dirs(&mut entry)
+        };
+        if !found.is_empty() {
+            in_layers.insert(name, found);
         }
     }
     let format = |what: &str| ImageError::Format(what.to_owned());
@@ -60,7 +87,35 @@ pub fn config_from_save(reader: impl Read) -> Result<Value, ImageError> {
     if !config.is_object() {
         return Err(format("the configuration is not a JSON object"));
     }
-    Ok(config)
+    let mut shadowed = BTreeMap::new();
+    for layer in manifest[0]["Layers"].as_array().into_iter().flatten() {
+        let name = layer.as_str().unwrap_or_default().trim_start_matches("./");
+        if let Some(found) = in_layers.remove(name.as_bytes()) {
+            shadowed.extend(found);
+        }
+    }
+    Ok(Saved { config, shadowed })
+}
+
+/// The headers of the [`SHADOWED_DIRS`] in `layer`, if it is a tar (anything else gives none).
+fn shadowed_dirs(layer: impl Read) -> BTreeMap<PathBytes, tar::Header> {
+    let mut found = BTreeMap::new();
+    let mut archive = tar::Archive::new(layer);
+    let Ok(entries) = archive.entries() else {
+        return found;
+    };
+    for entry in entries {
+        let Ok(entry) = entry else { break };
+        let path = normalize(&entry.path_bytes());
+        if entry.header().entry_type().is_dir()
+            && SHADOWED_DIRS
+                .iter()
+                .any(|d| path.as_bytes() == d.as_bytes())
+        {
+            found.insert(path, entry.header().clone());
+        }
+    }
+    found
 }
 
 /// The slim image's configuration: `original` with `rootfs` replaced by the one layer
@@ -268,7 +323,7 @@ mod tests {
                 br#"[{"Config":"ff.json","RepoTags":null,"Layers":["abc/layer.tar"]}]"#,
             ),
         ]);
-        let value = config_from_save(classic.as_slice()).unwrap();
+        let value = read_save(classic.as_slice()).unwrap().config;
         assert_eq!(value["config"]["StopTimeout"], 5);
         let oci = save_stream(&[
             (
@@ -277,15 +332,58 @@ mod tests {
             ),
             ("blobs/sha256/ff", config),
         ]);
-        assert_eq!(config_from_save(oci.as_slice()).unwrap(), value);
+        assert_eq!(read_save(oci.as_slice()).unwrap().config, value);
         let broken = save_stream(&[("manifest.json", br#"[{"Config":"gone.json"}]"#)]);
         assert!(
-            config_from_save(broken.as_slice())
+            read_save(broken.as_slice())
                 .unwrap_err()
                 .to_string()
                 .contains("gone.json is missing")
         );
-        assert!(config_from_save(&b"not a tar at all"[..]).is_err());
+        assert!(read_save(&b"not a tar at all"[..]).is_err());
+    }
+
+    /// A layer tar holding `etc/` with `mode`.
+    fn layer_with_etc(mode: u32) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(mode);
+        h.set_size(0);
+        b.append_data(&mut h, "etc/", std::io::empty()).unwrap();
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn the_last_layer_holding_etc_gives_its_metadata() {
+        let (first, second) = (layer_with_etc(0o700), layer_with_etc(0o750));
+        // Stream order is not layer order: the manifest says which layer comes last.
+        let save = save_stream(&[
+            ("b/layer.tar", &second),
+            ("a/layer.tar", &first),
+            ("c.json", b"{}"),
+            (
+                "manifest.json",
+                br#"[{"Config":"c.json","Layers":["a/layer.tar","b/layer.tar"]}]"#,
+            ),
+        ]);
+        let saved = read_save(save.as_slice()).unwrap();
+        let etc = &saved.shadowed[&PathBytes::from("/etc")];
+        assert_eq!(etc.mode().unwrap(), 0o750);
+        let reversed = save_stream(&[
+            ("a/layer.tar", &first),
+            ("b/layer.tar", &second),
+            ("c.json", b"{}"),
+            (
+                "manifest.json",
+                br#"[{"Config":"c.json","Layers":["b/layer.tar","a/layer.tar"]}]"#,
+            ),
+        ]);
+        let saved = read_save(reversed.as_slice()).unwrap();
+        assert_eq!(
+            saved.shadowed[&PathBytes::from("/etc")].mode().unwrap(),
+            0o700
+        );
     }
 
     #[test]
@@ -330,7 +428,7 @@ mod tests {
         whole.extend_from_slice(&layer_data);
         whole.extend_from_slice(&tarball.tail);
         assert_eq!(whole.len() % 512, 0);
-        let read_back = config_from_save(whole.as_slice()).unwrap();
+        let read_back = read_save(whole.as_slice()).unwrap().config;
         assert_eq!(read_back, config);
         let mut archive = tar::Archive::new(whole.as_slice());
         let mut names = Vec::new();

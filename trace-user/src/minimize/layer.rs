@@ -7,7 +7,7 @@
 //! bytes are written with GNU long-name records. They are written in the export's order, so a
 //! directory comes before what it holds and a hard link after the entry it links to.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -69,10 +69,13 @@ pub struct Layer {
     pub diff_id: String,
 }
 
-/// Copies the entries of `reader` whose normalised paths are in `keep` to a new tar on `out`.
+/// Copies the entries of `reader` whose normalised paths are in `keep` to a new tar on `out`;
+/// an entry in `metadata` gets that header's mode, owner and time instead of its own (the image's
+/// own directories that a container's export shows with Docker's init-layer metadata).
 pub fn write_layer(
     reader: impl Read,
     keep: &BTreeSet<PathBytes>,
+    metadata: &BTreeMap<PathBytes, Header>,
     out: impl Write,
 ) -> io::Result<Layer> {
     let mut archive = tar::Archive::new(reader);
@@ -94,7 +97,7 @@ pub fn write_layer(
             header.set_cksum();
             builder.append(&header, xattrs.as_slice())?;
         }
-        let mut header = copy_metadata(entry.header())?;
+        let mut header = copy_metadata(entry.header(), metadata.get(&path))?;
         let name = Path::new(std::ffi::OsStr::from_bytes(&path.as_bytes()[1..]));
         match kind_of(&entry) {
             Kind::Symlink(target) => {
@@ -125,10 +128,12 @@ pub fn write_layer(
     })
 }
 
-/// A GNU header with the entry's type, mode, owner, time and device numbers (size 0, no name).
-fn copy_metadata(source: &Header) -> io::Result<Header> {
+/// A GNU header with the entry's type and device numbers, and the mode, owner and time of
+/// `instead` or else its own (size 0, no name).
+fn copy_metadata(entry: &Header, instead: Option<&Header>) -> io::Result<Header> {
+    let source = instead.unwrap_or(entry);
     let mut header = Header::new_gnu();
-    header.set_entry_type(source.entry_type());
+    header.set_entry_type(entry.entry_type());
     header.set_mode(source.mode()?);
     header.set_uid(source.uid()?);
     header.set_gid(source.gid()?);
@@ -147,9 +152,9 @@ fn copy_metadata(source: &Header) -> io::Result<Header> {
     {
         let _ = header.set_groupname(name);
     }
-    if matches!(source.entry_type(), EntryType::Char | EntryType::Block) {
-        header.set_device_major(source.device_major()?.unwrap_or(0))?;
-        header.set_device_minor(source.device_minor()?.unwrap_or(0))?;
+    if matches!(entry.entry_type(), EntryType::Char | EntryType::Block) {
+        header.set_device_major(entry.device_major()?.unwrap_or(0))?;
+        header.set_device_minor(entry.device_minor()?.unwrap_or(0))?;
     }
     Ok(header)
 }

@@ -107,7 +107,10 @@ fn the_layer_holds_exactly_the_kept_entries_with_their_metadata() {
     .map(|p| PathBytes::new(p.to_vec()))
     .collect();
     let mut out = Vec::new();
-    let layer = write_layer(export().as_slice(), &keep, &mut out).unwrap();
+    let mut image_usr = header(EntryType::Directory, 0o750, 5);
+    image_usr.set_mtime(86_400);
+    let metadata = BTreeMap::from([(PathBytes::from("/usr"), image_usr)]);
+    let layer = write_layer(export().as_slice(), &keep, &metadata, &mut out).unwrap();
     assert_eq!(layer.entries, 10);
     assert_eq!(layer.bytes, out.len() as u64);
     assert_eq!(
@@ -151,6 +154,11 @@ fn the_layer_holds_exactly_the_kept_entries_with_their_metadata() {
                     (0o700, 7, 8)
                 );
                 assert_eq!(h.mtime().unwrap(), 1_700_000_000);
+            }
+            b"usr" => {
+                assert_eq!(h.entry_type(), EntryType::Directory);
+                assert_eq!((h.mode().unwrap(), h.uid().unwrap()), (0o750, 5));
+                assert_eq!(h.mtime().unwrap(), 86_400, "the image's own metadata");
             }
             b"usr/bin/ping6" => {
                 assert_eq!(h.entry_type(), EntryType::Link);

@@ -196,18 +196,18 @@ pub async fn minimize(
         );
     }
 
-    let config = engine::consume(
+    let saved = engine::consume(
         docker.export_image(&original_id),
         Progress::new("reading the image's configuration"),
-        |reader| image::config_from_save(reader).map_err(io_error),
+        |reader| image::read_save(reader).map_err(io_error),
     )
     .await
     .context("cannot read the image's configuration")?;
-    let wanted = wanted(recording, &config, &options.include);
+    let wanted = wanted(recording, &saved.config, &options.include);
 
     let export_id = engine::create_export_container(docker, &original_id).await?;
     // From here the container exists: remove it whatever happens.
-    let written = export_layer(docker, &export_id, wanted).await;
+    let written = export_layer(docker, &export_id, wanted, saved.shadowed).await;
     engine::remove(docker, &export_id).await;
     let (selection, total, layer, file) = written?;
 
@@ -216,7 +216,7 @@ pub async fn minimize(
         selection.keep.len(),
         container.image
     );
-    let config = image::slim_config(&config, &layer.diff_id, &created_by);
+    let config = image::slim_config(&saved.config, &layer.diff_id, &created_by);
     let tarball = image::tarball(&config, &layer, &tag);
     engine::load(docker, tarball.head, file, tarball.tail).await?;
     let (id, size) = engine::image_id_and_size(docker, &tag)
@@ -235,13 +235,14 @@ pub async fn minimize(
     })
 }
 
-/// Indexes the export container's file system, selects, and writes the kept entries into a
-/// temporary file (removed when it is closed); returns the selection, the number of entries in
+/// Indexes the export container's file system, selects, and writes the kept entries (with the
+/// image's own `metadata` for the directories Docker's init layer shadows) into a temporary file (removed when it is closed); returns the selection, the number of entries in
 /// the image, the layer and the file, rewound.
 async fn export_layer(
     docker: &Docker,
     export_id: &str,
     wanted: Vec<Wanted>,
+    metadata: std::collections::BTreeMap<PathBytes, tar::Header>,
 ) -> anyhow::Result<(Selection, usize, layer::Layer, std::fs::File)> {
     let index = engine::consume(
         engine::export(docker, export_id),
@@ -259,7 +260,8 @@ async fn export_layer(
         move |reader| {
             use std::io::Seek;
             let mut file = tempfile::tempfile()?;
-            let layer = layer::write_layer(reader, &keep, std::io::BufWriter::new(&mut file))?;
+            let out = std::io::BufWriter::new(&mut file);
+            let layer = layer::write_layer(reader, &keep, &metadata, out)?;
             file.rewind()?;
             Ok((layer, file))
         },
