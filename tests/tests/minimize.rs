@@ -252,7 +252,14 @@ fn minimized_busybox_passes_its_exercise_and_bad_input_gives_one_line() {
     let rec = out.path().join("recording.json");
     let again = trace(
         &system.trace_bin(),
-        &["minimize", rec.to_str().unwrap(), "--tag", &twin.0],
+        &[
+            "minimize",
+            rec.to_str().unwrap(),
+            "--tag",
+            &twin.0,
+            "--include-from",
+            keep.to_str().unwrap(),
+        ],
     );
     assert!(again.status.success(), "{}", describe(&again));
     assert_eq!(
