@@ -268,12 +268,17 @@ fn minimized_busybox_passes_its_exercise_and_bad_input_gives_one_line() {
         "the same image id"
     );
 
-    // A recording of an image Docker no longer has, a tag naming the original, a relative
-    // --include: one line each.
-    let recording = std::fs::read_to_string(out.path().join("recording.json")).unwrap();
+    bad_input_gives_one_line(&system.trace_bin(), &rec, &image);
+}
+
+/// A recording of an image Docker no longer has, a tag naming the recorded image, a relative
+/// --include and an invalid tag: one `trace: error:` line each.
+fn bad_input_gives_one_line(trace_bin: &Path, rec: &Path, image: &str) {
+    let out = rec.parent().unwrap();
+    let recording = std::fs::read_to_string(out.join("recording.json")).unwrap();
     let mut value: Value = serde_json::from_str(&recording).unwrap();
     value["container"]["image_id"] = Value::from(format!("sha256:{}", "0".repeat(64)));
-    let gone = out.path().join("gone.json");
+    let gone = out.join("gone.json");
     std::fs::write(&gone, value.to_string()).unwrap();
     for (args, expected) in [
         (
@@ -281,7 +286,7 @@ fn minimized_busybox_passes_its_exercise_and_bad_input_gives_one_line() {
             "is not in Docker's image store",
         ),
         (
-            vec![rec.to_str().unwrap(), "--tag", &image],
+            vec![rec.to_str().unwrap(), "--tag", image],
             "names the recorded image itself",
         ),
         (
@@ -295,7 +300,7 @@ fn minimized_busybox_passes_its_exercise_and_bad_input_gives_one_line() {
     ] {
         let mut all = vec!["minimize"];
         all.extend(args);
-        let output = trace(&system.trace_bin(), &all);
+        let output = trace(trace_bin, &all);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
         assert!(
