@@ -10,6 +10,7 @@ use bollard::Docker;
 use super::{MinimizeArgs, SlimArgs};
 use crate::minimize::{self, Options, Report};
 use crate::recording::{PathBytes, Recording, decode};
+use crate::session::StopSignals;
 use crate::target;
 
 pub(super) fn run(args: &MinimizeArgs) -> anyhow::Result<i32> {
@@ -19,8 +20,9 @@ pub(super) fn run(args: &MinimizeArgs) -> anyhow::Result<i32> {
     let recording = Recording::from_json(&text, &path.display().to_string())?;
     let options = options(&args.slim)?;
     super::block_on(async {
+        let mut signals = StopSignals::install().context("cannot install signal handlers")?;
         let docker = target::docker::connect().await?;
-        let report = minimize::minimize(&docker, &recording, &options).await?;
+        let report = minimize::minimize(&docker, &recording, &options, &mut signals).await?;
         print_report(&report);
         Ok(0)
     })
@@ -31,8 +33,9 @@ pub(super) async fn minimize_recording(
     docker: &Docker,
     recording: &Recording,
     slim: &SlimArgs,
+    signals: &mut StopSignals,
 ) -> anyhow::Result<Report> {
-    let report = minimize::minimize(docker, recording, &options(slim)?).await?;
+    let report = minimize::minimize(docker, recording, &options(slim)?, signals).await?;
     print_report(&report);
     Ok(report)
 }

@@ -48,7 +48,8 @@ async fn run_container(args: RunArgs) -> anyhow::Result<i32> {
         code == 0,
         "not minimizing: the exercise failed while recording (status {code})"
     );
-    let report = super::minimize::minimize_recording(&docker, &recording, &args.slim).await?;
+    let report =
+        super::minimize::minimize_recording(&docker, &recording, &args.slim, &mut signals).await?;
     let code = exercise_slim(&docker, &args, &report.tag, &mut signals).await?;
     anyhow::ensure!(
         code == 0,

@@ -28,6 +28,7 @@ use self::progress::{Progress, size};
 use self::select::{Origin, Selection, Wanted};
 use crate::recording::{PathBytes, Recording};
 use crate::render::files::{DOCKER_MOUNTS, used_files};
+use crate::session::StopSignals;
 
 /// Files the runtime reads to start a container with a user given by name (`--user app`, or
 /// `User` in the configuration): kept whenever the image has them.
@@ -157,11 +158,13 @@ fn without_docker_made(mut selection: Selection) -> Selection {
 }
 
 /// Builds the slim image of `recording`'s image and loads it into Docker (see the module
-/// documentation).
+/// documentation). SIGINT or SIGTERM before the upload stops it, with the export container
+/// removed.
 pub async fn minimize(
     docker: &Docker,
     recording: &Recording,
     options: &Options,
+    signals: &mut StopSignals,
 ) -> anyhow::Result<Report> {
     anyhow::ensure!(
         recording.files_recorded(),
@@ -196,10 +199,13 @@ pub async fn minimize(
         );
     }
 
-    let saved = engine::consume(
-        docker.export_image(&original_id),
-        Progress::new("reading the image's configuration"),
-        |reader| image::read_save(reader).map_err(io_error),
+    let saved = unless_interrupted(
+        signals,
+        engine::consume(
+            docker.export_image(&original_id),
+            Progress::new("reading the image's configuration"),
+            |reader| image::read_save(reader).map_err(io_error),
+        ),
     )
     .await
     .context("cannot read the image's configuration")?;
@@ -207,7 +213,11 @@ pub async fn minimize(
 
     let export_id = engine::create_export_container(docker, &original_id).await?;
     // From here the container exists: remove it whatever happens.
-    let written = export_layer(docker, &export_id, wanted, saved.shadowed).await;
+    let written = unless_interrupted(
+        signals,
+        export_layer(docker, &export_id, wanted, saved.shadowed),
+    )
+    .await;
     engine::remove(docker, &export_id).await;
     let (selection, total, layer, file) = written?;
 
@@ -269,6 +279,17 @@ async fn export_layer(
     .await
     .context("cannot write the slim layer")?;
     Ok((selection, total, layer, file))
+}
+
+/// `work`, unless SIGINT or SIGTERM comes first (then `work` is dropped).
+async fn unless_interrupted<T>(
+    signals: &mut StopSignals,
+    work: impl Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    tokio::select! {
+        done = work => done,
+        code = signals.received() => Err(anyhow::anyhow!("interrupted (signal {})", code - 128)),
+    }
 }
 
 fn io_error(e: image::ImageError) -> std::io::Error {
