@@ -271,8 +271,9 @@ fn minimized_busybox_passes_its_exercise_and_bad_input_gives_one_line() {
     bad_input_gives_one_line(&system.trace_bin(), &rec, &image);
 }
 
-/// A recording of an image Docker no longer has, a tag naming the recorded image, a relative
-/// --include and an invalid tag: one `trace: error:` line each.
+/// A recording without file observations (version 1), one of an image Docker no longer has, a
+/// tag naming the recorded image, a relative --include and an invalid tag: one `trace: error:`
+/// line each.
 fn bad_input_gives_one_line(trace_bin: &Path, rec: &Path, image: &str) {
     let out = rec.parent().unwrap();
     let recording = std::fs::read_to_string(out.join("recording.json")).unwrap();
@@ -280,7 +281,9 @@ fn bad_input_gives_one_line(trace_bin: &Path, rec: &Path, image: &str) {
     value["container"]["image_id"] = Value::from(format!("sha256:{}", "0".repeat(64)));
     let gone = out.join("gone.json");
     std::fs::write(&gone, value.to_string()).unwrap();
+    let v1 = trace_tests::workspace_root().join("trace-user/tests/data/recording-v1.json");
     for (args, expected) in [
+        (vec![v1.to_str().unwrap()], "holds no file observations"),
         (
             vec![gone.to_str().unwrap()],
             "is not in Docker's image store",
