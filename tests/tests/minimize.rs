@@ -374,3 +374,60 @@ fn minimized_workload_keeps_its_chain_of_library_symlinks() {
         describe(&direct)
     );
 }
+
+/// An exercise that takes another path against the slim image (it looks for /bin/mkdir only the
+/// second time) fails there, and trace run --minimize fails saying so; --include of that file
+/// makes it pass.
+#[test]
+fn run_minimize_fails_when_the_slim_image_misses_a_file_and_include_covers_it() {
+    let Some(system) =
+        system_tier("run_minimize_fails_when_the_slim_image_misses_a_file_and_include_covers_it")
+    else {
+        return;
+    };
+    let image = ensure_image(TestImage::Busybox).unwrap();
+    let slim = SlimImage::new("busybox-path");
+    let out = tempfile::tempdir().unwrap();
+    let marks = tempfile::tempdir().unwrap();
+    let volume = format!("{}:/marks", marks.path().display());
+    // The first (recorded) run only leaves a mark in the volume; the second needs /bin/mkdir.
+    let exercise =
+        "if [ -e /marks/second-run ]; then test -e /bin/mkdir; else echo > /marks/second-run; fi";
+    let run = |extra: &[&str]| {
+        let _ = std::fs::remove_file(marks.path().join("second-run"));
+        let mut args = vec![
+            "run",
+            "--out",
+            out.path().to_str().unwrap(),
+            "--minimize",
+            "--tag",
+            &slim.0,
+            "-v",
+            &volume,
+            "--exec",
+            exercise,
+        ];
+        args.extend_from_slice(extra);
+        // A shell that ends on SIGTERM, so that stopping the container takes no 10 s.
+        args.extend([
+            image.as_str(),
+            "sh",
+            "-c",
+            "trap 'exit 0' TERM; sleep 60 & wait",
+        ]);
+        trace(&system.trace_bin(), &args)
+    };
+    let failed = run(&[]);
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(failed.status.code(), Some(1), "{}", describe(&failed));
+    assert!(
+        stderr.lines().last().unwrap_or("").starts_with(&format!(
+            "trace: error: the exercise failed against the slim image {} (status 1)",
+            slim.0
+        )),
+        "{stderr}"
+    );
+    let covered = run(&["--include", "/bin/mkdir"]);
+    assert!(covered.status.success(), "{}", describe(&covered));
+    assert!(listing(&slim.0).contains("bin/mkdir -> busybox"));
+}
