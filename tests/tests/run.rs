@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use trace_tests::{Container, TestImage, describe, ensure_image, run_once, system_tier};
+use trace_tests::{Container, TestImage, describe, ensure_image, http_get, run_once, system_tier};
 
 /// Starts per mode in the proof.
 const STARTS: usize = 20;
@@ -162,18 +162,6 @@ fn run_python_server_profile_serves_every_time() {
             assert!(passed, "start {start} with {extra:?}: {last}");
         }
     }
-}
-
-/// One HTTP GET of `path` from `ip:port`; the response, or `None` when nothing answered.
-fn http_get(ip: &str, port: u16, path: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let address = format!("{ip}:{port}").parse().ok()?;
-    let mut stream = std::net::TcpStream::connect_timeout(&address, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {ip}\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    Some(response)
 }
 
 /// nginx (Debian nginx-light) with no exercise given: trace run's built-in crawl fetches / and the

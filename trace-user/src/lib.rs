@@ -26,6 +26,7 @@
 pub mod cli;
 pub mod exercise;
 pub mod ingest;
+pub mod minimize;
 pub mod out;
 pub mod probe;
 pub mod recording;

@@ -33,6 +33,14 @@ impl StopSignals {
             terminate: signal(SignalKind::terminate())?,
         })
     }
+
+    /// Waits for SIGINT or SIGTERM; returns the exit code trace should give (128 + signal).
+    pub async fn received(&mut self) -> i32 {
+        tokio::select! {
+            _ = self.interrupt.recv() => 128 + libc::SIGINT,
+            _ = self.terminate.recv() => 128 + libc::SIGTERM,
+        }
+    }
 }
 
 /// What ended the session.

@@ -2,6 +2,7 @@
 
 mod attach;
 mod merge;
+mod minimize;
 mod render;
 mod run;
 
@@ -41,6 +42,8 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Merge recordings of one image into one, keeping which recording saw what.
     Merge(MergeArgs),
+    /// Build a slim image from a recording: the files it used, the original configuration.
+    Minimize(MinimizeArgs),
 }
 
 /// `trace run [OPTIONS] IMAGE [ARGS...] [-- CMD...]`
@@ -107,6 +110,13 @@ pub struct RunArgs {
     /// Stop after this long (e.g. 30s, 5m).
     #[arg(short, long, value_name = "D", value_parser = parse_duration)]
     pub duration: Option<Duration>,
+    /// After recording, build the slim image and run the exercise again against it; fail when
+    /// it fails there.
+    #[arg(long)]
+    pub minimize: bool,
+    /// What the slim image keeps besides the recorded files (with --minimize).
+    #[command(flatten)]
+    pub slim: SlimArgs,
     /// Exercise on the host, once the container is ready; it sees `TRACE_CONTAINER`, `TRACE_CONTAINER_ID`
     /// and `TRACE_CONTAINER_IP`. Without --exec or CMD, trace GETs / on each exposed port and
     /// crawls the links it finds.
@@ -135,6 +145,32 @@ impl RunArgs {
             tmpfs: self.tmpfs.clone(),
         }
     }
+}
+
+/// `trace minimize RECORDING [--tag NAME] [--include PATH]... [--include-from FILE]...`
+#[derive(Debug, Args)]
+pub struct MinimizeArgs {
+    /// A recording.json written by trace (of an image Docker still has).
+    #[arg(value_name = "RECORDING")]
+    pub recording: PathBuf,
+    /// The slim image's options.
+    #[command(flatten)]
+    pub slim: SlimArgs,
+}
+
+/// The slim image's tag, and what it keeps besides the recorded files.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Args)]
+pub struct SlimArgs {
+    /// Tag of the slim image [default: the recorded image's tag + `-slim`, e.g. app:1.2-slim].
+    #[arg(long, value_name = "NAME[:TAG]")]
+    pub tag: Option<String>,
+    /// Keep this path too, and everything below it when it is a directory (repeatable): files a
+    /// trace cannot see (error paths, plugins loaded later).
+    #[arg(long, value_name = "PATH")]
+    pub include: Vec<OsString>,
+    /// Keep the paths listed in FILE: one per line, `#` comments, in files.txt's form.
+    #[arg(long, value_name = "FILE")]
+    pub include_from: Vec<PathBuf>,
 }
 
 /// `trace --container NAME [--out DIR] [--duration D] [-- CMD ARGS...]`
@@ -215,6 +251,7 @@ pub fn main() -> i32 {
         Some(Command::Render(args)) => render::run(&args),
         Some(Command::Run(args)) => run::run(*args),
         Some(Command::Merge(args)) => merge::run(&args),
+        Some(Command::Minimize(args)) => minimize::run(&args),
         None => attach::run(cli.attach),
     };
     match result {
@@ -333,6 +370,47 @@ mod tests {
             parse(&["merge", "-o", "m.json"]).is_err(),
             "one input at least"
         );
+    }
+
+    #[test]
+    fn parses_minimize_and_run_minimize() {
+        let cli = parse(&[
+            "minimize",
+            "p/recording.json",
+            "--tag",
+            "app:slim",
+            "--include",
+            "/usr/lib/plugins",
+            "--include",
+            "/etc/ssl",
+            "--include-from",
+            "keep.txt",
+        ])
+        .unwrap();
+        let Some(Command::Minimize(args)) = cli.command else {
+            panic!("not minimize")
+        };
+        assert_eq!(args.recording, PathBuf::from("p/recording.json"));
+        assert_eq!(args.slim.tag.as_deref(), Some("app:slim"));
+        assert_eq!(args.slim.include, ["/usr/lib/plugins", "/etc/ssl"]);
+        assert_eq!(args.slim.include_from, [PathBuf::from("keep.txt")]);
+        assert!(parse(&["minimize"]).is_err(), "a recording is required");
+        let run = parse(&[
+            "run",
+            "--minimize",
+            "--include",
+            "/x",
+            "img",
+            "--",
+            "./t.sh",
+        ])
+        .unwrap();
+        let Some(Command::Run(args)) = run.command else {
+            panic!("not run")
+        };
+        assert!(args.minimize);
+        assert_eq!(args.slim.include, ["/x"]);
+        assert_eq!(args.exercise, ["./t.sh"]);
     }
 
     #[test]

@@ -26,6 +26,10 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<i32> {
 }
 
 async fn run_container(args: RunArgs) -> anyhow::Result<i32> {
+    anyhow::ensure!(
+        args.minimize || args.slim == super::SlimArgs::default(),
+        "--tag, --include and --include-from go with --minimize"
+    );
     let mut signals = StopSignals::install().context("cannot install signal handlers")?;
     probe::preflight()?;
     let docker = target::docker::connect().await?;
@@ -36,15 +40,37 @@ async fn run_container(args: RunArgs) -> anyhow::Result<i32> {
         lifecycle::stop(&docker, &id).await;
         lifecycle::remove(&docker, &id).await;
     }
-    result
+    let (code, recording) = result?;
+    if !args.minimize {
+        return Ok(code);
+    }
+    anyhow::ensure!(
+        code == 0,
+        "not minimizing: the exercise failed while recording (status {code})"
+    );
+    let report =
+        super::minimize::minimize_recording(&docker, &recording, &args.slim, &mut signals).await?;
+    let code = exercise_slim(&docker, &args, &report.tag, &mut signals).await?;
+    anyhow::ensure!(
+        code == 0,
+        "the exercise failed against the slim image {} (status {code}): it needs files the trace did not see; add them with --include (docs/minimize.md)",
+        report.tag
+    );
+    eprintln!(
+        "trace: the exercise passed against the slim image {}",
+        report.tag
+    );
+    Ok(0)
 }
 
+/// Records the created container `id` from its start through the exercise; writes the outputs
+/// and prints the summary; returns the exercise's exit code and the recording.
 async fn record(
     docker: &Docker,
     id: &str,
     args: &RunArgs,
     signals: &mut StopSignals,
-) -> anyhow::Result<i32> {
+) -> anyhow::Result<(i32, Recording)> {
     let names = [id.to_owned(), format!("docker-{id}.scope")];
     let mut probe = Probe::attach_pending(&names)?;
     let mut events = probe.take_event_reader();
@@ -75,24 +101,12 @@ async fn record(
         recording: &mut recording,
     };
     let outcome = {
-        let in_container = args
-            .exec
-            .as_deref()
-            .map(|command| lifecycle::exec_shell(docker, id, command));
-        let crawl = (args.exercise.is_empty() && args.exec.is_none())
-            .then(|| builtin_exercise(ip.clone(), ports.clone()));
-        let mut running: Option<std::pin::Pin<Box<dyn std::future::Future<Output = i32> + '_>>> =
-            match (host_exercise.as_mut(), in_container, crawl) {
-                (Some(child), _, _) => Some(Box::pin(session::wait_child(child))),
-                (None, Some(exec), _) => Some(Box::pin(async move {
-                    exec.await.unwrap_or_else(|e| {
-                        eprintln!("trace: error: the exercise failed to run: {e:#}");
-                        127
-                    })
-                })),
-                (None, None, Some(crawl)) => Some(Box::pin(crawl)),
-                (None, None, None) => None,
-            };
+        let mut running = exercise(docker, id, args, ip, ports, host_exercise.as_mut());
+        if running.is_none() {
+            eprintln!(
+                "trace: no exercise given and no TCP port to probe; recording until the container stops, --duration or Ctrl-C"
+            );
+        }
         let running = running
             .as_mut()
             .map(|f| f.as_mut() as session::Exercise<'_>);
@@ -123,7 +137,88 @@ async fn record(
 
     let written = write_outputs(&out_dir, &recording)?;
     print!("{}", render::summary::render(&recording, &written));
-    Ok(outcome.exit_code)
+    Ok((outcome.exit_code, recording))
+}
+
+/// The exercise of `args` against the started container `id`: the host command already spawned
+/// (`host`), `--exec` inside the container, or the built-in crawl of `ports`; `None` when there is
+/// none (no exercise given and no TCP port: the container is its own exercise).
+fn exercise<'a>(
+    docker: &'a Docker,
+    id: &'a str,
+    args: &'a RunArgs,
+    ip: Option<String>,
+    ports: Vec<u16>,
+    host: Option<&'a mut tokio::process::Child>,
+) -> Option<std::pin::Pin<Box<dyn std::future::Future<Output = i32> + 'a>>> {
+    if let Some(child) = host {
+        return Some(Box::pin(session::wait_child(child)));
+    }
+    if let Some(command) = args.exec.as_deref() {
+        let exec = lifecycle::exec_shell(docker, id, command);
+        return Some(Box::pin(async move {
+            exec.await.unwrap_or_else(|e| {
+                eprintln!("trace: error: the exercise failed to run: {e:#}");
+                127
+            })
+        }));
+    }
+    let ip = ip.filter(|_| args.exercise.is_empty() && !ports.is_empty())?;
+    Some(Box::pin(builtin_exercise(ip, ports)))
+}
+
+/// Starts a fresh container from `image` with the same options and runs the same exercise
+/// against it, untraced; returns the exercise's exit code (or, without an exercise, the
+/// container's: 0 when it still runs at --duration).
+async fn exercise_slim(
+    docker: &Docker,
+    args: &RunArgs,
+    image: &str,
+    signals: &mut StopSignals,
+) -> anyhow::Result<i32> {
+    let mut spec = args.spec();
+    spec.image = image.to_owned();
+    spec.name = spec.name.map(|name| format!("{name}-slim"));
+    let id = lifecycle::create(docker, &spec).await?;
+    eprintln!("trace: exercising the slim image {image}");
+    let result = async {
+        lifecycle::start(docker, &id).await?;
+        let name = target::docker::resolve_any(docker, &id).await?.name;
+        let ip = lifecycle::ip_address(docker, &id).await;
+        let ports = exposed_tcp_ports(&args.publish, docker, &id).await;
+        wait_ready(docker, &id, args, ip.as_deref(), &ports).await;
+        let mut host = spawn_host_exercise(args, &name, &id, ip.as_deref())?;
+        let code = {
+            let running = exercise(docker, &id, args, ip.clone(), ports, host.as_mut());
+            let finished = async {
+                match running {
+                    Some(running) => running.await,
+                    None => lifecycle::wait_exit(docker, &id).await,
+                }
+            };
+            let limit = async {
+                match args.duration {
+                    Some(duration) => tokio::time::sleep(duration).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                code = finished => code,
+                () = limit => 0,
+                code = signals.received() => code,
+            }
+        };
+        if let Some(child) = host.as_mut() {
+            session::finish_exercise(child).await;
+        }
+        anyhow::Ok(code)
+    }
+    .await;
+    if !args.keep {
+        lifecycle::stop(docker, &id).await;
+        lifecycle::remove(docker, &id).await;
+    }
+    result
 }
 
 /// Waits until the kernel side has caught the container's cgroup.
@@ -220,13 +315,7 @@ fn spawn_host_exercise(
 
 /// The built-in exercise: GET / on each port and a bounded same-site crawl; reports each fetch on
 /// stderr; succeeds when at least one page answered.
-async fn builtin_exercise(ip: Option<String>, ports: Vec<u16>) -> i32 {
-    let Some(ip) = ip.filter(|_| !ports.is_empty()) else {
-        eprintln!(
-            "trace: no exercise given and no TCP port to probe; recording until the container stops, --duration or Ctrl-C"
-        );
-        return std::future::pending().await;
-    };
+async fn builtin_exercise(ip: String, ports: Vec<u16>) -> i32 {
     let fetched = exercise::crawl(&ip, &ports).await;
     for page in &fetched {
         match page.status {

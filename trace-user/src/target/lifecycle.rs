@@ -153,3 +153,20 @@ pub async fn exec_shell(docker: &Docker, id: &str, command: &str) -> anyhow::Res
     }
     anyhow::bail!("the exec in {id} did not report an exit code")
 }
+
+/// Waits until the container stops; returns its exit code (1 when Docker cannot say).
+pub async fn wait_exit(docker: &Docker, id: &str) -> i32 {
+    loop {
+        let Ok(inspect) = docker.inspect_container(id, None).await else {
+            return 1;
+        };
+        let state = inspect.state.unwrap_or_default();
+        if state.running != Some(true) {
+            return state
+                .exit_code
+                .and_then(|c| i32::try_from(c).ok())
+                .unwrap_or(1);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
