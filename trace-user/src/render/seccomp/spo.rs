@@ -1,0 +1,150 @@
+//! The seccomp profile as a Kubernetes Security Profiles Operator `SeccompProfile` (YAML).
+//!
+//! `apiVersion: security-profiles-operator.x-k8s.io/v1beta1`, `kind: SeccompProfile`, cluster
+//! scoped; `spec` has the fields of the operator's `SeccompProfileSpec` (`defaultAction`,
+//! `architectures`, `syscalls` with `names`, `action`, `errnoRet`, `args`). v1beta1 is served by
+//! every operator release that has the CRD (v1 is the storage version of releases from 2026 on and
+//! converts). Like the runtime spec it has no per-rule architecture condition or comments; the
+//! comments are in the YAML header.
+
+use serde::{Deserialize, Serialize};
+
+use super::DockerSeccomp;
+
+/// The CRD's API group and version.
+pub const API_VERSION: &str = "security-profiles-operator.x-k8s.io/v1beta1";
+
+/// A Kubernetes object's metadata, as far as trace writes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectMeta {
+    /// The object's name (a DNS-1123 subdomain).
+    pub name: String,
+    /// `description`: where the profile came from.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub annotations: std::collections::BTreeMap<String, String>,
+}
+
+/// `SeccompProfile`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeccompProfile {
+    /// [`API_VERSION`].
+    pub api_version: String,
+    /// `SeccompProfile`.
+    pub kind: String,
+    /// Name and annotations.
+    pub metadata: ObjectMeta,
+    /// The profile.
+    pub spec: SeccompProfileSpec,
+}
+
+/// `SeccompProfileSpec`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeccompProfileSpec {
+    /// Action for calls no rule matches.
+    pub default_action: String,
+    /// libseccomp architecture names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub architectures: Vec<String>,
+    /// The rules.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub syscalls: Vec<Syscall>,
+}
+
+/// One rule (`Syscall`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Syscall {
+    /// System call names.
+    pub names: Vec<String>,
+    /// Action.
+    pub action: String,
+    /// errno for `SCMP_ACT_ERRNO`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errno_ret: Option<u32>,
+    /// Argument filters.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<Arg>,
+}
+
+/// One argument filter (`Arg`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Arg {
+    /// Argument index.
+    pub index: u32,
+    /// Operand (the mask for `SCMP_CMP_MASKED_EQ`).
+    pub value: u64,
+    /// Second operand.
+    #[serde(default)]
+    pub value_two: u64,
+    /// Comparison.
+    pub op: String,
+}
+
+/// A Kubernetes object name for a container: `trace-<name>`, lower case, every run of characters
+/// outside `a-z 0-9` a single `-`, at most 63 characters (a DNS label, which every kind accepts).
+pub fn object_name(container_name: &str, container_id: &str) -> String {
+    let source = super::super::apparmor::profile_name(container_name, container_id);
+    let mut name = String::new();
+    for c in source.to_ascii_lowercase().chars() {
+        if c.is_ascii_alphanumeric() {
+            name.push(c);
+        } else if !name.ends_with('-') {
+            name.push('-');
+        }
+    }
+    name.truncate(63);
+    name.trim_end_matches('-').to_owned()
+}
+
+/// The profile as a `SeccompProfile` object named `name`.
+pub fn seccomp_profile(
+    profile: &DockerSeccomp,
+    name: String,
+    description: String,
+) -> SeccompProfile {
+    SeccompProfile {
+        api_version: API_VERSION.into(),
+        kind: "SeccompProfile".into(),
+        metadata: ObjectMeta {
+            name,
+            annotations: [("description".to_owned(), description)].into(),
+        },
+        spec: SeccompProfileSpec {
+            default_action: profile.default_action.clone(),
+            architectures: profile.architectures.clone(),
+            syscalls: profile
+                .syscalls
+                .iter()
+                .map(|rule| Syscall {
+                    names: rule.names.clone(),
+                    action: rule.action.clone(),
+                    errno_ret: rule.errno_ret,
+                    args: rule
+                        .args
+                        .iter()
+                        .map(|a| Arg {
+                            index: a.index,
+                            value: a.value,
+                            value_two: a.value_two,
+                            op: a.op.clone(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        },
+    }
+}
+
+/// `value` as YAML after `header`, each line a `# ` comment (control characters escaped as in
+/// recording.json, so text from the recording cannot end the comment).
+pub fn yaml_text(header: &[String], value: &impl Serialize) -> String {
+    let mut text: String = header
+        .iter()
+        .map(|line| format!("# {}\n", crate::recording::encode(line.as_bytes())))
+        .collect();
+    text.push_str(&serde_norway::to_string(value).expect("a CRD always serializes"));
+    text
+}
