@@ -8,7 +8,7 @@ use anyhow::Context;
 use bollard::Docker;
 
 use super::RunArgs;
-use super::attach::{container_info, finish_recording, host_info, now, write_outputs};
+use super::attach::{check_after, container_info, finish_recording, host_info, now, write_outputs};
 use crate::exercise;
 use crate::probe::{self, Probe};
 use crate::recording::{Recording, Startup, name_syscalls};
@@ -28,10 +28,16 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<i32> {
 async fn run_container(args: RunArgs) -> anyhow::Result<i32> {
     let mut signals = StopSignals::install().context("cannot install signal handlers")?;
     probe::preflight()?;
+    // Read the committed profiles before anything is written (--out may be the same directory).
+    let committed = args
+        .check
+        .as_deref()
+        .map(super::check::load_committed)
+        .transpose()?;
     let docker = target::docker::connect().await?;
     let id = lifecycle::create(&docker, &args.spec()).await?;
     // From here on the container exists: remove it whatever happens (unless --keep).
-    let result = record(&docker, &id, &args, &mut signals).await;
+    let result = record(&docker, &id, &args, &mut signals, committed.as_ref()).await;
     if !args.keep {
         lifecycle::stop(&docker, &id).await;
         lifecycle::remove(&docker, &id).await;
@@ -44,6 +50,7 @@ async fn record(
     id: &str,
     args: &RunArgs,
     signals: &mut StopSignals,
+    committed: Option<&crate::check::Committed>,
 ) -> anyhow::Result<i32> {
     let names = [id.to_owned(), format!("docker-{id}.scope")];
     let mut probe = Probe::attach_pending(&names)?;
@@ -121,9 +128,14 @@ async fn record(
     });
     drop(probe);
 
-    let written = write_outputs(&out_dir, &recording)?;
+    let written = write_outputs(&out_dir, &recording, &args.profile.options())?;
     print!("{}", render::summary::render(&recording, &written));
-    Ok(outcome.exit_code)
+    Ok(check_after(
+        &recording,
+        committed,
+        args.check.as_deref(),
+        outcome.exit_code,
+    ))
 }
 
 /// Waits until the kernel side has caught the container's cgroup.
