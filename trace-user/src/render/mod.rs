@@ -146,4 +146,6 @@ pub fn profiles(recording: &Recording) -> Vec<Rendered> {
 }
 
 #[cfg(test)]
+mod formats_tests;
+#[cfg(test)]
 mod tests;
