@@ -192,11 +192,16 @@ fn drift_check_names_a_new_syscall_and_file_and_passes_an_equal_recording() {
         "{stdout}"
     );
     assert!(stdout.contains("result: DRIFT"), "{stdout}");
+    cli_reports(&system.trace_bin(), &committed, &newer, work.path());
+}
 
+/// `trace check` on the recordings of the drift test: JSON, --strict, bad input.
+fn cli_reports(bin: &Path, committed: &Path, newer: &Path, work: &Path) {
+    let recording = committed.join("recording.json");
     // The same as JSON, with trace check; and --strict on the old recording against the new
     // profiles finds mkdir allowed and no longer observed.
     let json = trace(
-        &system.trace_bin(),
+        bin,
         &[
             "check",
             "--format",
@@ -216,7 +221,7 @@ fn drift_check_names_a_new_syscall_and_file_and_passes_an_equal_recording() {
         .collect();
     assert!(names.contains(&"mkdir"), "{report}");
     let strict = trace(
-        &system.trace_bin(),
+        bin,
         &[
             "check",
             "--strict",
@@ -235,11 +240,11 @@ fn drift_check_names_a_new_syscall_and_file_and_passes_an_equal_recording() {
 
     // Bad input: exit 2 with one error line.
     let missing = trace(
-        &system.trace_bin(),
+        bin,
         &[
             "check",
             "--against",
-            work.path().join("nothing").to_str().unwrap(),
+            work.join("nothing").to_str().unwrap(),
             recording.to_str().unwrap(),
         ],
     );

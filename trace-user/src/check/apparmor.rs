@@ -5,6 +5,7 @@
 //! `AppArmorProfile` (YAML) is read through the rules the operator's template makes of it.
 
 use std::collections::BTreeSet;
+use std::fmt::Write;
 
 use super::glob::Pattern;
 use crate::recording::{CAPABILITY_NAMES, Capability, FAMILY_NAMES, SocketFamily, SocketType};
@@ -258,7 +259,7 @@ pub fn from_spo(profile: &AppArmorProfile) -> Result<Rules, ParseError> {
     let spec = &profile.spec.abstract_;
     let mut add = |paths: &[String], perms: &str| {
         for path in paths {
-            text.push_str(&format!("{path} {perms},\n"));
+            let _ = writeln!(text, "{path} {perms},");
         }
     };
     if let Some(exe) = &spec.executable {
@@ -270,10 +271,10 @@ pub fn from_spo(profile: &AppArmorProfile) -> Result<Rules, ParseError> {
         add(&fs.write_only_paths, "wlk");
         add(&fs.read_write_paths, "rwlk");
         for path in &fs.read_only_paths {
-            text.push_str(&format!("deny {path} wlk,\n"));
+            let _ = writeln!(text, "deny {path} wlk,");
         }
         for path in &fs.write_only_paths {
-            text.push_str(&format!("deny {path} r,\n"));
+            let _ = writeln!(text, "deny {path} r,");
         }
     }
     if let Some(network) = &spec.network {
@@ -289,7 +290,7 @@ pub fn from_spo(profile: &AppArmorProfile) -> Result<Rules, ParseError> {
     }
     if let Some(caps) = &spec.capability {
         for cap in &caps.allowed_capabilities {
-            text.push_str(&format!("capability {cap},\n"));
+            let _ = writeln!(text, "capability {cap},");
         }
     }
     let mut rules = parse(&text)?;

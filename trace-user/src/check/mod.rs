@@ -13,6 +13,7 @@ pub mod glob;
 pub mod seccomp;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
 
 use serde::Serialize;
 
@@ -325,6 +326,51 @@ pub fn check(recording: &Recording, committed: &Committed, against: &str, strict
     }
 }
 
+/// File accesses against the file rules (part of [`check_apparmor`]).
+fn check_files(
+    recording: &Recording,
+    rules: &apparmor::Rules,
+    new: &mut New,
+    refused: &mut New,
+    unused: &mut Unused,
+) {
+    let paths = observed_paths(recording);
+    for (path, accesses) in &paths {
+        if path.contains(&0) {
+            continue; // not a real path: no rule can name it (the profile says how many)
+        }
+        let needed: BTreeSet<char> = accesses
+            .iter()
+            .flat_map(|&a| perms_of(a).iter().map(|&p| perm_char(p)))
+            .collect();
+        let item = |missing: String| NewFile {
+            path: encode(path),
+            missing,
+            access: accesses.iter().map(|a| a.name().to_owned()).collect(),
+        };
+        let denied: String = needed
+            .iter()
+            .filter(|&&perm| file_denied(rules, path, perm))
+            .collect();
+        let missing: String = needed
+            .iter()
+            .filter(|&&perm| !file_denied(rules, path, perm) && !file_granted(rules, path, perm))
+            .collect();
+        if !denied.is_empty() {
+            refused.files.push(item(denied));
+        }
+        if !missing.is_empty() {
+            new.files.push(item(missing));
+        }
+    }
+    unused.file_rules = rules
+        .files
+        .iter()
+        .filter(|r| !r.deny && !paths.keys().any(|p| r.pattern.matches(p)))
+        .map(|r| encode(r.text.as_bytes()))
+        .collect();
+}
+
 /// Where [`check_apparmor`] puts what it finds.
 struct Found<'a> {
     new: &'a mut New,
@@ -346,43 +392,7 @@ fn check_apparmor(
         notes,
     } = found;
     if recording.files_recorded() {
-        let paths = observed_paths(recording);
-        for (path, accesses) in &paths {
-            if path.contains(&0) {
-                continue; // not a real path: no rule can name it (the profile says how many)
-            }
-            let needed: BTreeSet<char> = accesses
-                .iter()
-                .flat_map(|&a| perms_of(a).iter().map(|&p| perm_char(p)))
-                .collect();
-            let item = |missing: String| NewFile {
-                path: encode(path),
-                missing,
-                access: accesses.iter().map(|a| a.name().to_owned()).collect(),
-            };
-            let denied: String = needed
-                .iter()
-                .filter(|&&perm| file_denied(rules, path, perm))
-                .collect();
-            let missing: String = needed
-                .iter()
-                .filter(|&&perm| {
-                    !file_denied(rules, path, perm) && !file_granted(rules, path, perm)
-                })
-                .collect();
-            if !denied.is_empty() {
-                refused.files.push(item(denied));
-            }
-            if !missing.is_empty() {
-                new.files.push(item(missing));
-            }
-        }
-        unused.file_rules = rules
-            .files
-            .iter()
-            .filter(|r| !r.deny && !paths.keys().any(|p| r.pattern.matches(p)))
-            .map(|r| encode(r.text.as_bytes()))
-            .collect();
+        check_files(recording, rules, new, refused, unused);
     } else {
         notes.push("the recording has no file accesses: files not checked".into());
     }
@@ -477,9 +487,9 @@ fn section<T>(out: &mut String, title: &str, items: &[T], line: impl Fn(&T) -> S
     if items.is_empty() {
         return;
     }
-    out.push_str(&format!("{title} ({}):\n", items.len()));
+    let _ = writeln!(out, "{title} ({}):", items.len());
     for item in items {
-        out.push_str(&format!("  {}\n", line(item)));
+        let _ = writeln!(out, "  {}", line(item));
     }
 }
 
@@ -496,102 +506,106 @@ pub fn render_text(report: &Report) -> String {
         .iter()
         .map(|p| format!("{} ({})", p.file, p.format))
         .collect();
-    out.push_str(&format!(
-        "trace check against {}: {}\n",
+    let _ = writeln!(
+        out,
+        "trace check against {}: {}",
         encode(report.against.as_bytes()),
         files.join(", ")
-    ));
-    let new = &report.new;
-    section(&mut out, "new system calls", &new.syscalls, |s| {
-        format!("{}  ({}; {} calls)", s.name, s.abis.join(", "), s.calls)
-    });
-    section(&mut out, "new files", &new.files, |f| {
-        format!(
-            "{}  needs {}  (seen: {})",
-            f.path,
-            f.missing,
-            f.access.join(", ")
-        )
-    });
-    section(&mut out, "new capabilities", &new.capabilities, |c| {
-        format!("{}  ({} checks granted)", c.name, c.granted)
-    });
-    section(&mut out, "new sockets", &new.sockets, |s| {
-        format!("{} {}  ({} created)", s.family, s.sock_type, s.count)
-    });
-    section(&mut out, "new bound ports", &new.bound_ports, port_text);
-    let refused = &report.refused;
-    section(
-        &mut out,
-        "refused by a deny rule (not drift): files",
-        &refused.files,
-        |f| {
-            format!(
-                "{}  {} denied  (seen: {})",
-                f.path,
-                f.missing,
-                f.access.join(", ")
-            )
-        },
     );
-    section(
-        &mut out,
-        "refused by a deny rule (not drift): capabilities",
-        &refused.capabilities,
-        |c| format!("{}  ({} checks granted)", c.name, c.granted),
-    );
-    section(
-        &mut out,
-        "refused by a deny rule (not drift): sockets",
-        &refused.sockets,
-        |s| format!("{} {}  ({} created)", s.family, s.sock_type, s.count),
-    );
+    new_sections(&mut out, &report.new, &report.refused);
     if let Some(unused) = &report.no_longer_observed {
-        section(
-            &mut out,
-            "no longer observed: system calls",
-            &unused.syscalls,
-            Clone::clone,
-        );
-        section(
-            &mut out,
-            "no longer observed: file rules",
-            &unused.file_rules,
-            Clone::clone,
-        );
-        section(
-            &mut out,
-            "no longer observed: capabilities",
-            &unused.capabilities,
-            Clone::clone,
-        );
-        section(
-            &mut out,
-            "no longer observed: network rules",
-            &unused.network_rules,
-            Clone::clone,
-        );
-        section(
-            &mut out,
-            "no longer observed: bound ports",
-            &unused.bound_ports,
-            port_text,
-        );
+        unused_sections(&mut out, unused);
     }
     for note in &report.notes {
-        out.push_str(&format!("note: {}\n", encode(note.as_bytes())));
+        let _ = writeln!(out, "note: {}", encode(note.as_bytes()));
     }
     let unused = report.no_longer_observed.as_ref().map_or(0, Unused::len);
     if report.drift {
-        out.push_str(&format!(
-            "result: DRIFT: {} new, {} no longer observed\n",
-            new.len(),
+        let _ = writeln!(
+            out,
+            "result: DRIFT: {} new, {} no longer observed",
+            report.new.len(),
             unused
-        ));
+        );
     } else {
         out.push_str("result: ok: everything observed is allowed\n");
     }
     out
+}
+
+fn new_sections(out: &mut String, new: &New, refused: &New) {
+    section(out, "new system calls", &new.syscalls, |s| {
+        format!("{}  ({}; {} calls)", s.name, s.abis.join(", "), s.calls)
+    });
+    let file = |verb: &'static str| {
+        move |f: &NewFile| {
+            format!(
+                "{}  {verb} {}  (seen: {})",
+                f.path,
+                f.missing,
+                f.access.join(", ")
+            )
+        }
+    };
+    let capability = |c: &NewCapability| format!("{}  ({} checks granted)", c.name, c.granted);
+    let socket = |s: &NewSocket| format!("{} {}  ({} created)", s.family, s.sock_type, s.count);
+    section(out, "new files", &new.files, file("needs"));
+    section(out, "new capabilities", &new.capabilities, capability);
+    section(out, "new sockets", &new.sockets, socket);
+    section(out, "new bound ports", &new.bound_ports, port_text);
+    let refused_title = "refused by a deny rule (not drift)";
+    section(
+        out,
+        &format!("{refused_title}: files"),
+        &refused.files,
+        file("denied"),
+    );
+    section(
+        out,
+        &format!("{refused_title}: capabilities"),
+        &refused.capabilities,
+        capability,
+    );
+    section(
+        out,
+        &format!("{refused_title}: sockets"),
+        &refused.sockets,
+        socket,
+    );
+}
+
+fn unused_sections(out: &mut String, unused: &Unused) {
+    let title = "no longer observed";
+    section(
+        out,
+        &format!("{title}: system calls"),
+        &unused.syscalls,
+        Clone::clone,
+    );
+    section(
+        out,
+        &format!("{title}: file rules"),
+        &unused.file_rules,
+        Clone::clone,
+    );
+    section(
+        out,
+        &format!("{title}: capabilities"),
+        &unused.capabilities,
+        Clone::clone,
+    );
+    section(
+        out,
+        &format!("{title}: network rules"),
+        &unused.network_rules,
+        Clone::clone,
+    );
+    section(
+        out,
+        &format!("{title}: bound ports"),
+        &unused.bound_ports,
+        port_text,
+    );
 }
 
 /// The report as pretty JSON with a trailing newline.

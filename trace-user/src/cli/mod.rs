@@ -72,15 +72,15 @@ pub struct CheckArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct ProfileArgs {
     /// Profile format: docker (seccomp.json, apparmor.profile), oci (seccomp.json as the OCI
-    /// runtime spec's LinuxSeccomp, apparmor.profile) or spo (Kubernetes Security Profiles
+    /// runtime spec's `LinuxSeccomp`, apparmor.profile) or spo (Kubernetes Security Profiles
     /// Operator seccomp-profile.yaml and apparmor-profile.yaml).
     #[arg(long = "format", value_name = "FORMAT", default_value = "docker", value_parser = parse_format)]
     pub format: Format,
-    /// Architectures of the seccomp profile, comma-separated: x86_64, aarch64 (by system call name).
+    /// Architectures of the seccomp profile, comma-separated: `x86_64`, aarch64 (by system call name).
     #[arg(long = "arch", value_name = "ARCH,...", value_delimiter = ',', value_parser = parse_arch)]
     pub arch: Vec<Arch>,
     /// Never looser than Docker's default seccomp profile: keep its argument filters (clone
-    /// without namespace flags, personality values, socket without AF_ALG/AF_VSOCK).
+    /// without namespace flags, personality values, socket without `AF_ALG/AF_VSOCK`).
     #[arg(long)]
     pub relative_to_default: bool,
 }

@@ -12,7 +12,7 @@ fn fixture() -> Recording {
     Recording::from_json(FIXTURE, "fixture").unwrap()
 }
 
-/// The fixture with `extra` x86_64 calls added.
+/// The fixture with `extra` `x86_64` calls added.
 fn with_calls(extra: &[&str]) -> Recording {
     let mut recording = fixture();
     let calls = recording

@@ -180,7 +180,7 @@ pub fn scmp_arch(abi: Abi) -> &'static str {
     }
 }
 
-/// The profile as a value, with the default options (x86_64, exactly what was observed).
+/// The profile as a value, with the default options (`x86_64`, exactly what was observed).
 pub fn profile(recording: &Recording) -> DockerSeccomp {
     profile_with(recording, &SeccompOptions::default())
 }

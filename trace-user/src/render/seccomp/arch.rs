@@ -1,12 +1,12 @@
 //! Architectures a seccomp profile is rendered for, by system call name.
 //!
-//! A recording is made on x86_64; the same container image built for aarch64 runs the same code,
+//! A recording is made on `x86_64`; the same container image built for aarch64 runs the same code,
 //! so a profile for aarch64 allows the same names, where aarch64 has them. Names are looked up in
 //! the `syscalls` crate's tables (the kernel's). aarch64 uses the generic system call table, which
 //! has no legacy calls: `open`, `stat`, `fork`, `poll`, `access`, `dup2`, `pipe`, ... do not exist
 //! there, and a program built for aarch64 makes `openat`, `newfstatat`, `clone`, `ppoll`, ...
 //! instead. Those replacements are not observed, so they are not added: an aarch64 profile from an
-//! x86_64 recording needs an exercise on aarch64 to be complete (docs/formats.md).
+//! `x86_64` recording needs an exercise on aarch64 to be complete (docs/formats.md).
 
 use std::str::FromStr;
 
@@ -15,7 +15,7 @@ use super::{Includes, SyscallRule};
 /// An architecture a profile covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Arch {
-    /// x86_64 (with the x86 and x32 ABIs when they were recorded).
+    /// `x86_64` (with the x86 and x32 ABIs when they were recorded).
     X86_64,
     /// aarch64 (arm64).
     Aarch64,
@@ -49,8 +49,8 @@ impl Arch {
         }
     }
 
-    /// Whether the architecture has a system call of this (libseccomp) name. For x86_64 the 64-bit
-    /// and the 32-bit x86 tables count (a recording's compat calls run on x86_64 hosts).
+    /// Whether the architecture has a system call of this (libseccomp) name. For `x86_64` the 64-bit
+    /// and the 32-bit x86 tables count (a recording's compat calls run on `x86_64` hosts).
     pub fn has(self, name: &str) -> bool {
         match self {
             Arch::X86_64 => {

@@ -1,7 +1,7 @@
 //! Docker's default seccomp profile, as data, for profiles that are never looser than it.
 //!
 //! Transcribed (in this form, not copied) from moby's `profiles/seccomp/default.json` of Docker
-//! 20.10.24, the engine trace targets, for the architectures trace renders (x86_64 with its x86 and
+//! 20.10.24, the engine trace targets, for the architectures trace renders (`x86_64` with its x86 and
 //! x32 sub-architectures, aarch64), on kernels of 4.8 and later; plus the `socket` rules of moby's
 //! current default (`default_linux.go`: every family but `AF_ALG` (38) and `AF_VSOCK` (40)), which
 //! are stricter than 20.10's unconditional `socket`. The product never fetches it: this table is
@@ -445,7 +445,7 @@ pub const PERSONALITY_VALUES: [u64; 5] = [0x0, 0x8, 0x20000, 0x20008, 0xffff_fff
 
 /// The namespace flags `clone(2)` may not have without `CAP_SYS_ADMIN`: `CLONE_NEWNS`,
 /// `CLONE_NEWUTS`, `CLONE_NEWIPC`, `CLONE_NEWUSER`, `CLONE_NEWPID`, `CLONE_NEWNET`,
-/// `CLONE_NEWCGROUP` (`flags & 0x7E020000 == 0`, flags being argument 0 on x86_64 and aarch64).
+/// `CLONE_NEWCGROUP` (`flags & 0x7E020000 == 0`, flags being argument 0 on `x86_64` and aarch64).
 pub const CLONE_NAMESPACE_FLAGS: u64 = 0x7E02_0000;
 
 /// `AF_ALG`: the kernel crypto API, refused by moby's current default.
@@ -529,7 +529,7 @@ fn filter_rules(name: &str) -> Option<Vec<SyscallRule>> {
     }
 }
 
-/// What Docker's default profile does with `name` on a kernel of 4.8 or later, on an x86_64 or
+/// What Docker's default profile does with `name` on a kernel of 4.8 or later, on an `x86_64` or
 /// aarch64 host (architecture-only names count as allowed: a profile holds only names observed
 /// on the architecture it was recorded on).
 pub fn treatment(name: &str) -> Treatment {

@@ -7,6 +7,8 @@
 //! converts). Like the runtime spec it has no per-rule architecture condition or comments; the
 //! comments are in the YAML header.
 
+use std::fmt::Write;
+
 use serde::{Deserialize, Serialize};
 
 use super::DockerSeccomp;
@@ -141,10 +143,10 @@ pub fn seccomp_profile(
 /// `value` as YAML after `header`, each line a `# ` comment (control characters escaped as in
 /// recording.json, so text from the recording cannot end the comment).
 pub fn yaml_text(header: &[String], value: &impl Serialize) -> String {
-    let mut text: String = header
-        .iter()
-        .map(|line| format!("# {}\n", crate::recording::encode(line.as_bytes())))
-        .collect();
+    let mut text = String::new();
+    for line in header {
+        let _ = writeln!(text, "# {}", crate::recording::encode(line.as_bytes()));
+    }
     text.push_str(&serde_norway::to_string(value).expect("a CRD always serializes"));
     text
 }
