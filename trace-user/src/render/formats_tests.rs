@@ -396,3 +396,28 @@ fn format_snapshots() {
     insta::assert_snapshot!("spo_seccomp", file(&spo, SPO_SECCOMP_FILE));
     insta::assert_snapshot!("spo_apparmor", file(&spo, SPO_APPARMOR_FILE));
 }
+
+#[test]
+fn hostile_container_text_cannot_break_the_yaml_or_its_comments() {
+    let mut recording = fixture();
+    recording.container.name = "evil\nkind: Secret".into();
+    recording.container.image = "img\n---\napiVersion: v1\n# x".into();
+    let rendered = profiles_with(&recording, &options(Format::Spo, &[Arch::X86_64], false));
+    for name in [SPO_SECCOMP_FILE, SPO_APPARMOR_FILE] {
+        let text = file(&rendered, name);
+        assert!(!text.contains("\n---"), "one document: {text}");
+        let value: serde_json::Value = serde_norway::from_str(text).unwrap();
+        assert_ne!(value["kind"], "Secret");
+        assert_eq!(value["metadata"]["name"], "trace-evil-kind-secret");
+        let description = value["metadata"]["annotations"]["description"]
+            .as_str()
+            .unwrap();
+        assert!(
+            description.contains("img\n---\napiVersion: v1\n# x"),
+            "kept as data: {description}"
+        );
+        for line in text.lines().take_while(|l| !l.starts_with("apiVersion")) {
+            assert!(line.starts_with("# "), "{line}");
+        }
+    }
+}

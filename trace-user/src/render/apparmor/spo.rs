@@ -24,7 +24,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::escape::{Segment, is_safe};
+use super::escape::{Segment, write_path};
 use super::file_rules::{Perm, perms_of, rule_paths};
 use crate::recording::{Recording, SocketFamily};
 use crate::render::seccomp::spo::ObjectMeta;
@@ -129,27 +129,11 @@ pub struct Capabilities {
 /// A rule path as the operator accepts it (module docs); `None` when it holds NUL. The second
 /// value tells whether a byte had to be widened to `?`.
 fn operator_path(path: &[Segment], dir: bool) -> Option<(String, bool)> {
-    let mut text = String::new();
     let mut widened = false;
-    for segment in path {
-        match segment {
-            Segment::Literal(bytes) => {
-                if bytes.contains(&0) {
-                    return None;
-                }
-                for &b in bytes {
-                    if is_safe(b) {
-                        text.push(char::from(b));
-                    } else {
-                        text.push('?');
-                        widened = true;
-                    }
-                }
-            }
-            Segment::Pid => text.push_str("@{pid}"),
-            Segment::Tid => text.push_str("@{tid}"),
-        }
-    }
+    let mut text = write_path(path, String::new(), |_, text| {
+        text.push('?');
+        widened = true;
+    })?;
     if dir && !text.ends_with('/') {
         text.push('/');
     }

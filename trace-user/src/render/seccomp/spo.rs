@@ -11,7 +11,7 @@ use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
 
-use super::DockerSeccomp;
+use super::{DockerSeccomp, SyscallRule};
 
 /// The CRD's API group and version.
 pub const API_VERSION: &str = "security-profiles-operator.x-k8s.io/v1beta1";
@@ -49,40 +49,10 @@ pub struct SeccompProfileSpec {
     /// libseccomp architecture names.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub architectures: Vec<String>,
-    /// The rules.
+    /// The rules: the operator's `Syscall` has the fields of a Docker rule without `comment` and
+    /// `includes`, which are left empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub syscalls: Vec<Syscall>,
-}
-
-/// One rule (`Syscall`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Syscall {
-    /// System call names.
-    pub names: Vec<String>,
-    /// Action.
-    pub action: String,
-    /// errno for `SCMP_ACT_ERRNO`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errno_ret: Option<u32>,
-    /// Argument filters.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub args: Vec<Arg>,
-}
-
-/// One argument filter (`Arg`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Arg {
-    /// Argument index.
-    pub index: u32,
-    /// Operand (the mask for `SCMP_CMP_MASKED_EQ`).
-    pub value: u64,
-    /// Second operand.
-    #[serde(default)]
-    pub value_two: u64,
-    /// Comparison.
-    pub op: String,
+    pub syscalls: Vec<SyscallRule>,
 }
 
 /// A Kubernetes object name for a container: `trace-<name>`, lower case, every run of characters
@@ -120,20 +90,10 @@ pub fn seccomp_profile(
             syscalls: profile
                 .syscalls
                 .iter()
-                .map(|rule| Syscall {
-                    names: rule.names.clone(),
-                    action: rule.action.clone(),
-                    errno_ret: rule.errno_ret,
-                    args: rule
-                        .args
-                        .iter()
-                        .map(|a| Arg {
-                            index: a.index,
-                            value: a.value,
-                            value_two: a.value_two,
-                            op: a.op.clone(),
-                        })
-                        .collect(),
+                .map(|rule| SyscallRule {
+                    comment: None,
+                    includes: None,
+                    ..rule.clone()
                 })
                 .collect(),
         },
