@@ -424,6 +424,77 @@ mod tests {
     }
 
     #[test]
+    fn parses_check_and_the_profile_flags() {
+        let cli = parse(&[
+            "check",
+            "--against",
+            "p",
+            "r.json",
+            "--strict",
+            "--format",
+            "json",
+        ])
+        .unwrap();
+        let Some(Command::Check(args)) = cli.command else {
+            panic!("not check")
+        };
+        assert_eq!(
+            (args.against, args.recording),
+            (PathBuf::from("p"), PathBuf::from("r.json"))
+        );
+        assert!(args.strict && args.format == "json");
+        assert!(
+            parse(&["check", "r.json"]).is_err(),
+            "--against is required"
+        );
+        assert!(parse(&["check", "--against", "p", "r.json", "--format", "yaml"]).is_err());
+
+        let cli = parse(&[
+            "render",
+            "r.json",
+            "--format",
+            "spo",
+            "--arch",
+            "aarch64,x86_64",
+            "--relative-to-default",
+        ])
+        .unwrap();
+        let Some(Command::Render(args)) = cli.command else {
+            panic!("not render")
+        };
+        let options = args.profile.options();
+        assert_eq!(options.format, Format::Spo);
+        assert_eq!(
+            options.seccomp.arches,
+            [Arch::X86_64, Arch::Aarch64],
+            "sorted"
+        );
+        assert!(options.seccomp.relative_to_default);
+        assert_eq!(
+            parse(&["render", "r.json"])
+                .map(|c| match c.command {
+                    Some(Command::Render(a)) => a.profile.options(),
+                    _ => panic!("not render"),
+                })
+                .unwrap(),
+            Options::default()
+        );
+        assert!(parse(&["render", "r.json", "--format", "podman"]).is_err());
+        assert!(parse(&["render", "r.json", "--arch", "arm64"]).is_err());
+
+        let run = parse(&["run", "--check", "p", "--format", "oci", "img"]).unwrap();
+        let Some(Command::Run(args)) = run.command else {
+            panic!("not run")
+        };
+        assert_eq!(
+            (args.check, args.profile.format),
+            (Some(PathBuf::from("p")), Format::Oci)
+        );
+        let attach = parse(&["-c", "web", "--check", "p", "--arch", "x86_64"]).unwrap();
+        assert_eq!(attach.attach.check, Some(PathBuf::from("p")));
+    }
+
+    #[test]
     fn parses_render() {
         let cli = parse(&["render", "p/recording.json", "--out", "x"]).unwrap();
         let Some(Command::Render(args)) = cli.command else {
