@@ -11,7 +11,9 @@ include <tunables/global>
 
 profile "{{ name }}" flags=(attach_disconnected,mediate_deleted) {
 {%- if files %}
-  # Files: the permissions of the accesses observed (docs/apparmor.md).
+  # Files: the permissions of the accesses observed (docs/apparmor.md). Paths are normalised (no
+  # //, . or ..) and quoted, every byte outside A-Z a-z 0-9 / . _ + - written as an octal escape;
+  # /proc/<pid> is written /proc/@{pid} (and task/<tid> task/@{tid}).
 {%- for f in files.rules %}
   {{ f.rule }}  # {{ f.observed }}
 {%- endfor %}

@@ -23,6 +23,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod check;
 pub mod cli;
 pub mod exercise;
 pub mod ingest;

@@ -28,6 +28,12 @@ async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
         .out
         .unwrap_or_else(|| PathBuf::from("profiles").join(&target.container.name));
     out::prepare_dir(&out_dir)?;
+    // Read the committed profiles before anything is written (--out may be the same directory).
+    let committed = args
+        .check
+        .as_deref()
+        .map(super::check::load_committed)
+        .transpose()?;
 
     let mut probe = Probe::attach(ProbeTarget {
         cgroup_id: target.cgroup.id,
@@ -82,12 +88,32 @@ async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
     )?;
     drop(probe);
 
-    let written = write_outputs(&out_dir, &recording)?;
+    let written = write_outputs(&out_dir, &recording, &args.profile.options())?;
     if let Some(child) = exercise.as_mut() {
         session::finish_exercise(child).await;
     }
     print!("{}", render::summary::render(&recording, &written));
-    Ok(outcome.exit_code)
+    Ok(check_after(
+        &recording,
+        committed.as_ref(),
+        args.check.as_deref(),
+        outcome.exit_code,
+    ))
+}
+
+/// With `--check DIR`: prints the drift report; the exit status is the exercise's when it failed,
+/// else the check's (0 fits, 1 drift).
+pub(super) fn check_after(
+    recording: &Recording,
+    committed: Option<&crate::check::Committed>,
+    dir: Option<&Path>,
+    exit_code: i32,
+) -> i32 {
+    let (Some(committed), Some(dir)) = (committed, dir) else {
+        return exit_code;
+    };
+    let checked = super::check::report(recording, committed, dir, false, false);
+    if exit_code == 0 { checked } else { exit_code }
 }
 
 /// Reads the probe's counters into the recording and closes it.
@@ -125,13 +151,17 @@ pub(super) fn finish_recording(
 
 /// Writes the recording first (the source of truth, it can always re-render the profiles), then
 /// every profile; returns the paths written.
-pub(super) fn write_outputs(dir: &Path, recording: &Recording) -> anyhow::Result<Vec<PathBuf>> {
+pub(super) fn write_outputs(
+    dir: &Path,
+    recording: &Recording,
+    options: &render::Options,
+) -> anyhow::Result<Vec<PathBuf>> {
     let mut written = vec![out::write_atomic(
         dir,
         render::RECORDING_FILE,
         recording.to_json().as_bytes(),
     )?];
-    for file in render::profiles(recording) {
+    for file in render::profiles_with(recording, options) {
         written.push(out::write_atomic(
             dir,
             file.file_name,

@@ -1,6 +1,7 @@
 //! Command-line interface: clap types here, one module per subcommand.
 
 mod attach;
+mod check;
 mod merge;
 mod minimize;
 mod render;
@@ -11,6 +12,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::render::seccomp::{Arch, SeccompOptions};
+use crate::render::{Format, Options};
 
 /// Record what a container does with eBPF and write the security profiles that lock it down.
 ///
@@ -44,6 +48,72 @@ pub enum Command {
     Merge(MergeArgs),
     /// Build a slim image from a recording: the files it used, the original configuration.
     Minimize(MinimizeArgs),
+    /// Compare a recording with committed profiles: exit 0 when everything observed is allowed,
+    /// 1 on drift (each new system call, file, capability, socket listed), 2 on bad input.
+    Check(CheckArgs),
+}
+
+/// `trace check --against DIR RECORDING.json [--strict] [--format text|json]`
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The recording to check (a new run's recording.json).
+    #[arg(value_name = "RECORDING")]
+    pub recording: PathBuf,
+    /// The directory of the committed profiles (seccomp.json or seccomp-profile.yaml,
+    /// apparmor.profile or apparmor-profile.yaml, and recording.json when present).
+    #[arg(long, value_name = "DIR")]
+    pub against: PathBuf,
+    /// Also report what the profiles allow and the recording no longer shows, as drift.
+    #[arg(long)]
+    pub strict: bool,
+    /// Report format: text (for a CI log) or json.
+    #[arg(long = "format", value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub format: String,
+}
+
+/// How profiles are rendered: `--format`, `--arch`, `--relative-to-default`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ProfileArgs {
+    /// Profile format: docker (seccomp.json, apparmor.profile), oci (seccomp.json as the OCI
+    /// runtime spec's `LinuxSeccomp`, apparmor.profile) or spo (Kubernetes Security Profiles
+    /// Operator seccomp-profile.yaml and apparmor-profile.yaml).
+    #[arg(long = "format", value_name = "FORMAT", default_value = "docker", value_parser = parse_format)]
+    pub format: Format,
+    /// Architectures of the seccomp profile, comma-separated: `x86_64`, aarch64 (by system call name).
+    #[arg(long = "arch", value_name = "ARCH,...", value_delimiter = ',', value_parser = parse_arch)]
+    pub arch: Vec<Arch>,
+    /// Never looser than Docker's default seccomp profile: keep its argument filters (clone
+    /// without namespace flags, personality values, socket without `AF_ALG/AF_VSOCK`).
+    #[arg(long)]
+    pub relative_to_default: bool,
+}
+
+impl ProfileArgs {
+    /// The render options the flags describe.
+    pub fn options(&self) -> Options {
+        let mut arches = if self.arch.is_empty() {
+            vec![Arch::X86_64]
+        } else {
+            self.arch.clone()
+        };
+        arches.sort_unstable();
+        arches.dedup();
+        Options {
+            format: self.format,
+            seccomp: SeccompOptions {
+                arches,
+                relative_to_default: self.relative_to_default,
+            },
+        }
+    }
+}
+
+fn parse_format(text: &str) -> Result<Format, String> {
+    text.parse()
+}
+
+fn parse_arch(text: &str) -> Result<Arch, String> {
+    text.parse()
 }
 
 /// `trace run [OPTIONS] IMAGE [ARGS...] [-- CMD...]`
@@ -117,6 +187,13 @@ pub struct RunArgs {
     /// What the slim image keeps besides the recorded files (with --minimize).
     #[command(flatten)]
     pub slim: SlimArgs,
+    /// How to render the profiles.
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// After recording, check it against the committed profiles in DIR (read before anything is
+    /// written) as `trace check --against DIR` does.
+    #[arg(long = "check", value_name = "DIR")]
+    pub check: Option<PathBuf>,
     /// Exercise on the host, once the container is ready; it sees `TRACE_CONTAINER`, `TRACE_CONTAINER_ID`
     /// and `TRACE_CONTAINER_IP`. Without --exec or CMD, trace GETs / on each exposed port and
     /// crawls the links it finds.
@@ -185,6 +262,13 @@ pub struct AttachArgs {
     /// Stop after this long (e.g. 30s, 5m, 1h30m).
     #[arg(short, long, value_name = "D", value_parser = parse_duration)]
     pub duration: Option<Duration>,
+    /// How to render the profiles.
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// After recording, check it against the committed profiles in DIR (read before anything is
+    /// written) as `trace check --against DIR` does.
+    #[arg(long = "check", value_name = "DIR")]
+    pub check: Option<PathBuf>,
     /// The exercise: a command run on the host while tracing; trace stops when it exits and exits
     /// with its status. It sees `TRACE_CONTAINER` (name) and `TRACE_CONTAINER_ID` in its environment.
     #[arg(last = true, value_name = "CMD")]
@@ -200,6 +284,9 @@ pub struct RenderArgs {
     /// Where to write the profiles [default: the recording's directory].
     #[arg(short, long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// How to render the profiles.
+    #[command(flatten)]
+    pub profile: ProfileArgs,
 }
 
 /// `trace merge A.json B.json [...] -o OUT.json`
@@ -252,6 +339,7 @@ pub fn main() -> i32 {
         Some(Command::Run(args)) => run::run(*args),
         Some(Command::Merge(args)) => merge::run(&args),
         Some(Command::Minimize(args)) => minimize::run(&args),
+        Some(Command::Check(args)) => Ok(check::run(&args)),
         None => attach::run(cli.attach),
     };
     match result {
@@ -411,6 +499,77 @@ mod tests {
         assert!(args.minimize);
         assert_eq!(args.slim.include, ["/x"]);
         assert_eq!(args.exercise, ["./t.sh"]);
+    }
+
+    #[test]
+    fn parses_check_and_the_profile_flags() {
+        let cli = parse(&[
+            "check",
+            "--against",
+            "p",
+            "r.json",
+            "--strict",
+            "--format",
+            "json",
+        ])
+        .unwrap();
+        let Some(Command::Check(args)) = cli.command else {
+            panic!("not check")
+        };
+        assert_eq!(
+            (args.against, args.recording),
+            (PathBuf::from("p"), PathBuf::from("r.json"))
+        );
+        assert!(args.strict && args.format == "json");
+        assert!(
+            parse(&["check", "r.json"]).is_err(),
+            "--against is required"
+        );
+        assert!(parse(&["check", "--against", "p", "r.json", "--format", "yaml"]).is_err());
+
+        let cli = parse(&[
+            "render",
+            "r.json",
+            "--format",
+            "spo",
+            "--arch",
+            "aarch64,x86_64",
+            "--relative-to-default",
+        ])
+        .unwrap();
+        let Some(Command::Render(args)) = cli.command else {
+            panic!("not render")
+        };
+        let options = args.profile.options();
+        assert_eq!(options.format, Format::Spo);
+        assert_eq!(
+            options.seccomp.arches,
+            [Arch::X86_64, Arch::Aarch64],
+            "sorted"
+        );
+        assert!(options.seccomp.relative_to_default);
+        assert_eq!(
+            parse(&["render", "r.json"])
+                .map(|c| match c.command {
+                    Some(Command::Render(a)) => a.profile.options(),
+                    _ => panic!("not render"),
+                })
+                .unwrap(),
+            Options::default()
+        );
+        assert!(parse(&["render", "r.json", "--format", "podman"]).is_err());
+        assert!(parse(&["render", "r.json", "--arch", "arm64"]).is_err());
+
+        let run = parse(&["run", "--check", "p", "--format", "oci", "img"]).unwrap();
+        let Some(Command::Run(args)) = run.command else {
+            panic!("not run")
+        };
+        assert_eq!(
+            (args.check, args.profile.format),
+            (Some(PathBuf::from("p")), Format::Oci)
+        );
+        let attach = parse(&["-c", "web", "--check", "p", "--arch", "x86_64"]).unwrap();
+        assert_eq!(attach.attach.check, Some(PathBuf::from("p")));
     }
 
     #[test]

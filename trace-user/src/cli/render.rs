@@ -21,7 +21,7 @@ pub(super) fn run(args: &RenderArgs) -> anyhow::Result<i32> {
             .unwrap_or(Path::new(".")),
     };
     out::prepare_dir(dir)?;
-    for file in render::profiles(&recording) {
+    for file in render::profiles_with(&recording, &args.profile.options()) {
         let written = out::write_atomic(dir, file.file_name, file.contents.as_bytes())?;
         println!("{}", written.display());
     }

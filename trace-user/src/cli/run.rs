@@ -8,7 +8,7 @@ use anyhow::Context;
 use bollard::Docker;
 
 use super::RunArgs;
-use super::attach::{container_info, finish_recording, host_info, now, write_outputs};
+use super::attach::{check_after, container_info, finish_recording, host_info, now, write_outputs};
 use crate::exercise;
 use crate::probe::{self, Probe};
 use crate::recording::{Recording, Startup, name_syscalls};
@@ -32,6 +32,12 @@ async fn run_container(args: RunArgs) -> anyhow::Result<i32> {
     );
     let mut signals = StopSignals::install().context("cannot install signal handlers")?;
     probe::preflight()?;
+    // Read the committed profiles before anything is written (--out may be the same directory).
+    let committed = args
+        .check
+        .as_deref()
+        .map(super::check::load_committed)
+        .transpose()?;
     let docker = target::docker::connect().await?;
     let id = lifecycle::create(&docker, &args.spec()).await?;
     // From here on the container exists: remove it whatever happens (unless --keep).
@@ -40,13 +46,19 @@ async fn run_container(args: RunArgs) -> anyhow::Result<i32> {
         lifecycle::stop(&docker, &id).await;
         lifecycle::remove(&docker, &id).await;
     }
-    let (code, recording) = result?;
+    let (exercised, recording) = result?;
+    let checked = check_after(
+        &recording,
+        committed.as_ref(),
+        args.check.as_deref(),
+        exercised,
+    );
     if !args.minimize {
-        return Ok(code);
+        return Ok(checked);
     }
     anyhow::ensure!(
-        code == 0,
-        "not minimizing: the exercise failed while recording (status {code})"
+        exercised == 0,
+        "not minimizing: the exercise failed while recording (status {exercised})"
     );
     let report =
         super::minimize::minimize_recording(&docker, &recording, &args.slim, &mut signals).await?;
@@ -60,7 +72,7 @@ async fn run_container(args: RunArgs) -> anyhow::Result<i32> {
         "trace: the exercise passed against the slim image {}",
         report.tag
     );
-    Ok(0)
+    Ok(checked)
 }
 
 /// Records the created container `id` from its start through the exercise; writes the outputs
@@ -135,7 +147,7 @@ async fn record(
     });
     drop(probe);
 
-    let written = write_outputs(&out_dir, &recording)?;
+    let written = write_outputs(&out_dir, &recording, &args.profile.options())?;
     print!("{}", render::summary::render(&recording, &written));
     Ok((outcome.exit_code, recording))
 }

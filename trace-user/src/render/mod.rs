@@ -26,25 +26,126 @@ pub const SECCOMP_FILE: &str = "seccomp.json";
 pub const APPARMOR_FILE: &str = "apparmor.profile";
 /// Name of the used-file list.
 pub const FILES_FILE: &str = "files.txt";
+/// Name of the Security Profiles Operator `SeccompProfile` (`--format spo`).
+pub const SPO_SECCOMP_FILE: &str = "seccomp-profile.yaml";
+/// Name of the Security Profiles Operator `AppArmorProfile` (`--format spo`).
+pub const SPO_APPARMOR_FILE: &str = "apparmor-profile.yaml";
 
-/// Every profile rendered from `recording` (not the recording itself), in a fixed order:
-/// seccomp.json, apparmor.profile, files.txt.
-pub fn profiles(recording: &Recording) -> Vec<Rendered> {
-    vec![
-        Rendered {
-            file_name: SECCOMP_FILE,
-            contents: seccomp::render(recording),
-        },
-        Rendered {
-            file_name: APPARMOR_FILE,
-            contents: apparmor::render(recording),
-        },
-        Rendered {
-            file_name: FILES_FILE,
-            contents: files::render(recording),
-        },
-    ]
+/// The format of the profiles (docs/formats.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    /// Docker/Podman seccomp.json and an AppArmor profile.
+    #[default]
+    Docker,
+    /// The OCI runtime spec's `LinuxSeccomp` as seccomp.json, and an AppArmor profile.
+    Oci,
+    /// Kubernetes Security Profiles Operator `SeccompProfile` and `AppArmorProfile` (YAML).
+    Spo,
 }
 
+impl std::str::FromStr for Format {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "docker" => Ok(Format::Docker),
+            "oci" => Ok(Format::Oci),
+            "spo" => Ok(Format::Spo),
+            _ => Err(format!("unknown format {s:?} (docker, oci, spo)")),
+        }
+    }
+}
+
+/// How to render: the format and the seccomp options.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Output format.
+    pub format: Format,
+    /// Architectures and Docker-default-relative mode.
+    pub seccomp: seccomp::SeccompOptions,
+}
+
+/// Every profile rendered from `recording` with `options`, in a fixed order: the seccomp profile,
+/// the AppArmor profile, files.txt.
+pub fn profiles_with(recording: &Recording, options: &Options) -> Vec<Rendered> {
+    let profile = seccomp::profile_with(recording, &options.seccomp);
+    let files = Rendered {
+        file_name: FILES_FILE,
+        contents: files::render(recording),
+    };
+    match options.format {
+        Format::Docker => vec![
+            Rendered {
+                file_name: SECCOMP_FILE,
+                contents: seccomp::json_text(&profile),
+            },
+            Rendered {
+                file_name: APPARMOR_FILE,
+                contents: apparmor::render(recording),
+            },
+            files,
+        ],
+        Format::Oci => vec![
+            Rendered {
+                file_name: SECCOMP_FILE,
+                contents: seccomp::json_text(&seccomp::oci::linux_seccomp(&profile)),
+            },
+            Rendered {
+                file_name: APPARMOR_FILE,
+                contents: apparmor::render(recording),
+            },
+            files,
+        ],
+        Format::Spo => {
+            let name =
+                seccomp::spo::object_name(&recording.container.name, &recording.container.id);
+            let description = format!(
+                "Written by trace from container {} (image {})",
+                recording.container.name, recording.container.image
+            );
+            let mut seccomp_header = vec![format!(
+                "Security Profiles Operator SeccompProfile written by trace from container {} (image {}).",
+                recording.container.name, recording.container.image
+            )];
+            seccomp_header.extend(profile.syscalls.iter().filter_map(|rule| {
+                Some(format!(
+                    "{}: {}",
+                    rule.names.join(" "),
+                    rule.comment.as_ref()?
+                ))
+            }));
+            let (apparmor, notes) =
+                apparmor::spo::apparmor_profile(recording, name.clone(), description.clone());
+            let mut apparmor_header = vec![format!(
+                "Security Profiles Operator AppArmorProfile written by trace from container {} (image {}).",
+                recording.container.name, recording.container.image
+            )];
+            apparmor_header.extend(notes);
+            vec![
+                Rendered {
+                    file_name: SPO_SECCOMP_FILE,
+                    contents: seccomp::spo::yaml_text(
+                        &seccomp_header,
+                        &seccomp::spo::seccomp_profile(&profile, name, description),
+                    ),
+                },
+                Rendered {
+                    file_name: SPO_APPARMOR_FILE,
+                    contents: seccomp::spo::yaml_text(&apparmor_header, &apparmor),
+                },
+                files,
+            ]
+        }
+    }
+}
+
+/// Every profile rendered from `recording` (not the recording itself) with the default options,
+/// in a fixed order: seccomp.json, apparmor.profile, files.txt.
+pub fn profiles(recording: &Recording) -> Vec<Rendered> {
+    profiles_with(recording, &Options::default())
+}
+
+#[cfg(test)]
+mod formats_tests;
 #[cfg(test)]
 mod tests;

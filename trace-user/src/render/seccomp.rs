@@ -10,10 +10,18 @@
 //! (measured: the default stays `EPERM`), so the same profile would behave differently on different
 //! engines; explicit rules behave the same everywhere. See docs/seccomp.md.
 
+pub mod arch;
+pub mod docker_default;
+pub mod oci;
+pub mod relative;
+pub mod spo;
+
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 use trace_common::Abi;
+
+pub use arch::Arch;
 
 use crate::recording::Recording;
 
@@ -98,9 +106,69 @@ pub struct SyscallRule {
     /// errno for `SCMP_ACT_ERRNO` rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errno_ret: Option<u32>,
+    /// Argument filters, all of which must hold (empty: any arguments).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<SeccompArg>,
+    /// Docker's condition on the engine's architecture (`arches`: Go names, `amd64`, `arm64`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub includes: Option<Includes>,
     /// Why the rule is there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+}
+
+/// One argument filter (libseccomp's comparison of argument `index` with `value`; for
+/// `SCMP_CMP_MASKED_EQ`, `value` is the mask and `value_two` the value compared).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeccompArg {
+    /// Which argument, from 0.
+    pub index: u32,
+    /// The operand (the mask for `SCMP_CMP_MASKED_EQ`).
+    pub value: u64,
+    /// The second operand (the value for `SCMP_CMP_MASKED_EQ`).
+    #[serde(default)]
+    pub value_two: u64,
+    /// `SCMP_CMP_EQ`, `SCMP_CMP_MASKED_EQ`, `SCMP_CMP_LT`, ...
+    pub op: String,
+}
+
+/// Docker's `includes`: the rule applies only on these engine architectures.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Includes {
+    /// Go architecture names (`amd64`, `arm64`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub arches: Vec<String>,
+}
+
+/// How to render the seccomp profile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeccompOptions {
+    /// The architectures to cover, sorted, at least one.
+    pub arches: Vec<Arch>,
+    /// Never looser than Docker's default profile ([`relative`]).
+    pub relative_to_default: bool,
+}
+
+impl Default for SeccompOptions {
+    fn default() -> Self {
+        SeccompOptions {
+            arches: vec![Arch::X86_64],
+            relative_to_default: false,
+        }
+    }
+}
+
+/// An allow rule without argument filters.
+fn allow_rule(names: Vec<String>, comment: String) -> SyscallRule {
+    SyscallRule {
+        names,
+        action: "SCMP_ACT_ALLOW".into(),
+        errno_ret: None,
+        args: Vec::new(),
+        includes: None,
+        comment: Some(comment),
+    }
 }
 
 /// libseccomp's name of an ABI's architecture.
@@ -112,8 +180,13 @@ pub fn scmp_arch(abi: Abi) -> &'static str {
     }
 }
 
-/// The profile as a value.
+/// The profile as a value, with the default options (`x86_64`, exactly what was observed).
 pub fn profile(recording: &Recording) -> DockerSeccomp {
+    profile_with(recording, &SeccompOptions::default())
+}
+
+/// The profile as a value.
+pub fn profile_with(recording: &Recording, options: &SeccompOptions) -> DockerSeccomp {
     let observed: BTreeSet<&str> = recording
         .syscalls
         .values()
@@ -146,38 +219,29 @@ pub fn profile(recording: &Recording) -> DockerSeccomp {
         "container {} (image {})",
         recording.container.name, recording.container.image
     );
-    let mut syscalls = vec![SyscallRule {
-        names: observed.iter().map(|s| (*s).to_owned()).collect(),
-        action: "SCMP_ACT_ALLOW".into(),
-        errno_ret: None,
-        comment: Some(format!(
+    let owned = |set: &BTreeSet<&str>| set.iter().map(|s| (*s).to_owned()).collect();
+    let mut syscalls = vec![allow_rule(
+        owned(&observed),
+        format!(
             "Observed while tracing {who}: {} distinct system calls.",
             observed.len()
-        )),
-    }];
+        ),
+    )];
     if !runc_seen.is_empty() {
-        syscalls.push(SyscallRule {
-            names: runc_seen.iter().map(|s| (*s).to_owned()).collect(),
-            action: "SCMP_ACT_ALLOW".into(),
-            errno_ret: None,
-            comment: Some(
-                "runc, observed at startup: called after runc installed this filter, before the \
-                 entrypoint started."
-                    .into(),
-            ),
-        });
+        syscalls.push(allow_rule(
+            owned(&runc_seen),
+            "runc, observed at startup: called after runc installed this filter, before the \
+             entrypoint started."
+                .into(),
+        ));
     }
     if !baseline.is_empty() {
-        syscalls.push(SyscallRule {
-            names: baseline.iter().map(|s| (*s).to_owned()).collect(),
-            action: "SCMP_ACT_ALLOW".into(),
-            errno_ret: None,
-            comment: Some(
-                "runc baseline: called by runc after it installs this filter, before the entrypoint \
-                 starts; not observed in this recording."
-                    .into(),
-            ),
-        });
+        syscalls.push(allow_rule(
+            owned(&baseline),
+            "runc baseline: called by runc after it installs this filter, before the entrypoint \
+             starts; not observed in this recording."
+                .into(),
+        ));
     }
     let fallbacks: Vec<String> = ENOSYS_FALLBACKS
         .iter()
@@ -191,6 +255,8 @@ pub fn profile(recording: &Recording) -> DockerSeccomp {
             names: fallbacks,
             action: "SCMP_ACT_ERRNO".into(),
             errno_ret: Some(ERRNO_ENOSYS),
+            args: Vec::new(),
+            includes: None,
             comment: Some(
                 "Not observed; refused with ENOSYS so that C libraries and runtimes fall back to the \
                  older calls this container was seen using."
@@ -198,21 +264,40 @@ pub fn profile(recording: &Recording) -> DockerSeccomp {
             ),
         });
     }
+    if options.relative_to_default {
+        syscalls = relative::apply(syscalls);
+    }
+    // x86_64 covers the recorded x86 ABIs, in their order (x86_64 first); aarch64 its native one.
+    let mut architectures: Vec<String> = Vec::new();
+    for target in &options.arches {
+        match target {
+            Arch::X86_64 => {
+                architectures.extend(abis.iter().map(|&abi| scmp_arch(abi).to_owned()));
+            }
+            Arch::Aarch64 => architectures.push(target.scmp_arch().to_owned()),
+        }
+    }
     DockerSeccomp {
         default_action: "SCMP_ACT_ERRNO".into(),
         default_errno_ret: ERRNO_EPERM,
-        architectures: abis
-            .into_iter()
-            .map(|abi| scmp_arch(abi).to_owned())
-            .collect(),
-        syscalls,
+        architectures,
+        syscalls: arch::split(syscalls, &options.arches),
     }
 }
 
 /// The profile as pretty JSON with a trailing newline.
 pub fn render(recording: &Recording) -> String {
-    let mut text =
-        serde_json::to_string_pretty(&profile(recording)).expect("a profile always serializes");
+    render_with(recording, &SeccompOptions::default())
+}
+
+/// The profile as pretty JSON with a trailing newline, with `options`.
+pub fn render_with(recording: &Recording, options: &SeccompOptions) -> String {
+    json_text(&profile_with(recording, options))
+}
+
+/// Pretty JSON of a value trace built, with a trailing newline.
+pub(crate) fn json_text(value: &impl Serialize) -> String {
+    let mut text = serde_json::to_string_pretty(value).expect("a profile always serializes");
     text.push('\n');
     text
 }

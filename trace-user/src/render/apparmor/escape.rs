@@ -29,9 +29,13 @@ pub fn is_safe(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'+' | b'-')
 }
 
-/// `path` as a double-quoted AppArmor path, or `None` when it holds a NUL byte.
-pub fn quote(path: &[Segment]) -> Option<String> {
-    let mut word = String::from("\"");
+/// `path` appended to `out`: bytes outside [`is_safe`] through `unsafe_byte`, the variables as
+/// `@{pid}` and `@{tid}`. `None` when a literal holds a NUL byte.
+pub fn write_path(
+    path: &[Segment],
+    mut out: String,
+    mut unsafe_byte: impl FnMut(u8, &mut String),
+) -> Option<String> {
     for segment in path {
         match segment {
             Segment::Literal(bytes) => {
@@ -40,16 +44,24 @@ pub fn quote(path: &[Segment]) -> Option<String> {
                 }
                 for &b in bytes {
                     if is_safe(b) {
-                        word.push(char::from(b));
+                        out.push(char::from(b));
                     } else {
-                        let _ = write!(word, "\\{b:03o}");
+                        unsafe_byte(b, &mut out);
                     }
                 }
             }
-            Segment::Pid => word.push_str("@{pid}"),
-            Segment::Tid => word.push_str("@{tid}"),
+            Segment::Pid => out.push_str("@{pid}"),
+            Segment::Tid => out.push_str("@{tid}"),
         }
     }
+    Some(out)
+}
+
+/// `path` as a double-quoted AppArmor path, or `None` when it holds a NUL byte.
+pub fn quote(path: &[Segment]) -> Option<String> {
+    let mut word = write_path(path, String::from("\""), |b, word| {
+        let _ = write!(word, "\\{b:03o}");
+    })?;
     word.push('"');
     Some(word)
 }

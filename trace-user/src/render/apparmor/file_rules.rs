@@ -133,10 +133,9 @@ fn is_pid(s: &[u8]) -> bool {
         && (s.len() < 7 || s[0] <= b'4')
 }
 
-/// The file rules of `recording`: `files` plus every program in `execs` (as `exec`).
-pub fn file_rules(recording: &Recording) -> FileRules {
-    // (rule path, directory) -> accesses. A directory is written with a trailing slash: that is
-    // how AppArmor names a directory when it mediates one.
+/// Rule paths (normalised, `/proc/<pid>` merged) of `recording` with whether each is a directory
+/// and the accesses seen: `files` plus every program in `execs` (as `exec`).
+pub fn rule_paths(recording: &Recording) -> BTreeMap<(Vec<Segment>, bool), BTreeSet<Access>> {
     let mut merged: BTreeMap<(Vec<Segment>, bool), BTreeSet<Access>> = BTreeMap::new();
     for (path, used) in &recording.files {
         merged
@@ -150,8 +149,15 @@ pub fn file_rules(recording: &Recording) -> FileRules {
             .or_default()
             .insert(Access::Exec);
     }
+    merged
+}
+
+/// The file rules of `recording`: `files` plus every program in `execs` (as `exec`).
+pub fn file_rules(recording: &Recording) -> FileRules {
     let mut out = FileRules::default();
-    for ((mut path, dir), accesses) in merged {
+    // A directory is written with a trailing slash: that is how AppArmor names a directory when
+    // it mediates one.
+    for ((mut path, dir), accesses) in rule_paths(recording) {
         let perms = perms_text(&accesses);
         if perms.is_empty() {
             out.unmediated += 1;

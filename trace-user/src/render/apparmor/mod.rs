@@ -19,6 +19,7 @@ pub mod capabilities;
 pub mod escape;
 pub mod file_rules;
 pub mod network;
+pub mod spo;
 
 use serde::Serialize;
 

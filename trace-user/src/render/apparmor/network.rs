@@ -8,7 +8,7 @@ use crate::recording::{Recording, SocketFamily, SocketType};
 
 /// Families `network` rules can name: `apparmor_parser` 3.0 knows every `AF_*` name but `decnet`
 /// (the kernel dropped that protocol).
-fn apparmor_family(family: SocketFamily) -> Option<&'static str> {
+pub(crate) fn apparmor_family(family: SocketFamily) -> Option<&'static str> {
     family.name().filter(|name| *name != "decnet")
 }
 

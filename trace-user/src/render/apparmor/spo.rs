@@ -1,0 +1,269 @@
+//! The AppArmor profile as a Kubernetes Security Profiles Operator `AppArmorProfile` (YAML).
+//!
+//! `apiVersion: security-profiles-operator.x-k8s.io/v1alpha1`, `kind: AppArmorProfile`: the
+//! operator builds the profile from `spec.abstract` with its own template, which is coarser than
+//! trace's profile:
+//!
+//! | abstract list | operator's rule | trace puts there |
+//! |---|---|---|
+//! | `executable.allowedExecutables` | `PATH ixr,` | programs executed |
+//! | `executable.allowedLibraries` | `PATH mr,` | files mapped executable |
+//! | `filesystem.readOnlyPaths` | `PATH r,` and `deny PATH wlk,` | paths only read |
+//! | `filesystem.writeOnlyPaths` | `PATH wlk,` and `deny PATH r,` | paths only written, locked or linked |
+//! | `filesystem.readWritePaths` | `PATH rwlk,` | paths both read and written (or written and executed/mapped) |
+//! | `network.allowedProtocols.allowTcp` / `allowUdp`, `network.allowRaw` | `network tcp,` / `udp,` / `raw,` (else `deny network raw,`) | inet/inet6 stream, dgram; any raw socket |
+//! | `capability.allowedCapabilities` | `capability NAME,` | capabilities granted |
+//!
+//! The operator writes paths unquoted and accepts only `A-Z a-z 0-9 _ . / * ? + @ { } -` and
+//! space. So a path byte outside `A-Z a-z 0-9 _ . / + -` is written as `?` (one character, never
+//! `/`): the rule widens to names differing in those bytes, and can never add or end a rule. Only
+//! trace's `/proc` normaliser writes `@{pid}` and `@{tid}`. Socket families other than inet and
+//! inet6 (unix, netlink, ...) have no field: the operator's template includes `abstractions/base`.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::escape::{Segment, write_path};
+use super::file_rules::{Perm, perms_of, rule_paths};
+use crate::recording::{Recording, SocketFamily};
+use crate::render::seccomp::spo::ObjectMeta;
+
+/// The CRD's API group and version.
+pub const API_VERSION: &str = "security-profiles-operator.x-k8s.io/v1alpha1";
+
+/// `AppArmorProfile`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppArmorProfile {
+    /// [`API_VERSION`].
+    pub api_version: String,
+    /// `AppArmorProfile`.
+    pub kind: String,
+    /// Name and annotations.
+    pub metadata: ObjectMeta,
+    /// The profile.
+    pub spec: AppArmorProfileSpec,
+}
+
+/// `AppArmorProfileSpec`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppArmorProfileSpec {
+    /// The rules.
+    #[serde(rename = "abstract")]
+    pub abstract_: Abstract,
+}
+
+/// `AppArmorAbstract`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Abstract {
+    /// Programs and libraries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executable: Option<Executable>,
+    /// File paths.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filesystem: Option<Filesystem>,
+    /// Sockets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<Network>,
+    /// Capabilities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capability: Option<Capabilities>,
+}
+
+/// `AppArmorExecutablesRules`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Executable {
+    /// `PATH ixr,`
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_executables: Vec<String>,
+    /// `PATH mr,`
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_libraries: Vec<String>,
+}
+
+/// `AppArmorFsRules`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Filesystem {
+    /// `PATH r,`
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub read_only_paths: Vec<String>,
+    /// `PATH wlk,`
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub write_only_paths: Vec<String>,
+    /// `PATH rwlk,`
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub read_write_paths: Vec<String>,
+}
+
+/// `AppArmorNetworkRules`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Network {
+    /// Raw sockets.
+    pub allow_raw: bool,
+    /// TCP and UDP.
+    pub allowed_protocols: Protocols,
+}
+
+/// `AppArmorAllowedProtocols`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Protocols {
+    /// `network tcp,`
+    pub allow_tcp: bool,
+    /// `network udp,`
+    pub allow_udp: bool,
+}
+
+/// `AppArmorCapabilityRules`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Capabilities {
+    /// AppArmor capability names.
+    pub allowed_capabilities: Vec<String>,
+}
+
+/// A rule path as the operator accepts it (module docs); `None` when it holds NUL. The second
+/// value tells whether a byte had to be widened to `?`.
+fn operator_path(path: &[Segment], dir: bool) -> Option<(String, bool)> {
+    let mut widened = false;
+    let mut text = write_path(path, String::new(), |_, text| {
+        text.push('?');
+        widened = true;
+    })?;
+    if dir && !text.ends_with('/') {
+        text.push('/');
+    }
+    Some((text, widened))
+}
+
+/// The abstract and the notes (for the YAML header) of `recording`.
+pub fn abstract_rules(recording: &Recording) -> (Abstract, Vec<String>) {
+    let mut notes = Vec::new();
+    let mut exe = BTreeSet::new();
+    let mut libs = BTreeSet::new();
+    let (mut ro, mut wo, mut rw) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+    let mut widened = 0usize;
+    if recording.files_recorded() {
+        for ((path, dir), accesses) in rule_paths(recording) {
+            let perms: BTreeSet<Perm> = accesses
+                .iter()
+                .flat_map(|&a| perms_of(a).iter().copied())
+                .collect();
+            if perms.is_empty() {
+                continue;
+            }
+            let Some((text, wide)) = operator_path(&path, dir) else {
+                continue;
+            };
+            widened += usize::from(wide);
+            let executes = perms.contains(&Perm::Exec);
+            let maps = perms.contains(&Perm::MmapExec);
+            if executes {
+                exe.insert(text.clone());
+            }
+            if maps {
+                libs.insert(text.clone());
+            }
+            let reads = perms.contains(&Perm::Read);
+            let writes = perms
+                .iter()
+                .any(|p| matches!(p, Perm::Write | Perm::Append | Perm::Link | Perm::Lock));
+            match (reads, writes) {
+                // The operator denies `r` on write-only paths: a program or library needs it.
+                (_, true) if reads || executes || maps => rw.insert(text),
+                (false, true) => wo.insert(text),
+                (true, false) if !executes && !maps => ro.insert(text),
+                _ => false,
+            };
+        }
+    } else {
+        rw.insert("/**".to_owned());
+        notes.push("files were not recorded: every path is allowed (/** in readWritePaths)".into());
+    }
+    if widened > 0 {
+        notes.push(format!(
+            "{widened} paths hold bytes the operator cannot take: each such byte is written as ? (any one character but /)"
+        ));
+    }
+    let network = if recording.sockets_recorded() {
+        let inet = |f: SocketFamily| matches!(f.name(), Some("inet" | "inet6"));
+        let mut others = BTreeSet::new();
+        let mut network = Network::default();
+        for socket in &recording.sockets {
+            match (inet(socket.family), socket.sock_type.name()) {
+                (_, Some("raw")) => network.allow_raw = true,
+                (true, Some("stream")) => network.allowed_protocols.allow_tcp = true,
+                (true, Some("dgram")) => network.allowed_protocols.allow_udp = true,
+                _ => {
+                    others.insert(format!("{} {}", socket.family, socket.sock_type));
+                }
+            }
+        }
+        if !others.is_empty() {
+            notes.push(format!(
+                "sockets the CRD cannot name, left to the operator's template (abstractions/base): {}",
+                others.into_iter().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        network
+    } else {
+        notes.push("sockets were not recorded: tcp, udp and raw are allowed".into());
+        Network {
+            allow_raw: true,
+            allowed_protocols: Protocols {
+                allow_tcp: true,
+                allow_udp: true,
+            },
+        }
+    };
+    let capabilities = if recording.capabilities_recorded() {
+        super::capabilities::capability_rules(recording).allowed
+    } else {
+        notes.push("capabilities were not recorded: every capability is allowed".into());
+        crate::recording::CAPABILITY_NAMES
+            .iter()
+            .map(|n| n.trim_start_matches("CAP_").to_ascii_lowercase())
+            .collect()
+    };
+    let abstract_ = Abstract {
+        executable: (!exe.is_empty() || !libs.is_empty()).then(|| Executable {
+            allowed_executables: exe.into_iter().collect(),
+            allowed_libraries: libs.into_iter().collect(),
+        }),
+        filesystem: (!ro.is_empty() || !wo.is_empty() || !rw.is_empty()).then(|| Filesystem {
+            read_only_paths: ro.into_iter().collect(),
+            write_only_paths: wo.into_iter().collect(),
+            read_write_paths: rw.into_iter().collect(),
+        }),
+        network: Some(network),
+        capability: (!capabilities.is_empty()).then_some(Capabilities {
+            allowed_capabilities: capabilities,
+        }),
+    };
+    (abstract_, notes)
+}
+
+/// The `AppArmorProfile` object for `recording`, named `name`, and the header notes.
+pub fn apparmor_profile(
+    recording: &Recording,
+    name: String,
+    description: String,
+) -> (AppArmorProfile, Vec<String>) {
+    let (abstract_, notes) = abstract_rules(recording);
+    (
+        AppArmorProfile {
+            api_version: API_VERSION.into(),
+            kind: "AppArmorProfile".into(),
+            metadata: ObjectMeta {
+                name,
+                annotations: [("description".to_owned(), description)].into(),
+            },
+            spec: AppArmorProfileSpec { abstract_ },
+        },
+        notes,
+    )
+}
