@@ -202,6 +202,17 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
+    /// Moves what follows a `--` among the container arguments to the host exercise: clap keeps
+    /// `--` inside ARGS, which take hyphen values (`trace run nginx -g 'daemon off;' -- ./t.sh`).
+    pub fn split_exercise(mut self) -> Self {
+        if let Some(at) = self.args.iter().position(|a| a == "--") {
+            let exercise = self.args.split_off(at);
+            self.exercise
+                .splice(0..0, exercise.into_iter().skip(1).map(OsString::from));
+        }
+        self
+    }
+
     /// The container the options describe.
     pub fn spec(&self) -> crate::target::create::RunSpec {
         crate::target::create::RunSpec {
@@ -336,7 +347,7 @@ pub fn main() -> i32 {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let result = match cli.command {
         Some(Command::Render(args)) => render::run(&args),
-        Some(Command::Run(args)) => run::run(*args),
+        Some(Command::Run(args)) => run::run((*args).split_exercise()),
         Some(Command::Merge(args)) => merge::run(&args),
         Some(Command::Minimize(args)) => minimize::run(&args),
         Some(Command::Check(args)) => Ok(check::run(&args)),
@@ -439,6 +450,13 @@ mod tests {
         assert!(args.args.is_empty());
         assert_eq!(args.exercise, ["./test.sh", "--fast"]);
         assert!(parse(&["run", "img", "--exec", "x", "--", "y"]).is_err());
+        let both = parse(&["run", "img", "sleep", "60", "--", "./t.sh", "-v"]).unwrap();
+        let Some(Command::Run(args)) = both.command else {
+            panic!("not run")
+        };
+        let args = args.split_exercise();
+        assert_eq!(args.args, ["sleep", "60"]);
+        assert_eq!(args.exercise, ["./t.sh", "-v"]);
     }
 
     #[test]

@@ -27,6 +27,10 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<i32> {
 
 async fn run_container(args: RunArgs) -> anyhow::Result<i32> {
     anyhow::ensure!(
+        args.exec.is_none() || args.exercise.is_empty(),
+        "--exec and a host exercise after -- exclude each other"
+    );
+    anyhow::ensure!(
         args.minimize || args.slim == super::SlimArgs::default(),
         "--tag, --include and --include-from go with --minimize"
     );
