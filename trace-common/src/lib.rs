@@ -616,24 +616,31 @@ const _: () = assert!(size_of::<SocketRecord>() == 16 && align_of::<SocketRecord
 
 /// Capabilities counted (`CAP_LAST_CAP` is 40 in 6.18; numbers above 63 are not counted).
 pub const CAP_COUNT: u32 = 64;
-/// Slots of [`MAP_CAPS`]: granted and denied per capability.
-pub const CAP_SLOTS: u32 = CAP_COUNT * 2;
+/// Slots of [`MAP_CAPS`]: granted and denied per capability, for the application and, apart, for
+/// runc (its work before the entrypoint, and the init of each `docker exec`).
+pub const CAP_SLOTS: u32 = CAP_COUNT * 4;
 
-/// The [`MAP_CAPS`] slot of capability `cap` with its verdict; `None` for `cap` >= [`CAP_COUNT`].
+/// The [`MAP_CAPS`] slot of capability `cap` with its verdict, checked by runc (`true`) or by the
+/// application; `None` for `cap` >= [`CAP_COUNT`].
 #[allow(clippy::inline_always, reason = "called in the eBPF program")]
 #[inline(always)]
-pub const fn cap_slot(cap: u32, denied: bool) -> Option<u32> {
+pub const fn cap_slot(cap: u32, denied: bool, runc: bool) -> Option<u32> {
     if cap < CAP_COUNT {
-        Some(cap * 2 + denied as u32)
+        Some(runc as u32 * CAP_COUNT * 2 + cap * 2 + denied as u32)
     } else {
         None
     }
 }
 
-/// The capability and verdict (`true`: denied) a [`MAP_CAPS`] slot counts.
-pub const fn slot_cap(slot: u32) -> (u32, bool) {
-    (slot / 2, slot % 2 == 1)
+/// The capability, verdict (`true`: denied) and checker (`true`: runc) a [`MAP_CAPS`] slot counts.
+pub const fn slot_cap(slot: u32) -> (u32, bool, bool) {
+    ((slot / 2) % CAP_COUNT, slot % 2 == 1, slot >= CAP_COUNT * 2)
 }
+
+/// The name runc gives its init processes (`runc:[0:PARENT]`, `runc:[1:CHILD]`, `runc:[2:INIT]`):
+/// a task whose `comm` starts with it is runc, not the application (`docker exec`'s init runs in
+/// the container's cgroup).
+pub const RUNC_COMM_PREFIX: &[u8; 6] = b"runc:[";
 
 /// Address families counted (`AF_MAX` is 46 in 6.18).
 pub const SOCKET_FAMILIES: u32 = 64;
@@ -736,12 +743,14 @@ mod tests {
     fn counter_slots_round_trip() {
         for cap in [0u32, 7, 10, 40, 63] {
             for denied in [false, true] {
-                let slot = cap_slot(cap, denied).unwrap();
-                assert!(slot < CAP_SLOTS);
-                assert_eq!(slot_cap(slot), (cap, denied));
+                for runc in [false, true] {
+                    let slot = cap_slot(cap, denied, runc).unwrap();
+                    assert!(slot < CAP_SLOTS);
+                    assert_eq!(slot_cap(slot), (cap, denied, runc));
+                }
             }
         }
-        assert_eq!(cap_slot(64, false), None);
+        assert_eq!(cap_slot(64, false, false), None);
         // SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC counts as SOCK_STREAM.
         let slot = socket_slot(2, 1 | 0o4000 | 0o2_000_000);
         assert_eq!(slot_socket(slot), Some((2, 1)));

@@ -582,12 +582,26 @@ impl Probe {
         Ok(phases)
     }
 
-    /// Capability checks per capability number (only those checked at least once).
+    /// The application's capability checks per capability number (only those checked at least
+    /// once).
     pub fn capability_counts(&self) -> Result<BTreeMap<u8, CapCount>, ProbeError> {
+        self.capability_counts_of(false)
+    }
+
+    /// Capability checks by runc, per capability (kept apart from the application's): with `trace
+    /// run` its work before the entrypoint, and always the init of each `docker exec`.
+    pub fn runc_capability_counts(&self) -> Result<BTreeMap<u8, CapCount>, ProbeError> {
+        self.capability_counts_of(true)
+    }
+
+    fn capability_counts_of(&self, runc: bool) -> Result<BTreeMap<u8, CapCount>, ProbeError> {
         let mut counts = BTreeMap::<u8, CapCount>::new();
         for (slot, total) in sum_slots(&self.caps, MAP_CAPS)? {
-            let (cap, denied) = slot_cap(slot);
+            let (cap, denied, by_runc) = slot_cap(slot);
             let Ok(cap) = u8::try_from(cap) else { continue };
+            if by_runc != runc {
+                continue;
+            }
             let entry = counts.entry(cap).or_default();
             if denied {
                 entry.denied += total;
