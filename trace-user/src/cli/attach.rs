@@ -74,6 +74,7 @@ async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
             .map(|f| f.as_mut() as session::Exercise<'_>);
         session::wait_for_stop(watched, running, args.duration, &mut signals).await
     };
+    recording.identity = target::identity::observe(target.container.pid, recording.execs.keys());
     finish_recording(
         &mut recording,
         &probe,
@@ -98,12 +99,15 @@ pub(super) fn finish_recording(
     reason: StopReason,
 ) -> anyhow::Result<()> {
     let counts = probe.syscall_counts()?;
-    let counters = ingest::Counters {
-        capabilities: probe
-            .capability_counts()?
+    let checks = |counts: std::collections::BTreeMap<u8, probe::CapCount>| {
+        counts
             .into_iter()
             .map(|(cap, c)| (u32::from(cap), c.granted, c.denied))
-            .collect(),
+            .collect()
+    };
+    let counters = ingest::Counters {
+        capabilities: checks(probe.capability_counts()?),
+        runc_capabilities: checks(probe.runc_capability_counts()?),
         sockets: probe
             .socket_counts()?
             .into_iter()
@@ -148,6 +152,7 @@ pub(super) fn container_info(container: &ContainerTarget) -> ContainerInfo {
         image: container.image.clone(),
         image_id: container.image_id.clone(),
         mounts: container.mounts.iter().map(|m| m.as_str().into()).collect(),
+        config: Some(container.config.clone()),
     }
 }
 

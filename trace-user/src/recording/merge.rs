@@ -529,6 +529,20 @@ impl<'a> Expanded<'a> {
             entry.granted = entry.granted.saturating_add(checks.granted);
             entry.denied = entry.denied.saturating_add(checks.denied);
         }
+        let mut runc_capabilities = a.runc_capabilities.clone();
+        for (cap, checks) in &b.runc_capabilities {
+            let entry = runc_capabilities.entry(*cap).or_default();
+            entry.granted = entry.granted.saturating_add(checks.granted);
+            entry.denied = entry.denied.saturating_add(checks.denied);
+        }
+        let identity = match (&a.identity, &b.identity) {
+            (Some(x), Some(y)) => Some(x.union(y)),
+            (x, y) => x.clone().or_else(|| y.clone()),
+        };
+        // Kept only when every source recorded the same configuration.
+        let config = (a.container.config == b.container.config)
+            .then(|| a.container.config.clone())
+            .flatten();
         let sockets = merged_sockets(&a.sockets, &b.sockets);
         let startup = merged_startup(a.startup.as_ref(), b.startup.as_ref());
 
@@ -563,6 +577,7 @@ impl<'a> Expanded<'a> {
                 image: first.image.clone(),
                 image_id: first.image_id.clone(),
                 mounts,
+                config,
             },
             host: first.host.clone(),
             started_at: first.started_at.clone(),
@@ -576,6 +591,8 @@ impl<'a> Expanded<'a> {
             links,
             execs,
             capabilities,
+            runc_capabilities,
+            identity,
             sockets,
             bound_ports: a.bound_ports.union(&b.bound_ports).copied().collect(),
             events,
@@ -650,6 +667,15 @@ fn merged_gaps(a: &Recording, b: &Recording, sources: &[Source], startup_seen: b
         .copied()
         .collect();
     gaps.extend(partly.into_iter().map(partly_recorded));
+    // Set when the configurations differ (a source without one counts as different from one
+    // with); inherited from then on, so it is there exactly when not all sources agree, however
+    // the merges were grouped.
+    if a.container.config != b.container.config {
+        gaps.insert(Gap {
+            kind: GapKind::ConfigsDiffer,
+            detail: "the merged recordings' containers were configured differently, or some did not record their configuration: advice from the configuration is left out".into(),
+        });
+    }
     let hosts: BTreeSet<(&str, &str)> = sources
         .iter()
         .map(|s| (s.host.kernel.as_str(), s.host.arch.as_str()))

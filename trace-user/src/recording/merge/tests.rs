@@ -13,6 +13,7 @@ fn run(id: &str, started_at: &str) -> Recording {
         image: "trace-test/app:local".into(),
         image_id: IMAGE_ID.into(),
         mounts: BTreeSet::new(),
+        config: None,
     };
     let host = HostInfo {
         kernel: "6.18.44".into(),
