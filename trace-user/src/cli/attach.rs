@@ -135,7 +135,7 @@ pub(super) fn write_outputs(dir: &Path, recording: &Recording) -> anyhow::Result
         render::RECORDING_FILE,
         recording.to_json().as_bytes(),
     )?];
-    for file in render::profiles(recording) {
+    for file in render::profiles_and_advice(recording, dir) {
         written.push(out::write_atomic(
             dir,
             file.file_name,

@@ -1,5 +1,6 @@
 //! Command-line interface: clap types here, one module per subcommand.
 
+mod advise;
 mod attach;
 mod merge;
 mod render;
@@ -41,6 +42,8 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Merge recordings of one image into one, keeping which recording saw what.
     Merge(MergeArgs),
+    /// Hardening advice (hardening.md, docker run flags, compose) from a saved recording.json.
+    Advise(AdviseArgs),
 }
 
 /// `trace run [OPTIONS] IMAGE [ARGS...] [-- CMD...]`
@@ -166,6 +169,18 @@ pub struct RenderArgs {
     pub out: Option<PathBuf>,
 }
 
+/// `trace advise RECORDING [--out DIR]`
+#[derive(Debug, Args)]
+pub struct AdviseArgs {
+    /// A recording.json written by trace.
+    #[arg(value_name = "RECORDING")]
+    pub recording: PathBuf,
+    /// Where to write hardening.md, hardening.json and the profiles they name [default: the
+    /// recording's directory].
+    #[arg(short, long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
 /// `trace merge A.json B.json [...] -o OUT.json`
 #[derive(Debug, Args)]
 pub struct MergeArgs {
@@ -215,6 +230,7 @@ pub fn main() -> i32 {
         Some(Command::Render(args)) => render::run(&args),
         Some(Command::Run(args)) => run::run(*args),
         Some(Command::Merge(args)) => merge::run(&args),
+        Some(Command::Advise(args)) => advise::run(&args),
         None => attach::run(cli.attach),
     };
     match result {

@@ -2,6 +2,7 @@
 //! One module per output: [`seccomp`], [`apparmor`], [`files`], and the [`summary`] printed after a
 //! recording.
 
+pub mod advice;
 pub mod apparmor;
 pub mod files;
 pub mod seccomp;
@@ -44,6 +45,15 @@ pub fn profiles(recording: &Recording) -> Vec<Rendered> {
             contents: files::render(recording),
         },
     ]
+}
+
+/// Every profile (see [`profiles`]) and the hardening advice ([`advice`]) for profiles in `dir`
+/// (named absolute in the advised flags when it exists, so they work from any directory).
+pub fn profiles_and_advice(recording: &Recording, dir: &std::path::Path) -> Vec<Rendered> {
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let mut files = profiles(recording);
+    files.extend(advice::render(recording, &dir.to_string_lossy()));
+    files
 }
 
 #[cfg(test)]
