@@ -49,6 +49,9 @@ static OFFSETS: KernelOffsets = KernelOffsets::NONE;
 static CAP_FIELD_OFFSET: u64 = 32;
 #[unsafe(no_mangle)]
 static CAP_RET_OFFSET: u64 = 36;
+/// Offset of `cred` in the `capability:cap_capable` record.
+#[unsafe(no_mangle)]
+static CAP_CRED_OFFSET: u64 = 8;
 
 /// Reads a global (or one field of it) without letting rustc fold its initial value.
 macro_rules! global {

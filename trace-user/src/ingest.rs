@@ -172,6 +172,8 @@ pub struct Counters {
     pub capabilities: Vec<(u32, u64, u64)>,
     /// runc's capability checks: number -> (granted, denied).
     pub runc_capabilities: Vec<(u32, u64, u64)>,
+    /// Checks with other credentials than the task's own: number -> (granted, denied).
+    pub borrowed_capabilities: Vec<(u32, u64, u64)>,
     /// Sockets: (family, type) -> count.
     pub sockets: Vec<(u32, u32, u64)>,
     /// Events the kernel could not send plus records userspace could not decode.
@@ -181,11 +183,15 @@ pub struct Counters {
 /// Adds the counters, and marks each category the probe could record; programs that could not be
 /// attached become gaps.
 pub fn finish(recording: &mut Recording, counters: &Counters, features: &ProbeFeatures) {
-    let record: [(&[(u32, u64, u64)], fn(&mut Recording, u32, bool, u64)); 2] = [
+    let record: [(&[(u32, u64, u64)], fn(&mut Recording, u32, bool, u64)); 3] = [
         (&counters.capabilities, Recording::record_capability),
         (
             &counters.runc_capabilities,
             Recording::record_runc_capability,
+        ),
+        (
+            &counters.borrowed_capabilities,
+            Recording::record_borrowed_capability,
         ),
     ];
     for (checks, add) in record {

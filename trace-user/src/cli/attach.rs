@@ -107,7 +107,10 @@ pub(super) fn finish_recording(
     };
     let counters = ingest::Counters {
         capabilities: checks(probe.capability_counts()?),
-        runc_capabilities: checks(probe.runc_capability_counts()?),
+        runc_capabilities: checks(probe.capability_counts_of(probe::CapChecker::Runc)?),
+        borrowed_capabilities: checks(
+            probe.capability_counts_of(probe::CapChecker::OtherCredentials)?,
+        ),
         sockets: probe
             .socket_counts()?
             .into_iter()

@@ -149,4 +149,10 @@ impl Recording {
     pub fn record_runc_capability(&mut self, cap: u32, granted: bool, count: u64) {
         add_check(&mut self.runc_capabilities, cap, granted, count);
     }
+
+    /// Adds `count` checks of capability `cap` the kernel made in a container task with other
+    /// credentials than the task's own (v5; overlayfs uses its mounter's).
+    pub fn record_borrowed_capability(&mut self, cap: u32, granted: bool, count: u64) {
+        add_check(&mut self.borrowed_capabilities, cap, granted, count);
+    }
 }

@@ -16,9 +16,9 @@ use serde::{Deserialize, Serialize};
 use trace_common::Abi;
 
 use super::{
-    BoundPort, Capability, Category, ContainerInfo, ExecUse, Gap, GapKind, HostInfo, PathBytes,
-    Recording, SCHEMA_NAME, SCHEMA_VERSION, SocketFamily, SocketType, SocketUse, Startup,
-    StopReason, SyscallsByAbi, Tool, UnknownSyscall, execs::EXEC_SAMPLES,
+    BoundPort, Capability, CapabilityUse, Category, ContainerInfo, ExecUse, Gap, GapKind, HostInfo,
+    PathBytes, Recording, SCHEMA_NAME, SCHEMA_VERSION, SocketFamily, SocketType, SocketUse,
+    Startup, StopReason, SyscallsByAbi, Tool, UnknownSyscall, execs::EXEC_SAMPLES,
 };
 
 /// One recording a merged recording was made from: what identifies the run and how it went.
@@ -523,18 +523,10 @@ impl<'a> Expanded<'a> {
                 entry.argv.pop_last();
             }
         }
-        let mut capabilities = a.capabilities.clone();
-        for (cap, checks) in &b.capabilities {
-            let entry = capabilities.entry(*cap).or_default();
-            entry.granted = entry.granted.saturating_add(checks.granted);
-            entry.denied = entry.denied.saturating_add(checks.denied);
-        }
-        let mut runc_capabilities = a.runc_capabilities.clone();
-        for (cap, checks) in &b.runc_capabilities {
-            let entry = runc_capabilities.entry(*cap).or_default();
-            entry.granted = entry.granted.saturating_add(checks.granted);
-            entry.denied = entry.denied.saturating_add(checks.denied);
-        }
+        let capabilities = added_checks(&a.capabilities, &b.capabilities);
+        let runc_capabilities = added_checks(&a.runc_capabilities, &b.runc_capabilities);
+        let borrowed_capabilities =
+            added_checks(&a.borrowed_capabilities, &b.borrowed_capabilities);
         let identity = match (&a.identity, &b.identity) {
             (Some(x), Some(y)) => Some(x.union(y)),
             (x, y) => x.clone().or_else(|| y.clone()),
@@ -592,6 +584,7 @@ impl<'a> Expanded<'a> {
             execs,
             capabilities,
             runc_capabilities,
+            borrowed_capabilities,
             identity,
             sockets,
             bound_ports: a.bound_ports.union(&b.bound_ports).copied().collect(),
@@ -691,6 +684,20 @@ fn merged_gaps(a: &Recording, b: &Recording, sources: &[Source], startup_seen: b
         });
     }
     gaps.into_iter().collect()
+}
+
+/// Both capability check maps: counts per capability add up.
+fn added_checks(
+    a: &BTreeMap<Capability, CapabilityUse>,
+    b: &BTreeMap<Capability, CapabilityUse>,
+) -> BTreeMap<Capability, CapabilityUse> {
+    let mut out = a.clone();
+    for (cap, checks) in b {
+        let entry = out.entry(*cap).or_default();
+        entry.granted = entry.granted.saturating_add(checks.granted);
+        entry.denied = entry.denied.saturating_add(checks.denied);
+    }
+    out
 }
 
 /// Both lists of calls without a name: counts per (ABI, number) add up.

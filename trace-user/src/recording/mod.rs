@@ -105,6 +105,11 @@ pub struct Recording {
     /// init of each `docker exec` (harness, not application).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub runc_capabilities: BTreeMap<Capability, CapabilityUse>,
+    /// Capability checks the kernel made in the container's tasks with credentials other than
+    /// the task's own (v5): overlayfs works on the image's layers with the credentials of whoever
+    /// mounted it, so these are not privileges the application holds or needs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub borrowed_capabilities: BTreeMap<Capability, CapabilityUse>,
     /// Who the container's processes were and which executed programs could raise privileges
     /// (v5); absent when not observed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -177,6 +182,7 @@ impl Recording {
             execs: BTreeMap::new(),
             capabilities: BTreeMap::new(),
             runc_capabilities: BTreeMap::new(),
+            borrowed_capabilities: BTreeMap::new(),
             identity: None,
             sockets: Vec::new(),
             bound_ports: BTreeSet::new(),

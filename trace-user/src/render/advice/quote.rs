@@ -9,8 +9,7 @@ use crate::recording::encode;
 pub fn markdown(bytes: &[u8]) -> String {
     let mut out = String::new();
     for c in encode(bytes).chars() {
-        if c.is_ascii_punctuation() && !matches!(c, '/' | '.' | ',' | ':' | '-' | '=' | '@' | '%')
-        {
+        if c.is_ascii_punctuation() && !matches!(c, '/' | '.' | ',' | ':' | '-' | '=' | '@' | '%') {
             out.push('\\');
         }
         out.push(c);
@@ -46,11 +45,7 @@ pub fn yaml(text: &str) -> String {
 
 /// A fence of backticks longer than any run of backticks in `text`, at least three.
 pub fn fence(text: &str) -> String {
-    let longest = text
-        .split(|c| c != '`')
-        .map(str::len)
-        .max()
-        .unwrap_or(0);
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     "`".repeat((longest + 1).max(3))
 }
 
@@ -62,10 +57,7 @@ mod tests {
     fn markdown_cannot_open_markup() {
         let hostile = b"/x`](http://evil)<script>*_|#\n\xff";
         let text = markdown(hostile);
-        assert_eq!(
-            text,
-            r"/x\`\]\(http://evil\)\<script\>\*\_\|\#\\x0a\\xff"
-        );
+        assert_eq!(text, r"/x\`\]\(http://evil\)\<script\>\*\_\|\#\\x0a\\xff");
         assert!(!text.contains('\n'));
     }
 

@@ -60,6 +60,29 @@ fn modifies(used: &FileUse) -> bool {
     used.access.iter().any(|a| MODIFYING.contains(a))
 }
 
+/// runc's `<state dir>/<container id>/exec.fifo`, which its init opens through `/proc/self/fd`
+/// just before executing the entrypoint: a host path, not a write into the container.
+fn runc_fifo(recording: &Recording, path: &PathBytes) -> bool {
+    let id = recording.container.id.as_bytes();
+    !id.is_empty()
+        && path
+            .as_bytes()
+            .strip_suffix(b"/exec.fifo")
+            .is_some_and(|dir| dir.ends_with(id) && dir[..dir.len() - id.len()].ends_with(b"/"))
+}
+
+/// The paths it changed, outside mounts and the directories Docker keeps writable.
+fn written_paths<'a>(recording: &'a Recording) -> impl Iterator<Item = (&'a PathBytes, &'a FileUse)> {
+    let mounts = mount_points(recording);
+    let always: Vec<PathBytes> = ALWAYS_WRITABLE.iter().map(|p| PathBytes::from(*p)).collect();
+    recording.files.iter().filter(move |(path, used)| {
+        modifies(used)
+            && !under_any(path, &mounts)
+            && !under_any(path, &always)
+            && !runc_fifo(recording, path)
+    })
+}
+
 /// Mount points inside the container: the configuration's and those recorded since v2.
 fn mount_points(recording: &Recording) -> BTreeSet<PathBytes> {
     let mut points = recording.container.mounts.clone();
@@ -158,7 +181,9 @@ pub fn configuration(recording: &Recording, advice: &mut Advice) {
         if mode == "host" {
             warn(
                 advice,
-                format!("Host {what} namespace: the container shares it with the host. Remove `{flag} host`."),
+                format!(
+                    "Host {what} namespace: the container shares it with the host. Remove `{flag} host`."
+                ),
                 vec![format!("`{flag}` is `host`")],
             );
         }
@@ -191,7 +216,11 @@ fn unused_added_capabilities(recording: &Recording, config: &ContainerConfig, ad
             advice.push(
                 Topic::Configuration,
                 Level::Warning,
-                format!("Added capability {} was never used: remove `--cap-add {}`.", code(&name), code(given)),
+                format!(
+                    "Added capability {} was never used: remove `--cap-add {}`.",
+                    code(&name),
+                    code(given)
+                ),
                 vec![format!(
                     "`--cap-add {}` given; the application's checks of it: {} granted, {} denied",
                     code(given),
@@ -254,7 +283,10 @@ fn sensitive_mounts(recording: &Recording, config: &ContainerConfig, advice: &mu
                         "The writable bind mount {} was never written: mount it read-only (`:ro`).",
                         code(&mount.destination)
                     ),
-                    vec![format!("no write under {} was recorded", code(&mount.destination))],
+                    vec![format!(
+                        "no write under {} was recorded",
+                        code(&mount.destination)
+                    )],
                 );
             }
         }
@@ -291,18 +323,9 @@ fn runs_as_root(recording: &Recording) -> Option<(bool, String)> {
 /// Files written outside mounts and Docker's own writable directories that the image shipped or
 /// that live in the image's directories: what a non-root user may not be allowed to change.
 fn image_writes(recording: &Recording) -> Vec<&PathBytes> {
-    let mounts = mount_points(recording);
-    let always: Vec<PathBytes> = ALWAYS_WRITABLE.iter().map(|p| PathBytes::from(*p)).collect();
     let world_writable: Vec<PathBytes> = ["/tmp", "/var/tmp"].map(PathBytes::from).to_vec();
-    recording
-        .files
-        .iter()
-        .filter(|(path, used)| {
-            modifies(used)
-                && !under_any(path, &mounts)
-                && !under_any(path, &always)
-                && !under_any(path, &world_writable)
-        })
+    written_paths(recording)
+        .filter(|(path, _)| !under_any(path, &world_writable))
         .map(|(path, _)| path)
         .collect()
 }
@@ -476,21 +499,36 @@ pub fn capabilities(recording: &Recording, advice: &mut Advice) {
         advice.push(
             Topic::Capabilities,
             Level::Note,
-            "It asked for capabilities it did not have and ran without them: they are not added.".into(),
+            "It asked for capabilities it did not have and ran without them: they are not added."
+                .into(),
             evidence,
         );
     }
-    if !recording.runc_capabilities.is_empty() {
-        let runc: Vec<String> = recording
-            .runc_capabilities
+    let others = [
+        (
+            &recording.runc_capabilities,
+            "runc's own capability checks (starting the container, the init of each `docker exec`) are not the application's and are not counted above.",
+            "runc checked",
+        ),
+        (
+            &recording.borrowed_capabilities,
+            "Checks the kernel made with other credentials than the process's own are not the application's privileges and are not counted above: overlayfs works on the image's layers with the credentials of whoever mounted them.",
+            "checked with borrowed credentials",
+        ),
+    ];
+    for (checks, title, what) in others {
+        if checks.is_empty() {
+            continue;
+        }
+        let list: Vec<String> = checks
             .iter()
             .map(|(cap, used)| format!("`{cap}` x{}", used.granted + used.denied))
             .collect();
         advice.push(
             Topic::Capabilities,
             Level::Note,
-            "runc's own capability checks (starting the container, the init of each `docker exec`) are not the application's and are not counted above.".into(),
-            vec![format!("runc checked {}", examples(&runc))],
+            title.into(),
+            vec![format!("{what}: {}", examples(&list))],
         );
     }
 }
@@ -499,16 +537,22 @@ pub fn capabilities(recording: &Recording, advice: &mut Advice) {
 pub fn no_new_privileges(recording: &Recording, advice: &mut Advice) {
     let topic = Topic::NoNewPrivileges;
     let set = recording.container.config.as_ref().is_some_and(|c| {
-        c.security_opt
-            .iter()
-            .any(|o| o == "no-new-privileges" || o == "no-new-privileges:true" || o == "no-new-privileges=true")
+        c.security_opt.iter().any(|o| {
+            o == "no-new-privileges"
+                || o == "no-new-privileges:true"
+                || o == "no-new-privileges=true"
+        })
     });
     let programs: Vec<String> = recording.execs.keys().map(path_text).collect();
     let note = |advice: &mut Advice, title: &str, evidence: Vec<String>| {
         advice.push(topic, Level::Note, title.to_owned(), evidence);
     };
     if !recording.execs_recorded() {
-        note(advice, "Executed programs were not recorded: no advice on no-new-privileges.", Vec::new());
+        note(
+            advice,
+            "Executed programs were not recorded: no advice on no-new-privileges.",
+            Vec::new(),
+        );
         return;
     }
     let Some(identity) = &recording.identity else {
@@ -581,23 +625,26 @@ struct TmpfsDir {
 pub fn read_only_root(recording: &Recording, advice: &mut Advice) {
     let topic = Topic::ReadOnlyRoot;
     if !recording.files_recorded() {
-        advice.push(topic, Level::Note, "File accesses were not recorded: no read-only advice.".into(), Vec::new());
+        advice.push(
+            topic,
+            Level::Note,
+            "File accesses were not recorded: no read-only advice.".into(),
+            Vec::new(),
+        );
         return;
     }
-    let mounts = mount_points(recording);
-    let always: Vec<PathBytes> = ALWAYS_WRITABLE.iter().map(|p| PathBytes::from(*p)).collect();
     let mut image_files = Vec::new();
     let mut dirs: BTreeMap<PathBytes, TmpfsDir> = BTreeMap::new();
-    for (path, used) in &recording.files {
-        if !modifies(used) || under_any(path, &mounts) || under_any(path, &always) {
-            continue;
-        }
+    for (path, used) in written_paths(recording) {
         if !used.made_by_container() && used.found_in_image() {
             image_files.push(path_text(path));
         }
         let Some(dir) = path.parent() else { continue };
         dirs.entry(dir)
-            .or_insert(TmpfsDir { written: Vec::new(), exec: false })
+            .or_insert(TmpfsDir {
+                written: Vec::new(),
+                exec: false,
+            })
             .written
             .push(path_text(path));
     }
@@ -610,9 +657,10 @@ pub fn read_only_root(recording: &Recording, advice: &mut Advice) {
             .find(|o| dir.is_within(o))
             .cloned()
             .unwrap_or(dir);
-        let entry = merged
-            .entry(top)
-            .or_insert(TmpfsDir { written: Vec::new(), exec: false });
+        let entry = merged.entry(top).or_insert(TmpfsDir {
+            written: Vec::new(),
+            exec: false,
+        });
         entry.written.extend(info.written);
     }
     // A tmpfs hides what the image has there: refuse directories whose image files it used.
@@ -661,7 +709,12 @@ pub fn read_only_root(recording: &Recording, advice: &mut Advice) {
         .as_ref()
         .is_some_and(|c| c.read_only_rootfs)
     {
-        advice.push(topic, Level::Note, "The root file system is already read-only.".into(), Vec::new());
+        advice.push(
+            topic,
+            Level::Note,
+            "The root file system is already read-only.".into(),
+            Vec::new(),
+        );
         return;
     }
     if !blocked.is_empty() {
@@ -679,7 +732,11 @@ pub fn read_only_root(recording: &Recording, advice: &mut Advice) {
             format!(
                 "{} (tmpfs{}): it wrote {}",
                 path_text(dir),
-                if info.exec { ", exec: it ran code from there" } else { "" },
+                if info.exec {
+                    ", exec: it ran code from there"
+                } else {
+                    ""
+                },
                 examples(&info.written)
             )
         })
@@ -713,7 +770,12 @@ pub fn read_only_root(recording: &Recording, advice: &mut Advice) {
 pub fn network(recording: &Recording, advice: &mut Advice) {
     let topic = Topic::Network;
     if !recording.sockets_recorded() {
-        advice.push(topic, Level::Note, "Sockets were not recorded: no network advice.".into(), Vec::new());
+        advice.push(
+            topic,
+            Level::Note,
+            "Sockets were not recorded: no network advice.".into(),
+            Vec::new(),
+        );
         return;
     }
     let inet = |family: &str| family == "inet" || family == "inet6";
@@ -731,7 +793,14 @@ pub fn network(recording: &Recording, advice: &mut Advice) {
     let ports: Vec<String> = recording
         .bound_ports
         .iter()
-        .map(|p| format!("{}/{} ({})", p.port, if p.sock_type.0 == 2 { "udp" } else { "tcp" }, p.family))
+        .map(|p| {
+            format!(
+                "{}/{} ({})",
+                p.port,
+                if p.sock_type.0 == 2 { "udp" } else { "tcp" },
+                p.family
+            )
+        })
         .collect();
     let sockets_line = if families.is_empty() {
         "no socket was created".to_owned()
