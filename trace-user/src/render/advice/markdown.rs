@@ -110,6 +110,9 @@ pub fn render(recording: &Recording, advice: &Advice) -> String {
     let mut topic = None;
     for item in &advice.items {
         if topic != Some(item.topic) {
+            if topic.is_some() {
+                md.push('\n');
+            }
             let _ = writeln!(md, "## {}\n", topic_title(item.topic));
             topic = Some(item.topic);
         }

@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::quote::{self, markdown};
 use super::{Advice, ComposeValue, Level, Topic};
 use crate::recording::{
-    Access, Capability, CapabilityUse, ContainerConfig, FileUse, PathBytes, Recording, encode,
+    Access, Capability, CapabilityUse, ContainerConfig, FileUse, MountConfig, PathBytes, Recording,
+    encode,
 };
 use crate::render::apparmor::profile_name;
 
@@ -72,9 +73,14 @@ fn runc_fifo(recording: &Recording, path: &PathBytes) -> bool {
 }
 
 /// The paths it changed, outside mounts and the directories Docker keeps writable.
-fn written_paths<'a>(recording: &'a Recording) -> impl Iterator<Item = (&'a PathBytes, &'a FileUse)> {
+fn written_paths<'a>(
+    recording: &'a Recording,
+) -> impl Iterator<Item = (&'a PathBytes, &'a FileUse)> {
     let mounts = mount_points(recording);
-    let always: Vec<PathBytes> = ALWAYS_WRITABLE.iter().map(|p| PathBytes::from(*p)).collect();
+    let always: Vec<PathBytes> = ALWAYS_WRITABLE
+        .iter()
+        .map(|p| PathBytes::from(*p))
+        .collect();
     recording.files.iter().filter(move |(path, used)| {
         modifies(used)
             && !under_any(path, &mounts)
@@ -142,8 +148,7 @@ pub fn configuration(recording: &Recording, advice: &mut Advice) {
         );
     }
     for mount in &config.mounts {
-        let is_socket = |p: &str| p.rsplit('/').next() == Some("docker.sock");
-        if is_socket(&mount.source) || is_socket(&mount.destination) {
+        if is_docker_socket(mount) {
             let dest = PathBytes::from(mount.destination.as_str());
             let used = recording
                 .files
@@ -191,6 +196,12 @@ pub fn configuration(recording: &Recording, advice: &mut Advice) {
     unused_added_capabilities(recording, config, advice);
     limits(config, advice);
     sensitive_mounts(recording, config, advice);
+}
+
+/// Whether the mount is Docker's API socket (by its name at either end).
+fn is_docker_socket(mount: &MountConfig) -> bool {
+    let is_socket = |p: &str| p.rsplit('/').next() == Some("docker.sock");
+    is_socket(&mount.source) || is_socket(&mount.destination)
 }
 
 fn unused_added_capabilities(recording: &Recording, config: &ContainerConfig, advice: &mut Advice) {
@@ -269,7 +280,7 @@ fn sensitive_mounts(recording: &Recording, config: &ContainerConfig, advice: &mu
                 ),
                 vec![format!("bind mount of {} with `rw`", code(&mount.source))],
             );
-        } else if recording.files_recorded() && mount.kind == "bind" {
+        } else if recording.files_recorded() && !is_docker_socket(mount) {
             let dest = PathBytes::from(mount.destination.as_str());
             let written = recording
                 .files
