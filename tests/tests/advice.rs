@@ -65,8 +65,8 @@ fn shell_ok(container: &Container, command: &str) -> bool {
         .success()
 }
 
-/// busybox with the Docker socket mounted, an unused NET_ADMIN and the host network, exercised
-/// with `docker exec`: the three warnings, and runc's exec init counted apart (its CAP_SETPCAP
+/// busybox with the Docker socket mounted, an unused `NET_ADMIN` and the host network, exercised
+/// with `docker exec`: the three warnings, and runc's exec init counted apart (its `CAP_SETPCAP`
 /// checks are not the application's, its `/proc/self` reads are not in the files).
 #[test]
 fn risky_settings_are_warned_and_docker_exec_is_not_the_application() {
@@ -183,7 +183,7 @@ fn nginx_runs_with_the_advised_flags() {
         "overlayfs's checks are not nginx's: {line}"
     );
     let md = std::fs::read_to_string(out.path().join("hardening.md")).unwrap();
-    assert!(md.contains(&format!("docker run {}", line)), "{md}");
+    assert!(md.contains(&format!("docker run {line}")), "{md}");
 
     let server = Container::run(&image, "trace-advice-nginx", &as_strs(&flags), &[]).unwrap();
     let ip = docker_ok(&[
@@ -193,7 +193,7 @@ fn nginx_runs_with_the_advised_flags() {
         server.id(),
     ])
     .unwrap();
-    let served = (0..100).any(|_| {
+    let answered = (0..100).any(|_| {
         let both = ["/", "/about.html"]
             .iter()
             .all(|page| http_get(&ip, 80, page).is_some_and(|r| r.starts_with("HTTP/1.1 200")));
@@ -204,7 +204,7 @@ fn nginx_runs_with_the_advised_flags() {
     });
     let logs = trace_tests::docker(&["logs", server.id()]).unwrap();
     assert!(
-        served,
+        answered,
         "nginx under {line} never served: {}",
         describe(&logs)
     );

@@ -183,7 +183,9 @@ pub struct Counters {
 /// Adds the counters, and marks each category the probe could record; programs that could not be
 /// attached become gaps.
 pub fn finish(recording: &mut Recording, counters: &Counters, features: &ProbeFeatures) {
-    let record: [(&[(u32, u64, u64)], fn(&mut Recording, u32, bool, u64)); 3] = [
+    type Checks<'a> = &'a [(u32, u64, u64)];
+    type AddChecks = fn(&mut Recording, u32, bool, u64);
+    let record: [(Checks<'_>, AddChecks); 3] = [
         (&counters.capabilities, Recording::record_capability),
         (
             &counters.runc_capabilities,

@@ -111,6 +111,7 @@ pub enum FilePrivilege {
 
 impl Identity {
     /// The union of two observations (merged recordings).
+    #[must_use]
     pub fn union(&self, other: &Identity) -> Identity {
         let mut out = self.clone();
         out.uids.extend(&other.uids);

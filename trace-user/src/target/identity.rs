@@ -21,13 +21,15 @@ pub fn observe<'a>(
     let pids = super::cgroup::of_process(pid)
         .ok()
         .and_then(|cgroup| std::fs::read_to_string(cgroup.dir.join("cgroup.procs")).ok())
-        .map(|procs| {
-            procs
-                .lines()
-                .filter_map(|l| l.trim().parse().ok())
-                .collect()
-        })
-        .unwrap_or_else(|| vec![pid]);
+        .map_or_else(
+            || vec![pid],
+            |procs| {
+                procs
+                    .lines()
+                    .filter_map(|l| l.trim().parse().ok())
+                    .collect()
+            },
+        );
     for p in pids {
         let text = if p == pid {
             Some(status.clone())
@@ -82,10 +84,10 @@ fn file_privileges(root: &Path, program: &PathBytes) -> Option<BTreeSet<FilePriv
         return None;
     }
     let mut privileges = BTreeSet::new();
-    if meta.mode() & u32::from(libc::S_ISUID) != 0 {
+    if meta.mode() & libc::S_ISUID != 0 {
         privileges.insert(FilePrivilege::Setuid);
     }
-    if meta.mode() & u32::from(libc::S_ISGID) != 0 && meta.mode() & u32::from(libc::S_IXGRP) != 0 {
+    if meta.mode() & libc::S_ISGID != 0 && meta.mode() & libc::S_IXGRP != 0 {
         privileges.insert(FilePrivilege::Setgid);
     }
     if has_xattr(&path, c"security.capability") {

@@ -73,9 +73,7 @@ fn runc_fifo(recording: &Recording, path: &PathBytes) -> bool {
 }
 
 /// The paths it changed, outside mounts and the directories Docker keeps writable.
-fn written_paths<'a>(
-    recording: &'a Recording,
-) -> impl Iterator<Item = (&'a PathBytes, &'a FileUse)> {
+fn written_paths(recording: &Recording) -> impl Iterator<Item = (&PathBytes, &FileUse)> {
     let mounts = mount_points(recording);
     let always: Vec<PathBytes> = ALWAYS_WRITABLE
         .iter()
@@ -341,26 +339,8 @@ fn image_writes(recording: &Recording) -> Vec<&PathBytes> {
         .collect()
 }
 
-/// Root or not, and whether it needs to be.
-pub fn user(recording: &Recording, advice: &mut Advice) {
-    let Some((root, who)) = runs_as_root(recording) else {
-        advice.push(
-            Topic::User,
-            Level::Note,
-            "Who it runs as is unknown (no configuration, no process seen): check with `docker top`.".into(),
-            Vec::new(),
-        );
-        return;
-    };
-    if !root {
-        advice.push(
-            Topic::User,
-            Level::Note,
-            "It does not run as root.".into(),
-            vec![who],
-        );
-        return;
-    }
+/// Why it needs root (empty: it does not), and the ports below 1024 it bound.
+fn root_needs(recording: &Recording) -> (Vec<String>, Vec<String>) {
     let mut needs = Vec::new();
     let granted: Vec<String> = recording
         .capabilities
@@ -399,6 +379,30 @@ pub fn user(recording: &Recording, advice: &mut Advice) {
             low_ports.join(", ")
         ));
     }
+    (needs, low_ports)
+}
+
+/// Root or not, and whether it needs to be.
+pub fn user(recording: &Recording, advice: &mut Advice) {
+    let Some((root, who)) = runs_as_root(recording) else {
+        advice.push(
+            Topic::User,
+            Level::Note,
+            "Who it runs as is unknown (no configuration, no process seen): check with `docker top`.".into(),
+            Vec::new(),
+        );
+        return;
+    };
+    if !root {
+        advice.push(
+            Topic::User,
+            Level::Note,
+            "It does not run as root.".into(),
+            vec![who],
+        );
+        return;
+    }
+    let (needs, low_ports) = root_needs(recording);
     if needs.is_empty() {
         let mut evidence = vec![
             who,
@@ -632,18 +636,17 @@ struct TmpfsDir {
     exec: bool,
 }
 
-/// `--read-only` with a tmpfs for each directory it wrote to that is not a volume.
-pub fn read_only_root(recording: &Recording, advice: &mut Advice) {
-    let topic = Topic::ReadOnlyRoot;
-    if !recording.files_recorded() {
-        advice.push(
-            topic,
-            Level::Note,
-            "File accesses were not recorded: no read-only advice.".into(),
-            Vec::new(),
-        );
-        return;
-    }
+/// Where the writes go under a read-only root.
+struct TmpfsPlan {
+    /// The outermost directories written, each with what was written there.
+    dirs: BTreeMap<PathBytes, TmpfsDir>,
+    /// Files the image ships that it changed.
+    image_files: Vec<String>,
+    /// Why some directories cannot be a tmpfs.
+    blocked: Vec<String>,
+}
+
+fn tmpfs_plan(recording: &Recording) -> TmpfsPlan {
     let mut image_files = Vec::new();
     let mut dirs: BTreeMap<PathBytes, TmpfsDir> = BTreeMap::new();
     for (path, used) in written_paths(recording) {
@@ -706,6 +709,30 @@ pub fn read_only_root(recording: &Recording, advice: &mut Advice) {
             ));
         }
     }
+    TmpfsPlan {
+        dirs: merged,
+        image_files,
+        blocked,
+    }
+}
+
+/// `--read-only` with a tmpfs for each directory it wrote to that is not a volume.
+pub fn read_only_root(recording: &Recording, advice: &mut Advice) {
+    let topic = Topic::ReadOnlyRoot;
+    if !recording.files_recorded() {
+        advice.push(
+            topic,
+            Level::Note,
+            "File accesses were not recorded: no read-only advice.".into(),
+            Vec::new(),
+        );
+        return;
+    }
+    let TmpfsPlan {
+        dirs: merged,
+        image_files,
+        blocked,
+    } = tmpfs_plan(recording);
     if !image_files.is_empty() {
         advice.push(
             topic,
