@@ -184,6 +184,18 @@ fn nginx_runs_with_the_advised_flags() {
     );
     let md = std::fs::read_to_string(out.path().join("hardening.md")).unwrap();
     assert!(md.contains(&format!("docker run {line}")), "{md}");
+    // Offline, from the saved recording: the same advice, byte for byte.
+    let advise = Command::new(system.trace_bin())
+        .arg("advise")
+        .arg(out.path().join("recording.json"))
+        .output()
+        .unwrap();
+    assert!(advise.status.success(), "{}", describe(&advise));
+    assert_eq!(String::from_utf8_lossy(&advise.stdout), md);
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("hardening.md")).unwrap(),
+        md
+    );
 
     let server = Container::run(&image, "trace-advice-nginx", &as_strs(&flags), &[]).unwrap();
     let ip = docker_ok(&[

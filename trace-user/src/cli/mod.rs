@@ -352,6 +352,17 @@ mod tests {
     }
 
     #[test]
+    fn parses_advise() {
+        let cli = parse(&["advise", "p/recording.json", "-o", "x"]).unwrap();
+        let Some(Command::Advise(args)) = cli.command else {
+            panic!("not advise")
+        };
+        assert_eq!(args.recording, PathBuf::from("p/recording.json"));
+        assert_eq!(args.out, Some(PathBuf::from("x")));
+        assert!(parse(&["advise"]).is_err(), "a recording is required");
+    }
+
+    #[test]
     fn parses_render() {
         let cli = parse(&["render", "p/recording.json", "--out", "x"]).unwrap();
         let Some(Command::Render(args)) = cli.command else {
