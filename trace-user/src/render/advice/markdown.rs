@@ -6,6 +6,7 @@ use std::fmt::Write;
 use super::quote::{fence, markdown, shell, yaml};
 use super::{Advice, ComposeValue, Level, Topic};
 use crate::recording::Recording;
+use crate::render::apparmor::safe_name;
 
 fn topic_title(topic: Topic) -> &'static str {
     match topic {
@@ -27,23 +28,6 @@ fn level_word(level: Level) -> &'static str {
     }
 }
 
-/// The compose service name: the container's name with every character compose refuses as `_`.
-fn service_name(recording: &Recording) -> String {
-    let name: String = recording
-        .container
-        .name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if name.is_empty() { "app".into() } else { name }
-}
-
 /// The `docker run` flags as one line of shell words.
 pub fn flags_line(advice: &Advice) -> String {
     let words: Vec<String> = advice.docker_run.iter().map(|w| shell(w)).collect();
@@ -53,7 +37,8 @@ pub fn flags_line(advice: &Advice) -> String {
 /// The compose snippet (YAML, every string double-quoted).
 pub fn compose(recording: &Recording, advice: &Advice) -> String {
     let mut text = String::from("services:\n");
-    let _ = writeln!(text, "  {}:", service_name(recording));
+    let service = safe_name(&recording.container.name, &recording.container.id);
+    let _ = writeln!(text, "  {service}:");
     let _ = writeln!(text, "    image: {}", yaml(&recording.container.image));
     for (key, value) in &advice.compose {
         match value {
