@@ -804,6 +804,50 @@ pub fn read_only_root(recording: &Recording, advice: &mut Advice) {
     }
 }
 
+/// Ports published (`-p`) that nothing in the container listened on, when the startup was seen
+/// (attaching misses the listening sockets made before).
+fn unused_published_ports(recording: &Recording, advice: &mut Advice) {
+    let Some(config) = recording
+        .container
+        .config
+        .as_ref()
+        .filter(|_| recording.startup_seen)
+    else {
+        return;
+    };
+    for published in &config.published_ports {
+        let Some((port, proto)) = published
+            .split(' ')
+            .next()
+            .and_then(|spec| spec.split_once('/'))
+        else {
+            continue;
+        };
+        let Ok(port) = port.parse::<u16>() else {
+            continue;
+        };
+        let sock_type = if proto == "udp" { 2 } else { 1 };
+        let bound = recording
+            .bound_ports
+            .iter()
+            .any(|p| p.port == port && p.sock_type.0 == sock_type);
+        if !bound {
+            advice.push(
+                Topic::Network,
+                Level::Warning,
+                format!(
+                    "Published port {} was never listened on: remove it.",
+                    code(published)
+                ),
+                vec![format!(
+                    "no socket was bound to {}",
+                    code(&format!("{port}/{proto}"))
+                )],
+            );
+        }
+    }
+}
+
 /// `--network none` when it used no inet socket; the ports it listens on.
 pub fn network(recording: &Recording, advice: &mut Advice) {
     let topic = Topic::Network;
@@ -816,6 +860,7 @@ pub fn network(recording: &Recording, advice: &mut Advice) {
         );
         return;
     }
+    unused_published_ports(recording, advice);
     let inet = |family: &str| family == "inet" || family == "inet6";
     let families: Vec<String> = recording
         .sockets

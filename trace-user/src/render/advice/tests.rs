@@ -289,3 +289,28 @@ fn without_configuration_the_checks_are_left_out() {
     );
     assert!(titles(&recording, Level::Warning).is_empty());
 }
+
+#[test]
+fn published_ports_nothing_listened_on_are_warned() {
+    let mut recording = quiet();
+    recording.record_socket(2, 1, 1);
+    recording.record_bound_port(2, 1, 80);
+    if let Some(config) = recording.container.config.as_mut() {
+        config.published_ports = vec![
+            "80/tcp -> 0.0.0.0:8080".into(),
+            "9000/tcp -> 127.0.0.1:9000".into(),
+        ];
+    }
+    let warnings = titles(&recording, Level::Warning).join("\n");
+    assert!(
+        warnings.contains("Published port 9000/tcp -\\> 127.0.0.1:9000 was never listened on"),
+        "{warnings}"
+    );
+    assert!(!warnings.contains("Published port 80/tcp"), "{warnings}");
+    recording.startup_seen = false;
+    assert!(
+        !titles(&recording, Level::Warning)
+            .join("\n")
+            .contains("Published port")
+    );
+}
