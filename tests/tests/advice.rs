@@ -83,7 +83,8 @@ fn shell_ok(container: &Container, command: &str) -> bool {
 
 /// busybox with the Docker socket mounted, an unused `NET_ADMIN` and the host network, exercised
 /// with `docker exec`: the three warnings, and runc's exec init counted apart (its `CAP_SETPCAP`
-/// checks are not the application's, its `/proc/self` reads are not in the files).
+/// checks are not the application's, its `/proc/self` reads are not in the files); a set-user-id
+/// copy of busybox it executes keeps `no-new-privileges` out of the advice.
 #[test]
 fn risky_settings_are_warned_and_docker_exec_is_not_the_application() {
     let Some(system) =
@@ -111,7 +112,10 @@ fn risky_settings_are_warned_and_docker_exec_is_not_the_application() {
         .args(["--container", container.name(), "--out"])
         .arg(out.path())
         .args(["--", "docker", "exec", container.name(), "sh", "-c"])
-        .arg("ls / >/dev/null && cat /etc/passwd >/dev/null && mkdir -p /tmp/a")
+        .arg(
+            "ls / >/dev/null && cat /etc/passwd >/dev/null && mkdir -p /tmp/a \
+             && cp /bin/busybox /tmp/a/true && chmod u+s /tmp/a/true && /tmp/a/true",
+        )
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", describe(&output));
@@ -139,7 +143,19 @@ fn risky_settings_are_warned_and_docker_exec_is_not_the_application() {
     for harness in ["/proc/self/setgroups", "/proc/self/status"] {
         assert!(!files.contains_key(harness), "{harness} is runc's");
     }
+    // A set-user-id program was executed: found in the container's file, no no-new-privileges.
+    assert_eq!(
+        rec["identity"]["privileged_programs"]["/tmp/a/true"],
+        serde_json::json!(["setuid"]),
+        "{}",
+        rec["identity"]
+    );
+    assert!(
+        md.contains("privileged programs executed: /tmp/a/true (set-user-id)"),
+        "{md}"
+    );
     let flags = advised_flags(out.path()).join(" ");
+    assert!(!flags.contains("no-new-privileges"), "{flags}");
     assert!(flags.contains("--cap-drop ALL"), "{flags}");
     assert!(
         !flags.contains("--cap-add"),

@@ -2,8 +2,7 @@
 //! privileges: read from `/proc` while the container still runs (the end of a recording).
 
 use std::collections::BTreeSet;
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -73,13 +72,35 @@ pub fn effective_ids(status: &str) -> Option<(u32, u32)> {
     Some((field("Uid:")?, field("Gid:")?))
 }
 
-/// The privileges the regular file `program` carries under `root`; `None` when it cannot be
-/// checked. The path is a resolved one (the probe records the executable after symlinks), and is
-/// looked at without following a symlink in its last part, so nothing leads outside `root`.
+/// The privileges the regular file `program` carries in the container whose root is `root`;
+/// `None` when it cannot be checked. The container is hostile: the file is opened with `openat2`
+/// resolving inside `root` (`RESOLVE_IN_ROOT`: `..` and absolute symlinks stay in the container),
+/// without magic links or a final symlink, then examined through the open descriptor.
 fn file_privileges(root: &Path, program: &PathBytes) -> Option<BTreeSet<FilePrivilege>> {
+    let root = std::fs::File::open(root).ok()?;
     let relative = program.as_ref().strip_prefix(b"/")?;
-    let path = root.join(OsStr::from_bytes(relative));
-    let meta = std::fs::symlink_metadata(&path).ok()?;
+    let path = std::ffi::CString::new(relative).ok()?;
+    // SAFETY: open_how is plain integers; all zero is its documented default.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags =
+        u64::try_from(libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .ok()?;
+    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
+    // SAFETY: openat2 reads `path` (NUL-terminated) and `how` (its size passed) and returns a new
+    // descriptor or -1; neither pointer is kept.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            root.as_raw_fd(),
+            path.as_ptr(),
+            &raw const how,
+            size_of::<libc::open_how>(),
+        )
+    };
+    let fd = i32::try_from(fd).ok().filter(|&fd| fd >= 0)?;
+    // SAFETY: `fd` was just opened and is owned by nothing else.
+    let file = unsafe { std::fs::File::from_raw_fd(fd) };
+    let meta = file.metadata().ok()?;
     if !meta.is_file() {
         return None;
     }
@@ -90,21 +111,20 @@ fn file_privileges(root: &Path, program: &PathBytes) -> Option<BTreeSet<FilePriv
     if meta.mode() & libc::S_ISGID != 0 && meta.mode() & libc::S_IXGRP != 0 {
         privileges.insert(FilePrivilege::Setgid);
     }
-    if has_xattr(&path, c"security.capability") {
+    // SAFETY: a valid descriptor and a NUL-terminated name; a null buffer of size 0 only asks
+    // for the value's size.
+    let size = unsafe {
+        libc::fgetxattr(
+            file.as_raw_fd(),
+            c"security.capability".as_ptr(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    if size >= 0 {
         privileges.insert(FilePrivilege::FileCapabilities);
     }
     Some(privileges)
-}
-
-/// Whether the file at `path` (not following a final symlink) has the extended attribute `name`.
-fn has_xattr(path: &Path, name: &std::ffi::CStr) -> bool {
-    let Ok(path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: both strings are valid and NUL-terminated; a null buffer of size 0 only asks for
-    // the value's size.
-    let size = unsafe { libc::lgetxattr(path.as_ptr(), name.as_ptr(), std::ptr::null_mut(), 0) };
-    size >= 0
 }
 
 #[cfg(test)]
