@@ -49,16 +49,27 @@ pub fn describe(output: &std::process::Output) -> String {
     )
 }
 
+/// Runs `trace run --out OUT ARGS...`, asserts it succeeded, and returns the recording it wrote.
+pub fn trace_run(trace: &Path, out: &Path, args: &[&str]) -> serde_json::Value {
+    let output = std::process::Command::new(trace)
+        .arg("run")
+        .arg("--out")
+        .arg(out)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    serde_json::from_str(&std::fs::read_to_string(out.join("recording.json")).unwrap()).unwrap()
+}
+
 /// One HTTP/1.0 GET of `path` from `ip:port`; the whole response, or `None` when nothing
 /// answered (2 s to connect, 5 s to read).
 pub fn http_get(ip: &str, port: u16, path: &str) -> Option<String> {
     use std::io::{Read, Write};
+    use std::time::Duration;
     let address = format!("{ip}:{port}").parse().ok()?;
-    let mut stream =
-        std::net::TcpStream::connect_timeout(&address, std::time::Duration::from_secs(2)).ok()?;
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
-        .ok()?;
+    let mut stream = std::net::TcpStream::connect_timeout(&address, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(stream, "GET {path} HTTP/1.0\r\nHost: {ip}\r\n\r\n").ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;

@@ -55,7 +55,7 @@ fn attach_records_the_exercise_and_the_profile_enforces_it() {
 
     // (a) what the exercise is known to call is there; the host's mkdir/rmdir are not.
     let recording = read_json(&out.path().join("recording.json"));
-    assert_eq!(recording["schema_version"], 4);
+    assert_eq!(recording["schema_version"], 5);
     assert_eq!(recording["container"]["id"], container.id());
     assert_eq!(recording["container"]["name"], container.name());
     assert_eq!(recording["startup_seen"], false);
@@ -248,6 +248,8 @@ fn sigint_mid_trace_writes_complete_files() {
         [
             "apparmor.profile",
             "files.txt",
+            "hardening.json",
+            "hardening.md",
             "recording.json",
             "seccomp.json"
         ],

@@ -150,18 +150,20 @@ fn bad_recordings_are_refused() {
     for (name, contents, expected) in cases {
         let path = dir.path().join(name);
         std::fs::write(&path, contents).unwrap();
-        let out = dir.path().join(format!("out-{name}"));
-        let err = one_line_error(&trace(
-            &system.trace_bin(),
-            &[
-                "render",
-                path.to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-            ],
-        ));
-        assert!(err.contains(expected), "{name}: {err}");
-        assert!(!out.exists(), "{name}: nothing is written");
+        for command in ["render", "advise"] {
+            let out = dir.path().join(format!("out-{command}-{name}"));
+            let err = one_line_error(&trace(
+                &system.trace_bin(),
+                &[
+                    command,
+                    path.to_str().unwrap(),
+                    "--out",
+                    out.to_str().unwrap(),
+                ],
+            ));
+            assert!(err.contains(expected), "{command} {name}: {err}");
+            assert!(!out.exists(), "{command} {name}: nothing is written");
+        }
     }
     let missing = one_line_error(&trace(
         &system.trace_bin(),

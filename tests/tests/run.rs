@@ -2,27 +2,16 @@
 //! profile then starts the image and passes its exercise 20 times in a row, with and without
 //! no-new-privileges.
 
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use trace_tests::{Container, TestImage, describe, ensure_image, http_get, run_once, system_tier};
+use trace_tests::{
+    Container, TestImage, describe, ensure_image, http_get, run_once, system_tier, trace_run,
+};
 
 /// Starts per mode in the proof.
 const STARTS: usize = 20;
-
-fn trace_run(trace: &Path, out: &Path, args: &[&str]) -> Value {
-    let output = Command::new(trace)
-        .arg("run")
-        .arg("--out")
-        .arg(out)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", describe(&output));
-    serde_json::from_str(&std::fs::read_to_string(out.join("recording.json")).unwrap()).unwrap()
-}
 
 fn names(section: &Value) -> Vec<String> {
     section["x86_64"]
@@ -215,7 +204,8 @@ fn run_nginx_with_the_builtin_crawl_serves_every_time() {
             .unwrap();
             let answered = (0..100).any(|_| {
                 let both = ["/", "/about.html"].iter().all(|page| {
-                    http_get(&ip, 80, page).is_some_and(|r| r.starts_with("HTTP/1.1 200"))
+                    trace_tests::http_get(&ip, 80, page)
+                        .is_some_and(|r| r.starts_with("HTTP/1.1 200"))
                 });
                 if !both {
                     std::thread::sleep(Duration::from_millis(100));

@@ -306,6 +306,8 @@ pub const GLOBAL_OFFSETS: &str = "OFFSETS";
 pub const GLOBAL_CAP_FIELD_OFFSET: &str = "CAP_FIELD_OFFSET";
 /// Global: byte offset of the `ret` field in the `capability:cap_capable` tracepoint record.
 pub const GLOBAL_CAP_RET_OFFSET: &str = "CAP_RET_OFFSET";
+/// Name of the global holding the offset of `cred` in the `capability:cap_capable` record.
+pub const GLOBAL_CAP_CRED_OFFSET: &str = "CAP_CRED_OFFSET";
 
 /// Size of [`MAP_EVENTS`] in bytes (a power of two; 64 MiB carried 100k distinct opens without loss).
 pub const EVENTS_BYTES: u32 = 64 << 20;
@@ -366,6 +368,7 @@ pub struct KernelOffsets {
     pub socket_sk: u64,
     pub sock_family: u64,
     pub sock_num: u64,
+    pub task_real_cred: u64,
 }
 
 impl KernelOffsets {
@@ -374,6 +377,7 @@ impl KernelOffsets {
         task_fs: NO_OFFSET,
         task_files: NO_OFFSET,
         task_mm: NO_OFFSET,
+        task_real_cred: NO_OFFSET,
         fs_root: NO_OFFSET,
         fs_pwd: NO_OFFSET,
         files_fdt: NO_OFFSET,
@@ -403,7 +407,7 @@ impl KernelOffsets {
     };
 }
 
-const _: () = assert!(size_of::<KernelOffsets>() == 29 * 8);
+const _: () = assert!(size_of::<KernelOffsets>() == 30 * 8);
 
 // ---------------------------------------------------------------------------------------------
 // Ring-buffer records.
@@ -616,24 +620,57 @@ const _: () = assert!(size_of::<SocketRecord>() == 16 && align_of::<SocketRecord
 
 /// Capabilities counted (`CAP_LAST_CAP` is 40 in 6.18; numbers above 63 are not counted).
 pub const CAP_COUNT: u32 = 64;
-/// Slots of [`MAP_CAPS`]: granted and denied per capability.
-pub const CAP_SLOTS: u32 = CAP_COUNT * 2;
+/// Who a capability check is counted for ([`cap_slot`]).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CapChecker {
+    /// The application: a task of the container with its own credentials.
+    Application = 0,
+    /// runc: its work before the entrypoint, and the init of each `docker exec`.
+    Runc = 1,
+    /// The kernel acting with credentials other than the task's own (`cred != real_cred`): e.g.
+    /// overlayfs, which works on the layers with the credentials of whoever mounted it.
+    OtherCredentials = 2,
+}
 
-/// The [`MAP_CAPS`] slot of capability `cap` with its verdict; `None` for `cap` >= [`CAP_COUNT`].
+impl CapChecker {
+    /// Every checker, in slot order.
+    pub const ALL: [CapChecker; 3] = [
+        CapChecker::Application,
+        CapChecker::Runc,
+        CapChecker::OtherCredentials,
+    ];
+}
+
+/// Slots of [`MAP_CAPS`]: granted and denied per capability, per [`CapChecker`].
+pub const CAP_SLOTS: u32 = CAP_COUNT * 2 * 3;
+
+/// The [`MAP_CAPS`] slot of capability `cap` with its verdict and checker; `None` for `cap` >=
+/// [`CAP_COUNT`].
 #[allow(clippy::inline_always, reason = "called in the eBPF program")]
 #[inline(always)]
-pub const fn cap_slot(cap: u32, denied: bool) -> Option<u32> {
+pub const fn cap_slot(cap: u32, denied: bool, checker: CapChecker) -> Option<u32> {
     if cap < CAP_COUNT {
-        Some(cap * 2 + denied as u32)
+        Some(checker as u32 * CAP_COUNT * 2 + cap * 2 + denied as u32)
     } else {
         None
     }
 }
 
-/// The capability and verdict (`true`: denied) a [`MAP_CAPS`] slot counts.
-pub const fn slot_cap(slot: u32) -> (u32, bool) {
-    (slot / 2, slot % 2 == 1)
+/// The capability, verdict (`true`: denied) and checker a [`MAP_CAPS`] slot counts.
+pub const fn slot_cap(slot: u32) -> (u32, bool, CapChecker) {
+    let checker = match slot / (CAP_COUNT * 2) {
+        0 => CapChecker::Application,
+        1 => CapChecker::Runc,
+        _ => CapChecker::OtherCredentials,
+    };
+    ((slot / 2) % CAP_COUNT, slot % 2 == 1, checker)
 }
+
+/// The name runc gives its init processes (`runc:[0:PARENT]`, `runc:[1:CHILD]`, `runc:[2:INIT]`):
+/// a task whose `comm` starts with it is runc, not the application (`docker exec`'s init runs in
+/// the container's cgroup).
+pub const RUNC_COMM_PREFIX: &[u8; 6] = b"runc:[";
 
 /// Address families counted (`AF_MAX` is 46 in 6.18).
 pub const SOCKET_FAMILIES: u32 = 64;
@@ -736,12 +773,14 @@ mod tests {
     fn counter_slots_round_trip() {
         for cap in [0u32, 7, 10, 40, 63] {
             for denied in [false, true] {
-                let slot = cap_slot(cap, denied).unwrap();
-                assert!(slot < CAP_SLOTS);
-                assert_eq!(slot_cap(slot), (cap, denied));
+                for checker in CapChecker::ALL {
+                    let slot = cap_slot(cap, denied, checker).unwrap();
+                    assert!(slot < CAP_SLOTS);
+                    assert_eq!(slot_cap(slot), (cap, denied, checker));
+                }
             }
         }
-        assert_eq!(cap_slot(64, false), None);
+        assert_eq!(cap_slot(64, false, CapChecker::Application), None);
         // SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC counts as SOCK_STREAM.
         let slot = socket_slot(2, 1 | 0o4000 | 0o2_000_000);
         assert_eq!(slot_socket(slot), Some((2, 1)));

@@ -1,21 +1,48 @@
 //! Capability checks: the `capability:cap_capable` tracepoint (recent kernels) adds one per
-//! check to a per-CPU counter per (capability, verdict). Nothing goes to the ring buffer.
+//! check to a per-CPU counter per (capability, verdict, checker). runc's checks (before the
+//! entrypoint runs, and those of a `docker exec` init) and the kernel's checks with borrowed
+//! credentials (overlayfs) are counted apart from the application's.
+//! Nothing goes to the ring buffer.
 
 use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
-use trace_common::cap_slot;
+use trace_common::{CapChecker, NO_OFFSET, Phase, cap_slot};
 
-use crate::{CAP_FIELD_OFFSET, CAP_RET_OFFSET, CAPS, count, global, target_phase};
+use crate::{
+    CAP_CRED_OFFSET, CAP_FIELD_OFFSET, CAP_RET_OFFSET, CAPS, OFFSETS, count, global,
+    kernel::{current_task, read},
+    runc_task, target_phase,
+};
 
 /// `capability:cap_capable(cred, target_ns, capable_ns, cap, ret)`; `ret != 0` is a denial.
 #[tracepoint]
 pub fn cap_check(ctx: TracePointContext) -> u32 {
-    if target_phase().is_some() {
-        let _ = try_cap_check(&ctx);
+    if let Some(phase) = target_phase() {
+        let _ = try_cap_check(&ctx, phase);
     }
     0
 }
 
-fn try_cap_check(ctx: &TracePointContext) -> Result<(), i64> {
+/// Who the check counts for: runc (its phases, or a `docker exec` init), the kernel acting with
+/// other credentials than the task's own (overlayfs uses its mounter's), or the application.
+#[inline(always)]
+fn checker(ctx: &TracePointContext, phase: Phase) -> CapChecker {
+    if phase != Phase::Application || runc_task() {
+        return CapChecker::Runc;
+    }
+    let real_cred_at = global!(OFFSETS.task_real_cred);
+    if real_cred_at == NO_OFFSET {
+        return CapChecker::Application;
+    }
+    // SAFETY: the helper reads the tracepoint record safely.
+    let cred: Result<u64, _> = unsafe { ctx.read_at(global!(CAP_CRED_OFFSET) as usize) };
+    let real: Result<u64, i64> = read(current_task().wrapping_add(real_cred_at));
+    match (cred, real) {
+        (Ok(cred), Ok(real)) if cred != real => CapChecker::OtherCredentials,
+        _ => CapChecker::Application,
+    }
+}
+
+fn try_cap_check(ctx: &TracePointContext, phase: Phase) -> Result<(), i64> {
     // The offsets come from the tracepoint's format file; the verifier does not allow direct
     // context loads at offsets it cannot see as constants, so these are helper reads.
     let (cap_at, ret_at) = (global!(CAP_FIELD_OFFSET), global!(CAP_RET_OFFSET));
@@ -23,7 +50,7 @@ fn try_cap_check(ctx: &TracePointContext) -> Result<(), i64> {
     let cap: i32 = unsafe { ctx.read_at(cap_at as usize) }.map_err(i64::from)?;
     // SAFETY: as above.
     let ret: i32 = unsafe { ctx.read_at(ret_at as usize) }.map_err(i64::from)?;
-    if let Some(slot) = cap_slot(cap as u32, ret != 0) {
+    if let Some(slot) = cap_slot(cap as u32, ret != 0, checker(ctx, phase)) {
         count(&CAPS, slot);
     }
     Ok(())

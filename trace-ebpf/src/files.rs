@@ -31,7 +31,7 @@ use crate::{
         Builder, DedupKey, KEY_OBJECT, KEY_STRINGS, Scratch, WALK_MASK, combine, hash_record,
         hash_str2, key_tag, record, remember, scratch, seen, walk,
     },
-    target_phase,
+    runc_task, target_phase,
 };
 
 // x86_64 system call numbers (the tracepoints do not fire for 32-bit compat calls).
@@ -377,6 +377,11 @@ fn try_file_fd(ctx: &TracePointContext, phase: Phase) -> Result<(), i64> {
 /// a relative one), the resolved path of the object, and the second path with its base.
 #[inline(always)]
 pub fn emit(call: &FileCall) -> Result<(), i64> {
+    // A `docker exec` init (runc) reading /proc/self/...: harness, not the application. runc's
+    // work before the entrypoint (other phases) is sorted out in userspace.
+    if call.phase == Phase::Application && runc_task() {
+        return Ok(());
+    }
     let (Some(s), Some(rec)) = (scratch(), record()) else {
         return Err(-1);
     };

@@ -26,13 +26,13 @@ mod sockets;
 mod syscalls;
 
 use aya_ebpf::{
-    helpers::bpf_get_current_ancestor_cgroup_id,
+    helpers::{bpf_get_current_ancestor_cgroup_id, bpf_get_current_comm},
     macros::map,
     maps::{Array, LruHashMap, PerCpuArray, RingBuf},
 };
 use trace_common::{
     CAP_SLOTS, DEDUP_ENTRIES, DROPPED_SLOTS, EVENTS_BYTES, KernelOffsets, NO_OFFSET, Phase,
-    SOCKET_SLOTS, TargetState,
+    RUNC_COMM_PREFIX, SOCKET_SLOTS, TargetState,
 };
 
 // Globals set by userspace at load time (names: `trace_common::GLOBAL_*`). They live in .rodata,
@@ -49,6 +49,9 @@ static OFFSETS: KernelOffsets = KernelOffsets::NONE;
 static CAP_FIELD_OFFSET: u64 = 32;
 #[unsafe(no_mangle)]
 static CAP_RET_OFFSET: u64 = 36;
+/// Offset of `cred` in the `capability:cap_capable` record.
+#[unsafe(no_mangle)]
+static CAP_CRED_OFFSET: u64 = 8;
 
 /// Reads a global (or one field of it) without letting rustc fold its initial value.
 macro_rules! global {
@@ -113,6 +116,13 @@ fn in_cgroup(state: &TargetState) -> bool {
 fn target_phase() -> Option<Phase> {
     let (_, state) = target_state()?;
     in_cgroup(&state).then(|| state.phase())
+}
+
+/// Whether the current task is one of runc's init processes (`comm` starts with `runc:[`): in
+/// the application phase, the init of a `docker exec`, which is harness, not application.
+#[inline(always)]
+fn runc_task() -> bool {
+    bpf_get_current_comm().is_ok_and(|comm| comm.starts_with(RUNC_COMM_PREFIX))
 }
 
 /// Adds one to this CPU's copy of `slot` in a per-CPU counter array.

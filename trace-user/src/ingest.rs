@@ -170,6 +170,10 @@ fn open_accesses(flags: u32) -> Vec<Access> {
 pub struct Counters {
     /// Capability checks: number -> (granted, denied).
     pub capabilities: Vec<(u32, u64, u64)>,
+    /// runc's capability checks: number -> (granted, denied).
+    pub runc_capabilities: Vec<(u32, u64, u64)>,
+    /// Checks with other credentials than the task's own: number -> (granted, denied).
+    pub borrowed_capabilities: Vec<(u32, u64, u64)>,
     /// Sockets: (family, type) -> count.
     pub sockets: Vec<(u32, u32, u64)>,
     /// Events the kernel could not send plus records userspace could not decode.
@@ -179,12 +183,27 @@ pub struct Counters {
 /// Adds the counters, and marks each category the probe could record; programs that could not be
 /// attached become gaps.
 pub fn finish(recording: &mut Recording, counters: &Counters, features: &ProbeFeatures) {
-    for &(cap, granted, denied) in &counters.capabilities {
-        if granted > 0 {
-            recording.record_capability(cap, true, granted);
-        }
-        if denied > 0 {
-            recording.record_capability(cap, false, denied);
+    type Checks<'a> = &'a [(u32, u64, u64)];
+    type AddChecks = fn(&mut Recording, u32, bool, u64);
+    let record: [(Checks<'_>, AddChecks); 3] = [
+        (&counters.capabilities, Recording::record_capability),
+        (
+            &counters.runc_capabilities,
+            Recording::record_runc_capability,
+        ),
+        (
+            &counters.borrowed_capabilities,
+            Recording::record_borrowed_capability,
+        ),
+    ];
+    for (checks, add) in record {
+        for &(cap, granted, denied) in checks {
+            if granted > 0 {
+                add(recording, cap, true, granted);
+            }
+            if denied > 0 {
+                add(recording, cap, false, denied);
+            }
         }
     }
     for &(family, sock_type, count) in &counters.sockets {
@@ -243,6 +262,7 @@ mod tests {
             image: "i".into(),
             image_id: "sha256:i".into(),
             mounts: std::collections::BTreeSet::new(),
+            config: None,
         };
         let host = HostInfo {
             kernel: "k".into(),

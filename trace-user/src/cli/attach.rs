@@ -80,6 +80,7 @@ async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
             .map(|f| f.as_mut() as session::Exercise<'_>);
         session::wait_for_stop(watched, running, args.duration, &mut signals).await
     };
+    recording.identity = target::identity::observe(target.container.pid, recording.execs.keys());
     finish_recording(
         &mut recording,
         &probe,
@@ -124,12 +125,18 @@ pub(super) fn finish_recording(
     reason: StopReason,
 ) -> anyhow::Result<()> {
     let counts = probe.syscall_counts()?;
-    let counters = ingest::Counters {
-        capabilities: probe
-            .capability_counts()?
+    let checks = |counts: std::collections::BTreeMap<u8, probe::CapCount>| {
+        counts
             .into_iter()
             .map(|(cap, c)| (u32::from(cap), c.granted, c.denied))
-            .collect(),
+            .collect()
+    };
+    let counters = ingest::Counters {
+        capabilities: checks(probe.capability_counts()?),
+        runc_capabilities: checks(probe.capability_counts_of(probe::CapChecker::Runc)?),
+        borrowed_capabilities: checks(
+            probe.capability_counts_of(probe::CapChecker::OtherCredentials)?,
+        ),
         sockets: probe
             .socket_counts()?
             .into_iter()
@@ -161,7 +168,7 @@ pub(super) fn write_outputs(
         render::RECORDING_FILE,
         recording.to_json().as_bytes(),
     )?];
-    for file in render::profiles_with(recording, options) {
+    for file in render::profiles_and_advice(recording, options, dir) {
         written.push(out::write_atomic(
             dir,
             file.file_name,
@@ -178,6 +185,7 @@ pub(super) fn container_info(container: &ContainerTarget) -> ContainerInfo {
         image: container.image.clone(),
         image_id: container.image_id.clone(),
         mounts: container.mounts.iter().map(|m| m.as_str().into()).collect(),
+        config: Some(container.config.clone()),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Command-line interface: clap types here, one module per subcommand.
 
+mod advise;
 mod attach;
 mod check;
 mod merge;
@@ -51,6 +52,8 @@ pub enum Command {
     /// Compare a recording with committed profiles: exit 0 when everything observed is allowed,
     /// 1 on drift (each new system call, file, capability, socket listed), 2 on bad input.
     Check(CheckArgs),
+    /// Hardening advice (hardening.md, docker run flags, compose) from a saved recording.json.
+    Advise(AdviseArgs),
 }
 
 /// `trace check --against DIR RECORDING.json [--strict] [--format text|json]`
@@ -300,6 +303,18 @@ pub struct RenderArgs {
     pub profile: ProfileArgs,
 }
 
+/// `trace advise RECORDING [--out DIR]`
+#[derive(Debug, Args)]
+pub struct AdviseArgs {
+    /// A recording.json written by trace.
+    #[arg(value_name = "RECORDING")]
+    pub recording: PathBuf,
+    /// Where to write hardening.md, hardening.json and the profiles they name [default: the
+    /// recording's directory].
+    #[arg(short, long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
 /// `trace merge A.json B.json [...] -o OUT.json`
 #[derive(Debug, Args)]
 pub struct MergeArgs {
@@ -351,6 +366,7 @@ pub fn main() -> i32 {
         Some(Command::Merge(args)) => merge::run(&args),
         Some(Command::Minimize(args)) => minimize::run(&args),
         Some(Command::Check(args)) => Ok(check::run(&args)),
+        Some(Command::Advise(args)) => advise::run(&args),
         None => attach::run(cli.attach),
     };
     match result {
@@ -588,6 +604,17 @@ mod tests {
         );
         let attach = parse(&["-c", "web", "--check", "p", "--arch", "x86_64"]).unwrap();
         assert_eq!(attach.attach.check, Some(PathBuf::from("p")));
+    }
+
+    #[test]
+    fn parses_advise() {
+        let cli = parse(&["advise", "p/recording.json", "-o", "x"]).unwrap();
+        let Some(Command::Advise(args)) = cli.command else {
+            panic!("not advise")
+        };
+        assert_eq!(args.recording, PathBuf::from("p/recording.json"));
+        assert_eq!(args.out, Some(PathBuf::from("x")));
+        assert!(parse(&["advise"]).is_err(), "a recording is required");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `trace render`: profiles from a saved recording.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
@@ -9,21 +9,26 @@ use crate::recording::Recording;
 use crate::{out, render};
 
 pub(super) fn run(args: &RenderArgs) -> anyhow::Result<i32> {
-    let path = &args.recording;
+    let (recording, dir) = load(&args.recording, args.out.as_deref())?;
+    for file in render::profiles_and_advice(&recording, &args.profile.options(), &dir) {
+        let written = out::write_atomic(&dir, file.file_name, file.contents.as_bytes())?;
+        println!("{}", written.display());
+    }
+    Ok(0)
+}
+
+/// Reads a saved recording and prepares the output directory: `out`, or the recording's own.
+pub(super) fn load(path: &Path, out: Option<&Path>) -> anyhow::Result<(Recording, PathBuf)> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let recording = Recording::from_json(&text, &path.display().to_string())?;
-    let dir = match &args.out {
-        Some(dir) => dir.as_path(),
+    let dir = match out {
+        Some(dir) => dir,
         None => path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new(".")),
     };
     out::prepare_dir(dir)?;
-    for file in render::profiles_with(&recording, &args.profile.options()) {
-        let written = out::write_atomic(dir, file.file_name, file.contents.as_bytes())?;
-        println!("{}", written.display());
-    }
-    Ok(0)
+    Ok((recording, dir.to_path_buf()))
 }

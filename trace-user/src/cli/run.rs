@@ -131,6 +131,7 @@ async fn record(
     if let Some(child) = host_exercise.as_mut() {
         session::finish_exercise(child).await;
     }
+    recording.identity = target::identity::observe(container.pid, recording.execs.keys());
     finish_recording(
         &mut recording,
         &probe,

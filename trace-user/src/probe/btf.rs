@@ -27,7 +27,7 @@ pub struct KernelLayout {
 }
 
 /// Where each [`KernelOffsets`] field comes from: (struct, member path).
-const OFFSET_SOURCES: [(&str, &[&str]); 29] = [
+const OFFSET_SOURCES: [(&str, &[&str]); 30] = [
     ("task_struct", &["fs"]),
     ("task_struct", &["files"]),
     ("task_struct", &["mm"]),
@@ -57,10 +57,11 @@ const OFFSET_SOURCES: [(&str, &[&str]); 29] = [
     ("socket", &["sk"]),
     ("sock", &["__sk_common", "skc_family"]),
     ("sock", &["__sk_common", "skc_num"]),
+    ("task_struct", &["real_cred"]),
 ];
 
 /// The [`KernelOffsets`] fields in [`OFFSET_SOURCES`] order.
-fn offset_fields(o: &mut KernelOffsets) -> [&mut u64; 29] {
+fn offset_fields(o: &mut KernelOffsets) -> [&mut u64; 30] {
     [
         &mut o.task_fs,
         &mut o.task_files,
@@ -91,6 +92,7 @@ fn offset_fields(o: &mut KernelOffsets) -> [&mut u64; 29] {
         &mut o.socket_sk,
         &mut o.sock_family,
         &mut o.sock_num,
+        &mut o.task_real_cred,
     ]
 }
 

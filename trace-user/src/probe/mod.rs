@@ -67,18 +67,18 @@ use aya::{
 };
 use trace_common::{
     Abi, CGROUP_MKDIR_ID_OFFSET, CGROUP_MKDIR_LEVEL_OFFSET, CGROUP_MKDIR_PATH_OFFSET,
-    CGROUP_MKDIR_ROOT_OFFSET, CgroupName, GLOBAL_CAP_FIELD_OFFSET, GLOBAL_CAP_RET_OFFSET,
-    GLOBAL_COMPAT_STATUS_OFFSET, GLOBAL_OFFSETS, KernelOffsets, MAP_CAPS, MAP_DROPPED, MAP_EVENTS,
-    MAP_PENDING, MAP_SOCKETS, MAP_SYSCALLS, MAP_TARGET, NO_OFFSET, PENDING_NAMES,
-    SYS_EXIT_NR_OFFSET, SYS_EXIT_RET_OFFSET, TargetState, slot_cap, slot_phase, slot_socket,
-    slot_syscall,
+    CGROUP_MKDIR_ROOT_OFFSET, CgroupName, GLOBAL_CAP_CRED_OFFSET, GLOBAL_CAP_FIELD_OFFSET,
+    GLOBAL_CAP_RET_OFFSET, GLOBAL_COMPAT_STATUS_OFFSET, GLOBAL_OFFSETS, KernelOffsets, MAP_CAPS,
+    MAP_DROPPED, MAP_EVENTS, MAP_PENDING, MAP_SOCKETS, MAP_SYSCALLS, MAP_TARGET, NO_OFFSET,
+    PENDING_NAMES, SYS_EXIT_NR_OFFSET, SYS_EXIT_RET_OFFSET, TargetState, slot_cap, slot_phase,
+    slot_socket, slot_syscall,
 };
 
 pub use btf::VMLINUX_BTF;
 pub use events::{BindEvent, DecodeError, ExecEvent, FileEvent, ProbeEvent, decode};
 pub use features::{AttachPoint, FEATURES, Feature};
 pub use reader::{EventReader, POLL_INTERVAL};
-pub use trace_common::{FileOp, Phase};
+pub use trace_common::{CapChecker, FileOp, Phase};
 
 /// The eBPF program counting system calls (a function name in trace-ebpf).
 const SYSCALL_PROGRAM: &str = "syscall_enter";
@@ -446,7 +446,7 @@ impl Probe {
             .as_ref()
             .ok()
             .and_then(|dir| cap_capable_fields(dir));
-        let (cap_at, ret_at) = cap_fields.unwrap_or((32, 36));
+        let (cred_at, cap_at, ret_at) = cap_fields.unwrap_or((8, 32, 36));
 
         let object = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/trace-ebpf.o"));
         let offsets = PodOffsets(layout.offsets);
@@ -457,6 +457,7 @@ impl Probe {
             .override_global(GLOBAL_OFFSETS, &offsets, true)
             .override_global(GLOBAL_CAP_FIELD_OFFSET, &cap_at, true)
             .override_global(GLOBAL_CAP_RET_OFFSET, &ret_at, true)
+            .override_global(GLOBAL_CAP_CRED_OFFSET, &cred_at, true)
             .load(object)
             .map_err(|source| ProbeError::Object { source })?;
 
@@ -582,12 +583,25 @@ impl Probe {
         Ok(phases)
     }
 
-    /// Capability checks per capability number (only those checked at least once).
+    /// The application's capability checks per capability number (only those checked at least
+    /// once).
     pub fn capability_counts(&self) -> Result<BTreeMap<u8, CapCount>, ProbeError> {
+        self.capability_counts_of(CapChecker::Application)
+    }
+
+    /// Capability checks per capability counted for someone other than the application
+    /// ([`CapChecker`]): runc, or the kernel with other credentials than the task's.
+    pub fn capability_counts_of(
+        &self,
+        checker: CapChecker,
+    ) -> Result<BTreeMap<u8, CapCount>, ProbeError> {
         let mut counts = BTreeMap::<u8, CapCount>::new();
         for (slot, total) in sum_slots(&self.caps, MAP_CAPS)? {
-            let (cap, denied) = slot_cap(slot);
+            let (cap, denied, by) = slot_cap(slot);
             let Ok(cap) = u8::try_from(cap) else { continue };
+            if by != checker {
+                continue;
+            }
             let entry = counts.entry(cap).or_default();
             if denied {
                 entry.denied += total;
@@ -848,12 +862,14 @@ fn check_format(tracefs: &Path, category: &str, name: &str) -> Result<(), String
     }
 }
 
-/// Offsets of `cap` and `ret` in the `capability:cap_capable` record, if both are `int`s.
-fn cap_capable_fields(tracefs: &Path) -> Option<(u64, u64)> {
+/// Offsets of `cred`, `cap` and `ret` in the `capability:cap_capable` record, if `cred` is a
+/// pointer and the others `int`s.
+fn cap_capable_fields(tracefs: &Path) -> Option<(u64, u64, u64)> {
     let format = tracefs::read_format(tracefs, "capability", "cap_capable").ok()?;
+    let cred = tracefs::field(&format, "cred").filter(|f| f.size == 8)?;
     let cap = tracefs::field(&format, "cap").filter(|f| f.size == 4)?;
     let ret = tracefs::field(&format, "ret").filter(|f| f.size == 4)?;
-    Some((cap.offset as u64, ret.offset as u64))
+    Some((cred.offset as u64, cap.offset as u64, ret.offset as u64))
 }
 
 /// An error and its sources in one line; of a long verifier log only the first and last lines.

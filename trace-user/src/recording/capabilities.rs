@@ -111,13 +111,7 @@ impl Recording {
     /// Adds `count` checks of capability number `cap` with the given outcome. Counts add up, so
     /// the order of calls does not matter; a zero count still records that the check happened.
     pub fn record_capability(&mut self, cap: u32, granted: bool, count: u64) {
-        let entry = self.capabilities.entry(Capability(cap)).or_default();
-        let counter = if granted {
-            &mut entry.granted
-        } else {
-            &mut entry.denied
-        };
-        *counter = counter.saturating_add(count);
+        super::config::add_check(&mut self.capabilities, cap, granted, count);
     }
 
     /// Whether `capabilities` is a real observation rather than absent.

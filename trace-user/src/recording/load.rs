@@ -48,8 +48,8 @@ impl Recording {
     ///
     /// Version 1 (syscalls only) is converted on load: it reads as a version 2 recording whose
     /// `events.recorded` is just `syscalls`, so renderers say that files, programs, capabilities
-    /// and sockets were not recorded. Versions 2 and 3 lack only optional fields (`startup`,
-    /// `sources`, `provenance`). A merged recording's `sources` and `provenance` are checked with
+    /// and sockets were not recorded. Versions 2 to 4 lack only optional fields (`startup`,
+    /// `sources`, `provenance`, `container.config`, `runc_capabilities`, `identity`). A merged recording's `sources` and `provenance` are checked with
     /// [`Recording::check_sources`].
     pub fn from_json(text: &str, path: &str) -> Result<Recording, RecordingError> {
         let malformed = |source| RecordingError::Malformed {
@@ -74,8 +74,8 @@ impl Recording {
                 recording.events.recorded = [Category::Syscalls].into();
                 recording
             }
-            // Versions 2 and 3 lack only optional fields.
-            2 | 3 => serde_json::from_value(value).map_err(malformed)?,
+            // Versions 2 to 4 lack only optional fields.
+            2..=4 => serde_json::from_value(value).map_err(malformed)?,
             v if v == u64::from(SCHEMA_VERSION) => {
                 serde_json::from_value(value).map_err(malformed)?
             }

@@ -16,9 +16,9 @@ use serde::{Deserialize, Serialize};
 use trace_common::Abi;
 
 use super::{
-    BoundPort, Capability, Category, ContainerInfo, ExecUse, Gap, GapKind, HostInfo, PathBytes,
-    Recording, SCHEMA_NAME, SCHEMA_VERSION, SocketFamily, SocketType, SocketUse, Startup,
-    StopReason, SyscallsByAbi, Tool, UnknownSyscall, execs::EXEC_SAMPLES,
+    BoundPort, Capability, CapabilityUse, Category, ContainerInfo, ExecUse, Gap, GapKind, HostInfo,
+    PathBytes, Recording, SCHEMA_NAME, SCHEMA_VERSION, SocketFamily, SocketType, SocketUse,
+    Startup, StopReason, SyscallsByAbi, Tool, UnknownSyscall, execs::EXEC_SAMPLES,
 };
 
 /// One recording a merged recording was made from: what identifies the run and how it went.
@@ -523,12 +523,18 @@ impl<'a> Expanded<'a> {
                 entry.argv.pop_last();
             }
         }
-        let mut capabilities = a.capabilities.clone();
-        for (cap, checks) in &b.capabilities {
-            let entry = capabilities.entry(*cap).or_default();
-            entry.granted = entry.granted.saturating_add(checks.granted);
-            entry.denied = entry.denied.saturating_add(checks.denied);
-        }
+        let capabilities = added_checks(&a.capabilities, &b.capabilities);
+        let runc_capabilities = added_checks(&a.runc_capabilities, &b.runc_capabilities);
+        let borrowed_capabilities =
+            added_checks(&a.borrowed_capabilities, &b.borrowed_capabilities);
+        let identity = match (&a.identity, &b.identity) {
+            (Some(x), Some(y)) => Some(x.union(y)),
+            (x, y) => x.clone().or_else(|| y.clone()),
+        };
+        // Kept only when every source recorded the same configuration.
+        let config = (a.container.config == b.container.config)
+            .then(|| a.container.config.clone())
+            .flatten();
         let sockets = merged_sockets(&a.sockets, &b.sockets);
         let startup = merged_startup(a.startup.as_ref(), b.startup.as_ref());
 
@@ -563,6 +569,7 @@ impl<'a> Expanded<'a> {
                 image: first.image.clone(),
                 image_id: first.image_id.clone(),
                 mounts,
+                config,
             },
             host: first.host.clone(),
             started_at: first.started_at.clone(),
@@ -576,6 +583,9 @@ impl<'a> Expanded<'a> {
             links,
             execs,
             capabilities,
+            runc_capabilities,
+            borrowed_capabilities,
+            identity,
             sockets,
             bound_ports: a.bound_ports.union(&b.bound_ports).copied().collect(),
             events,
@@ -650,6 +660,15 @@ fn merged_gaps(a: &Recording, b: &Recording, sources: &[Source], startup_seen: b
         .copied()
         .collect();
     gaps.extend(partly.into_iter().map(partly_recorded));
+    // Set when the configurations differ (a source without one counts as different from one
+    // with); inherited from then on, so it is there exactly when not all sources agree, however
+    // the merges were grouped.
+    if a.container.config != b.container.config {
+        gaps.insert(Gap {
+            kind: GapKind::ConfigsDiffer,
+            detail: "the merged recordings' containers were configured differently, or some did not record their configuration: advice from the configuration is left out".into(),
+        });
+    }
     let hosts: BTreeSet<(&str, &str)> = sources
         .iter()
         .map(|s| (s.host.kernel.as_str(), s.host.arch.as_str()))
@@ -665,6 +684,20 @@ fn merged_gaps(a: &Recording, b: &Recording, sources: &[Source], startup_seen: b
         });
     }
     gaps.into_iter().collect()
+}
+
+/// Both capability check maps: counts per capability add up.
+fn added_checks(
+    a: &BTreeMap<Capability, CapabilityUse>,
+    b: &BTreeMap<Capability, CapabilityUse>,
+) -> BTreeMap<Capability, CapabilityUse> {
+    let mut out = a.clone();
+    for (cap, checks) in b {
+        let entry = out.entry(*cap).or_default();
+        entry.granted = entry.granted.saturating_add(checks.granted);
+        entry.denied = entry.denied.saturating_add(checks.denied);
+    }
+    out
 }
 
 /// Both lists of calls without a name: counts per (ABI, number) add up.

@@ -21,6 +21,7 @@
 //! ```
 
 mod capabilities;
+mod config;
 mod events;
 mod execs;
 mod files;
@@ -36,6 +37,7 @@ use serde::{Deserialize, Serialize};
 use trace_common::Abi;
 
 pub use capabilities::{CAPABILITY_NAMES, Capability, CapabilityUse};
+pub use config::{ContainerConfig, FilePrivilege, Identity, MountConfig};
 pub use events::{Category, Events};
 pub use execs::{EXEC_SAMPLE_ARG_BYTES, EXEC_SAMPLE_ARGS, EXEC_SAMPLES, ExecUse};
 pub use files::{Access, FileUse, Links};
@@ -50,7 +52,7 @@ pub use syscalls::{SyscallName, syscall_name};
 
 /// The recording format's version. Raised on every change to the schema; older versions that can
 /// still be read are listed in [`Recording::from_json`].
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Identifies the document as a trace recording.
 pub const SCHEMA_NAME: &str = "trace-recording";
@@ -95,9 +97,23 @@ pub struct Recording {
     /// Executed programs (v2; [`Category::Execs`]).
     #[serde(default)]
     pub execs: BTreeMap<PathBytes, ExecUse>,
-    /// Capability checks by outcome (v2; [`Category::Capabilities`]).
+    /// Capability checks by outcome (v2; [`Category::Capabilities`]). Since v5 the application's
+    /// only: runc's are in `runc_capabilities`.
     #[serde(default)]
     pub capabilities: BTreeMap<Capability, CapabilityUse>,
+    /// Capability checks by runc (v5): with `trace run` its work before the entrypoint, and the
+    /// init of each `docker exec` (harness, not application).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub runc_capabilities: BTreeMap<Capability, CapabilityUse>,
+    /// Capability checks the kernel made in the container's tasks with credentials other than
+    /// the task's own (v5): overlayfs works on the image's layers with the credentials of whoever
+    /// mounted it, so these are not privileges the application holds or needs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub borrowed_capabilities: BTreeMap<Capability, CapabilityUse>,
+    /// Who the container's processes were and which executed programs could raise privileges
+    /// (v5); absent when not observed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Identity>,
     /// Sockets created per (family, type), sorted, one entry each (v2; [`Category::Sockets`]).
     #[serde(default)]
     pub sockets: Vec<SocketUse>,
@@ -165,6 +181,9 @@ impl Recording {
             links: Links::default(),
             execs: BTreeMap::new(),
             capabilities: BTreeMap::new(),
+            runc_capabilities: BTreeMap::new(),
+            borrowed_capabilities: BTreeMap::new(),
+            identity: None,
             sockets: Vec::new(),
             bound_ports: BTreeSet::new(),
             events: Events::default(),
@@ -235,6 +254,10 @@ pub struct ContainerInfo {
     /// as mounts either way.
     #[serde(default)]
     pub mounts: BTreeSet<PathBytes>,
+    /// Its configuration (v5), for hardening advice; absent in older recordings, and in a merged
+    /// recording whose sources were configured differently.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<ContainerConfig>,
 }
 
 /// The tracing host.
@@ -310,6 +333,9 @@ pub enum GapKind {
     PartlyRecorded,
     /// A merged recording: the sources ran on different kernels or architectures (v4).
     HostsDiffer,
+    /// A merged recording: the sources' containers were configured differently, or some did not
+    /// record their configuration (v5); advice from the configuration is left out.
+    ConfigsDiffer,
 }
 
 /// A known gap, with a sentence for humans.

@@ -1,6 +1,7 @@
 use super::*;
 
-const FIXTURE: &str = include_str!("../../tests/data/recording-v4.json");
+const FIXTURE: &str = include_str!("../../tests/data/recording-v5.json");
+const FIXTURE_V4: &str = include_str!("../../tests/data/recording-v4.json");
 const FIXTURE_V3: &str = include_str!("../../tests/data/recording-v3.json");
 const FIXTURE_V2: &str = include_str!("../../tests/data/recording-v2.json");
 const FIXTURE_V1: &str = include_str!("../../tests/data/recording-v1.json");
@@ -34,7 +35,48 @@ fn v3_recordings_load_as_current_and_write_back_with_only_the_version_changed() 
     let recording = Recording::from_json(FIXTURE_V3, "v3.json").unwrap();
     assert_eq!(recording.schema_version, SCHEMA_VERSION);
     assert!(recording.sources.is_empty() && recording.provenance.is_empty());
-    assert_eq!(recording.to_json(), FIXTURE);
+    let v4 = Recording::from_json(FIXTURE_V4, "v4.json").unwrap();
+    assert_eq!(recording.to_json(), v4.to_json());
+}
+
+#[test]
+fn v4_recordings_load_without_configuration_or_identity() {
+    let recording = Recording::from_json(FIXTURE_V4, "v4.json").unwrap();
+    assert_eq!(recording.container.config, None);
+    assert_eq!(recording.identity, None);
+    assert!(recording.runc_capabilities.is_empty() && recording.borrowed_capabilities.is_empty());
+    assert_eq!(
+        recording.to_json(),
+        FIXTURE_V4.replace("\"schema_version\": 4", "\"schema_version\": 5")
+    );
+}
+
+#[test]
+fn v5_fixture_holds_the_configuration_and_identity() {
+    let recording = Recording::from_json(FIXTURE, "v5.json").unwrap();
+    let config = recording.container.config.as_ref().unwrap();
+    assert!(config.privileged && config.network_mode == "host");
+    assert_eq!(config.user_is_root(), Some(true));
+    let identity = recording.identity.as_ref().unwrap();
+    assert_eq!(identity.uids, [0, 33].into());
+    assert_eq!(
+        identity.privileged_programs[&PathBytes::from("/bin/busybox")],
+        [FilePrivilege::Setuid].into()
+    );
+    assert_eq!(recording.runc_capabilities[&Capability(8)].granted, 55);
+}
+
+#[test]
+fn configured_users_tell_root_when_they_can() {
+    let user = |u: &str| ContainerConfig {
+        user: u.into(),
+        ..ContainerConfig::default()
+    };
+    assert_eq!(user("").user_is_root(), Some(true));
+    assert_eq!(user("0:0").user_is_root(), Some(true));
+    assert_eq!(user("root").user_is_root(), Some(true));
+    assert_eq!(user("1000:1000").user_is_root(), Some(false));
+    assert_eq!(user("www-data").user_is_root(), None);
 }
 
 #[test]
@@ -81,7 +123,7 @@ fn v1_recordings_load_as_current_with_only_syscalls_recorded() {
 
 #[test]
 fn rejects_other_versions_and_documents() {
-    let newer = FIXTURE.replace("\"schema_version\": 4", "\"schema_version\": 99");
+    let newer = FIXTURE.replace("\"schema_version\": 5", "\"schema_version\": 99");
     let err = Recording::from_json(&newer, "r.json").unwrap_err();
     assert!(
         matches!(err, RecordingError::UnsupportedVersion { found: 99, .. }),
@@ -89,10 +131,10 @@ fn rejects_other_versions_and_documents() {
     );
     assert!(
         err.to_string()
-            .starts_with("r.json: recording schema version 99 is not supported (this trace reads versions 1 to 4)"),
+            .starts_with("r.json: recording schema version 99 is not supported (this trace reads versions 1 to 5)"),
         "{err}"
     );
-    let zero = FIXTURE.replace("\"schema_version\": 4", "\"schema_version\": 0");
+    let zero = FIXTURE.replace("\"schema_version\": 5", "\"schema_version\": 0");
     assert!(matches!(
         Recording::from_json(&zero, "z.json"),
         Err(RecordingError::UnsupportedVersion { found: 0, .. })

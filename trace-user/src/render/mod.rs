@@ -2,6 +2,7 @@
 //! One module per output: [`seccomp`], [`apparmor`], [`files`], and the [`summary`] printed after a
 //! recording.
 
+pub mod advice;
 pub mod apparmor;
 pub mod files;
 pub mod seccomp;
@@ -143,6 +144,19 @@ pub fn profiles_with(recording: &Recording, options: &Options) -> Vec<Rendered> 
 /// in a fixed order: seccomp.json, apparmor.profile, files.txt.
 pub fn profiles(recording: &Recording) -> Vec<Rendered> {
     profiles_with(recording, &Options::default())
+}
+
+/// Every profile (see [`profiles_with`]) and the hardening advice ([`advice`]) for profiles in
+/// `dir` (named absolute in the advised flags when it exists, so they work from any directory).
+pub fn profiles_and_advice(
+    recording: &Recording,
+    options: &Options,
+    dir: &std::path::Path,
+) -> Vec<Rendered> {
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let mut files = profiles_with(recording, options);
+    files.extend(advice::render(recording, &dir.to_string_lossy()));
+    files
 }
 
 #[cfg(test)]

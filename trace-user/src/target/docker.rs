@@ -2,7 +2,10 @@
 
 use bollard::Docker;
 use bollard::errors::Error as BollardError;
+use bollard::models::ContainerInspectResponse;
 use bollard::query_parameters::ListContainersOptionsBuilder;
+
+use crate::recording::{ContainerConfig, MountConfig};
 
 /// The socket bollard uses when `DOCKER_HOST` is unset.
 const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
@@ -22,6 +25,8 @@ pub struct ContainerTarget {
     pub pid: u32,
     /// Where its volumes and bind mounts are mounted inside it (sorted).
     pub mounts: Vec<String>,
+    /// What it is allowed: user, privileges, namespaces, mounts, limits, ports.
+    pub config: ContainerConfig,
 }
 
 /// Errors talking to Docker, each a one-line message saying what to do.
@@ -137,6 +142,7 @@ async fn inspect(
         }
         Err(e) => return Err(DockerError::Api(e)),
     };
+    let config = config_of(&inspect);
     let name = inspect
         .name
         .unwrap_or_default()
@@ -161,6 +167,7 @@ async fn inspect(
     mounts.sort();
     let container = ContainerTarget {
         mounts,
+        config,
         id: inspect.id.unwrap_or_default(),
         name,
         image: inspect.config.and_then(|c| c.image).unwrap_or_default(),
@@ -168,6 +175,80 @@ async fn inspect(
         pid,
     };
     Ok((container, running && pid > 0, status))
+}
+
+/// The configuration parts of an inspect answer that hardening advice weighs.
+fn config_of(inspect: &ContainerInspectResponse) -> ContainerConfig {
+    let sorted = |list: Option<&Vec<String>>| {
+        let mut list = list.cloned().unwrap_or_default();
+        list.sort();
+        list
+    };
+    let host = inspect.host_config.clone().unwrap_or_default();
+    let config = inspect.config.clone().unwrap_or_default();
+    let mut mounts: Vec<MountConfig> = inspect
+        .mounts
+        .iter()
+        .flatten()
+        .map(|m| MountConfig {
+            destination: m.destination.clone().unwrap_or_default(),
+            kind: m.typ.clone().unwrap_or_default(),
+            source: m
+                .source
+                .clone()
+                .or_else(|| m.name.clone())
+                .unwrap_or_default(),
+            rw: m.rw.unwrap_or(true),
+        })
+        .collect();
+    mounts.extend(
+        host.tmpfs
+            .iter()
+            .flatten()
+            .map(|(path, options)| MountConfig {
+                destination: path.clone(),
+                kind: "tmpfs".into(),
+                source: String::new(),
+                rw: !options.split(',').any(|o| o == "ro"),
+            }),
+    );
+    mounts.sort();
+    let mut published: Vec<String> = host
+        .port_bindings
+        .iter()
+        .flatten()
+        .flat_map(|(port, bindings)| {
+            bindings.iter().flatten().map(move |b| {
+                let ip = b
+                    .host_ip
+                    .as_deref()
+                    .filter(|ip| !ip.is_empty())
+                    .unwrap_or("0.0.0.0");
+                let host_port = b.host_port.as_deref().unwrap_or_default();
+                format!("{port} -> {ip}:{host_port}")
+            })
+        })
+        .collect();
+    published.sort();
+    ContainerConfig {
+        user: config.user.unwrap_or_default(),
+        privileged: host.privileged.unwrap_or(false),
+        cap_add: sorted(host.cap_add.as_ref()),
+        cap_drop: sorted(host.cap_drop.as_ref()),
+        security_opt: sorted(host.security_opt.as_ref()),
+        network_mode: host.network_mode.unwrap_or_default(),
+        pid_mode: host.pid_mode.unwrap_or_default(),
+        ipc_mode: host.ipc_mode.unwrap_or_default(),
+        uts_mode: host.uts_mode.unwrap_or_default(),
+        read_only_rootfs: host.readonly_rootfs.unwrap_or(false),
+        mounts,
+        memory: host.memory.unwrap_or(0),
+        pids_limit: host.pids_limit.unwrap_or(0),
+        nano_cpus: host.nano_cpus.unwrap_or(0),
+        cpu_quota: host.cpu_quota.unwrap_or(0),
+        exposed_ports: sorted(config.exposed_ports.as_ref()),
+        published_ports: published,
+    }
 }
 
 /// Whether the container is still running (false once it is gone or stopped).

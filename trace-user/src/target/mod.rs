@@ -3,6 +3,7 @@
 pub mod cgroup;
 pub mod create;
 pub mod docker;
+pub mod identity;
 pub mod lifecycle;
 
 pub use cgroup::CgroupV2;

@@ -13,6 +13,7 @@ fn run(id: &str, started_at: &str) -> Recording {
         image: "trace-test/app:local".into(),
         image_id: IMAGE_ID.into(),
         mounts: BTreeSet::new(),
+        config: None,
     };
     let host = HostInfo {
         kernel: "6.18.44".into(),
@@ -433,4 +434,47 @@ fn a_merged_recording_merges_from_its_events() {
     let m = merge(&a, &b);
     assert!(m.events.recorded.is_empty());
     assert_eq!(m.gaps.len(), CATEGORIES.len());
+}
+
+#[test]
+fn a_configuration_all_sources_agree_on_is_kept_else_noted() {
+    use crate::recording::{ContainerConfig, Identity};
+    let config = |network: &str| {
+        Some(ContainerConfig {
+            network_mode: network.into(),
+            ..ContainerConfig::default()
+        })
+    };
+    let (mut a, mut b) = two_runs();
+    let mut c = run("cccc", "2026-11-28T17:00:00Z");
+    a.container.config = config("bridge");
+    b.container.config = config("bridge");
+    c.container.config = config("host");
+    a.identity = Some(Identity {
+        uids: [0].into(),
+        ..Identity::default()
+    });
+    b.identity = Some(Identity {
+        uids: [33].into(),
+        ..Identity::default()
+    });
+    a.record_runc_capability(8, true, 55);
+    b.record_runc_capability(8, true, 5);
+    let ab = merge(&a, &b);
+    assert_eq!(ab.container.config, config("bridge"));
+    assert!(!ab.gaps.iter().any(|g| g.kind == GapKind::ConfigsDiffer));
+    assert_eq!(ab.identity.as_ref().unwrap().uids, [0, 33].into());
+    assert_eq!(ab.runc_capabilities[&Capability(8)].granted, 60);
+    let differs = |r: &Recording| r.gaps.iter().any(|g| g.kind == GapKind::ConfigsDiffer);
+    let abc = merge(&ab, &c);
+    assert_eq!(abc.container.config, None);
+    assert!(differs(&abc));
+    // Grouped the other way, the same.
+    let bc = merge(&b, &c);
+    assert!(differs(&bc));
+    assert_eq!(merge(&a, &bc), abc);
+    // A recording without a configuration (v4) differs from one with.
+    let mut old = run("dddd", "2026-11-28T18:00:00Z");
+    old.container.config = None;
+    assert!(differs(&merge(&a, &old)));
 }

@@ -30,12 +30,18 @@ const TEMPLATE: &str = include_str!("../../../../templates/apparmor.profile");
 /// The profile name for a container: `trace-<name>`, every character outside `A-Z a-z 0-9 _ . -`
 /// replaced by `_` (Docker's names are already of those), so it needs no escaping in `peer=`.
 pub fn profile_name(container_name: &str, container_id: &str) -> String {
+    format!("trace-{}", safe_name(container_name, container_id))
+}
+
+/// The container's name (its short id when it has none) with every character outside
+/// `A-Z a-z 0-9 _ . -` replaced by `_`: usable as a profile or compose service name.
+pub fn safe_name(container_name: &str, container_id: &str) -> String {
     let source = if container_name.is_empty() {
         container_id.get(..12).unwrap_or(container_id)
     } else {
         container_name
     };
-    let safe: String = source
+    source
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
@@ -44,8 +50,7 @@ pub fn profile_name(container_name: &str, container_id: &str) -> String {
                 '_'
             }
         })
-        .collect();
-    format!("trace-{safe}")
+        .collect()
 }
 
 /// Text from the recording for a `#` comment: control characters (a newline would end the

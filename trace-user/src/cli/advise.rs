@@ -1,0 +1,29 @@
+//! `trace advise`: hardening advice from a saved recording, offline.
+
+use super::AdviseArgs;
+use crate::out;
+use crate::render::{self, advice};
+
+pub(super) fn run(args: &AdviseArgs) -> anyhow::Result<i32> {
+    let (recording, dir) = super::render::load(&args.recording, args.out.as_deref())?;
+    // The advice names seccomp.json and apparmor.profile in `dir`: write them there too.
+    let wanted = [
+        render::SECCOMP_FILE,
+        render::APPARMOR_FILE,
+        advice::HARDENING_FILE,
+        advice::HARDENING_JSON_FILE,
+    ];
+    let mut markdown = String::new();
+    for file in render::profiles_and_advice(&recording, &render::Options::default(), &dir) {
+        if !wanted.contains(&file.file_name) {
+            continue;
+        }
+        let written = out::write_atomic(&dir, file.file_name, file.contents.as_bytes())?;
+        eprintln!("trace: wrote {}", written.display());
+        if file.file_name == advice::HARDENING_FILE {
+            markdown = file.contents;
+        }
+    }
+    print!("{markdown}");
+    Ok(0)
+}
