@@ -6,9 +6,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use trace_tests::{
-    Container, TestImage, describe, ensure_image, http_get, run_once, system_tier, trace_run,
-};
+use trace_tests::{Container, TestImage, describe, ensure_image, run_once, system_tier, trace_run};
 
 /// Starts per mode in the proof.
 const STARTS: usize = 20;

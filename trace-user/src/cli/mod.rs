@@ -207,6 +207,7 @@ pub struct RunArgs {
 impl RunArgs {
     /// Moves what follows a `--` among the container arguments to the host exercise: clap keeps
     /// `--` inside ARGS, which take hyphen values (`trace run nginx -g 'daemon off;' -- ./t.sh`).
+    #[must_use]
     pub fn split_exercise(mut self) -> Self {
         if let Some(at) = self.args.iter().position(|a| a == "--") {
             let exercise = self.args.split_off(at);

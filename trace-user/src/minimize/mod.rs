@@ -312,6 +312,7 @@ mod tests {
                 image: "app:1".into(),
                 image_id: "sha256:00".into(),
                 mounts: [PathBytes::from("/data")].into(),
+                config: None,
             },
             HostInfo {
                 kernel: "6".into(),
