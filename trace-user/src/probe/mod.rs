@@ -50,6 +50,7 @@
 mod btf;
 mod events;
 mod features;
+mod floor;
 mod reader;
 mod tracefs;
 
@@ -77,6 +78,7 @@ use trace_common::{
 pub use btf::VMLINUX_BTF;
 pub use events::{BindEvent, DecodeError, ExecEvent, FileEvent, ProbeEvent, decode};
 pub use features::{AttachPoint, FEATURES, Feature};
+pub use floor::Floor;
 pub use reader::{EventReader, POLL_INTERVAL};
 pub use trace_common::{FileOp, Phase};
 
@@ -448,7 +450,7 @@ impl Probe {
             .and_then(|dir| cap_capable_fields(dir));
         let (cap_at, ret_at) = cap_fields.unwrap_or((32, 36));
 
-        let object = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/trace-ebpf.o"));
+        let object = embedded_object();
         let offsets = PodOffsets(layout.offsets);
         let mut ebpf = EbpfLoader::new()
             // No CO-RE relocations in Rust eBPF: skip matching the object against kernel BTF.
@@ -610,6 +612,11 @@ impl Probe {
     pub fn dropped_events(&self) -> Result<u64, ProbeError> {
         Ok(sum_slots(&self.dropped, MAP_DROPPED)?.map(|(_, n)| n).sum())
     }
+}
+
+/// The eBPF object (crate `trace-ebpf`), embedded at build time.
+fn embedded_object() -> &'static [u8] {
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/trace-ebpf.o"))
 }
 
 /// Every slot of a per-CPU counter array with a non-zero total over CPUs.
