@@ -76,8 +76,8 @@ pub struct RuncBaselineArgs {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Tiny sizes and the debug build: a smoke run of every part in well under a minute
-    /// (results go to target/bench/results-quick.json).
+    /// Tiny sizes: a smoke run of every part in well under a minute (results go to
+    /// target/bench/results-quick.json).
     #[arg(long)]
     pub quick: bool,
     /// Interleaved rounds of the system call configurations [default: 7; --quick: 2].

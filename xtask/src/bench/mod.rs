@@ -108,7 +108,7 @@ pub struct Bench {
     pub host_loop: PathBuf,
     /// The bench image's tag.
     pub image: String,
-    /// `release` or `debug`.
+    /// The cargo profile `trace` was built with.
     pub profile: &'static str,
     pub sizes: Sizes,
 }
@@ -118,22 +118,17 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         bail!("the bench needs root (eBPF and Docker): run `cargo xtask bench` as root");
     }
     setup::run()?;
-    // --quick is a smoke run: the debug build `cargo xtask test` has anyway is enough there.
-    let profile = if args.quick { "debug" } else { "release" };
-    let mut build = cargo();
-    build.args([
+    let profile = "release";
+    cmd::run(cargo().args([
         "build",
+        "--release",
         "-p",
         "trace-user",
         "--bin",
         "trace",
         "--example",
         "floor",
-    ]);
-    if !args.quick {
-        build.arg("--release");
-    }
-    cmd::run(&mut build)?;
+    ]))?;
     let image = ensure_image(TestImage::Bench)?;
     let host_loop = target_dir().join("bench/loop");
     compile_c(

@@ -49,7 +49,7 @@ pub struct Target<'a> {
 /// A tracer process, armed.
 pub struct Session {
     child: Child,
-    /// Closing it stops the floor program.
+    /// The floor's stdin: closing it stops the floor.
     stdin: Option<ChildStdin>,
     /// What it printed, collected by a thread.
     output: Option<JoinHandle<String>>,
@@ -92,7 +92,12 @@ pub fn start(
             (cmd, "armed", false)
         }
     };
-    cmd.stdin(Stdio::piped())
+    let stdin = if config == Config::Floor {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    };
+    cmd.stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let started = Instant::now();
@@ -163,10 +168,12 @@ fn read_all(mut from: Box<dyn Read + Send>) -> String {
 impl Session {
     /// Stops the tracer (SIGINT; the floor: stdin closed), waits for it and returns what it used.
     pub fn stop(mut self) -> Result<(Usage, String)> {
-        drop(self.stdin.take());
         let pid = i32::try_from(self.child.id()).context("pid out of range")?;
-        // SAFETY: kill(2) on our own child, not yet reaped; no memory is involved.
-        unsafe { libc::kill(pid, libc::SIGINT) };
+        // The floor reads its stdin (and dies of SIGINT); the others stop on SIGINT.
+        if self.stdin.take().is_none() {
+            // SAFETY: kill(2) on our own child, not yet reaped; no memory is involved.
+            unsafe { libc::kill(pid, libc::SIGINT) };
+        }
         let (status, usage) = wait4(pid)?;
         let lifetime = self.started.elapsed();
         let output = self
