@@ -366,6 +366,11 @@ pub struct KernelOffsets {
     pub socket_sk: u64,
     pub sock_family: u64,
     pub sock_num: u64,
+    pub task_cgroups: u64,
+    pub css_set_dfl_cgrp: u64,
+    pub cgroup_level: u64,
+    pub cgroup_kn: u64,
+    pub kernfs_node_id: u64,
 }
 
 impl KernelOffsets {
@@ -400,10 +405,15 @@ impl KernelOffsets {
         socket_sk: NO_OFFSET,
         sock_family: NO_OFFSET,
         sock_num: NO_OFFSET,
+        task_cgroups: NO_OFFSET,
+        css_set_dfl_cgrp: NO_OFFSET,
+        cgroup_level: NO_OFFSET,
+        cgroup_kn: NO_OFFSET,
+        kernfs_node_id: NO_OFFSET,
     };
 }
 
-const _: () = assert!(size_of::<KernelOffsets>() == 29 * 8);
+const _: () = assert!(size_of::<KernelOffsets>() == 34 * 8);
 
 // ---------------------------------------------------------------------------------------------
 // Ring-buffer records.

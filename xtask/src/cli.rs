@@ -86,6 +86,13 @@ pub struct BenchArgs {
     /// System calls per timed workload run [default: 5000000; --quick: 200000].
     #[arg(long, value_name = "N")]
     pub syscalls: Option<u64>,
+    /// Another `trace` binary measured alongside as `trace (baseline)` (e.g. the build before
+    /// a change to the kernel side), in the same rounds.
+    #[arg(long, value_name = "TRACE")]
+    pub baseline: Option<std::path::PathBuf>,
+    /// Only the system call part (points 1 and 2): for comparing builds quickly.
+    #[arg(long)]
+    pub syscalls_only: bool,
     /// Where to write the results [default: bench/results.json].
     #[arg(long, value_name = "FILE")]
     pub out: Option<std::path::PathBuf>,

@@ -102,6 +102,8 @@ impl Sizes {
 pub struct Bench {
     /// The `trace` binary under test.
     pub trace: PathBuf,
+    /// Another trace binary to compare with (`--baseline`).
+    pub baseline: Option<PathBuf>,
     /// The `floor` example: trace-ebpf's empty `sys_enter` program.
     pub floor: PathBuf,
     /// The workload program, built for the host.
@@ -140,6 +142,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let bench = Bench {
         trace: target_dir().join(profile).join("trace"),
         floor: target_dir().join(profile).join("examples/floor"),
+        baseline: args.baseline.clone(),
         host_loop,
         image,
         profile,
@@ -154,9 +157,14 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     });
 
     let syscalls = syscalls::run(&bench)?;
-    let storm = storm::run(&bench)?;
-    let service = service::run(&bench)?;
-    let render = storm::render_time(&bench, &storm)?;
+    let (storm, service, render) = if args.syscalls_only {
+        (None, None, None)
+    } else {
+        let storm = storm::run(&bench)?;
+        let service = service::run(&bench)?;
+        let render = storm::render_time(&bench, &storm)?;
+        (Some(storm), Some(service), Some(render))
+    };
     let results = report::Results::new(&bench, args, syscalls, storm, service, render);
     print!("{}", results.table());
     results.write(&out)?;

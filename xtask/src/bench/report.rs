@@ -39,9 +39,9 @@ pub struct Results {
     profile: &'static str,
     sizes: Sizes,
     syscalls: SyscallResults,
-    storm: StormResult,
-    service: ServiceResult,
-    render: RenderResult,
+    storm: Option<StormResult>,
+    service: Option<ServiceResult>,
+    render: Option<RenderResult>,
     goals: Vec<Goal>,
 }
 
@@ -50,11 +50,11 @@ impl Results {
         bench: &Bench,
         args: &BenchArgs,
         syscalls: SyscallResults,
-        storm: StormResult,
-        service: ServiceResult,
-        render: RenderResult,
+        storm: Option<StormResult>,
+        service: Option<ServiceResult>,
+        render: Option<RenderResult>,
     ) -> Self {
-        let goals = goals(&syscalls, &storm, &service);
+        let goals = goals(&syscalls, storm.as_ref(), service.as_ref());
         Results {
             command: command_line(args),
             profile: bench.profile,
@@ -93,6 +93,7 @@ impl Results {
                     Config::Untraced,
                     Config::Floor,
                     Config::Trace,
+                    Config::TraceBaseline,
                     Config::Bpftrace,
                     Config::Strace,
                 ] {
@@ -102,61 +103,38 @@ impl Results {
                 }
             }
         }
-        let storm = &self.storm;
-        let _ = writeln!(
-            t,
-            "\nFile storm: {} distinct files opened twice in a burst: {} of {} paths in the recording, {} events dropped \
-             ({} paths recorded in all); burst {:.0} ms untraced, {:.0} ms traced",
-            storm.files,
-            storm.recorded,
-            storm.files,
-            storm.dropped,
-            storm.recording_files,
-            ns_to_ms(storm.untraced.wall_ns),
-            ns_to_ms(storm.traced.wall_ns)
-        );
-        let service = &self.service;
-        let _ = writeln!(
-            t,
-            "\nService: {}, {} keep-alive connections, {} s runs x {}: {:.0} req/s untraced ({:.0}-{:.0}), {:.0} traced ({:.0}-{:.0}): ratio {:.3}",
-            service.server,
-            s.service_connections,
-            s.service_secs,
-            s.service_rounds,
-            service.untraced_rps.median,
-            service.untraced_rps.min,
-            service.untraced_rps.max,
-            service.traced_rps.median,
-            service.traced_rps.min,
-            service.traced_rps.max,
-            service.ratio
-        );
-        let _ = writeln!(t, "\nFootprint of trace ({} build):", self.profile);
-        for (what, usages) in [
-            (
-                "attached while the system call loops ran",
-                &self.syscalls.trace_usage[..],
-            ),
-            (
-                "attached to nginx under load",
-                &self.service.trace_usage[..],
-            ),
-            (
-                "the file storm",
-                std::slice::from_ref(&self.storm.trace_usage),
-            ),
-        ] {
-            if let Some(line) = usage_line(usages) {
-                let _ = writeln!(t, "- {what}: {line}");
-            }
+        if let Some(storm) = &self.storm {
+            let _ = writeln!(
+                t,
+                "\nFile storm: {} distinct files opened twice in a burst: {} of {} paths in the recording, {} events dropped \
+                 ({} paths recorded in all); burst {:.0} ms untraced, {:.0} ms traced",
+                storm.files,
+                storm.recorded,
+                storm.files,
+                storm.dropped,
+                storm.recording_files,
+                ns_to_ms(storm.untraced.wall_ns),
+                ns_to_ms(storm.traced.wall_ns)
+            );
         }
-        let _ = writeln!(
-            t,
-            "- trace render of a {}-file recording: {:.0} ms, peak RSS {:.1} MiB",
-            self.render.files,
-            self.render.wall_ms,
-            kib_to_mib(self.render.usage.max_rss_kib)
-        );
+        if let Some(service) = &self.service {
+            let _ = writeln!(
+                t,
+                "\nService: {}, {} keep-alive connections, {} s runs x {}: {:.0} req/s untraced ({:.0}-{:.0}), {:.0} traced ({:.0}-{:.0}): ratio {:.3}",
+                service.server,
+                s.service_connections,
+                s.service_secs,
+                s.service_rounds,
+                service.untraced_rps.median,
+                service.untraced_rps.min,
+                service.untraced_rps.max,
+                service.traced_rps.median,
+                service.traced_rps.min,
+                service.traced_rps.max,
+                service.ratio
+            );
+        }
+        self.footprint(&mut t);
         let _ = writeln!(t, "\nGoals:");
         for goal in &self.goals {
             let _ = writeln!(
@@ -168,6 +146,41 @@ impl Results {
             );
         }
         t
+    }
+
+    /// The footprint lines of the table.
+    fn footprint(&self, t: &mut String) {
+        let _ = writeln!(t, "\nFootprint of trace ({} build):", self.profile);
+        let none: &[Usage] = &[];
+        for (what, usages) in [
+            (
+                "attached while the system call loops ran",
+                &self.syscalls.trace_usage[..],
+            ),
+            (
+                "attached to nginx under load",
+                self.service.as_ref().map_or(none, |s| &s.trace_usage[..]),
+            ),
+            (
+                "the file storm",
+                self.storm
+                    .as_ref()
+                    .map_or(none, |s| std::slice::from_ref(&s.trace_usage)),
+            ),
+        ] {
+            if let Some(line) = usage_line(usages) {
+                let _ = writeln!(t, "- {what}: {line}");
+            }
+        }
+        if let Some(render) = &self.render {
+            let _ = writeln!(
+                t,
+                "- trace render of a {}-file recording: {:.0} ms, peak RSS {:.1} MiB",
+                render.files,
+                render.wall_ms,
+                kib_to_mib(render.usage.max_rss_kib)
+            );
+        }
     }
 
     /// Writes results.json (atomically enough for a bench: a temporary file, then a rename).
@@ -261,7 +274,11 @@ fn usage_line(usages: &[Usage]) -> Option<String> {
     ))
 }
 
-fn goals(syscalls: &SyscallResults, storm: &StormResult, service: &ServiceResult) -> Vec<Goal> {
+fn goals(
+    syscalls: &SyscallResults,
+    storm: Option<&StormResult>,
+    service: Option<&ServiceResult>,
+) -> Vec<Goal> {
     let mut goals = Vec::new();
     let above_floor = |w, l, c| {
         syscalls
@@ -307,19 +324,23 @@ fn goals(syscalls: &SyscallResults, storm: &StormResult, service: &ServiceResult
             holds: row.ratio_cpu <= MAX_RATIO,
         });
     }
-    goals.push(Goal {
-        what: "file storm: every distinct path recorded, 0 events dropped".into(),
-        measured: format!(
-            "{} of {} paths, {} dropped",
-            storm.recorded, storm.files, storm.dropped
-        ),
-        holds: storm.complete(),
-    });
-    goals.push(Goal {
-        what: format!("nginx requests per second traced/untraced at least {MIN_SERVICE_RATIO}"),
-        measured: format!("{:.3}", service.ratio),
-        holds: service.ratio >= MIN_SERVICE_RATIO,
-    });
+    if let Some(storm) = storm {
+        goals.push(Goal {
+            what: "file storm: every distinct path recorded, 0 events dropped".into(),
+            measured: format!(
+                "{} of {} paths, {} dropped",
+                storm.recorded, storm.files, storm.dropped
+            ),
+            holds: storm.complete(),
+        });
+    }
+    if let Some(service) = service {
+        goals.push(Goal {
+            what: format!("nginx requests per second traced/untraced at least {MIN_SERVICE_RATIO}"),
+            measured: format!("{:.3}", service.ratio),
+            holds: service.ratio >= MIN_SERVICE_RATIO,
+        });
+    }
     goals
 }
 
@@ -334,6 +355,12 @@ fn command_line(args: &BenchArgs) -> String {
     }
     if let Some(calls) = args.syscalls {
         words.push(format!("--syscalls {calls}"));
+    }
+    if args.syscalls_only {
+        words.push("--syscalls-only".into());
+    }
+    if let Some(baseline) = &args.baseline {
+        words.push(format!("--baseline {}", baseline.display()));
     }
     words.join(" ")
 }

@@ -164,18 +164,21 @@ pub fn run(bench: &Bench) -> Result<SyscallResults> {
     let neighbour = Container::run(&bench.image, "trace-bench-neighbour", &[], &[])?;
     let cgroup_dir = cgroup_dir(target.pid()?)?;
     let out = tempfile::tempdir()?;
-    let configs = [
+    let mut configs = vec![
         Config::Untraced,
         Config::Floor,
         Config::Trace,
         Config::Bpftrace,
         Config::Strace,
     ];
+    if bench.baseline.is_some() {
+        configs.insert(3, Config::TraceBaseline);
+    }
     let mut series: Vec<Series> = Vec::new();
     let mut trace_usage = Vec::new();
     let rounds = bench.sizes.rounds;
     for round in 0..rounds {
-        let mut order = configs;
+        let mut order = configs.clone();
         order.rotate_left(usize::try_from(round)? % configs.len());
         for config in order {
             let tracer_target = Target {

@@ -21,6 +21,8 @@ pub enum Config {
     Floor,
     /// `trace --container TARGET`.
     Trace,
+    /// The same with another `trace` binary (`--baseline`).
+    TraceBaseline,
     /// bpftrace counting the target cgroup's system calls per number.
     Bpftrace,
     /// `strace -f -c` around the workload, inside the container (ptrace).
@@ -33,6 +35,7 @@ impl Config {
             Config::Untraced => "untraced",
             Config::Floor => "floor",
             Config::Trace => "trace",
+            Config::TraceBaseline => "trace (baseline)",
             Config::Bpftrace => "bpftrace",
             Config::Strace => "strace -f -c",
         }
@@ -80,8 +83,13 @@ pub fn start(
     let (mut cmd, armed_line, on_stderr): (Command, &str, bool) = match config {
         Config::Untraced | Config::Strace => return Ok(None),
         Config::Floor => (Command::new(&bench.floor), "armed", false),
-        Config::Trace => {
-            let mut cmd = Command::new(&bench.trace);
+        Config::Trace | Config::TraceBaseline => {
+            let binary = match (config, &bench.baseline) {
+                (Config::TraceBaseline, Some(baseline)) => baseline,
+                (Config::TraceBaseline, None) => bail!("no --baseline trace binary"),
+                _ => &bench.trace,
+            };
+            let mut cmd = Command::new(binary);
             cmd.args(["--container", target.name, "--out"]).arg(out_dir);
             (cmd, "trace: recording container", true)
         }
