@@ -24,6 +24,10 @@ pub const MAP_TARGET: &str = "TARGET";
 pub const MAP_PENDING: &str = "PENDING";
 /// Global: byte offset of `thread_info.status` in `task_struct` (from BTF), or [`NO_OFFSET`].
 pub const GLOBAL_COMPAT_STATUS_OFFSET: &str = "COMPAT_STATUS_OFFSET";
+/// Global: 1 lets the system call counter read the current task with plain loads of BTF-typed
+/// pointers (its cgroup, its ABI) instead of helper calls; 0 (the fallback when the kernel
+/// refuses such loads) keeps to the helpers.
+pub const GLOBAL_DIRECT_LOADS: &str = "DIRECT_LOADS";
 
 /// Marks an offset BTF did not provide; the kernel side then skips that read.
 pub const NO_OFFSET: u64 = u64::MAX;

@@ -7,7 +7,7 @@
 //! (no helper call) where it can, and so does the ABI check.
 
 use aya_ebpf::{
-    helpers::bpf_get_current_task_btf,
+    helpers::{bpf_get_current_task, bpf_get_current_task_btf, bpf_probe_read_kernel},
     macros::{map, raw_tracepoint},
     maps::PerCpuArray,
     programs::RawTracePointContext,
@@ -17,7 +17,9 @@ use trace_common::{
     phase_syscall_slot,
 };
 
-use crate::{COMPAT_STATUS_OFFSET, OFFSETS, count, global, in_cgroup, target_state};
+use crate::{
+    COMPAT_STATUS_OFFSET, DIRECT_LOADS, OFFSETS, count, global, in_cgroup, target_state,
+};
 
 /// Calls per slot (`trace_common::phase_syscall_slot`), per CPU.
 #[map(name = "SYSCALLS")]
@@ -61,9 +63,17 @@ fn in_compat_syscall() -> Result<bool, i64> {
     if offset == NO_OFFSET {
         return Ok(false);
     }
-    // SAFETY: a BTF-typed task pointer and an offset from this kernel's BTF (a constant to the
-    // verifier), which checks the load against the kernel's `task_struct`.
-    let status: u32 = unsafe { load(current_task_btf(), offset) };
+    let status: u32 = if global!(DIRECT_LOADS) == 0 {
+        // SAFETY: the helper takes no arguments.
+        let task = unsafe { bpf_get_current_task() };
+        // SAFETY: bpf_probe_read_kernel checks the address and fails cleanly on a bad one.
+        unsafe { bpf_probe_read_kernel(task.wrapping_add(offset) as *const u32) }
+            .map_err(i64::from)?
+    } else {
+        // SAFETY: a BTF-typed task pointer and an offset from this kernel's BTF (a constant to
+        // the verifier), which checks the load against the kernel's `task_struct`.
+        unsafe { load(current_task_btf(), offset) }
+    };
     Ok(status & TS_COMPAT != 0)
 }
 
@@ -83,7 +93,8 @@ fn in_target_cgroup(state: &TargetState) -> bool {
     let kn_at = global!(OFFSETS.cgroup_kn);
     let id_at = global!(OFFSETS.kernfs_node_id);
     // Constants to the verifier: the dead branch is never checked.
-    if task_cgroups == NO_OFFSET
+    if global!(DIRECT_LOADS) == 0
+        || task_cgroups == NO_OFFSET
         || dfl_cgrp == NO_OFFSET
         || level_at == NO_OFFSET
         || kn_at == NO_OFFSET
