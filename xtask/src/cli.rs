@@ -74,6 +74,17 @@ pub struct RuncBaselineArgs {
     pub out: std::path::PathBuf,
 }
 
+/// The parts of `cargo xtask bench`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchPart {
+    /// System call overhead in the target, a neighbour and the host.
+    Syscalls,
+    /// The file storm and the render time.
+    Storm,
+    /// nginx under load.
+    Service,
+}
+
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Tiny sizes: a smoke run of every part in well under a minute (results go to
@@ -90,9 +101,9 @@ pub struct BenchArgs {
     /// a change to the kernel side), in the same rounds.
     #[arg(long, value_name = "TRACE")]
     pub baseline: Option<std::path::PathBuf>,
-    /// Only the system call part (points 1 and 2): for comparing builds quickly.
-    #[arg(long)]
-    pub syscalls_only: bool,
+    /// Run only this part (e.g. `syscalls` to compare builds quickly).
+    #[arg(long, value_name = "PART")]
+    pub only: Option<BenchPart>,
     /// Where to write the results [default: bench/results.json].
     #[arg(long, value_name = "FILE")]
     pub out: Option<std::path::PathBuf>,

@@ -69,10 +69,10 @@ use aya::{
 use trace_common::{
     Abi, CGROUP_MKDIR_ID_OFFSET, CGROUP_MKDIR_LEVEL_OFFSET, CGROUP_MKDIR_PATH_OFFSET,
     CGROUP_MKDIR_ROOT_OFFSET, CgroupName, GLOBAL_CAP_FIELD_OFFSET, GLOBAL_CAP_RET_OFFSET,
-    GLOBAL_COMPAT_STATUS_OFFSET, GLOBAL_DIRECT_LOADS, GLOBAL_OFFSETS, KernelOffsets, MAP_CAPS, MAP_DROPPED, MAP_EVENTS,
-    MAP_PENDING, MAP_SOCKETS, MAP_SYSCALLS, MAP_TARGET, NO_OFFSET, PENDING_NAMES,
-    SYS_EXIT_NR_OFFSET, SYS_EXIT_RET_OFFSET, TargetState, slot_cap, slot_phase, slot_socket,
-    slot_syscall,
+    GLOBAL_COMPAT_STATUS_OFFSET, GLOBAL_DIRECT_LOADS, GLOBAL_OFFSETS, KernelOffsets, MAP_CAPS,
+    MAP_DROPPED, MAP_EVENTS, MAP_PENDING, MAP_SOCKETS, MAP_SYSCALLS, MAP_TARGET, NO_OFFSET,
+    PENDING_NAMES, SYS_EXIT_NR_OFFSET, SYS_EXIT_RET_OFFSET, TargetState, slot_cap, slot_phase,
+    slot_socket, slot_syscall,
 };
 
 pub use btf::VMLINUX_BTF;
@@ -468,7 +468,9 @@ impl Probe {
         let mut ebpf = load_object(1)?;
         let counter = match attach_syscall_counter(&mut ebpf) {
             Err(ProbeError::LoadProgram { source, .. }) => {
-                log::debug!("{SYSCALL_PROGRAM} with direct loads refused ({source}); using helpers");
+                log::debug!(
+                    "{SYSCALL_PROGRAM} with direct loads refused ({source}); using helpers"
+                );
                 ebpf = load_object(0)?;
                 attach_syscall_counter(&mut ebpf)?
             }

@@ -29,7 +29,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use trace_tests::{Linking, TestImage, compile_c, ensure_image, is_root, workspace_root};
 
-use crate::cli::BenchArgs;
+use crate::cli::{BenchArgs, BenchPart};
 use crate::cmd::{self, cargo, target_dir};
 use crate::setup;
 
@@ -156,14 +156,23 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         }
     });
 
-    let syscalls = syscalls::run(&bench)?;
-    let (storm, service, render) = if args.syscalls_only {
-        (None, None, None)
+    let part = |p| args.only.is_none_or(|only| only == p);
+    let syscalls = if part(BenchPart::Syscalls) {
+        Some(syscalls::run(&bench)?)
     } else {
+        None
+    };
+    let (storm, render) = if part(BenchPart::Storm) {
         let storm = storm::run(&bench)?;
-        let service = service::run(&bench)?;
         let render = storm::render_time(&bench, &storm)?;
-        (Some(storm), Some(service), Some(render))
+        (Some(storm), Some(render))
+    } else {
+        (None, None)
+    };
+    let service = if part(BenchPart::Service) {
+        Some(service::run(&bench)?)
+    } else {
+        None
     };
     let results = report::Results::new(&bench, args, syscalls, storm, service, render);
     print!("{}", results.table());

@@ -38,7 +38,7 @@ pub struct Results {
     command: String,
     profile: &'static str,
     sizes: Sizes,
-    syscalls: SyscallResults,
+    syscalls: Option<SyscallResults>,
     storm: Option<StormResult>,
     service: Option<ServiceResult>,
     render: Option<RenderResult>,
@@ -49,12 +49,12 @@ impl Results {
     pub fn new(
         bench: &Bench,
         args: &BenchArgs,
-        syscalls: SyscallResults,
+        syscalls: Option<SyscallResults>,
         storm: Option<StormResult>,
         service: Option<ServiceResult>,
         render: Option<RenderResult>,
     ) -> Self {
-        let goals = goals(&syscalls, storm.as_ref(), service.as_ref());
+        let goals = goals(syscalls.as_ref(), storm.as_ref(), service.as_ref());
         Results {
             command: command_line(args),
             profile: bench.profile,
@@ -71,37 +71,9 @@ impl Results {
     pub fn table(&self) -> String {
         let mut t = String::new();
         let s = &self.sizes;
-        let _ = writeln!(
-            t,
-            "\n$ {}\n\nSystem calls: ns per call, thread CPU time (median of {} interleaved rounds, min-max); wall time median; \
-             getppid x{}, dd bs=1 x{} (strace: x{}, x{})\n",
-            self.command,
-            s.rounds,
-            s.getppid_calls,
-            s.dd_pairs * 2,
-            s.strace_getppid_calls,
-            s.strace_dd_pairs * 2
-        );
-        let _ = writeln!(
-            t,
-            "| workload | where | config | ns/call (cpu) | wall | x untraced (cpu / wall) | + untraced | + floor |"
-        );
-        let _ = writeln!(t, "|---|---|---|---|---|---|---|---|");
-        for workload in Workload::ALL {
-            for location in Location::ALL {
-                for config in [
-                    Config::Untraced,
-                    Config::Floor,
-                    Config::Trace,
-                    Config::TraceBaseline,
-                    Config::Bpftrace,
-                    Config::Strace,
-                ] {
-                    if let Some(row) = self.syscalls.row(workload, location, config) {
-                        let _ = writeln!(t, "{}", table_row(row));
-                    }
-                }
-            }
+        let _ = writeln!(t, "\n$ {}", self.command);
+        if let Some(syscalls) = &self.syscalls {
+            self.syscall_table(syscalls, &mut t);
         }
         if let Some(storm) = &self.storm {
             let _ = writeln!(
@@ -148,6 +120,42 @@ impl Results {
         t
     }
 
+    /// The system call rows of the table.
+    fn syscall_table(&self, syscalls: &SyscallResults, t: &mut String) {
+        let s = &self.sizes;
+        let _ = writeln!(
+            t,
+            "\nSystem calls: ns per call, thread CPU time (median of {} interleaved rounds, min-max); wall time median; \
+             getppid x{}, dd bs=1 x{} (strace: x{}, x{})\n",
+            s.rounds,
+            s.getppid_calls,
+            s.dd_pairs * 2,
+            s.strace_getppid_calls,
+            s.strace_dd_pairs * 2
+        );
+        let _ = writeln!(
+            t,
+            "| workload | where | config | ns/call (cpu) | wall | x untraced (cpu / wall) | + untraced | + floor |"
+        );
+        let _ = writeln!(t, "|---|---|---|---|---|---|---|---|");
+        for workload in Workload::ALL {
+            for location in Location::ALL {
+                for config in [
+                    Config::Untraced,
+                    Config::Floor,
+                    Config::Trace,
+                    Config::TraceBaseline,
+                    Config::Bpftrace,
+                    Config::Strace,
+                ] {
+                    if let Some(row) = syscalls.row(workload, location, config) {
+                        let _ = writeln!(t, "{}", table_row(row));
+                    }
+                }
+            }
+        }
+    }
+
     /// The footprint lines of the table.
     fn footprint(&self, t: &mut String) {
         let _ = writeln!(t, "\nFootprint of trace ({} build):", self.profile);
@@ -155,7 +163,7 @@ impl Results {
         for (what, usages) in [
             (
                 "attached while the system call loops ran",
-                &self.syscalls.trace_usage[..],
+                self.syscalls.as_ref().map_or(none, |s| &s.trace_usage[..]),
             ),
             (
                 "attached to nginx under load",
@@ -192,7 +200,7 @@ impl Results {
             "trace_build": self.profile,
             "sizes": self.sizes,
             "metric": "ns per system call from the workload's thread CPU time (CLOCK_THREAD_CPUTIME_ID); wall time (CLOCK_MONOTONIC) alongside; differences paired per round",
-            "syscalls": { "rows": self.syscalls.rows, "series": self.syscalls.series, "trace_usage": self.syscalls.trace_usage },
+            "syscalls": self.syscalls,
             "storm": self.storm,
             "service": self.service,
             "render": self.render,
@@ -275,11 +283,35 @@ fn usage_line(usages: &[Usage]) -> Option<String> {
 }
 
 fn goals(
-    syscalls: &SyscallResults,
+    syscalls: Option<&SyscallResults>,
     storm: Option<&StormResult>,
     service: Option<&ServiceResult>,
 ) -> Vec<Goal> {
     let mut goals = Vec::new();
+    if let Some(syscalls) = syscalls {
+        syscall_goals(syscalls, &mut goals);
+    }
+    if let Some(storm) = storm {
+        goals.push(Goal {
+            what: "file storm: every distinct path recorded, 0 events dropped".into(),
+            measured: format!(
+                "{} of {} paths, {} dropped",
+                storm.recorded, storm.files, storm.dropped
+            ),
+            holds: storm.complete(),
+        });
+    }
+    if let Some(service) = service {
+        goals.push(Goal {
+            what: format!("nginx requests per second traced/untraced at least {MIN_SERVICE_RATIO}"),
+            measured: format!("{:.3}", service.ratio),
+            holds: service.ratio >= MIN_SERVICE_RATIO,
+        });
+    }
+    goals
+}
+
+fn syscall_goals(syscalls: &SyscallResults, goals: &mut Vec<Goal>) {
     let above_floor = |w, l, c| {
         syscalls
             .row(w, l, c)
@@ -324,24 +356,6 @@ fn goals(
             holds: row.ratio_cpu <= MAX_RATIO,
         });
     }
-    if let Some(storm) = storm {
-        goals.push(Goal {
-            what: "file storm: every distinct path recorded, 0 events dropped".into(),
-            measured: format!(
-                "{} of {} paths, {} dropped",
-                storm.recorded, storm.files, storm.dropped
-            ),
-            holds: storm.complete(),
-        });
-    }
-    if let Some(service) = service {
-        goals.push(Goal {
-            what: format!("nginx requests per second traced/untraced at least {MIN_SERVICE_RATIO}"),
-            measured: format!("{:.3}", service.ratio),
-            holds: service.ratio >= MIN_SERVICE_RATIO,
-        });
-    }
-    goals
 }
 
 /// How this run was invoked, as a command line to paste.
@@ -356,8 +370,8 @@ fn command_line(args: &BenchArgs) -> String {
     if let Some(calls) = args.syscalls {
         words.push(format!("--syscalls {calls}"));
     }
-    if args.syscalls_only {
-        words.push("--syscalls-only".into());
+    if let Some(part) = args.only {
+        words.push(format!("--only {}", format!("{part:?}").to_lowercase()));
     }
     if let Some(baseline) = &args.baseline {
         words.push(format!("--baseline {}", baseline.display()));
