@@ -82,8 +82,8 @@ impl Sizes {
                 strace_dd_pairs: 25_000,
                 storm_files: 200_000,
                 render_files: 100_000,
-                service_secs: 5,
-                service_rounds: 5,
+                service_secs: 3,
+                service_rounds: 8,
                 service_connections: 16,
             }
         };
