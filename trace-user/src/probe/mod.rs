@@ -710,15 +710,21 @@ fn take_array(
 
 /// Loads and attaches the mandatory system call counter.
 fn attach_syscall_counter(ebpf: &mut Ebpf) -> Result<LoadedProgram, ProbeError> {
+    attach_sys_enter(ebpf, SYSCALL_PROGRAM)
+}
+
+/// Loads `program` (a raw tracepoint program of the object) and attaches it to `sys_enter`.
+fn attach_sys_enter(ebpf: &mut Ebpf, program: &'static str) -> Result<LoadedProgram, ProbeError> {
+    let name = program;
     let load_error = |source| ProbeError::LoadProgram {
-        program: SYSCALL_PROGRAM,
+        program: name,
         source,
     };
     let program: &mut RawTracePoint = ebpf
-        .program_mut(SYSCALL_PROGRAM)
+        .program_mut(name)
         .ok_or(ProbeError::Missing {
             kind: "program",
-            name: SYSCALL_PROGRAM,
+            name,
         })?
         .try_into()
         .map_err(load_error)?;
@@ -728,12 +734,12 @@ fn attach_syscall_counter(ebpf: &mut Ebpf) -> Result<LoadedProgram, ProbeError> 
     program
         .attach(SYSCALL_TRACEPOINT)
         .map_err(|source| ProbeError::Attach {
-            program: SYSCALL_PROGRAM,
+            program: name,
             attach_point: SYSCALL_ATTACH,
             source,
         })?;
     Ok(LoadedProgram {
-        program: SYSCALL_PROGRAM,
+        program: name,
         verified_insns: program
             .info()
             .ok()
