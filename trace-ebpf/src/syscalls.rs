@@ -37,14 +37,23 @@ fn try_syscall_enter(ctx: &RawTracePointContext) -> Result<(), i64> {
     let Some((_, state)) = target_state() else {
         return Ok(());
     };
-    if !in_target_cgroup(&state) {
+    if state.cgroup_id == 0 {
+        return Ok(());
+    }
+    // One helper call for both direct reads (0: helpers only).
+    let task = if global!(DIRECT_LOADS) == 0 {
+        0
+    } else {
+        current_task_btf()
+    };
+    if !in_target_cgroup(&state, task) {
         return Ok(());
     }
     let phase = state.phase();
     let id: i64 = ctx.arg(1);
     // Negative numbers (e.g. `syscall(-1)`) become huge and land in the out-of-range slot.
     let id = id as u64;
-    let (abi, nr) = if in_compat_syscall()? {
+    let (abi, nr) = if in_compat_syscall(task)? {
         (Abi::X86, id)
     } else if id & X32_SYSCALL_BIT != 0 {
         (Abi::X32, id & !X32_SYSCALL_BIT)
@@ -56,14 +65,15 @@ fn try_syscall_enter(ctx: &RawTracePointContext) -> Result<(), i64> {
 }
 
 /// Whether the current task is in a 32-bit (ia32) system call: x86 sets `TS_COMPAT` in
-/// `thread_info.status` on entry. False when BTF gave no offset (non-x86 kernels).
+/// `thread_info.status` on entry. False when BTF gave no offset (non-x86 kernels). `task` is the
+/// BTF-typed current task, or 0 to read through a helper.
 #[inline(always)]
-fn in_compat_syscall() -> Result<bool, i64> {
+fn in_compat_syscall(task: u64) -> Result<bool, i64> {
     let offset = global!(COMPAT_STATUS_OFFSET);
     if offset == NO_OFFSET {
         return Ok(false);
     }
-    let status: u32 = if global!(DIRECT_LOADS) == 0 {
+    let status: u32 = if task == 0 {
         // SAFETY: the helper takes no arguments.
         let task = unsafe { bpf_get_current_task() };
         // SAFETY: bpf_probe_read_kernel checks the address and fails cleanly on a bad one.
@@ -72,7 +82,7 @@ fn in_compat_syscall() -> Result<bool, i64> {
     } else {
         // SAFETY: a BTF-typed task pointer and an offset from this kernel's BTF (a constant to
         // the verifier), which checks the load against the kernel's `task_struct`.
-        unsafe { load(current_task_btf(), offset) }
+        unsafe { load(task, offset) }
     };
     Ok(status & TS_COMPAT != 0)
 }
@@ -81,9 +91,10 @@ fn in_compat_syscall() -> Result<bool, i64> {
 /// every case), with the common cases read straight from the task by plain loads instead of a
 /// helper call, which this program makes on every system call of the machine. A task whose
 /// cgroup is above the target's level is not in it; one at the target's level is in it when its
-/// cgroup is the target; a deeper one takes the helper.
+/// cgroup is the target; a deeper one takes the helper. `task` is the BTF-typed current task, or
+/// 0 for the helper alone.
 #[inline(always)]
-fn in_target_cgroup(state: &TargetState) -> bool {
+fn in_target_cgroup(state: &TargetState, task: u64) -> bool {
     if state.cgroup_id == 0 {
         return false;
     }
@@ -92,8 +103,9 @@ fn in_target_cgroup(state: &TargetState) -> bool {
     let level_at = global!(OFFSETS.cgroup_level);
     let kn_at = global!(OFFSETS.cgroup_kn);
     let id_at = global!(OFFSETS.kernfs_node_id);
-    // Constants to the verifier: the dead branch is never checked.
-    if global!(DIRECT_LOADS) == 0
+    // `task` is 0 only when DIRECT_LOADS is, and the offsets are constants to the verifier: the
+    // dead branch is never checked.
+    if task == 0
         || task_cgroups == NO_OFFSET
         || dfl_cgrp == NO_OFFSET
         || level_at == NO_OFFSET
@@ -105,7 +117,7 @@ fn in_target_cgroup(state: &TargetState) -> bool {
     // SAFETY: BTF-typed pointers walked with offsets from this kernel's BTF; the verifier checks
     // each load against the kernel's types, and a null pointer reads as 0 (probe loads).
     let (level, cgroup) = unsafe {
-        let css_set: u64 = load(current_task_btf(), task_cgroups);
+        let css_set: u64 = load(task, task_cgroups);
         let cgroup: u64 = load(css_set, dfl_cgrp);
         let level: i32 = load(cgroup, level_at);
         (level, cgroup)
