@@ -49,16 +49,21 @@ pub enum TestImage {
     /// `trace-test/nginx:local`: a Debian bookworm minbase with nginx-light (debootstrap), serving
     /// `/var/www/html` on port 80. Built from `tests/images/nginx/debootstrap.conf`.
     Nginx,
+    /// `trace-test/bench:local`: busybox plus `/usr/local/bin/loop`, the workloads of
+    /// `cargo xtask bench`, compiled from `tests/images/bench/loop.c` with `gcc -static`, and the
+    /// host's `/usr/bin/strace` with its shared libraries. Default command `sleep 3600`.
+    Bench,
 }
 
 impl TestImage {
     /// Every test image.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Busybox,
         Self::Demo,
         Self::Workload,
         Self::Python,
         Self::Nginx,
+        Self::Bench,
     ];
 
     /// The local tag of the image.
@@ -69,6 +74,7 @@ impl TestImage {
             Self::Workload => "trace-test/workload:local",
             Self::Python => "trace-test/python:local",
             Self::Nginx => "trace-test/nginx:local",
+            Self::Bench => "trace-test/bench:local",
         }
     }
 
@@ -85,9 +91,21 @@ impl TestImage {
             Self::Workload => "workload",
             Self::Python => "python",
             Self::Nginx => "nginx",
+            Self::Bench => "bench",
+        }
+    }
+
+    /// Host programs copied into the image with their shared libraries (part of its inputs).
+    fn host_programs(self) -> &'static [&'static str] {
+        match self {
+            Self::Bench => &[STRACE],
+            _ => &[],
         }
     }
 }
+
+/// The host's strace (Debian package strace), copied into the bench image.
+const STRACE: &str = "/usr/bin/strace";
 
 /// Builds `image` unless an up-to-date one is present; returns its tag.
 ///
@@ -100,8 +118,11 @@ pub fn ensure_image(image: TestImage) -> Result<String> {
     let mut checked = CHECKED.lock().unwrap_or_else(PoisonError::into_inner);
     let tag = image.tag();
     if !checked.contains(&image) {
-        let inputs = Inputs::read(&workspace_root().join("tests/images").join(image.dir()))
-            .with_context(|| format!("reading the inputs of image {tag}"))?;
+        let inputs = Inputs::read(
+            &workspace_root().join("tests/images").join(image.dir()),
+            image.host_programs(),
+        )
+        .with_context(|| format!("reading the inputs of image {tag}"))?;
         let hash = inputs.hash();
         let present = docker::docker(&[
             "image",
@@ -139,10 +160,12 @@ struct Inputs {
     busybox: Vec<u8>,
     /// `busybox --list`: the applets to link in `/bin`.
     applets: Vec<String>,
+    /// Host programs copied in with their libraries ([`TestImage::host_programs`]): path, contents.
+    programs: Vec<(&'static str, Vec<u8>)>,
 }
 
 impl Inputs {
-    fn read(dir: &Path) -> Result<Self> {
+    fn read(dir: &Path, host_programs: &[&'static str]) -> Result<Self> {
         let mut files = Vec::new();
         collect_files(dir, Path::new(""), &mut files)?;
         files.sort_by(|a, b| a.0.cmp(&b.0));
@@ -158,11 +181,21 @@ impl Inputs {
             bail!("`{BUSYBOX} --list` failed ({})", list.status);
         }
         let applets = parse_applets(&String::from_utf8_lossy(&list.stdout));
+        let programs = host_programs
+            .iter()
+            .map(|&path| {
+                Ok((
+                    path,
+                    fs::read(path).with_context(|| format!("reading {path}"))?,
+                ))
+            })
+            .collect::<Result<_>>()?;
         Ok(Self {
             dir: dir.to_path_buf(),
             files,
             busybox,
             applets,
+            programs,
         })
     }
 
@@ -178,6 +211,10 @@ impl Inputs {
         h.write_field(&self.busybox);
         for applet in &self.applets {
             h.write_field(applet.as_bytes());
+        }
+        for (path, contents) in &self.programs {
+            h.write_field(path.as_bytes());
+            h.write_field(contents);
         }
         format!("{:016x}", h.0)
     }
@@ -260,6 +297,16 @@ fn build(image: TestImage, inputs: &Inputs, tag: &str, hash: &str) -> Result<()>
     fs::set_permissions(&tmp, fs::Permissions::from_mode(0o1777))?;
     if image == TestImage::Workload {
         compile_workload(&inputs.dir.join("workload.c"), &rootfs)?;
+    }
+    if image == TestImage::Bench {
+        compile_c(
+            &inputs.dir.join("loop.c"),
+            &rootfs.join("usr/local/bin/loop"),
+            Linking::Static,
+        )?;
+    }
+    for (program, _) in &inputs.programs {
+        copy_with_libraries(Path::new(program), &rootfs)?;
     }
     fix_mtimes(root)?;
 
@@ -384,12 +431,31 @@ fn write_input(path: &Path, contents: &[u8], kind: Kind) -> Result<()> {
 /// on the way to it as the host has it (e.g. Debian's `/lib -> usr/lib`), so that opening a library
 /// by its usual name goes through a symlink as it does on a real distribution.
 fn compile_workload(source: &Path, rootfs: &Path) -> Result<()> {
-    let bin = rootfs.join("usr/local/bin");
-    fs::create_dir_all(&bin)?;
-    let output = bin.join("workload");
+    let output = rootfs.join("usr/local/bin/workload");
+    compile_c(source, &output, Linking::Dynamic)?;
+    copy_libraries(&output, rootfs)
+}
+
+/// How [`compile_c`] links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Linking {
+    /// Against the host's shared libraries.
+    Dynamic,
+    /// `-static`: runs anywhere, needs nothing else in the image.
+    Static,
+}
+
+/// Compiles C file `source` to `output` with the host's gcc (`-O2 -Wall -Werror`), creating the
+/// output's folder.
+pub fn compile_c(source: &Path, output: &Path, linking: Linking) -> Result<()> {
+    if let Some(parent) = output.parent() {
+        fs::create_dir_all(parent)?;
+    }
     let gcc = Command::new("gcc")
-        .args(["-O2", "-Wall", "-Werror", "-o"])
-        .arg(&output)
+        .args(["-O2", "-Wall", "-Werror"])
+        .args((linking == Linking::Static).then_some("-static"))
+        .arg("-o")
+        .arg(output)
         .arg(source)
         .stdin(Stdio::null())
         .output()
@@ -400,8 +466,19 @@ fn compile_workload(source: &Path, rootfs: &Path) -> Result<()> {
             String::from_utf8_lossy(&gcc.stderr).trim()
         );
     }
+    Ok(())
+}
+
+/// Copies host program `program` into `rootfs` at its path, with its shared libraries.
+fn copy_with_libraries(program: &Path, rootfs: &Path) -> Result<()> {
+    copy_with_symlinks(program, rootfs)?;
+    copy_libraries(program, rootfs)
+}
+
+/// Copies the shared libraries `ldd` names for `binary` into `rootfs` (see [`copy_with_symlinks`]).
+fn copy_libraries(binary: &Path, rootfs: &Path) -> Result<()> {
     let ldd = Command::new("ldd")
-        .arg(&output)
+        .arg(binary)
         .stdin(Stdio::null())
         .output()
         .context("cannot run ldd")?;
@@ -575,6 +652,7 @@ mod tests {
             )],
             busybox: b"bb".to_vec(),
             applets: vec!["sh".into()],
+            programs: vec![],
         };
         let base = inputs(b"1", false).hash();
         assert_eq!(base, inputs(b"1", false).hash());

@@ -5,7 +5,8 @@
 //!   `skipping <test>: <reason>` and returns, except with `TRACE_SYSTEM_TESTS=require` (what
 //!   `cargo xtask test` sets), where it panics so that CI fails instead of passing without testing.
 //! - [`ensure_image`] builds the test images from `tests/images/` when they are missing or stale
-//!   (there is no registry: nothing is ever pulled).
+//!   (there is no registry: nothing is ever pulled); [`compile_c`] compiles a C program with the
+//!   host's gcc, as the images' programs are.
 //! - [`Container`] runs a detached container and removes it when dropped; [`docker`],
 //!   [`docker_ok`] and [`run_once`] run the Docker CLI.
 //!
@@ -36,7 +37,7 @@ mod system;
 use std::path::{Path, PathBuf};
 
 pub use docker::{Container, docker, docker_ok, run_once};
-pub use images::{TestImage, ensure_image};
+pub use images::{Linking, TestImage, compile_c, ensure_image};
 pub use system::{System, system_tier};
 
 /// A process's exit status and output, for assertion messages.

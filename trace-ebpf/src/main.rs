@@ -9,6 +9,8 @@
 //! - [`phases`]: `cgroup:cgroup_mkdir` sets the target when the expected cgroup appears (a probe
 //!   armed before the container exists); the exits of `seccomp`/`prctl` and
 //!   `sched:sched_process_exec` move the target through its startup phases.
+//! - [`floor`]: an empty `sys_enter` program that trace never attaches (benchmarks measure the
+//!   cost of the attach point with it).
 //!
 //! Every program starts with the cgroup filter ([`target_phase`]): one inlined array lookup of
 //! the target, one helper call, nothing else happens for tasks outside the target. Records go through one ring buffer without a wakeup per
@@ -19,6 +21,7 @@
 mod caps;
 mod exec;
 mod files;
+mod floor;
 mod kernel;
 mod path;
 mod phases;
@@ -41,6 +44,9 @@ use trace_common::{
 /// Byte offset of `thread_info.status` in `task_struct`, or `NO_OFFSET`.
 #[unsafe(no_mangle)]
 static COMPAT_STATUS_OFFSET: u64 = NO_OFFSET;
+/// 1: `syscalls` reads the task with plain BTF loads (`trace_common::GLOBAL_DIRECT_LOADS`).
+#[unsafe(no_mangle)]
+static DIRECT_LOADS: u64 = 0;
 /// Kernel struct offsets from BTF.
 #[unsafe(no_mangle)]
 static OFFSETS: KernelOffsets = KernelOffsets::NONE;

@@ -22,6 +22,10 @@ pub enum Command {
     /// baseline-only profile and under it minus one call at a time, with and without
     /// no-new-privileges.
     RuncBaseline(RuncBaselineArgs),
+    /// Measure what tracing costs, side by side with an empty program, bpftrace and strace:
+    /// system call overhead in and around the traced container, a file storm, nginx under load,
+    /// trace's footprint (docs/bench.md). Prints a table, writes bench/results.json.
+    Bench(BenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -68,4 +72,39 @@ pub struct RuncBaselineArgs {
     /// Where to write the results, relative to the workspace root.
     #[arg(long, value_name = "FILE", default_value = "bench/runc-baseline.json")]
     pub out: std::path::PathBuf,
+}
+
+/// The parts of `cargo xtask bench`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchPart {
+    /// System call overhead in the target, a neighbour and the host.
+    Syscalls,
+    /// The file storm and the render time.
+    Storm,
+    /// nginx under load.
+    Service,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Tiny sizes: a smoke run of every part in well under a minute (results go to
+    /// target/bench/results-quick.json).
+    #[arg(long)]
+    pub quick: bool,
+    /// Interleaved rounds of the system call configurations [default: 7; --quick: 2].
+    #[arg(long, value_name = "N")]
+    pub rounds: Option<u32>,
+    /// System calls per timed workload run [default: 5000000; --quick: 200000].
+    #[arg(long, value_name = "N")]
+    pub syscalls: Option<u64>,
+    /// Another `trace` binary measured alongside as `trace (baseline)` (e.g. the build before
+    /// a change to the kernel side), in the same rounds.
+    #[arg(long, value_name = "TRACE")]
+    pub baseline: Option<std::path::PathBuf>,
+    /// Run only this part (e.g. `syscalls` to compare builds quickly).
+    #[arg(long, value_name = "PART")]
+    pub only: Option<BenchPart>,
+    /// Where to write the results [default: bench/results.json].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
 }

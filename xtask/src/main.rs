@@ -3,6 +3,7 @@
 //! See `cargo xtask --help`; each subcommand lives in a module of its own.
 
 mod baseline;
+mod bench;
 mod cli;
 mod cmd;
 mod demo;
@@ -19,6 +20,7 @@ fn main() -> ExitCode {
         cli::Command::Test(args) => test::run(&args),
         cli::Command::Demo(args) => demo::run(&args),
         cli::Command::RuncBaseline(args) => baseline::run(&args),
+        cli::Command::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

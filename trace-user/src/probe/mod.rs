@@ -50,6 +50,7 @@
 mod btf;
 mod events;
 mod features;
+mod floor;
 mod reader;
 mod tracefs;
 
@@ -68,15 +69,16 @@ use aya::{
 use trace_common::{
     Abi, CGROUP_MKDIR_ID_OFFSET, CGROUP_MKDIR_LEVEL_OFFSET, CGROUP_MKDIR_PATH_OFFSET,
     CGROUP_MKDIR_ROOT_OFFSET, CgroupName, GLOBAL_CAP_CRED_OFFSET, GLOBAL_CAP_FIELD_OFFSET,
-    GLOBAL_CAP_RET_OFFSET, GLOBAL_COMPAT_STATUS_OFFSET, GLOBAL_OFFSETS, KernelOffsets, MAP_CAPS,
-    MAP_DROPPED, MAP_EVENTS, MAP_PENDING, MAP_SOCKETS, MAP_SYSCALLS, MAP_TARGET, NO_OFFSET,
-    PENDING_NAMES, SYS_EXIT_NR_OFFSET, SYS_EXIT_RET_OFFSET, TargetState, slot_cap, slot_phase,
-    slot_socket, slot_syscall,
+    GLOBAL_CAP_RET_OFFSET, GLOBAL_COMPAT_STATUS_OFFSET, GLOBAL_DIRECT_LOADS, GLOBAL_OFFSETS,
+    KernelOffsets, MAP_CAPS, MAP_DROPPED, MAP_EVENTS, MAP_PENDING, MAP_SOCKETS, MAP_SYSCALLS,
+    MAP_TARGET, NO_OFFSET, PENDING_NAMES, SYS_EXIT_NR_OFFSET, SYS_EXIT_RET_OFFSET, TargetState,
+    slot_cap, slot_phase, slot_socket, slot_syscall,
 };
 
 pub use btf::VMLINUX_BTF;
 pub use events::{BindEvent, DecodeError, ExecEvent, FileEvent, ProbeEvent, decode};
 pub use features::{AttachPoint, FEATURES, Feature};
+pub use floor::Floor;
 pub use reader::{EventReader, POLL_INTERVAL};
 pub use trace_common::{CapChecker, FileOp, Phase};
 
@@ -448,21 +450,36 @@ impl Probe {
             .and_then(|dir| cap_capable_fields(dir));
         let (cred_at, cap_at, ret_at) = cap_fields.unwrap_or((8, 32, 36));
 
-        let object = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/trace-ebpf.o"));
         let offsets = PodOffsets(layout.offsets);
-        let mut ebpf = EbpfLoader::new()
-            // No CO-RE relocations in Rust eBPF: skip matching the object against kernel BTF.
-            .btf(None)
-            .override_global(GLOBAL_COMPAT_STATUS_OFFSET, &compat_status_offset, true)
-            .override_global(GLOBAL_OFFSETS, &offsets, true)
-            .override_global(GLOBAL_CAP_FIELD_OFFSET, &cap_at, true)
-            .override_global(GLOBAL_CAP_RET_OFFSET, &ret_at, true)
-            .override_global(GLOBAL_CAP_CRED_OFFSET, &cred_at, true)
-            .load(object)
-            .map_err(|source| ProbeError::Object { source })?;
+        let load_object = |direct_loads: u64| {
+            EbpfLoader::new()
+                // No CO-RE relocations in Rust eBPF: skip matching the object against kernel BTF.
+                .btf(None)
+                .override_global(GLOBAL_COMPAT_STATUS_OFFSET, &compat_status_offset, true)
+                .override_global(GLOBAL_OFFSETS, &offsets, true)
+                .override_global(GLOBAL_CAP_FIELD_OFFSET, &cap_at, true)
+                .override_global(GLOBAL_CAP_RET_OFFSET, &ret_at, true)
+                .override_global(GLOBAL_CAP_CRED_OFFSET, &cred_at, true)
+                .override_global(GLOBAL_DIRECT_LOADS, &direct_loads, true)
+                .load(embedded_object())
+                .map_err(|source| ProbeError::Object { source })
+        };
+        // The counter runs on every system call of the machine: it reads the task with plain
+        // loads where the kernel allows them, else (a fresh object) with helper calls.
+        let mut ebpf = load_object(1)?;
+        let counter = match attach_syscall_counter(&mut ebpf) {
+            Err(ProbeError::LoadProgram { source, .. }) => {
+                log::debug!(
+                    "{SYSCALL_PROGRAM} with direct loads refused ({source}); using helpers"
+                );
+                ebpf = load_object(0)?;
+                attach_syscall_counter(&mut ebpf)?
+            }
+            other => other?,
+        };
 
         let pending = matches!(mode, Mode::Pending(_));
-        let mut programs = vec![attach_syscall_counter(&mut ebpf)?];
+        let mut programs = vec![counter];
         let mut missing = Vec::new();
         for feature in FEATURES
             .iter()
@@ -626,6 +643,11 @@ impl Probe {
     }
 }
 
+/// The eBPF object (crate `trace-ebpf`), embedded at build time.
+fn embedded_object() -> &'static [u8] {
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/trace-ebpf.o"))
+}
+
 /// Every slot of a per-CPU counter array with a non-zero total over CPUs.
 fn sum_slots(
     map: &PerCpuArray<MapData, u64>,
@@ -702,15 +724,21 @@ fn take_array(
 
 /// Loads and attaches the mandatory system call counter.
 fn attach_syscall_counter(ebpf: &mut Ebpf) -> Result<LoadedProgram, ProbeError> {
+    attach_sys_enter(ebpf, SYSCALL_PROGRAM)
+}
+
+/// Loads `program` (a raw tracepoint program of the object) and attaches it to `sys_enter`.
+fn attach_sys_enter(ebpf: &mut Ebpf, program: &'static str) -> Result<LoadedProgram, ProbeError> {
+    let name = program;
     let load_error = |source| ProbeError::LoadProgram {
-        program: SYSCALL_PROGRAM,
+        program: name,
         source,
     };
     let program: &mut RawTracePoint = ebpf
-        .program_mut(SYSCALL_PROGRAM)
+        .program_mut(name)
         .ok_or(ProbeError::Missing {
             kind: "program",
-            name: SYSCALL_PROGRAM,
+            name,
         })?
         .try_into()
         .map_err(load_error)?;
@@ -720,12 +748,12 @@ fn attach_syscall_counter(ebpf: &mut Ebpf) -> Result<LoadedProgram, ProbeError> 
     program
         .attach(SYSCALL_TRACEPOINT)
         .map_err(|source| ProbeError::Attach {
-            program: SYSCALL_PROGRAM,
+            program: name,
             attach_point: SYSCALL_ATTACH,
             source,
         })?;
     Ok(LoadedProgram {
-        program: SYSCALL_PROGRAM,
+        program: name,
         verified_insns: program
             .info()
             .ok()

@@ -1,0 +1,116 @@
+/* The workloads of `cargo xtask bench`, timed from inside (so that starting them, e.g. through
+ * `docker exec`, is not part of the figure). Compiled with gcc -static; runs in the bench image and
+ * on the host.
+ *
+ *   loop getppid N       N getppid() calls: the cheapest system call, a tight loop
+ *   loop dd N            N pairs of 1-byte read(/dev/zero) and write(/dev/null): dd bs=1
+ *   loop mkfiles DIR N   creates DIR/dNNN/fNNNNN, N empty files, 1000 per directory
+ *   loop storm DIR N R   opens and closes each of those N files, R rounds, in a burst
+ *
+ * The timed modes warm up with N/10 untimed iterations, then print one line:
+ *   syscalls=<calls> wall_ns=<CLOCK_MONOTONIC> cpu_ns=<CLOCK_THREAD_CPUTIME_ID>
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static long long now_ns(clockid_t clock) {
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void die(const char *what) {
+    fprintf(stderr, "loop: %s: %s\n", what, strerror(errno));
+    exit(1);
+}
+
+static long long parse_count(const char *text) {
+    char *end;
+    long long n = strtoll(text, &end, 10);
+    if (*text == '\0' || *end != '\0' || n <= 0) {
+        fprintf(stderr, "loop: not a positive count: %s\n", text);
+        exit(2);
+    }
+    return n;
+}
+
+static void file_name(char *buf, size_t size, const char *dir, long long i) {
+    snprintf(buf, size, "%s/d%03lld/f%05lld", dir, i / 1000, i);
+}
+
+static void do_getppid(long long n) {
+    for (long long i = 0; i < n; i++) getppid();
+}
+
+static int zero_fd, null_fd;
+
+static void do_dd(long long n) {
+    char byte;
+    for (long long i = 0; i < n; i++) {
+        if (read(zero_fd, &byte, 1) != 1) die("read /dev/zero");
+        if (write(null_fd, &byte, 1) != 1) die("write /dev/null");
+    }
+}
+
+static const char *storm_dir;
+
+static void do_storm(long long n) {
+    char name[4096];
+    for (long long i = 0; i < n; i++) {
+        file_name(name, sizeof name, storm_dir, i);
+        int fd = open(name, O_RDONLY);
+        if (fd < 0) die(name);
+        close(fd);
+    }
+}
+
+/* Runs `body(n)` `rounds` times after a warm-up, prints the timing line. */
+static void timed(void (*body)(long long), long long n, long long rounds, long long calls_per_iter,
+                  int warm_up) {
+    if (warm_up) body(n / 10 > 0 ? n / 10 : 1);
+    long long wall = now_ns(CLOCK_MONOTONIC), cpu = now_ns(CLOCK_THREAD_CPUTIME_ID);
+    for (long long r = 0; r < rounds; r++) body(n);
+    cpu = now_ns(CLOCK_THREAD_CPUTIME_ID) - cpu;
+    wall = now_ns(CLOCK_MONOTONIC) - wall;
+    printf("syscalls=%lld wall_ns=%lld cpu_ns=%lld\n", n * rounds * calls_per_iter, wall, cpu);
+}
+
+int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc == 3 && strcmp(argv[1], "getppid") == 0) {
+        timed(do_getppid, parse_count(argv[2]), 1, 1, 1);
+    } else if (argc == 3 && strcmp(argv[1], "dd") == 0) {
+        zero_fd = open("/dev/zero", O_RDONLY);
+        null_fd = open("/dev/null", O_WRONLY);
+        if (zero_fd < 0 || null_fd < 0) die("open /dev/zero or /dev/null");
+        timed(do_dd, parse_count(argv[2]), 1, 2, 1);
+    } else if (argc == 4 && strcmp(argv[1], "mkfiles") == 0) {
+        long long n = parse_count(argv[3]);
+        char name[4096];
+        if (mkdir(argv[2], 0755) != 0 && errno != EEXIST) die(argv[2]);
+        for (long long i = 0; i < n; i++) {
+            if (i % 1000 == 0) {
+                snprintf(name, sizeof name, "%s/d%03lld", argv[2], i / 1000);
+                if (mkdir(name, 0755) != 0 && errno != EEXIST) die(name);
+            }
+            file_name(name, sizeof name, argv[2], i);
+            int fd = open(name, O_WRONLY | O_CREAT, 0644);
+            if (fd < 0) die(name);
+            close(fd);
+        }
+    } else if (argc == 5 && strcmp(argv[1], "storm") == 0) {
+        storm_dir = argv[2];
+        timed(do_storm, parse_count(argv[3]), parse_count(argv[4]), 2, 0);
+    } else {
+        fprintf(stderr, "usage: loop getppid N | dd N | mkfiles DIR N | storm DIR N ROUNDS\n");
+        return 2;
+    }
+    return 0;
+}

@@ -1,0 +1,156 @@
+//! A small loopback HTTP load generator: N threads, each with one keep-alive HTTP/1.1
+//! connection, sending `GET` requests one after the other for a fixed time.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+/// What a load run achieved.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Load {
+    /// Complete `200` responses.
+    pub requests: u64,
+    /// Failed requests or connections (each followed by a reconnect).
+    pub errors: u64,
+    pub seconds: f64,
+}
+
+impl Load {
+    #[allow(clippy::cast_precision_loss, reason = "request counts fit an f64")]
+    pub fn per_second(&self) -> f64 {
+        self.requests as f64 / self.seconds
+    }
+}
+
+/// Sends `GET path` over `connections` keep-alive connections to `addr` for `duration`.
+pub fn run(addr: SocketAddr, path: &str, connections: usize, duration: Duration) -> Result<Load> {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: bench\r\nUser-Agent: trace-bench\r\n\r\n");
+    let started = Instant::now();
+    let deadline = started + duration;
+    let workers: Vec<_> = (0..connections)
+        .map(|_| {
+            let request = request.clone();
+            std::thread::spawn(move || worker(addr, request.as_bytes(), deadline))
+        })
+        .collect();
+    let mut total = Load {
+        requests: 0,
+        errors: 0,
+        seconds: 0.0,
+    };
+    for worker in workers {
+        let (requests, errors) = worker
+            .join()
+            .map_err(|_| anyhow::anyhow!("a load thread panicked"))?;
+        total.requests += requests;
+        total.errors += errors;
+    }
+    total.seconds = started.elapsed().as_secs_f64();
+    Ok(total)
+}
+
+/// One connection's loop: (responses, errors).
+fn worker(addr: SocketAddr, request: &[u8], deadline: Instant) -> (u64, u64) {
+    let (mut requests, mut errors) = (0, 0);
+    let mut body = Vec::new();
+    while Instant::now() < deadline {
+        let Ok(stream) = TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
+            errors += 1;
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let mut writer = &stream;
+        let mut reader = BufReader::new(&stream);
+        while Instant::now() < deadline {
+            let answer = writer
+                .write_all(request)
+                .context("send")
+                .and_then(|()| read_response(&mut reader, &mut body));
+            let Ok(Response { ok, keep_alive }) = answer else {
+                errors += 1;
+                break;
+            };
+            if ok {
+                requests += 1;
+            } else {
+                errors += 1;
+            }
+            if !keep_alive {
+                break;
+            }
+        }
+    }
+    (requests, errors)
+}
+
+/// What one response said.
+#[derive(Debug, PartialEq, Eq)]
+struct Response {
+    /// Status 200.
+    ok: bool,
+    /// The connection stays open.
+    keep_alive: bool,
+}
+
+/// Reads one response (status line, headers, a `Content-Length` body) from `reader`.
+fn read_response(reader: &mut impl BufRead, body: &mut Vec<u8>) -> Result<Response> {
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let ok = line.split_whitespace().nth(1) == Some("200");
+    let mut length = 0usize;
+    let mut keep_alive = line.starts_with("HTTP/1.1");
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 {
+            anyhow::bail!("connection closed in the headers");
+        }
+        let header = line.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            let value = value.trim();
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.parse().context("Content-Length")?;
+            } else if name.eq_ignore_ascii_case("connection") {
+                keep_alive = !value.eq_ignore_ascii_case("close");
+            }
+        }
+    }
+    body.resize(length, 0);
+    reader.read_exact(body)?;
+    Ok(Response { ok, keep_alive })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn responses_are_read_to_the_end_of_their_body() {
+        let wire = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        let mut reader = BufReader::new(&wire[..]);
+        let mut body = Vec::new();
+        let first = read_response(&mut reader, &mut body).unwrap();
+        assert_eq!(
+            first,
+            Response {
+                ok: true,
+                keep_alive: true
+            }
+        );
+        assert_eq!(body, b"hello");
+        let second = read_response(&mut reader, &mut body).unwrap();
+        assert_eq!(
+            second,
+            Response {
+                ok: false,
+                keep_alive: false
+            }
+        );
+        assert!(read_response(&mut reader, &mut body).is_err());
+    }
+}

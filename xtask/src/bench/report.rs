@@ -1,0 +1,409 @@
+//! The bench's output: a table on stdout, the goals and whether they hold, and results.json with
+//! the machine, the sizes, every raw sample and the summaries.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result};
+use serde_json::json;
+
+use super::service::ServiceResult;
+use super::stats::Summary;
+use super::storm::{RenderResult, StormResult};
+use super::syscalls::{Location, Row, SyscallResults, Workload};
+use super::tracers::{Config, Usage};
+use super::{Bench, Sizes};
+use crate::cli::BenchArgs;
+
+/// trace may add at most this many ns per call above the floor (issue 8).
+const FLOOR_BUDGET_NS: f64 = 35.0;
+/// trace's ratio to untraced on the tight loop.
+const MAX_RATIO: f64 = 1.5;
+/// bpftrace's cost above the floor over trace's.
+const MIN_BPFTRACE_FACTOR: f64 = 4.0;
+/// Requests per second traced over untraced.
+const MIN_SERVICE_RATIO: f64 = 0.97;
+
+/// One goal of issue 8 and whether this run met it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Goal {
+    pub what: String,
+    pub measured: String,
+    pub holds: bool,
+}
+
+/// Everything one bench run found.
+pub struct Results {
+    command: String,
+    profile: &'static str,
+    sizes: Sizes,
+    syscalls: Option<SyscallResults>,
+    storm: Option<StormResult>,
+    service: Option<ServiceResult>,
+    render: Option<RenderResult>,
+    goals: Vec<Goal>,
+}
+
+impl Results {
+    pub fn new(
+        bench: &Bench,
+        args: &BenchArgs,
+        syscalls: Option<SyscallResults>,
+        storm: Option<StormResult>,
+        service: Option<ServiceResult>,
+        render: Option<RenderResult>,
+    ) -> Self {
+        let goals = goals(syscalls.as_ref(), storm.as_ref(), service.as_ref());
+        Results {
+            command: command_line(args),
+            profile: bench.profile,
+            sizes: bench.sizes.clone(),
+            syscalls,
+            storm,
+            service,
+            render,
+            goals,
+        }
+    }
+
+    /// The table and the goals, as text.
+    pub fn table(&self) -> String {
+        let mut t = String::new();
+        let s = &self.sizes;
+        let _ = writeln!(t, "\n$ {}", self.command);
+        if let Some(syscalls) = &self.syscalls {
+            self.syscall_table(syscalls, &mut t);
+        }
+        if let Some(storm) = &self.storm {
+            let _ = writeln!(
+                t,
+                "\nFile storm: {} distinct files opened twice in a burst: {} of {} paths in the recording, {} events dropped \
+                 ({} paths recorded in all); burst {:.0} ms untraced, {:.0} ms traced",
+                storm.files,
+                storm.recorded,
+                storm.files,
+                storm.dropped,
+                storm.recording_files,
+                ns_to_ms(storm.untraced.wall_ns),
+                ns_to_ms(storm.traced.wall_ns)
+            );
+        }
+        if let Some(service) = &self.service {
+            let _ = writeln!(
+                t,
+                "\nService: {}, {} keep-alive connections, {} s runs x {}: {:.0} req/s untraced ({:.0}-{:.0}), {:.0} traced ({:.0}-{:.0}): ratio {:.3}",
+                service.server,
+                s.service_connections,
+                s.service_secs,
+                s.service_rounds,
+                service.untraced_rps.median,
+                service.untraced_rps.min,
+                service.untraced_rps.max,
+                service.traced_rps.median,
+                service.traced_rps.min,
+                service.traced_rps.max,
+                service.ratio
+            );
+        }
+        self.footprint(&mut t);
+        let _ = writeln!(t, "\nGoals:");
+        for goal in &self.goals {
+            let _ = writeln!(
+                t,
+                "- [{}] {}: {}",
+                if goal.holds { "holds" } else { "MISSED" },
+                goal.what,
+                goal.measured
+            );
+        }
+        t
+    }
+
+    /// The system call rows of the table.
+    fn syscall_table(&self, syscalls: &SyscallResults, t: &mut String) {
+        let s = &self.sizes;
+        let _ = writeln!(
+            t,
+            "\nSystem calls: ns per call, thread CPU time (median of {} interleaved rounds, min-max); wall time median; \
+             getppid x{}, dd bs=1 x{} (strace: x{}, x{})\n",
+            s.rounds,
+            s.getppid_calls,
+            s.dd_pairs * 2,
+            s.strace_getppid_calls,
+            s.strace_dd_pairs * 2
+        );
+        let _ = writeln!(
+            t,
+            "| workload | where | config | ns/call (cpu) | wall | x untraced (cpu / wall) | + untraced | + floor |"
+        );
+        let _ = writeln!(t, "|---|---|---|---|---|---|---|---|");
+        for workload in Workload::ALL {
+            for location in Location::ALL {
+                for config in [
+                    Config::Untraced,
+                    Config::Floor,
+                    Config::Trace,
+                    Config::TraceBaseline,
+                    Config::Bpftrace,
+                    Config::Strace,
+                ] {
+                    if let Some(row) = syscalls.row(workload, location, config) {
+                        let _ = writeln!(t, "{}", table_row(row));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The footprint lines of the table.
+    fn footprint(&self, t: &mut String) {
+        let _ = writeln!(t, "\nFootprint of trace ({} build):", self.profile);
+        let none: &[Usage] = &[];
+        for (what, usages) in [
+            (
+                "attached while the system call loops ran",
+                self.syscalls.as_ref().map_or(none, |s| &s.trace_usage[..]),
+            ),
+            (
+                "attached to nginx under load",
+                self.service.as_ref().map_or(none, |s| &s.trace_usage[..]),
+            ),
+            (
+                "the file storm",
+                self.storm
+                    .as_ref()
+                    .map_or(none, |s| std::slice::from_ref(&s.trace_usage)),
+            ),
+        ] {
+            if let Some(line) = usage_line(usages) {
+                let _ = writeln!(t, "- {what}: {line}");
+            }
+        }
+        if let Some(render) = &self.render {
+            let _ = writeln!(
+                t,
+                "- trace render of a {}-file recording: {:.0} ms, peak RSS {:.1} MiB",
+                render.files,
+                render.wall_ms,
+                kib_to_mib(render.usage.max_rss_kib)
+            );
+        }
+    }
+
+    /// Writes results.json (atomically enough for a bench: a temporary file, then a rename).
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let value = json!({
+            "command": self.command,
+            "date": shell(&["date", "-u", "+%Y-%m-%dT%H:%M:%SZ"]),
+            "machine": machine(),
+            "trace_build": self.profile,
+            "sizes": self.sizes,
+            "metric": "ns per system call from the workload's thread CPU time (CLOCK_THREAD_CPUTIME_ID); wall time (CLOCK_MONOTONIC) alongside; differences paired per round",
+            "syscalls": self.syscalls,
+            "storm": self.storm,
+            "service": self.service,
+            "render": self.render,
+            "goals": self.goals,
+        });
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_string_pretty(&value)? + "\n")
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+    }
+}
+
+fn table_row(row: &Row) -> String {
+    let c = &row.cpu_ns_per_call;
+    let dash = || "-".to_string();
+    let above_untraced = if row.config == Config::Untraced {
+        dash()
+    } else {
+        signed(row.above_untraced_ns.median)
+    };
+    format!(
+        "| {} | {} | {} | {:.0} ({:.0}-{:.0}) | {:.0} | {:.2} / {:.2} | {} | {} |",
+        row.workload.name(),
+        row.location.name(),
+        row.config.name(),
+        c.median,
+        c.min,
+        c.max,
+        row.wall_ns_per_call.median,
+        row.ratio_cpu,
+        row.ratio_wall,
+        above_untraced,
+        row.above_floor_ns.map_or_else(dash, |s| format!(
+            "{} ({}..{})",
+            signed(s.median),
+            signed(s.min),
+            signed(s.max)
+        ))
+    )
+}
+
+fn signed(v: f64) -> String {
+    format!("{v:+.0}")
+}
+
+#[allow(clippy::cast_precision_loss, reason = "figures for a table")]
+fn ns_to_ms(ns: u64) -> f64 {
+    ns as f64 / 1e6
+}
+
+#[allow(clippy::cast_precision_loss, reason = "figures for a table")]
+fn kib_to_mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// Medians of start-to-armed and CPU time, the largest peak RSS, over some trace sessions.
+fn usage_line(usages: &[Usage]) -> Option<String> {
+    let armed = Summary::of(&usages.iter().map(|u| u.armed_ms).collect::<Vec<_>>())?;
+    let cpu = Summary::of(
+        &usages
+            .iter()
+            .map(|u| u.user_ms + u.system_ms)
+            .collect::<Vec<_>>(),
+    )?;
+    let life = Summary::of(&usages.iter().map(|u| u.lifetime_ms).collect::<Vec<_>>())?;
+    let rss = usages.iter().map(|u| u.max_rss_kib).max()?;
+    Some(format!(
+        "{} runs: start to armed {:.0} ms ({:.0}-{:.0}); CPU time {:.0} ms per run of {:.1} s; peak RSS {:.1} MiB",
+        usages.len(),
+        armed.median,
+        armed.min,
+        armed.max,
+        cpu.median,
+        life.median / 1000.0,
+        kib_to_mib(rss)
+    ))
+}
+
+fn goals(
+    syscalls: Option<&SyscallResults>,
+    storm: Option<&StormResult>,
+    service: Option<&ServiceResult>,
+) -> Vec<Goal> {
+    let mut goals = Vec::new();
+    if let Some(syscalls) = syscalls {
+        syscall_goals(syscalls, &mut goals);
+    }
+    if let Some(storm) = storm {
+        goals.push(Goal {
+            what: "file storm: every distinct path recorded, 0 events dropped".into(),
+            measured: format!(
+                "{} of {} paths, {} dropped",
+                storm.recorded, storm.files, storm.dropped
+            ),
+            holds: storm.complete(),
+        });
+    }
+    if let Some(service) = service {
+        goals.push(Goal {
+            what: format!("nginx requests per second traced/untraced at least {MIN_SERVICE_RATIO}"),
+            measured: format!("{:.3}", service.ratio),
+            holds: service.ratio >= MIN_SERVICE_RATIO,
+        });
+    }
+    goals
+}
+
+fn syscall_goals(syscalls: &SyscallResults, goals: &mut Vec<Goal>) {
+    let above_floor = |w, l, c| {
+        syscalls
+            .row(w, l, c)
+            .and_then(|r| r.above_floor_ns)
+            .map(|s| s.median)
+    };
+    for workload in Workload::ALL {
+        for location in Location::ALL {
+            if let Some(ns) = above_floor(workload, location, Config::Trace) {
+                goals.push(Goal {
+                    what: format!(
+                        "trace within {FLOOR_BUDGET_NS:.0} ns of the floor ({}, {})",
+                        workload.name(),
+                        location.name()
+                    ),
+                    measured: format!("{ns:+.1} ns per call"),
+                    holds: ns <= FLOOR_BUDGET_NS,
+                });
+            }
+        }
+        if let (Some(trace), Some(bpftrace)) = (
+            above_floor(workload, Location::Target, Config::Trace),
+            above_floor(workload, Location::Target, Config::Bpftrace),
+        ) {
+            let factor = bpftrace / trace.max(1.0);
+            goals.push(Goal {
+                what: format!(
+                    "trace at least {MIN_BPFTRACE_FACTOR:.0}x cheaper than bpftrace above the floor ({}, target)",
+                    workload.name()
+                ),
+                measured: format!("{factor:.1}x (bpftrace {bpftrace:+.0} ns, trace {trace:+.0} ns; trace counted as at least 1 ns)"),
+                holds: factor >= MIN_BPFTRACE_FACTOR,
+            });
+        }
+    }
+    if let Some(row) = syscalls.row(Workload::Getppid, Location::Target, Config::Trace) {
+        goals.push(Goal {
+            what: format!(
+                "trace at most {MAX_RATIO}x untraced on the tight loop (getppid, target)"
+            ),
+            measured: format!("{:.2}x", row.ratio_cpu),
+            holds: row.ratio_cpu <= MAX_RATIO,
+        });
+    }
+}
+
+/// How this run was invoked, as a command line to paste.
+fn command_line(args: &BenchArgs) -> String {
+    let mut words = vec!["cargo xtask bench".to_string()];
+    if args.quick {
+        words.push("--quick".into());
+    }
+    if let Some(rounds) = args.rounds {
+        words.push(format!("--rounds {rounds}"));
+    }
+    if let Some(calls) = args.syscalls {
+        words.push(format!("--syscalls {calls}"));
+    }
+    if let Some(part) = args.only {
+        words.push(format!("--only {}", format!("{part:?}").to_lowercase()));
+    }
+    if let Some(baseline) = &args.baseline {
+        words.push(format!("--baseline {}", baseline.display()));
+    }
+    words.join(" ")
+}
+
+/// The machine: kernel, CPU, memory, and the versions of what was compared.
+fn machine() -> serde_json::Value {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|l| l.trim_start_matches([' ', '\t', ':']).to_string());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    json!({
+        "kernel": shell(&["uname", "-r"]),
+        "cpus": std::thread::available_parallelism().map(std::num::NonZero::get).ok(),
+        "cpu_model": model,
+        "memory": meminfo.lines().next().map(str::to_string),
+        "docker": shell(&["docker", "version", "--format", "{{.Server.Version}}"]),
+        "bpftrace": shell(&["bpftrace", "--version"]),
+        "strace": shell(&["strace", "--version"]).and_then(|v| v.lines().next().map(str::to_string)),
+        "load_average": std::fs::read_to_string("/proc/loadavg").ok().map(|l| l.trim().to_string()),
+    })
+}
+
+/// The trimmed stdout of a command, if it ran.
+fn shell(argv: &[&str]) -> Option<String> {
+    let output = Command::new(argv[0]).args(&argv[1..]).output().ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+}

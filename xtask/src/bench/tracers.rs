@@ -1,0 +1,249 @@
+//! The tracers compared: each runs as its own process, started, waited for until armed, and
+//! stopped, with its resource usage taken from `wait4`.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use super::Bench;
+
+/// What watches the system calls while a workload runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Config {
+    /// Nothing attached.
+    Untraced,
+    /// trace-ebpf's empty program on `sys_enter`: the kernel's dispatch alone.
+    Floor,
+    /// `trace --container TARGET`.
+    Trace,
+    /// The same with another `trace` binary (`--baseline`).
+    TraceBaseline,
+    /// bpftrace counting the target cgroup's system calls per number.
+    Bpftrace,
+    /// `strace -f -c` around the workload, inside the container (ptrace).
+    Strace,
+}
+
+impl Config {
+    pub fn name(self) -> &'static str {
+        match self {
+            Config::Untraced => "untraced",
+            Config::Floor => "floor",
+            Config::Trace => "trace",
+            Config::TraceBaseline => "trace (baseline)",
+            Config::Bpftrace => "bpftrace",
+            Config::Strace => "strace -f -c",
+        }
+    }
+}
+
+/// The container a tracer watches.
+pub struct Target<'a> {
+    pub name: &'a str,
+    /// Its cgroup v2 directory on the host (bpftrace filters on its id; only bpftrace needs it).
+    pub cgroup_dir: Option<&'a Path>,
+}
+
+/// A tracer process, armed.
+pub struct Session {
+    child: Child,
+    /// The floor's stdin: closing it stops the floor.
+    stdin: Option<ChildStdin>,
+    /// What it printed, collected by a thread.
+    output: Option<JoinHandle<String>>,
+    started: Instant,
+    /// From the spawn to the line saying it is armed.
+    pub armed_after: Duration,
+}
+
+/// What a tracer process used, from `wait4`.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Usage {
+    /// Seconds from the spawn to its exit.
+    pub lifetime_ms: f64,
+    pub armed_ms: f64,
+    pub user_ms: f64,
+    pub system_ms: f64,
+    pub max_rss_kib: u64,
+}
+
+/// Starts the tracer of `config` on `target` and waits until it is armed; `None` for the
+/// configurations without a tracer process.
+pub fn start(
+    bench: &Bench,
+    config: Config,
+    target: &Target<'_>,
+    out_dir: &Path,
+) -> Result<Option<Session>> {
+    let (mut cmd, armed_line, on_stderr): (Command, &str, bool) = match config {
+        Config::Untraced | Config::Strace => return Ok(None),
+        Config::Floor => (Command::new(&bench.floor), "armed", false),
+        Config::Trace | Config::TraceBaseline => {
+            let binary = match (config, &bench.baseline) {
+                (Config::TraceBaseline, Some(baseline)) => baseline,
+                (Config::TraceBaseline, None) => bail!("no --baseline trace binary"),
+                _ => &bench.trace,
+            };
+            let mut cmd = Command::new(binary);
+            cmd.args(["--container", target.name, "--out"]).arg(out_dir);
+            (cmd, "trace: recording container", true)
+        }
+        Config::Bpftrace => {
+            let cgroup_dir = target.cgroup_dir.context("bpftrace needs the cgroup")?;
+            let mut cmd = Command::new("bpftrace");
+            cmd.args(["-e", &bpftrace_program(cgroup_dir)]);
+            (cmd, "armed", false)
+        }
+    };
+    let stdin = if config == Config::Floor {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    };
+    cmd.stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let started = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot start {}", config.name()))?;
+    let stdin = child.stdin.take();
+    let stdout = child.stdout.take().context("no stdout")?;
+    let stderr = child.stderr.take().context("no stderr")?;
+    let (watched, other): (Box<dyn Read + Send>, Box<dyn Read + Send>) = if on_stderr {
+        (Box::new(stderr), Box::new(stdout))
+    } else {
+        (Box::new(stdout), Box::new(stderr))
+    };
+    let other = std::thread::spawn(move || read_all(other));
+    let mut lines = BufReader::new(watched);
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        if lines.read_line(&mut line)? == 0 {
+            let _ = child.kill();
+            let _ = child.wait();
+            let other = other.join().unwrap_or_default();
+            bail!(
+                "{} exited before it was armed: {}{}",
+                config.name(),
+                seen.trim(),
+                other.trim()
+            );
+        }
+        seen.push_str(&line);
+        if line.starts_with(armed_line) {
+            break;
+        }
+    }
+    let armed_after = started.elapsed();
+    let output = std::thread::spawn(move || {
+        let rest = read_all(Box::new(lines));
+        let other = other.join().unwrap_or_default();
+        format!("{seen}{rest}{other}")
+    });
+    Ok(Some(Session {
+        child,
+        stdin,
+        output: Some(output),
+        started,
+        armed_after,
+    }))
+}
+
+/// bpftrace's equivalent of trace's counter: the target cgroup's calls per number, on the classic
+/// `raw_syscalls:sys_enter` tracepoint (bpftrace 0.17 has no raw tracepoints). The interval probe
+/// comes last and fires 100 ms after it is attached: then the counter runs.
+fn bpftrace_program(cgroup_dir: &Path) -> String {
+    format!(
+        "tracepoint:raw_syscalls:sys_enter /cgroup == cgroupid(\"{}\")/ {{ @calls[args->id] = count(); }}\n\
+         interval:ms:100 {{ if (@armed == 0) {{ printf(\"armed\\n\"); @armed = 1; }} }}\n",
+        cgroup_dir.display()
+    )
+}
+
+fn read_all(mut from: Box<dyn Read + Send>) -> String {
+    let mut text = String::new();
+    let _ = from.read_to_string(&mut text);
+    text
+}
+
+impl Session {
+    /// Stops the tracer (SIGINT; the floor: stdin closed), waits for it and returns what it used.
+    pub fn stop(mut self) -> Result<(Usage, String)> {
+        let pid = i32::try_from(self.child.id()).context("pid out of range")?;
+        // The floor reads its stdin (and dies of SIGINT); the others stop on SIGINT.
+        if self.stdin.take().is_none() {
+            // SAFETY: kill(2) on our own child, not yet reaped; no memory is involved.
+            unsafe { libc::kill(pid, libc::SIGINT) };
+        }
+        let (status, usage) = wait4(pid)?;
+        let lifetime = self.started.elapsed();
+        let output = self
+            .output
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
+        // trace exits 130 after SIGINT, bpftrace 0; anything else is a failure.
+        let code = libc::WEXITSTATUS(status);
+        if !libc::WIFEXITED(status) || (code != 0 && code != 130) {
+            bail!(
+                "tracer exited with wait status {status:#x}: {}",
+                output.trim()
+            );
+        }
+        Ok((
+            Usage {
+                lifetime_ms: super::millis(lifetime),
+                armed_ms: super::millis(self.armed_after),
+                ..usage
+            },
+            output,
+        ))
+    }
+}
+
+/// Waits for child `pid` and returns its wait status and resource usage.
+pub fn wait4(pid: i32) -> Result<(i32, Usage)> {
+    let mut status = 0;
+    // SAFETY: rusage is plain integers; zeroed is a valid value that wait4 overwrites.
+    let mut rusage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid and writable for the call; `pid` is our unreaped child.
+    let rc = unsafe { libc::wait4(pid, &raw mut status, 0, &raw mut rusage) };
+    if rc != pid {
+        return Err(std::io::Error::last_os_error()).context("wait4");
+    }
+    let ms = |tv: libc::timeval| {
+        super::millis(Duration::new(
+            u64::try_from(tv.tv_sec).unwrap_or(0),
+            u32::try_from(tv.tv_usec).unwrap_or(0) * 1000,
+        ))
+    };
+    Ok((
+        status,
+        Usage {
+            lifetime_ms: 0.0,
+            armed_ms: 0.0,
+            user_ms: ms(rusage.ru_utime),
+            system_ms: ms(rusage.ru_stime),
+            max_rss_kib: u64::try_from(rusage.ru_maxrss).unwrap_or(0),
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bpftrace_filters_on_the_cgroup_and_says_when_armed() {
+        let program = bpftrace_program(Path::new("/sys/fs/cgroup/unified/docker/abc"));
+        assert!(program.contains("cgroupid(\"/sys/fs/cgroup/unified/docker/abc\")"));
+        assert!(program.contains("printf(\"armed\\n\")"));
+    }
+}
