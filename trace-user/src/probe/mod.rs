@@ -68,10 +68,10 @@ use aya::{
 use trace_common::{
     Abi, ArgValueKey, CGROUP_MKDIR_ID_OFFSET, CGROUP_MKDIR_LEVEL_OFFSET, CGROUP_MKDIR_PATH_OFFSET,
     CGROUP_MKDIR_ROOT_OFFSET, CgroupName, GLOBAL_CAP_CRED_OFFSET, GLOBAL_CAP_FIELD_OFFSET,
-    GLOBAL_CAP_RET_OFFSET, GLOBAL_COMPAT_STATUS_OFFSET, GLOBAL_OFFSETS, KernelOffsets, MAP_ARG_LOST, MAP_ARG_VALUES, MAP_CAPS,
-    MAP_DROPPED, MAP_EVENTS, MAP_PENDING, MAP_SOCKETS, MAP_SYSCALLS, MAP_TARGET, NO_OFFSET,
-    PENDING_NAMES, SYS_ENTER_ARG0_OFFSET, SYS_EXIT_NR_OFFSET, SYS_EXIT_RET_OFFSET, TargetState, slot_cap, slot_phase,
-    slot_socket, slot_syscall,
+    GLOBAL_CAP_RET_OFFSET, GLOBAL_COMPAT_STATUS_OFFSET, GLOBAL_OFFSETS, KernelOffsets,
+    MAP_ARG_LOST, MAP_ARG_VALUES, MAP_CAPS, MAP_DROPPED, MAP_EVENTS, MAP_PENDING, MAP_SOCKETS,
+    MAP_SYSCALLS, MAP_TARGET, NO_OFFSET, PENDING_NAMES, SYS_ENTER_ARG0_OFFSET, SYS_EXIT_NR_OFFSET,
+    SYS_EXIT_RET_OFFSET, TargetState, slot_cap, slot_phase, slot_socket, slot_syscall,
 };
 
 pub use btf::VMLINUX_BTF;
@@ -648,7 +648,9 @@ impl Probe {
             .collect::<Result<Vec<_>, _>>()
             .map_err(ProbeError::map(MAP_ARG_VALUES))?;
         values.sort_unstable();
-        let lost = sum_slots(&self.arg_lost, MAP_ARG_LOST)?.map(|(_, n)| n).sum();
+        let lost = sum_slots(&self.arg_lost, MAP_ARG_LOST)?
+            .map(|(_, n)| n)
+            .sum();
         Ok((values, lost))
     }
 
@@ -882,7 +884,10 @@ fn check_format(tracefs: &Path, category: &str, name: &str) -> Result<(), String
     match category {
         "syscalls" => {
             expect("__syscall_nr", SYS_EXIT_NR_OFFSET, 4)?;
-            match features::ARG_FIELDS.iter().find(|(event, _)| *event == name) {
+            match features::ARG_FIELDS
+                .iter()
+                .find(|(event, _)| *event == name)
+            {
                 Some((_, arg)) => expect(arg, SYS_ENTER_ARG0_OFFSET, 8),
                 None => expect("ret", SYS_EXIT_RET_OFFSET, 8),
             }

@@ -67,17 +67,35 @@ mod tests {
     #[test]
     fn union_keeps_every_value_and_lost_values_stick() {
         let mut a = ArgumentValues::default();
-        a.values.entry("prctl".into()).or_default().entry(0).or_default().extend([15, 38]);
+        a.values
+            .entry("prctl".into())
+            .or_default()
+            .entry(0)
+            .or_default()
+            .extend([15, 38]);
         let mut b = ArgumentValues {
             lost: 2,
             ..ArgumentValues::default()
         };
-        b.values.entry("prctl".into()).or_default().entry(0).or_default().insert(8);
-        b.values.entry("personality".into()).or_default().entry(0).or_default().insert(0);
+        b.values
+            .entry("prctl".into())
+            .or_default()
+            .entry(0)
+            .or_default()
+            .insert(8);
+        b.values
+            .entry("personality".into())
+            .or_default()
+            .entry(0)
+            .or_default()
+            .insert(0);
         let merged = a.union(&b);
         assert_eq!(merged, b.union(&a));
         assert_eq!(
-            merged.values["prctl"][&0].iter().copied().collect::<Vec<_>>(),
+            merged.values["prctl"][&0]
+                .iter()
+                .copied()
+                .collect::<Vec<_>>(),
             [8, 15, 38]
         );
         assert_eq!(merged.values["personality"][&0].len(), 1);

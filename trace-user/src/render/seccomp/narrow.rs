@@ -80,16 +80,14 @@ fn call_rules(name: &str, seen: &BTreeSet<u64>) -> Option<Vec<SyscallRule>> {
             .join(", ")
     };
     let mut evidence = format!(
-        "{name} argument 0 was seen with {} value(s) while tracing ({}), none lost: allowed for \
-         those only",
+        "argument 0 of {name} was seen with {} distinct value{} while tracing ({}), none lost: \
+         allowed for those only",
         seen.len(),
+        if seen.len() == 1 { "" } else { "s" },
         hex(seen)
     );
     if name == "clone" {
-        evidence.push_str(
-            ", flags compared under 0xffffff00 (not the exit signal), the Go runtime's thread \
-             flags 0x50f00 always allowed (runc)",
-        );
+        evidence.push_str(", flags compared under 0xffffff00 (not the exit signal)");
     }
     if !refused.is_empty() {
         evidence.push_str(&format!(
@@ -98,6 +96,10 @@ fn call_rules(name: &str, seen: &BTreeSet<u64>) -> Option<Vec<SyscallRule>> {
         ));
     }
     evidence.push('.');
+    let observed = |value: u64| match name {
+        "clone" => seen.iter().any(|f| f & CLONE_COMPARE_MASK == value),
+        _ => seen.contains(&value),
+    };
     Some(
         allowed
             .iter()
@@ -123,9 +125,196 @@ fn call_rules(name: &str, seen: &BTreeSet<u64>) -> Option<Vec<SyscallRule>> {
                     errno_ret: None,
                     args: vec![arg],
                     includes: None,
-                    comment: Some(format!("Observed: {name}({value:#x}). {evidence}")),
+                    comment: Some(if observed(value) {
+                        format!("Observed: {name}({value:#x}). {evidence}")
+                    } else {
+                        format!(
+                            "Not observed: clone({value:#x}), the Go runtime's thread flags: runc \
+                             may start a thread after installing this filter. {evidence}"
+                        )
+                    }),
                 }
             })
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recording::Startup;
+    use crate::render::seccomp::{Arch, SeccompOptions, profile, profile_with};
+
+    /// The v2 fixture with personality, prctl and clone observed, the startup seen and argument
+    /// values recorded: `values` per call.
+    fn recording(values: &[(&str, &[u64])]) -> Recording {
+        let mut r = Recording::from_json(
+            include_str!("../../../tests/data/recording-v2.json"),
+            "fixture",
+        )
+        .unwrap();
+        let calls = r.syscalls.get_mut(&trace_common::Abi::X86_64).unwrap();
+        for name in NARROWED {
+            calls.insert((*name).to_owned(), 1);
+        }
+        r.startup = Some(Startup::default());
+        r.mark_recorded(Category::Arguments);
+        for (name, seen) in values {
+            for &value in *seen {
+                r.record_argument(name, 0, value);
+            }
+        }
+        r
+    }
+
+    fn relative(r: &Recording, arches: &[Arch]) -> Vec<SyscallRule> {
+        profile_with(
+            r,
+            &SeccompOptions {
+                arches: arches.to_vec(),
+                relative_to_default: true,
+            },
+        )
+        .syscalls
+    }
+
+    /// The rules naming `name`: (op, value, value two) of each.
+    fn args_of(rules: &[SyscallRule], name: &str) -> Vec<(String, u64, u64)> {
+        rules
+            .iter()
+            .filter(|r| r.names.iter().any(|n| n == name))
+            .map(|r| {
+                assert_eq!(r.action, "SCMP_ACT_ALLOW");
+                let [arg] = r.args.as_slice() else {
+                    assert!(r.args.is_empty(), "{name}: one argument filter");
+                    return (String::new(), 0, 0);
+                };
+                assert_eq!(r.names, [name], "{name} has rules of its own");
+                assert_eq!(arg.index, 0);
+                (arg.op.clone(), arg.value, arg.value_two)
+            })
+            .collect()
+    }
+
+    fn eq(values: &[u64]) -> Vec<(String, u64, u64)> {
+        values
+            .iter()
+            .map(|&v| ("SCMP_CMP_EQ".to_owned(), v, 0))
+            .collect()
+    }
+
+    #[test]
+    fn few_values_allow_exactly_those_within_dockers_filters() {
+        // fork (0x1200011), a pthread fallback (0x3d0f00), clone(CLONE_NEWUSER | SIGCHLD).
+        let r = recording(&[
+            ("personality", &[0xffff_ffff, 0x1234]),
+            ("prctl", &[38, 3]),
+            ("clone", &[0x0120_0011, 0x003d_0f00, 0x1000_0011]),
+        ]);
+        let rules = relative(&r, &[Arch::X86_64]);
+        assert_eq!(args_of(&rules, "personality"), eq(&[0xffff_ffff]));
+        assert_eq!(args_of(&rules, "prctl"), eq(&[3, 38]));
+        let masked = |v| ("SCMP_CMP_MASKED_EQ".to_owned(), CLONE_COMPARE_MASK, v);
+        assert_eq!(
+            args_of(&rules, "clone"),
+            [
+                masked(GO_THREAD_CLONE_FLAGS),
+                masked(0x003d_0f00),
+                masked(0x0120_0000)
+            ]
+        );
+        // Never looser than Docker's clone filter: every namespace flag is compared, to 0.
+        assert_eq!(
+            CLONE_COMPARE_MASK & CLONE_NAMESPACE_FLAGS,
+            CLONE_NAMESPACE_FLAGS
+        );
+        let comment = |name: &str, value: u64| {
+            rules
+                .iter()
+                .find(|r| {
+                    r.names == [name]
+                        && r.args
+                            .iter()
+                            .any(|a| a.value == value || a.value_two == value)
+                })
+                .and_then(|r| r.comment.clone())
+                .unwrap()
+        };
+        let personality = comment("personality", 0xffff_ffff);
+        assert!(
+            personality.starts_with("Observed: personality(0xffffffff).")
+                && personality.contains("2 distinct values while tracing (0x1234, 0xffffffff)")
+                && personality.contains("0x1234 stay refused"),
+            "{personality}"
+        );
+        assert!(comment("clone", GO_THREAD_CLONE_FLAGS).starts_with("Not observed"));
+        assert!(comment("clone", 0x0120_0000).contains("0x10000011 stay refused"));
+        // Other calls keep what they had; the exact profile is not narrowed.
+        assert_eq!(args_of(&rules, "read"), [(String::new(), 0, 0)]);
+        let exact = profile(&r).syscalls;
+        assert!(args_of(&exact, "prctl").iter().all(|a| a.0.is_empty()));
+    }
+
+    #[test]
+    fn without_usable_evidence_a_call_keeps_dockers_treatment() {
+        let nine: Vec<u64> = (1..=9).collect();
+        let docker_personality = eq(&PERSONALITY_VALUES);
+        let any = vec![(String::new(), 0, 0)];
+        // Too many values; none Docker's default allows.
+        let rules = relative(
+            &recording(&[("prctl", &nine), ("personality", &[0x1234])]),
+            &[Arch::X86_64],
+        );
+        assert_eq!(args_of(&rules, "prctl"), any);
+        assert_eq!(args_of(&rules, "personality"), docker_personality);
+        let few: &[(&str, &[u64])] = &[("prctl", &[3]), ("personality", &[0])];
+        assert_eq!(
+            args_of(&relative(&recording(few), &[Arch::X86_64]), "prctl"),
+            eq(&[3])
+        );
+        // Values lost, not recorded, or runc's startup unseen (its values unknown).
+        let mut lost = recording(few);
+        lost.record_arguments_lost(1);
+        let mut unrecorded = recording(few);
+        unrecorded.events.recorded.remove(&Category::Arguments);
+        let mut attached = recording(few);
+        attached.startup = None;
+        for r in [lost, unrecorded, attached] {
+            let rules = relative(&r, &[Arch::X86_64]);
+            assert_eq!(args_of(&rules, "prctl"), any);
+            assert_eq!(args_of(&rules, "personality"), docker_personality);
+        }
+    }
+
+    #[test]
+    fn every_format_and_architecture_carries_the_rules_and_the_bytes_are_stable() {
+        use crate::render::{Format, Options, profiles_with};
+        let r = recording(&[("personality", &[0xffff_ffff]), ("prctl", &[3, 8])]);
+        let again = Recording::from_json(&r.to_json(), "again").unwrap();
+        assert_eq!(again.arguments, r.arguments);
+        let both = [Arch::X86_64, Arch::Aarch64];
+        let rules = relative(&r, &both);
+        assert_eq!(args_of(&rules, "prctl"), eq(&[3, 8]));
+        assert!(
+            rules
+                .iter()
+                .filter(|r| r.names == ["prctl"])
+                .all(|r| r.includes.is_none())
+        );
+        for format in [Format::Docker, Format::Oci, Format::Spo] {
+            let options = Options {
+                format,
+                seccomp: SeccompOptions {
+                    arches: both.to_vec(),
+                    relative_to_default: true,
+                },
+            };
+            let first = profiles_with(&r, &options);
+            let second = profiles_with(&again, &options);
+            let text = &first[0].contents;
+            assert_eq!(text, &second[0].contents, "{format:?}: same bytes");
+            let prctl_rules = text.matches("prctl").count();
+            assert!(prctl_rules >= 2, "{format:?}: {text}");
+        }
+    }
 }
