@@ -90,10 +90,9 @@ fn call_rules(name: &str, seen: &BTreeSet<u64>) -> Option<Vec<SyscallRule>> {
         evidence.push_str(", flags compared under 0xffffff00 (not the exit signal)");
     }
     if !refused.is_empty() {
-        evidence.push_str(&format!(
-            "; {} stay refused, as in Docker's default",
-            hex(&refused)
-        ));
+        evidence.push_str("; ");
+        evidence.push_str(&hex(&refused));
+        evidence.push_str(" stay refused, as in Docker's default");
     }
     evidence.push('.');
     let observed = |value: u64| match name {
