@@ -2,9 +2,9 @@
 //!
 //! For `personality`, `prctl` and `clone` the probe keeps the distinct values of argument 0 that
 //! runc (after its filter) and the application passed. When a call was seen with a few values
-//! only ([`MAX_VALUES`]), none was lost, and the startup was seen (runc's own values are in the
-//! recording), the profile allows the call for exactly those values, one rule per value, as
-//! Docker's default does for `personality`:
+//! only ([`MAX_VALUES`]), none was lost, the startup was seen (runc's own values are in the
+//! recording) and the call was made in the native ABI only, the profile allows it for exactly
+//! those values, one rule per value, as Docker's default does for `personality`:
 //! - `personality`, `prctl`: `SCMP_CMP_EQ` on the value;
 //! - `clone`: `SCMP_CMP_MASKED_EQ` under [`CLONE_COMPARE_MASK`] (every flag the kernel honours,
 //!   not the exit signal), plus the Go runtime's thread flags ([`GO_THREAD_CLONE_FLAGS`]: runc
@@ -15,6 +15,8 @@
 //! evidence the call keeps Docker's treatment ([`relative`](super::relative)).
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use trace_common::Abi;
 
 use super::SyscallRule;
 use super::docker_default::{CLONE_NAMESPACE_FLAGS, PERSONALITY_VALUES};
@@ -44,8 +46,18 @@ pub fn rules(recording: &Recording) -> BTreeMap<String, Vec<SyscallRule>> {
     if !usable {
         return BTreeMap::new();
     }
+    // The probe sees native calls only (syscall tracepoints do not fire for 32-bit ones): a name
+    // also called through another ABI keeps Docker's treatment.
+    let other_abi = |name: &str| {
+        recording
+            .syscalls
+            .iter()
+            .chain(recording.startup.iter().flat_map(|s| &s.runc_after_filter))
+            .any(|(abi, calls)| *abi != Abi::X86_64 && calls.contains_key(name))
+    };
     NARROWED
         .iter()
+        .filter(|name| !other_abi(name))
         .filter_map(|&name| {
             let seen = recording.arguments.values.get(name)?.get(&0)?;
             Some((name.to_owned(), call_rules(name, seen)?))
@@ -278,7 +290,12 @@ mod tests {
         unrecorded.events.recorded.remove(&Category::Arguments);
         let mut attached = recording(few);
         attached.startup = None;
-        for r in [lost, unrecorded, attached] {
+        // A 32-bit caller too: its values are not recorded.
+        let mut compat = recording(few);
+        let x86 = compat.syscalls.entry(trace_common::Abi::X86).or_default();
+        x86.insert("prctl".into(), 1);
+        x86.insert("personality".into(), 1);
+        for r in [lost, unrecorded, attached, compat] {
             let rules = relative(&r, &[Arch::X86_64]);
             assert_eq!(args_of(&rules, "prctl"), any);
             assert_eq!(args_of(&rules, "personality"), docker_personality);
