@@ -1,5 +1,6 @@
 //! Real-system tests of issue 7: the Docker-default-relative profile lets the exercise pass under
-//! Docker and is never looser than Docker's default for clone, personality and socket; `trace
+//! Docker and is never looser than Docker's default for clone, personality and socket, and allows
+//! personality and prctl only with the argument values the recording holds; `trace
 //! check` and `trace run --check` tell an equal recording (exit 0) from one with a new system call
 //! and a new file (exit 1, both named).
 
@@ -81,6 +82,22 @@ fn relative_profile_passes_the_exercise_and_is_never_looser_than_dockers_default
             "{call} recorded: {recording}"
         );
     }
+    // The argument values: argprobe's personality query and prctl(PR_GET_DUMPABLE) are there,
+    // PR_GET_TIMERSLACK (30) is not.
+    let values = &recording["arguments"]["values"];
+    assert_eq!(
+        values["personality"]["0"],
+        serde_json::json!([0xffff_ffff_u64]),
+        "{recording}"
+    );
+    let prctl: Vec<u64> = values["prctl"]["0"]
+        .as_array()
+        .unwrap_or_else(|| panic!("prctl values: {recording}"))
+        .iter()
+        .filter_map(serde_json::Value::as_u64)
+        .collect();
+    assert!(prctl.contains(&3) && !prctl.contains(&30), "{prctl:?}");
+    assert_eq!(recording["arguments"]["lost"], 0);
     // The same recording, exactly what was observed: the control.
     let exact = work.path().join("exact");
     let render = trace(
@@ -114,7 +131,9 @@ fn relative_profile_passes_the_exercise_and_is_never_looser_than_dockers_default
     // Under the relative profile each call with arguments Docker's default refuses fails with
     // EPERM, from the filter; under the exact profile of the same recording they get past seccomp
     // (socket(AF_ALG) then fails in the kernel with EAFNOSUPPORT where AF_ALG is not built in).
-    for what in ["personality", "clone", "socket"] {
+    // personality(0x8) and prctl(PR_GET_TIMERSLACK) pass Docker's default, but the recording
+    // never saw them: refused too.
+    for what in ["personality", "persona8", "timerslack", "clone", "socket"] {
         let (status, line) = probe(&image, &mount, &relative_profile, what);
         assert_eq!(
             (status, line.as_str()),

@@ -304,6 +304,32 @@ pub const MAP_CAPS: &str = "CAPS";
 /// Name of the per-CPU `u64` array counting `socket(2)` calls, slot [`socket_slot`].
 pub const MAP_SOCKETS: &str = "SOCKETS";
 
+/// Name of the hash map of argument values seen ([`ArgValueKey`] -> `u8` 1), at most
+/// [`ARG_VALUE_ENTRIES`] entries.
+pub const MAP_ARG_VALUES: &str = "ARG_VALUES";
+/// Name of the per-CPU `u64` array (one slot) counting values [`MAP_ARG_VALUES`] had no room for.
+pub const MAP_ARG_LOST: &str = "ARG_LOST";
+/// Entries of [`MAP_ARG_VALUES`]: distinct (call, argument, value) triples kept.
+pub const ARG_VALUE_ENTRIES: u32 = 4096;
+/// `struct syscall_trace_enter` (the `syscalls:sys_enter_*` tracepoint records): argument 0, as
+/// the 64-bit register the caller passed (what a seccomp filter compares).
+pub const SYS_ENTER_ARG0_OFFSET: usize = 16;
+
+/// One distinct argument value of a system call ([`MAP_ARG_VALUES`]' key): the native (`x86_64`)
+/// call number, the argument's index, the value as the register held it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ArgValueKey {
+    /// The system call number (`x86_64` table).
+    pub nr: u32,
+    /// The argument, from 0.
+    pub index: u32,
+    /// Its value.
+    pub value: u64,
+}
+
+const _: () = assert!(size_of::<ArgValueKey>() == 16 && align_of::<ArgValueKey>() == 8);
+
 /// Global: the kernel struct offsets the programs use ([`KernelOffsets`], from BTF).
 pub const GLOBAL_OFFSETS: &str = "OFFSETS";
 /// Global: byte offset of the `cap` field in the `capability:cap_capable` tracepoint record.

@@ -6,6 +6,8 @@
 //! - [`exec`]: `sched:sched_process_exec` sends the executed program's path and arguments.
 //! - [`caps`]: `capability:cap_capable` counts capability checks per capability and verdict.
 //! - [`sockets`]: the exits of `socket`, `bind` and `listen` count sockets and send bound ports.
+//! - [`args`]: `syscalls:sys_enter_*` of `personality`, `prctl`, `clone` keep the distinct
+//!   values of argument 0 (for argument-level seccomp rules).
 //! - [`phases`]: `cgroup:cgroup_mkdir` sets the target when the expected cgroup appears (a probe
 //!   armed before the container exists); the exits of `seccomp`/`prctl` and
 //!   `sched:sched_process_exec` move the target through its startup phases.
@@ -18,6 +20,7 @@
 #![no_std]
 #![no_main]
 
+mod args;
 mod caps;
 mod exec;
 mod files;

@@ -3,8 +3,10 @@
 //! counters when the trace stops.
 
 use crate::probe::{BindEvent, ExecEvent, FileEvent, ProbeEvent, ProbeFeatures};
-use crate::recording::{Access, Category, Gap, GapKind, PathBytes, Recording, absolute};
-use trace_common::{FileOp, Phase};
+use crate::recording::{
+    Access, Category, Gap, GapKind, PathBytes, Recording, absolute, syscall_name,
+};
+use trace_common::{Abi, FileOp, Phase};
 
 const ENOENT: i64 = 2;
 const ENOTDIR: i64 = 20;
@@ -176,6 +178,10 @@ pub struct Counters {
     pub borrowed_capabilities: Vec<(u32, u64, u64)>,
     /// Sockets: (family, type) -> count.
     pub sockets: Vec<(u32, u32, u64)>,
+    /// Argument values: (`x86_64` call number, argument index, value).
+    pub arguments: Vec<(u32, u32, u64)>,
+    /// Argument values the kernel side had no room for.
+    pub arguments_lost: u64,
     /// Events the kernel could not send plus records userspace could not decode.
     pub dropped: u64,
 }
@@ -209,6 +215,12 @@ pub fn finish(recording: &mut Recording, counters: &Counters, features: &ProbeFe
     for &(family, sock_type, count) in &counters.sockets {
         recording.record_socket(family, sock_type, count);
     }
+    for &(nr, index, value) in &counters.arguments {
+        if let Some(name) = syscall_name(Abi::X86_64, nr) {
+            recording.record_argument(name.0, index, value);
+        }
+    }
+    recording.record_arguments_lost(counters.arguments_lost);
     recording.record_dropped(counters.dropped);
 
     // A category is recorded when at least one of its programs is attached somewhere (a kernel
@@ -225,6 +237,7 @@ pub fn finish(recording: &mut Recording, counters: &Counters, features: &ProbeFe
         (Category::Execs, "exec_"),
         (Category::Capabilities, "cap_"),
         (Category::Sockets, "socket_"),
+        (Category::Arguments, "arg_"),
     ] {
         if attached(prefix) {
             recording.mark_recorded(category);

@@ -131,6 +131,7 @@ pub(super) fn finish_recording(
             .map(|(cap, c)| (u32::from(cap), c.granted, c.denied))
             .collect()
     };
+    let (arguments, arguments_lost) = probe.argument_values()?;
     let counters = ingest::Counters {
         capabilities: checks(probe.capability_counts()?),
         runc_capabilities: checks(probe.capability_counts_of(probe::CapChecker::Runc)?),
@@ -142,6 +143,11 @@ pub(super) fn finish_recording(
             .into_iter()
             .map(|((family, kind), count)| (u32::from(family), u32::from(kind), count))
             .collect(),
+        arguments: arguments
+            .into_iter()
+            .map(|key| (key.nr, key.index, key.value))
+            .collect(),
+        arguments_lost,
         dropped: probe.dropped_events()? + events.map_or(0, EventReader::malformed_records),
     };
     let features = probe.features();

@@ -86,7 +86,8 @@ pub struct ProfileArgs {
     #[arg(long = "arch", value_name = "ARCH,...", value_delimiter = ',', value_parser = parse_arch)]
     pub arch: Vec<Arch>,
     /// Never looser than Docker's default seccomp profile: keep its argument filters (clone
-    /// without namespace flags, personality values, socket without `AF_ALG/AF_VSOCK`).
+    /// without namespace flags, personality values, socket without `AF_ALG/AF_VSOCK`); allow
+    /// personality, prctl and clone only with the argument values recorded, when few.
     #[arg(long)]
     pub relative_to_default: bool,
 }

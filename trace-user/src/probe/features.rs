@@ -95,6 +95,19 @@ const FD_EXITS: &[&str] = &[
 ];
 const SOCKET_EXITS: &[&str] = &["sys_exit_socket", "sys_exit_bind", "sys_exit_listen"];
 const FILTER_EXITS: &[&str] = &["sys_exit_seccomp", "sys_exit_prctl"];
+/// The syscall-entry tracepoints of the argument program.
+const ARG_ENTERS: &[&str] = &[
+    "sys_enter_personality",
+    "sys_enter_prctl",
+    "sys_enter_clone",
+];
+/// Each of [`ARG_ENTERS`] with the name of its argument 0 in the tracepoint's format (the
+/// program reads it as 8 bytes at `SYS_ENTER_ARG0_OFFSET`).
+pub const ARG_FIELDS: &[(&str, &str)] = &[
+    ("sys_enter_personality", "personality"),
+    ("sys_enter_prctl", "option"),
+    ("sys_enter_clone", "clone_flags"),
+];
 
 /// The program that sets the target of a pending probe (`Probe::attach_pending` fails without it).
 pub const CATCH_PROGRAM: &str = "catch_cgroup";
@@ -214,6 +227,21 @@ pub const FEATURES: &[Feature] = &[
         pending_only: false,
     },
     Feature {
+        program: "arg_values",
+        attach: AttachPoint::Tracepoints {
+            category: "syscalls",
+            names: ARG_ENTERS,
+        },
+        records: "distinct values of argument 0 of personality, prctl, clone (runc after its \
+                  filter and the application)",
+        needs: "syscall entry tracepoints (tracefs), a BPF hash map",
+        lost: "argument values (profiles allow those calls with any argument Docker's default \
+               allows)",
+        layout_ok: |_| true,
+        mandatory: false,
+        pending_only: false,
+    },
+    Feature {
         program: CATCH_PROGRAM,
         attach: AttachPoint::Tracepoints {
             category: "cgroup",
@@ -325,13 +353,20 @@ mod tests {
                 AttachPoint::Tracepoints { category, names } => {
                     assert!(docs.contains(category), "{category}");
                     for name in names {
-                        let short = name.strip_prefix("sys_exit_").unwrap_or(name);
+                        let short = name
+                            .strip_prefix("sys_exit_")
+                            .or_else(|| name.strip_prefix("sys_enter_"))
+                            .unwrap_or(name);
                         assert!(docs.contains(short), "docs/probe.md lacks {name}");
                     }
                 }
             }
         }
         assert!(FEATURES[0].mandatory);
+        for (event, _) in ARG_FIELDS {
+            assert!(ARG_ENTERS.contains(event), "{event}");
+        }
+        assert_eq!(ARG_FIELDS.len(), ARG_ENTERS.len());
         assert!(FEATURES[1..].iter().all(|f| !f.mandatory));
     }
 }

@@ -63,16 +63,17 @@ use std::{
 
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{Array, MapData, MapError, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, MapData, MapError, PerCpuArray, RingBuf},
     programs::{ProgramError, RawTracePoint, TracePoint},
 };
 use trace_common::{
-    Abi, CGROUP_MKDIR_ID_OFFSET, CGROUP_MKDIR_LEVEL_OFFSET, CGROUP_MKDIR_PATH_OFFSET,
+    Abi, ArgValueKey, CGROUP_MKDIR_ID_OFFSET, CGROUP_MKDIR_LEVEL_OFFSET, CGROUP_MKDIR_PATH_OFFSET,
     CGROUP_MKDIR_ROOT_OFFSET, CgroupName, GLOBAL_CAP_CRED_OFFSET, GLOBAL_CAP_FIELD_OFFSET,
     GLOBAL_CAP_RET_OFFSET, GLOBAL_COMPAT_STATUS_OFFSET, GLOBAL_DIRECT_LOADS, GLOBAL_OFFSETS,
-    KernelOffsets, MAP_CAPS, MAP_DROPPED, MAP_EVENTS, MAP_PENDING, MAP_SOCKETS, MAP_SYSCALLS,
-    MAP_TARGET, NO_OFFSET, PENDING_NAMES, SYS_EXIT_NR_OFFSET, SYS_EXIT_RET_OFFSET, TargetState,
-    slot_cap, slot_phase, slot_socket, slot_syscall,
+    KernelOffsets, MAP_ARG_LOST, MAP_ARG_VALUES, MAP_CAPS, MAP_DROPPED, MAP_EVENTS, MAP_PENDING,
+    MAP_SOCKETS, MAP_SYSCALLS, MAP_TARGET, NO_OFFSET, PENDING_NAMES, SYS_ENTER_ARG0_OFFSET,
+    SYS_EXIT_NR_OFFSET, SYS_EXIT_RET_OFFSET, TargetState, slot_cap, slot_phase, slot_socket,
+    slot_syscall,
 };
 
 pub use btf::VMLINUX_BTF;
@@ -357,6 +358,8 @@ pub struct Probe {
     caps: PerCpuArray<MapData, u64>,
     sockets: PerCpuArray<MapData, u64>,
     dropped: PerCpuArray<MapData, u64>,
+    arg_values: HashMap<MapData, PodArgKey, u8>,
+    arg_lost: PerCpuArray<MapData, u64>,
     events: Option<RingBuf<MapData>>,
     features: ProbeFeatures,
     /// Owns the programs and their links: dropping it closes the link fds, which detaches the
@@ -390,6 +393,15 @@ struct PodName(CgroupName);
 // SAFETY: `CgroupName` is `repr(C)`: two `u32`s and a byte array whose size is a multiple of 8
 // (asserted in trace-common): no padding bytes, every bit pattern is a valid value.
 unsafe impl aya::Pod for PodName {}
+
+/// [`ArgValueKey`] as an aya map key.
+#[repr(transparent)]
+#[derive(Clone, Copy)]
+struct PodArgKey(ArgValueKey);
+
+// SAFETY: `ArgValueKey` is `repr(C)` `u32, u32, u64` (size asserted in trace-common): no padding
+// bytes, every bit pattern is a valid value.
+unsafe impl aya::Pod for PodArgKey {}
 
 /// How the probe finds its target.
 enum Mode<'a> {
@@ -517,6 +529,12 @@ impl Probe {
         let caps = take_array(&mut ebpf, MAP_CAPS)?;
         let sockets = take_array(&mut ebpf, MAP_SOCKETS)?;
         let dropped = take_array(&mut ebpf, MAP_DROPPED)?;
+        let arg_lost = take_array(&mut ebpf, MAP_ARG_LOST)?;
+        let arg_values = ebpf.take_map(MAP_ARG_VALUES).ok_or(ProbeError::Missing {
+            kind: "map",
+            name: MAP_ARG_VALUES,
+        })?;
+        let arg_values = HashMap::try_from(arg_values).map_err(ProbeError::map(MAP_ARG_VALUES))?;
         let events = ebpf.take_map(MAP_EVENTS).ok_or(ProbeError::Missing {
             kind: "map",
             name: MAP_EVENTS,
@@ -528,6 +546,8 @@ impl Probe {
             caps,
             sockets,
             dropped,
+            arg_values,
+            arg_lost,
             events: Some(events),
             features: ProbeFeatures {
                 compat_abi: layout.compat_status_offset.is_some(),
@@ -634,6 +654,22 @@ impl Probe {
         Ok(sum_slots(&self.sockets, MAP_SOCKETS)?
             .filter_map(|(slot, total)| Some((slot_socket(slot)?, total)))
             .collect())
+    }
+
+    /// The distinct (`x86_64` call number, argument index, value) triples the `arg_values`
+    /// program kept, sorted, and how many it had no room for.
+    pub fn argument_values(&self) -> Result<(Vec<ArgValueKey>, u64), ProbeError> {
+        let mut values = self
+            .arg_values
+            .keys()
+            .map(|key| key.map(|PodArgKey(key)| key))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(ProbeError::map(MAP_ARG_VALUES))?;
+        values.sort_unstable();
+        let lost = sum_slots(&self.arg_lost, MAP_ARG_LOST)?
+            .map(|(_, n)| n)
+            .sum();
+        Ok((values, lost))
     }
 
     /// Records the kernel side could not write because the ring buffer was full (every record
@@ -877,7 +913,13 @@ fn check_format(tracefs: &Path, category: &str, name: &str) -> Result<(), String
     match category {
         "syscalls" => {
             expect("__syscall_nr", SYS_EXIT_NR_OFFSET, 4)?;
-            expect("ret", SYS_EXIT_RET_OFFSET, 8)
+            match features::ARG_FIELDS
+                .iter()
+                .find(|(event, _)| *event == name)
+            {
+                Some((_, arg)) => expect(arg, SYS_ENTER_ARG0_OFFSET, 8),
+                None => expect("ret", SYS_EXIT_RET_OFFSET, 8),
+            }
         }
         "sched" => expect("filename", 8, 4),
         "cgroup" => {

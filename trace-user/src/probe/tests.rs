@@ -239,8 +239,9 @@ mod kernel {
     const CHILD_MKDIR: &str = "TRACE_PROBE_TEST_MKDIR";
 
     /// Attaches to a fresh cgroup, runs this test binary's [`child_workload`] in a cgroup below it
-    /// and checks that its calls are counted under the right ABI, and that calls of this (host)
-    /// process are not.
+    /// and checks that its calls are counted under the right ABI, that the argument values of its
+    /// `personality` and `prctl` calls are kept exactly, and that calls of this (host) process
+    /// are not.
     #[test]
     fn counts_the_target_cgroup_only() {
         if let Err(e) = preflight() {
@@ -273,9 +274,12 @@ mod kernel {
             .env(CHILD_MKDIR, &made_by_child)
             .status()
             .expect("run child");
-        // The host removes what the child made: that rmdir must not be counted.
+        // The host removes what the child made: that rmdir must not be counted; nor its prctl.
         fs::remove_dir(&made_by_child).expect("child made its directory");
+        // SAFETY: PR_GET_SECUREBITS takes no pointer.
+        unsafe { libc::prctl(libc::PR_GET_SECUREBITS) };
         let counts = probe.syscall_counts().expect("read counts");
+        let (arguments, lost) = probe.argument_values().expect("read argument values");
         drop(probe);
         drop(nested);
 
@@ -287,6 +291,24 @@ mod kernel {
         assert!(get(Abi::X86_64, libc::SYS_uname) >= 1, "{counts:?}");
         assert_eq!(get(Abi::X86_64, libc::SYS_rmdir), 0, "{counts:?}");
         assert!(counts.out_of_range >= 2, "{counts:?}");
+        let values = |nr: i64| -> Vec<u64> {
+            arguments
+                .iter()
+                .filter(|key| i64::from(key.nr) == nr && key.index == 0)
+                .map(|key| key.value)
+                .collect()
+        };
+        assert_eq!(
+            values(libc::SYS_personality),
+            [0xffff_ffff],
+            "{arguments:?}"
+        );
+        assert_eq!(
+            values(libc::SYS_prctl),
+            [libc::PR_GET_DUMPABLE as u64, libc::PR_GET_TIMERSLACK as u64],
+            "{arguments:?}"
+        );
+        assert_eq!(lost, 0);
         match child.signal() {
             None => {
                 assert!(child.success(), "child failed: {child}");
@@ -315,13 +337,20 @@ mod kernel {
         fs::write(Path::new(&cgroup).join("cgroup.procs"), "0").expect("join cgroup");
         let dir = std::ffi::CString::new(dir.into_encoded_bytes()).expect("path without NUL");
         // SAFETY: raw system calls with valid arguments: a NUL-terminated path, a utsname
-        // buffer that outlives the call, and numbers the kernel rejects with ENOSYS.
+        // buffer that outlives the call, numbers the kernel rejects with ENOSYS, and queries
+        // without pointers.
         unsafe {
             assert_eq!(libc::syscall(libc::SYS_mkdir, dir.as_ptr(), 0o700), 0);
             let mut uts: libc::utsname = std::mem::zeroed();
             assert_eq!(libc::syscall(libc::SYS_uname, &raw mut uts), 0);
             libc::syscall(-1);
             libc::syscall(5000);
+            // Argument values: a persona query, two prctl options (each twice: kept once).
+            for _ in 0..2 {
+                libc::syscall(libc::SYS_personality, 0xffff_ffff_u64);
+                libc::syscall(libc::SYS_prctl, libc::PR_GET_TIMERSLACK, 0, 0, 0, 0);
+                libc::syscall(libc::SYS_prctl, libc::PR_GET_DUMPABLE, 0, 0, 0, 0);
+            }
         }
         let ret: i64;
         // SAFETY: `int 0x80` with eax = 20 is the i386 getpid: no arguments, no memory touched;

@@ -21,6 +21,8 @@ pub enum Category {
     Capabilities,
     /// `sockets` and `bound_ports`.
     Sockets,
+    /// `arguments` (v5).
+    Arguments,
 }
 
 impl Category {
@@ -32,6 +34,7 @@ impl Category {
             Category::Execs => "execs",
             Category::Capabilities => "capabilities",
             Category::Sockets => "sockets",
+            Category::Arguments => "arguments",
         }
     }
 }

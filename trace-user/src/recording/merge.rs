@@ -588,6 +588,7 @@ impl<'a> Expanded<'a> {
             identity,
             sockets,
             bound_ports: a.bound_ports.union(&b.bound_ports).copied().collect(),
+            arguments: a.arguments.union(&b.arguments),
             events,
             startup,
             provenance,

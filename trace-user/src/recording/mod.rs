@@ -20,6 +20,7 @@
 //! assert!(recording.files.contains_key(&"/srv/app/app.conf".into()));
 //! ```
 
+mod arguments;
 mod capabilities;
 mod config;
 mod events;
@@ -36,6 +37,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use trace_common::Abi;
 
+pub use arguments::ArgumentValues;
 pub use capabilities::{CAPABILITY_NAMES, Capability, CapabilityUse};
 pub use config::{ContainerConfig, FilePrivilege, Identity, MountConfig};
 pub use events::{Category, Events};
@@ -120,6 +122,10 @@ pub struct Recording {
     /// Ports bound (v2; with `sockets`).
     #[serde(default)]
     pub bound_ports: BTreeSet<BoundPort>,
+    /// Distinct values of argument 0 of `personality`, `prctl` and `clone`, made by runc after
+    /// its filter and by the application (v5; [`Category::Arguments`]).
+    #[serde(default, skip_serializing_if = "ArgumentValues::is_empty")]
+    pub arguments: ArgumentValues,
     /// Which kinds of observation this recording holds, and how many events were lost (v2).
     #[serde(default)]
     pub events: Events,
@@ -186,6 +192,7 @@ impl Recording {
             identity: None,
             sockets: Vec::new(),
             bound_ports: BTreeSet::new(),
+            arguments: ArgumentValues::default(),
             events: Events::default(),
             startup: None,
             sources: Vec::new(),

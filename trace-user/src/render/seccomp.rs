@@ -12,6 +12,7 @@
 
 pub mod arch;
 pub mod docker_default;
+pub mod narrow;
 pub mod oci;
 pub mod relative;
 pub mod spo;
@@ -265,7 +266,7 @@ pub fn profile_with(recording: &Recording, options: &SeccompOptions) -> DockerSe
         });
     }
     if options.relative_to_default {
-        syscalls = relative::apply(syscalls);
+        syscalls = relative::apply(syscalls, &narrow::rules(recording));
     }
     // x86_64 covers the recorded x86 ABIs, in their order (x86_64 first); aarch64 its native one.
     let mut architectures: Vec<String> = Vec::new();

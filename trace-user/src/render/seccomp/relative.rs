@@ -13,14 +13,21 @@
 //!   all: **kept**, in a rule of its own whose comment says so. The container was seen making the
 //!   call, so it ran with a looser profile (`--cap-add`, `seccomp=unconfined`); refusing it would
 //!   break the exercise, and the point of the profile is to allow what was observed. Review them.
+//!
+//! Calls the recording shows with a few argument values only (`personality`, `prctl`, `clone`)
+//! are allowed for those values alone ([`narrow`](super::narrow)), within Docker's filters.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::docker_default::{Treatment, treatment};
 use super::{ERRNO_ENOSYS, SyscallRule};
 
-/// The rules of an exact profile made relative to Docker's default (see the module docs).
-pub fn apply(rules: Vec<SyscallRule>) -> Vec<SyscallRule> {
+/// The rules of an exact profile made relative to Docker's default (see the module docs);
+/// `narrowed`: argument rules from evidence that replace a call's allow-any rule.
+pub fn apply(
+    rules: Vec<SyscallRule>,
+    narrowed: &BTreeMap<String, Vec<SyscallRule>>,
+) -> Vec<SyscallRule> {
     let mut out = Vec::new();
     let mut filtered: Vec<SyscallRule> = Vec::new();
     let mut filtered_names: BTreeSet<String> = BTreeSet::new();
@@ -38,6 +45,12 @@ pub fn apply(rules: Vec<SyscallRule>) -> Vec<SyscallRule> {
         }
         let mut kept = Vec::new();
         for name in rule.names {
+            if let Some(rules) = narrowed.get(&name) {
+                if filtered_names.insert(name) {
+                    filtered.extend(rules.iter().cloned());
+                }
+                continue;
+            }
             match treatment(&name) {
                 Treatment::Allowed => kept.push(name),
                 Treatment::Filtered(rules) => {
