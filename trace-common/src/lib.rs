@@ -24,10 +24,6 @@ pub const MAP_TARGET: &str = "TARGET";
 pub const MAP_PENDING: &str = "PENDING";
 /// Global: byte offset of `thread_info.status` in `task_struct` (from BTF), or [`NO_OFFSET`].
 pub const GLOBAL_COMPAT_STATUS_OFFSET: &str = "COMPAT_STATUS_OFFSET";
-/// Global: 1 lets the system call counter read the current task with plain loads of BTF-typed
-/// pointers (its cgroup, its ABI) instead of helper calls; 0 (the fallback when the kernel
-/// refuses such loads) keeps to the helpers.
-pub const GLOBAL_DIRECT_LOADS: &str = "DIRECT_LOADS";
 
 /// Marks an offset BTF did not provide; the kernel side then skips that read.
 pub const NO_OFFSET: u64 = u64::MAX;
@@ -399,11 +395,6 @@ pub struct KernelOffsets {
     pub sock_family: u64,
     pub sock_num: u64,
     pub task_real_cred: u64,
-    pub task_cgroups: u64,
-    pub css_set_dfl_cgrp: u64,
-    pub cgroup_level: u64,
-    pub cgroup_kn: u64,
-    pub kernfs_node_id: u64,
 }
 
 impl KernelOffsets {
@@ -439,15 +430,10 @@ impl KernelOffsets {
         socket_sk: NO_OFFSET,
         sock_family: NO_OFFSET,
         sock_num: NO_OFFSET,
-        task_cgroups: NO_OFFSET,
-        css_set_dfl_cgrp: NO_OFFSET,
-        cgroup_level: NO_OFFSET,
-        cgroup_kn: NO_OFFSET,
-        kernfs_node_id: NO_OFFSET,
     };
 }
 
-const _: () = assert!(size_of::<KernelOffsets>() == 35 * 8);
+const _: () = assert!(size_of::<KernelOffsets>() == 30 * 8);
 
 // ---------------------------------------------------------------------------------------------
 // Ring-buffer records.

@@ -47,9 +47,6 @@ use trace_common::{
 /// Byte offset of `thread_info.status` in `task_struct`, or `NO_OFFSET`.
 #[unsafe(no_mangle)]
 static COMPAT_STATUS_OFFSET: u64 = NO_OFFSET;
-/// 1: `syscalls` reads the task with plain BTF loads (`trace_common::GLOBAL_DIRECT_LOADS`).
-#[unsafe(no_mangle)]
-static DIRECT_LOADS: u64 = 0;
 /// Kernel struct offsets from BTF.
 #[unsafe(no_mangle)]
 static OFFSETS: KernelOffsets = KernelOffsets::NONE;

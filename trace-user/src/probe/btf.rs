@@ -27,7 +27,7 @@ pub struct KernelLayout {
 }
 
 /// Where each [`KernelOffsets`] field comes from: (struct, member path).
-const OFFSET_SOURCES: [(&str, &[&str]); 35] = [
+const OFFSET_SOURCES: [(&str, &[&str]); 30] = [
     ("task_struct", &["fs"]),
     ("task_struct", &["files"]),
     ("task_struct", &["mm"]),
@@ -58,15 +58,10 @@ const OFFSET_SOURCES: [(&str, &[&str]); 35] = [
     ("sock", &["__sk_common", "skc_family"]),
     ("sock", &["__sk_common", "skc_num"]),
     ("task_struct", &["real_cred"]),
-    ("task_struct", &["cgroups"]),
-    ("css_set", &["dfl_cgrp"]),
-    ("cgroup", &["level"]),
-    ("cgroup", &["kn"]),
-    ("kernfs_node", &["id"]),
 ];
 
 /// The [`KernelOffsets`] fields in [`OFFSET_SOURCES`] order.
-fn offset_fields(o: &mut KernelOffsets) -> [&mut u64; 35] {
+fn offset_fields(o: &mut KernelOffsets) -> [&mut u64; 30] {
     [
         &mut o.task_fs,
         &mut o.task_files,
@@ -98,11 +93,6 @@ fn offset_fields(o: &mut KernelOffsets) -> [&mut u64; 35] {
         &mut o.sock_family,
         &mut o.sock_num,
         &mut o.task_real_cred,
-        &mut o.task_cgroups,
-        &mut o.css_set_dfl_cgrp,
-        &mut o.cgroup_level,
-        &mut o.cgroup_kn,
-        &mut o.kernfs_node_id,
     ]
 }
 

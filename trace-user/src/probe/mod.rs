@@ -69,11 +69,10 @@ use aya::{
 use trace_common::{
     Abi, ArgValueKey, CGROUP_MKDIR_ID_OFFSET, CGROUP_MKDIR_LEVEL_OFFSET, CGROUP_MKDIR_PATH_OFFSET,
     CGROUP_MKDIR_ROOT_OFFSET, CgroupName, GLOBAL_CAP_CRED_OFFSET, GLOBAL_CAP_FIELD_OFFSET,
-    GLOBAL_CAP_RET_OFFSET, GLOBAL_COMPAT_STATUS_OFFSET, GLOBAL_DIRECT_LOADS, GLOBAL_OFFSETS,
-    KernelOffsets, MAP_ARG_LOST, MAP_ARG_VALUES, MAP_CAPS, MAP_DROPPED, MAP_EVENTS, MAP_PENDING,
-    MAP_SOCKETS, MAP_SYSCALLS, MAP_TARGET, NO_OFFSET, PENDING_NAMES, SYS_ENTER_ARG0_OFFSET,
-    SYS_EXIT_NR_OFFSET, SYS_EXIT_RET_OFFSET, TargetState, slot_cap, slot_phase, slot_socket,
-    slot_syscall,
+    GLOBAL_CAP_RET_OFFSET, GLOBAL_COMPAT_STATUS_OFFSET, GLOBAL_OFFSETS, KernelOffsets,
+    MAP_ARG_LOST, MAP_ARG_VALUES, MAP_CAPS, MAP_DROPPED, MAP_EVENTS, MAP_PENDING, MAP_SOCKETS,
+    MAP_SYSCALLS, MAP_TARGET, NO_OFFSET, PENDING_NAMES, SYS_ENTER_ARG0_OFFSET, SYS_EXIT_NR_OFFSET,
+    SYS_EXIT_RET_OFFSET, TargetState, slot_cap, slot_phase, slot_socket, slot_syscall,
 };
 
 pub use btf::VMLINUX_BTF;
@@ -463,32 +462,17 @@ impl Probe {
         let (cred_at, cap_at, ret_at) = cap_fields.unwrap_or((8, 32, 36));
 
         let offsets = PodOffsets(layout.offsets);
-        let load_object = |direct_loads: u64| {
-            EbpfLoader::new()
-                // No CO-RE relocations in Rust eBPF: skip matching the object against kernel BTF.
-                .btf(None)
-                .override_global(GLOBAL_COMPAT_STATUS_OFFSET, &compat_status_offset, true)
-                .override_global(GLOBAL_OFFSETS, &offsets, true)
-                .override_global(GLOBAL_CAP_FIELD_OFFSET, &cap_at, true)
-                .override_global(GLOBAL_CAP_RET_OFFSET, &ret_at, true)
-                .override_global(GLOBAL_CAP_CRED_OFFSET, &cred_at, true)
-                .override_global(GLOBAL_DIRECT_LOADS, &direct_loads, true)
-                .load(embedded_object())
-                .map_err(|source| ProbeError::Object { source })
-        };
-        // The counter runs on every system call of the machine: it reads the task with plain
-        // loads where the kernel allows them, else (a fresh object) with helper calls.
-        let mut ebpf = load_object(1)?;
-        let counter = match attach_syscall_counter(&mut ebpf) {
-            Err(ProbeError::LoadProgram { source, .. }) => {
-                log::debug!(
-                    "{SYSCALL_PROGRAM} with direct loads refused ({source}); using helpers"
-                );
-                ebpf = load_object(0)?;
-                attach_syscall_counter(&mut ebpf)?
-            }
-            other => other?,
-        };
+        let mut ebpf = EbpfLoader::new()
+            // No CO-RE relocations in Rust eBPF: skip matching the object against kernel BTF.
+            .btf(None)
+            .override_global(GLOBAL_COMPAT_STATUS_OFFSET, &compat_status_offset, true)
+            .override_global(GLOBAL_OFFSETS, &offsets, true)
+            .override_global(GLOBAL_CAP_FIELD_OFFSET, &cap_at, true)
+            .override_global(GLOBAL_CAP_RET_OFFSET, &ret_at, true)
+            .override_global(GLOBAL_CAP_CRED_OFFSET, &cred_at, true)
+            .load(embedded_object())
+            .map_err(|source| ProbeError::Object { source })?;
+        let counter = attach_syscall_counter(&mut ebpf)?;
 
         let pending = matches!(mode, Mode::Pending(_));
         let mut programs = vec![counter];
