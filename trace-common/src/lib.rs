@@ -307,9 +307,9 @@ pub const MAP_ARG_VALUES: &str = "ARG_VALUES";
 pub const MAP_ARG_LOST: &str = "ARG_LOST";
 /// Entries of [`MAP_ARG_VALUES`]: distinct (call, argument, value) triples kept.
 pub const ARG_VALUE_ENTRIES: u32 = 4096;
-/// `struct syscall_trace_enter` (the `syscalls:sys_enter_*` tracepoint records): argument 0, as
-/// the 64-bit register the caller passed (what a seccomp filter compares).
-pub const SYS_ENTER_ARG0_OFFSET: usize = 16;
+/// The `x86_64` numbers of the calls whose argument 0 values are kept: `clone` (56),
+/// `personality` (135), `prctl` (157). trace-user checks the names against its syscall table.
+pub const ARG_SYSCALLS: [u64; 3] = [56, 135, 157];
 
 /// One distinct argument value of a system call ([`MAP_ARG_VALUES`]' key): the native (`x86_64`)
 /// call number, the argument's index, the value as the register held it.

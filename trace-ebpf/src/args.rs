@@ -1,23 +1,21 @@
-//! Argument values: `syscalls:sys_enter_*` tracepoints of a few calls whose arguments a seccomp
-//! filter can narrow (`personality`, `prctl`, `clone`: argument 0). Each distinct (call,
-//! argument, value) goes into the bounded hash `ARG_VALUES`; when it is full the value is
-//! counted in `ARG_LOST`, so the recording knows it may lack values.
+//! Argument values: argument 0 of a few calls a seccomp filter can narrow (`personality`,
+//! `prctl`, `clone`; `trace_common::ARG_SYSCALLS`). The system call counter calls [`record`] for
+//! them, in the target only, after runc's filter (phases 1 and 2: what the filter sees) and for
+//! native (x86_64) calls. Each distinct (call, argument, value) goes into the bounded hash
+//! `ARG_VALUES`; when it is full the value is counted in `ARG_LOST`, so the recording knows it may
+//! lack values.
 //!
-//! The tracepoints fire only for their own call: the other calls pay nothing. Values are taken
-//! from runc after its filter and from the application (phases 1 and 2: what the filter sees),
-//! not from runc's setup before it.
+//! Done inside `syscall_enter` rather than on `syscalls:sys_enter_*` tracepoints: enabling any of
+//! those adds the kernel's perf callback to the `sys_enter` tracepoint, which every system call
+//! of the machine then runs.
 
 use aya_ebpf::{
-    EbpfContext as _,
-    macros::{map, tracepoint},
+    macros::map,
     maps::{HashMap, PerCpuArray},
-    programs::TracePointContext,
 };
-use trace_common::{
-    ARG_VALUE_ENTRIES, ArgValueKey, Phase, SYS_ENTER_ARG0_OFFSET, SYS_EXIT_NR_OFFSET,
-};
+use trace_common::{ARG_VALUE_ENTRIES, ArgValueKey};
 
-use crate::{count, target_phase};
+use crate::{count, kernel::syscall_args};
 
 /// Distinct values seen (`trace_common::ArgValueKey` -> 1).
 #[map(name = "ARG_VALUES")]
@@ -32,33 +30,21 @@ const BPF_NOEXIST: u64 = 1;
 /// The map is full.
 const E2BIG: i32 = -7;
 
-/// `sys_enter` of personality, prctl, clone: argument 0.
-#[tracepoint]
-pub fn arg_values(ctx: TracePointContext) -> u32 {
-    if matches!(
-        target_phase(),
-        Some(Phase::RuncAfterFilter | Phase::Application)
-    ) {
-        let base = ctx.as_ptr().cast::<u8>();
-        // SAFETY: direct loads at fixed offsets of the record (checked by the verifier against
-        // the context size; userspace checked them against each tracepoint's format).
-        let (nr, value) = unsafe {
-            (
-                *base.add(SYS_EXIT_NR_OFFSET).cast::<i32>(),
-                *base.add(SYS_ENTER_ARG0_OFFSET).cast::<u64>(),
-            )
-        };
-        let key = ArgValueKey {
-            nr: nr as u32,
-            index: 0,
-            value,
-        };
-        // Check before insert: a value already there costs one lookup and no write.
-        if ARG_VALUES.get_ptr(&key).is_none()
-            && ARG_VALUES.insert(&key, &1, BPF_NOEXIST) == Err(E2BIG)
-        {
-            count(&ARG_LOST, 0);
-        }
+/// Keeps argument 0 of the current call, number `nr` (x86_64).
+#[inline(always)]
+pub fn record(nr: u32) {
+    let Ok(args) = syscall_args() else {
+        return;
+    };
+    let key = ArgValueKey {
+        nr,
+        index: 0,
+        value: args[0],
+    };
+    // Check before insert: a value already there costs one lookup and no write.
+    if ARG_VALUES.get_ptr(&key).is_none()
+        && ARG_VALUES.insert(&key, &1, BPF_NOEXIST) == Err(E2BIG)
+    {
+        count(&ARG_LOST, 0);
     }
-    0
 }

@@ -12,7 +12,8 @@ use aya_ebpf::{
     programs::RawTracePointContext,
 };
 use trace_common::{
-    Abi, NO_OFFSET, PHASE_SYSCALL_SLOTS, TS_COMPAT, X32_SYSCALL_BIT, phase_syscall_slot,
+    ARG_SYSCALLS, Abi, NO_OFFSET, PHASE_SYSCALL_SLOTS, Phase, TS_COMPAT, X32_SYSCALL_BIT,
+    phase_syscall_slot,
 };
 
 use crate::{COMPAT_STATUS_OFFSET, count, global, target_phase};
@@ -44,6 +45,10 @@ fn try_syscall_enter(ctx: &RawTracePointContext) -> Result<(), i64> {
         (Abi::X86_64, id)
     };
     count(&SYSCALLS, phase_syscall_slot(phase, abi, nr));
+    if abi == Abi::X86_64 && phase != Phase::RuncBeforeFilter && ARG_SYSCALLS.contains(&nr) {
+        // The numbers are below 512: the cast keeps them.
+        crate::args::record(nr as u32);
+    }
     Ok(())
 }
 

@@ -231,13 +231,14 @@ pub fn finish(recording: &mut Recording, counters: &Counters, features: &ProbeFe
             .iter()
             .any(|p| p.program.starts_with(prefix) && p.attached > 0)
     };
+    // The system call counter (mandatory) also keeps the argument values.
     recording.mark_recorded(Category::Syscalls);
+    recording.mark_recorded(Category::Arguments);
     for (category, prefix) in [
         (Category::Files, "file_"),
         (Category::Execs, "exec_"),
         (Category::Capabilities, "cap_"),
         (Category::Sockets, "socket_"),
-        (Category::Arguments, "arg_"),
     ] {
         if attached(prefix) {
             recording.mark_recorded(category);

@@ -95,20 +95,6 @@ const FD_EXITS: &[&str] = &[
 ];
 const SOCKET_EXITS: &[&str] = &["sys_exit_socket", "sys_exit_bind", "sys_exit_listen"];
 const FILTER_EXITS: &[&str] = &["sys_exit_seccomp", "sys_exit_prctl"];
-/// The syscall-entry tracepoints of the argument program.
-const ARG_ENTERS: &[&str] = &[
-    "sys_enter_personality",
-    "sys_enter_prctl",
-    "sys_enter_clone",
-];
-/// Each of [`ARG_ENTERS`] with the name of its argument 0 in the tracepoint's format (the
-/// program reads it as 8 bytes at `SYS_ENTER_ARG0_OFFSET`).
-pub const ARG_FIELDS: &[(&str, &str)] = &[
-    ("sys_enter_personality", "personality"),
-    ("sys_enter_prctl", "option"),
-    ("sys_enter_clone", "clone_flags"),
-];
-
 /// The program that sets the target of a pending probe (`Probe::attach_pending` fails without it).
 pub const CATCH_PROGRAM: &str = "catch_cgroup";
 /// The program that ends phase 0 at a seccomp filter install.
@@ -223,21 +209,6 @@ pub const FEATURES: &[Feature] = &[
         needs: "syscall exit tracepoints (tracefs), bpf_task_pt_regs (5.15), BPF ring buffer",
         lost: "socket families and types, bound and listening ports",
         layout_ok: |l| l.pt_regs_ok && has(&l.offsets, &SOCKET_OFFSETS),
-        mandatory: false,
-        pending_only: false,
-    },
-    Feature {
-        program: "arg_values",
-        attach: AttachPoint::Tracepoints {
-            category: "syscalls",
-            names: ARG_ENTERS,
-        },
-        records: "distinct values of argument 0 of personality, prctl, clone (runc after its \
-                  filter and the application)",
-        needs: "syscall entry tracepoints (tracefs), a BPF hash map",
-        lost: "argument values (profiles allow those calls with any argument Docker's default \
-               allows)",
-        layout_ok: |_| true,
         mandatory: false,
         pending_only: false,
     },
@@ -363,10 +334,6 @@ mod tests {
             }
         }
         assert!(FEATURES[0].mandatory);
-        for (event, _) in ARG_FIELDS {
-            assert!(ARG_ENTERS.contains(event), "{event}");
-        }
-        assert_eq!(ARG_FIELDS.len(), ARG_ENTERS.len());
         assert!(FEATURES[1..].iter().all(|f| !f.mandatory));
     }
 }

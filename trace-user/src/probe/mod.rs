@@ -71,8 +71,8 @@ use trace_common::{
     CGROUP_MKDIR_ROOT_OFFSET, CgroupName, GLOBAL_CAP_CRED_OFFSET, GLOBAL_CAP_FIELD_OFFSET,
     GLOBAL_CAP_RET_OFFSET, GLOBAL_COMPAT_STATUS_OFFSET, GLOBAL_OFFSETS, KernelOffsets,
     MAP_ARG_LOST, MAP_ARG_VALUES, MAP_CAPS, MAP_DROPPED, MAP_EVENTS, MAP_PENDING, MAP_SOCKETS,
-    MAP_SYSCALLS, MAP_TARGET, NO_OFFSET, PENDING_NAMES, SYS_ENTER_ARG0_OFFSET, SYS_EXIT_NR_OFFSET,
-    SYS_EXIT_RET_OFFSET, TargetState, slot_cap, slot_phase, slot_socket, slot_syscall,
+    MAP_SYSCALLS, MAP_TARGET, NO_OFFSET, PENDING_NAMES, SYS_EXIT_NR_OFFSET, SYS_EXIT_RET_OFFSET,
+    TargetState, slot_cap, slot_phase, slot_socket, slot_syscall,
 };
 
 pub use btf::VMLINUX_BTF;
@@ -897,13 +897,7 @@ fn check_format(tracefs: &Path, category: &str, name: &str) -> Result<(), String
     match category {
         "syscalls" => {
             expect("__syscall_nr", SYS_EXIT_NR_OFFSET, 4)?;
-            match features::ARG_FIELDS
-                .iter()
-                .find(|(event, _)| *event == name)
-            {
-                Some((_, arg)) => expect(arg, SYS_ENTER_ARG0_OFFSET, 8),
-                None => expect("ret", SYS_EXIT_RET_OFFSET, 8),
-            }
+            expect("ret", SYS_EXIT_RET_OFFSET, 8)
         }
         "sched" => expect("filename", 8, 4),
         "cgroup" => {

@@ -65,6 +65,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_kernel_keeps_values_of_clone_personality_and_prctl() {
+        let names: Vec<_> = trace_common::ARG_SYSCALLS
+            .iter()
+            .map(|&nr| {
+                let nr = u32::try_from(nr).unwrap();
+                crate::recording::syscall_name(trace_common::Abi::X86_64, nr).map(|n| n.0)
+            })
+            .collect();
+        assert_eq!(names, [Some("clone"), Some("personality"), Some("prctl")]);
+    }
+
+    #[test]
     fn union_keeps_every_value_and_lost_values_stick() {
         let mut a = ArgumentValues::default();
         a.values
