@@ -640,7 +640,7 @@ impl Probe {
             .collect())
     }
 
-    /// The distinct (`x86_64` call number, argument index, value) triples the `arg_values`
+    /// The distinct (`x86_64` call number, argument index, value) triples the `syscall_enter`
     /// program kept, sorted, and how many it had no room for.
     pub fn argument_values(&self) -> Result<(Vec<ArgValueKey>, u64), ProbeError> {
         let mut values = self
