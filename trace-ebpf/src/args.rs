@@ -42,8 +42,7 @@ pub fn record(nr: u32) {
         value: args[0],
     };
     // Check before insert: a value already there costs one lookup and no write.
-    if ARG_VALUES.get_ptr(&key).is_none()
-        && ARG_VALUES.insert(&key, &1, BPF_NOEXIST) == Err(E2BIG)
+    if ARG_VALUES.get_ptr(&key).is_none() && ARG_VALUES.insert(&key, &1, BPF_NOEXIST) == Err(E2BIG)
     {
         count(&ARG_LOST, 0);
     }

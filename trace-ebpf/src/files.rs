@@ -377,11 +377,6 @@ fn try_file_fd(ctx: &TracePointContext, phase: Phase) -> Result<(), i64> {
 /// a relative one), the resolved path of the object, and the second path with its base.
 #[inline(always)]
 pub fn emit(call: &FileCall) -> Result<(), i64> {
-    // A `docker exec` init (runc) reading /proc/self/...: harness, not the application. runc's
-    // work before the entrypoint (other phases) is sorted out in userspace.
-    if call.phase == Phase::Application && runc_task() {
-        return Ok(());
-    }
     let (Some(s), Some(rec)) = (scratch(), record()) else {
         return Err(-1);
     };
@@ -392,23 +387,18 @@ pub fn emit(call: &FileCall) -> Result<(), i64> {
         call.flags
     };
 
-    // Objects are keyed by identity, before any string is read: repeats cost one lookup.
-    let mut key = DedupKey {
-        a: 0,
-        b: 0,
-        c: 0,
-        d: 0,
-    };
-    if let Some(object) = call.object {
-        key = DedupKey {
-            a: object.dentry,
-            b: object.vfsmnt,
-            c: dentry_ino(object.dentry),
-            d: key_tag(KEY_OBJECT, op, call.phase, call.result, flags_key),
-        };
-        if seen(&key) {
-            return Ok(());
-        }
+    // Objects are keyed by identity, before any string is read: repeats cost one lookup. (No
+    // zeroed key first: a zeroed struct compiles to a byte-at-a-time `memset` on BPF.)
+    let object_key = call.object.map(|object| DedupKey {
+        a: object.dentry,
+        b: object.vfsmnt,
+        c: dentry_ino(object.dentry),
+        d: key_tag(KEY_OBJECT, op, call.phase, call.result, flags_key),
+    });
+    if let Some(key) = &object_key
+        && seen(key)
+    {
+        return Ok(());
     }
 
     let header = size_of::<FileRecord>() as u64;
@@ -467,18 +457,29 @@ pub fn emit(call: &FileCall) -> Result<(), i64> {
         }
     }
 
-    if call.object.is_none() {
-        // Keyed by the strings and the directories they are relative to.
-        let identity = |p: Option<PathRef>| p.map_or(0, |p| combine(p.dentry, p.vfsmnt));
-        key = DedupKey {
-            a: hash_record(s, header, requested_len) ^ u64::from(call.path == 0),
-            b: second.map_or(0, |(len, _)| hash_str2(s, len)),
-            c: combine(identity(base), identity(second_base)),
-            d: key_tag(KEY_STRINGS, op, call.phase, call.result, flags_key),
-        };
-        if seen(&key) {
-            return Ok(());
+    let key = match object_key {
+        Some(key) => key,
+        None => {
+            // Keyed by the strings and the directories they are relative to.
+            let identity = |p: Option<PathRef>| p.map_or(0, |p| combine(p.dentry, p.vfsmnt));
+            let key = DedupKey {
+                a: hash_record(s, header, requested_len) ^ u64::from(call.path == 0),
+                b: second.map_or(0, |(len, _)| hash_str2(s, len)),
+                c: combine(identity(base), identity(second_base)),
+                d: key_tag(KEY_STRINGS, op, call.phase, call.result, flags_key),
+            };
+            if seen(&key) {
+                return Ok(());
+            }
+            key
         }
+    };
+
+    // A `docker exec` init (runc) reading /proc/self/...: harness, not the application; runc's
+    // work before the entrypoint (other phases) is sorted out in userspace. Tested after the
+    // lookup, which settles most calls: such a call is never remembered.
+    if call.phase == Phase::Application && runc_task() {
+        return Ok(());
     }
 
     let root = fs_root()?;
@@ -531,11 +532,18 @@ impl Paths {
     fn new(rec: *mut u8, strict: bool) -> Self {
         let head = rec.cast::<FileRecord>();
         // SAFETY: the record buffer starts 8-aligned and holds far more than the header.
+        // Element by element: a whole-array store compiles to a byte-at-a-time `memset`.
         unsafe {
-            core::ptr::write_volatile(&raw mut (*head).lens, [0; PATH_SLOTS]);
+            let lens = (&raw mut (*head).lens).cast::<u16>();
+            for slot in 0..PATH_SLOTS {
+                core::ptr::write_volatile(lens.add(slot), 0);
+            }
             core::ptr::write_volatile(&raw mut (*head).present, 0);
             core::ptr::write_volatile(&raw mut (*head).truncated, 0);
-            core::ptr::write_volatile(&raw mut (*head).pad, [0; 3]);
+            let pad = (&raw mut (*head).pad).cast::<u8>();
+            for i in 0..3 {
+                core::ptr::write_volatile(pad.add(i), 0);
+            }
         }
         Paths { head, strict }
     }

@@ -111,6 +111,10 @@ pub fn dentry_ino(dentry: u64) -> u64 {
 
 /// The six arguments of the current system call, from the registers the task saved on entry
 /// (x86_64: `di si dx r10 r8 r9`). At `sys_exit` they still hold what the caller passed.
+///
+/// `bpf_task_pt_regs` returns a BTF pointer (`struct pt_regs *`): the verifier lets the program
+/// load its fields directly (a faulting load is caught and reads 0), six loads instead of a
+/// `bpf_probe_read_kernel` call, which this runs on every file system call of the target.
 #[inline(always)]
 pub fn syscall_args() -> Result<[u64; 6], i64> {
     // SAFETY: the helpers take no argument / the BTF task pointer the first one returned; both
@@ -119,7 +123,10 @@ pub fn syscall_args() -> Result<[u64; 6], i64> {
     if regs == 0 {
         return Err(-1);
     }
-    // r10 r9 r8 ax cx dx si di: one read for all six arguments.
-    let r: [u64; 8] = read((regs as u64).wrapping_add(PT_REGS_R10_OFFSET))?;
-    Ok([r[7], r[6], r[5], r[0], r[2], r[1]])
+    // r10 r9 r8 ax cx dx si di, from `r10` on.
+    let r = (regs as u64).wrapping_add(PT_REGS_R10_OFFSET) as *const u64;
+    // SAFETY: `r` points into the task's `struct pt_regs`, whose fields from r10 to di are eight
+    // consecutive u64 (x86_64 ABI, checked by the verifier against BTF).
+    let reg = |i: usize| unsafe { core::ptr::read_volatile(r.add(i)) };
+    Ok([reg(7), reg(6), reg(5), reg(0), reg(2), reg(1)])
 }

@@ -32,7 +32,7 @@ mod sockets;
 mod syscalls;
 
 use aya_ebpf::{
-    helpers::{bpf_get_current_ancestor_cgroup_id, bpf_get_current_comm},
+    helpers::{bpf_get_current_ancestor_cgroup_id, generated::bpf_get_current_comm},
     macros::map,
     maps::{Array, LruHashMap, PerCpuArray, RingBuf},
 };
@@ -126,9 +126,21 @@ fn target_phase() -> Option<Phase> {
 
 /// Whether the current task is one of runc's init processes (`comm` starts with `runc:[`): in
 /// the application phase, the init of a `docker exec`, which is harness, not application.
+///
+/// Reads `comm` into two words and compares the first one masked: aya's helper zeroes a byte
+/// array and `starts_with` compares bytes, which compile to byte-at-a-time `memset`/`memcmp`
+/// subprograms on BPF.
 #[inline(always)]
 fn runc_task() -> bool {
-    bpf_get_current_comm().is_ok_and(|comm| comm.starts_with(RUNC_COMM_PREFIX))
+    const PREFIX_MASK: u64 = (1 << (8 * RUNC_COMM_PREFIX.len())) - 1;
+    let p = RUNC_COMM_PREFIX;
+    let prefix = u64::from_le_bytes([p[0], p[1], p[2], p[3], p[4], p[5], 0, 0]);
+    // Not zeroed (that too would be a `memset`): the helper's buffer may be uninitialized.
+    let mut comm = core::mem::MaybeUninit::<[u64; 2]>::uninit();
+    // SAFETY: `comm` is 16 writable bytes (TASK_COMM_LEN); the helper writes at most that.
+    let rc = unsafe { bpf_get_current_comm(comm.as_mut_ptr().cast(), 16) };
+    // SAFETY: on success the helper wrote the whole buffer (zero-padded).
+    rc == 0 && unsafe { comm.assume_init() }[0] & PREFIX_MASK == prefix
 }
 
 /// Adds one to this CPU's copy of `slot` in a per-CPU counter array.

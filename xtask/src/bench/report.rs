@@ -92,19 +92,20 @@ impl Results {
         if let Some(service) = &self.service {
             let _ = writeln!(
                 t,
-                "\nService: {}, {} keep-alive connections, {} s runs x {}: {:.0} req/s untraced ({:.0}-{:.0}), {:.0} traced ({:.0}-{:.0}): ratio {:.3}",
-                service.server,
-                s.service_connections,
-                s.service_secs,
-                s.service_rounds,
-                service.untraced_rps.median,
-                service.untraced_rps.min,
-                service.untraced_rps.max,
-                service.traced_rps.median,
-                service.traced_rps.min,
-                service.traced_rps.max,
-                service.ratio
+                "\nService: {}, {} keep-alive connections, {} s runs x {}, requests per second (median, min-max, ratio to untraced):",
+                service.server, s.service_connections, s.service_secs, s.service_rounds,
             );
+            for c in &service.configs {
+                let _ = writeln!(
+                    t,
+                    "- {}: {:.0} ({:.0}-{:.0}), {:.3}",
+                    c.config.name(),
+                    c.rps.median,
+                    c.rps.min,
+                    c.rps.max,
+                    c.ratio
+                );
+            }
         }
         self.footprint(&mut t);
         let _ = writeln!(t, "\nGoals:");
