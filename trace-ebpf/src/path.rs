@@ -229,16 +229,47 @@ fn mix(hash: u64, word: u64) -> u64 {
     (hash.rotate_left(5) ^ word).wrapping_mul(HASH_MUL)
 }
 
+/// Strings of at most this many words are hashed inline; longer ones in `bpf_loop`. Both give
+/// the same hash; most paths are shorter than 64 bytes, and a `bpf_loop` callback per word (two
+/// map lookups, an indirect call) cost more than the string read itself.
+const INLINE_HASH_WORDS: u64 = 8;
+
 /// Hash of `len` bytes at byte `start` (8-aligned) of the record buffer.
 #[inline(always)]
 pub fn hash_record(s: *mut Scratch, start: u64, len: u64) -> u64 {
-    hash_with(s, start, len, hash_record_step)
+    match record() {
+        Some(rec) if len <= INLINE_HASH_WORDS * 8 => {
+            // SAFETY: `start` is the header size (a constant) or masked: inside the record buffer.
+            let base = unsafe { rec.add((start & (PAYLOAD_MASK & !7)) as usize) };
+            hash_inline(base, len)
+        }
+        _ => hash_with(s, start, len, hash_record_step),
+    }
 }
 
-/// Hash of the first `len` bytes of `Scratch::str2`.
+/// Hash of the first `len` bytes of `Scratch::str2` (rename, link, symlink: rare calls), in
+/// `bpf_loop` only: the inline variant on top of the first string's multiplies the verifier's
+/// states past its limit of one million instructions.
 #[inline(always)]
 pub fn hash_str2(s: *mut Scratch, len: u64) -> u64 {
     hash_with(s, 0, len, hash_str2_step)
+}
+
+/// The hash of [`hash_with`], for `len` <= 8 * [`INLINE_HASH_WORDS`] bytes at the 8-aligned map
+/// value address `base`, which has at least that many bytes.
+#[inline(always)]
+fn hash_inline(base: *const u8, len: u64) -> u64 {
+    let mut hash = len;
+    for index in 0..INLINE_HASH_WORDS {
+        if index * 8 >= len {
+            break;
+        }
+        // SAFETY: the caller guarantees 8 * INLINE_HASH_WORDS readable, aligned bytes.
+        let word =
+            unsafe { core::ptr::read_volatile(base.add((index * 8) as usize).cast::<u64>()) };
+        hash = mix(hash, word & word_mask(index, len));
+    }
+    hash
 }
 
 #[inline(always)]
@@ -491,11 +522,44 @@ pub fn key_tag(kind: u64, op: u32, phase: Phase, result: i64, flags: u32) -> u64
         | u64::from(flags)
 }
 
+/// Slots of [`RECENT`] (a power of two).
+const RECENT_SLOTS: u32 = 1024;
+
+/// A per-CPU direct-mapped cache of keys known to be in [`SEEN`], looked at first: a hit costs
+/// an inlined array lookup and four compares instead of hashing the key and searching the LRU
+/// map's shared buckets. A slot holds a key that was sent, so a hit is always right; a key
+/// pushed out of the slot (or evicted from SEEN meanwhile) costs at most one repeated record,
+/// which userspace merges. No real key is all zeros (`d` has its kind), the slots' initial value.
+#[map(name = "RECENT")]
+static RECENT: PerCpuArray<DedupKey> = PerCpuArray::with_max_entries(RECENT_SLOTS, 0);
+
+/// `key`'s slot in [`RECENT`].
+#[inline(always)]
+fn recent_slot(key: &DedupKey) -> Option<*mut DedupKey> {
+    let hash = combine(key.a ^ key.b, key.c ^ key.d);
+    RECENT.get_ptr_mut((hash >> 32) as u32 & (RECENT_SLOTS - 1))
+}
+
 /// Whether `key` was sent already.
 #[inline(always)]
 pub fn seen(key: &DedupKey) -> bool {
+    let slot = recent_slot(key);
+    if let Some(slot) = slot {
+        // SAFETY: the slot is this CPU's value of an existing entry, valid for the program run.
+        let cached = unsafe { core::ptr::read_volatile(slot) };
+        if cached.a == key.a && cached.b == key.b && cached.c == key.c && cached.d == key.d {
+            return true;
+        }
+    }
     // SAFETY: the value is only tested for presence, never read through.
-    unsafe { SEEN.get(key) }.is_some()
+    if unsafe { SEEN.get(key) }.is_none() {
+        return false;
+    }
+    if let Some(slot) = slot {
+        // SAFETY: as above; tracing programs do not nest on a CPU, so nothing else writes it.
+        unsafe { core::ptr::write_volatile(slot, *key) };
+    }
+    true
 }
 
 /// Remembers that `key` was sent.
@@ -503,4 +567,8 @@ pub fn seen(key: &DedupKey) -> bool {
 pub fn remember(key: &DedupKey) {
     // An LRU map evicts instead of failing; an error here only costs a repeated record later.
     let _ = SEEN.insert(key, &1, 0);
+    if let Some(slot) = recent_slot(key) {
+        // SAFETY: as in `seen`.
+        unsafe { core::ptr::write_volatile(slot, *key) };
+    }
 }

@@ -6,7 +6,7 @@
 //! first and nothing else happens for other tasks.
 
 use aya_ebpf::{
-    helpers::{bpf_get_current_task, bpf_probe_read_kernel},
+    helpers::bpf_get_current_task_btf,
     macros::{map, raw_tracepoint},
     maps::PerCpuArray,
     programs::RawTracePointContext,
@@ -37,7 +37,7 @@ fn try_syscall_enter(ctx: &RawTracePointContext) -> Result<(), i64> {
     let id: i64 = ctx.arg(1);
     // Negative numbers (e.g. `syscall(-1)`) become huge and land in the out-of-range slot.
     let id = id as u64;
-    let (abi, nr) = if in_compat_syscall()? {
+    let (abi, nr) = if in_compat_syscall() {
         (Abi::X86, id)
     } else if id & X32_SYSCALL_BIT != 0 {
         (Abi::X32, id & !X32_SYSCALL_BIT)
@@ -54,17 +54,19 @@ fn try_syscall_enter(ctx: &RawTracePointContext) -> Result<(), i64> {
 
 /// Whether the current task is in a 32-bit (ia32) system call: x86 sets `TS_COMPAT` in
 /// `thread_info.status` on entry. False when BTF gave no offset (non-x86 kernels).
+///
+/// A direct load through the BTF task pointer (the verifier checks the offset against
+/// `task_struct`), not `bpf_probe_read_kernel`: this runs on every system call of the target.
 #[inline(always)]
-fn in_compat_syscall() -> Result<bool, i64> {
+fn in_compat_syscall() -> bool {
     let offset = global!(COMPAT_STATUS_OFFSET);
     if offset == NO_OFFSET {
-        return Ok(false);
+        return false;
     }
-    // SAFETY: the helper takes no arguments; it returns the current task_struct's address.
-    let task = unsafe { bpf_get_current_task() };
-    let status = task.wrapping_add(offset) as *const u32;
-    // SAFETY: bpf_probe_read_kernel checks the address and fails cleanly on a bad one; the offset
-    // comes from this kernel's BTF, so it points at `thread_info.status` of the current task.
-    let status = unsafe { bpf_probe_read_kernel(status) }.map_err(i64::from)?;
-    Ok(status & TS_COMPAT != 0)
+    // SAFETY: the helper takes no arguments; it returns the current task_struct (never null).
+    let task = unsafe { bpf_get_current_task_btf() } as u64;
+    // SAFETY: the offset comes from this kernel's BTF: it is `thread_info.status` of the
+    // current task, a u32 inside its task_struct.
+    let status = unsafe { core::ptr::read_volatile(task.wrapping_add(offset) as *const u32) };
+    status & TS_COMPAT != 0
 }
