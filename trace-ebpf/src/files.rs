@@ -28,8 +28,9 @@ use crate::{
         syscall_args,
     },
     path::{
-        Builder, DedupKey, KEY_OBJECT, KEY_STRINGS, Scratch, WALK_MASK, combine, hash_record,
-        hash_str2, key_tag, record, remember, scratch, seen, walk,
+        Builder, DedupKey, KEY_OBJECT, KEY_STRINGS, SHORT_STR, Scratch, WALK_MASK, clear_short,
+        combine, hash_record, hash_short, hash_str2, key_tag, record, remember, scratch, seen,
+        walk,
     },
     runc_task, target_phase,
 };
@@ -409,6 +410,7 @@ pub fn emit(call: &FileCall) -> Result<(), i64> {
 
     let mut base = None;
     let mut requested_len = 0;
+    clear_short(rec, header);
     if call.path != 0 {
         let read = if call.path_in_kernel {
             b.kernel_str(call.path)
@@ -463,7 +465,11 @@ pub fn emit(call: &FileCall) -> Result<(), i64> {
             // Keyed by the strings and the directories they are relative to.
             let identity = |p: Option<PathRef>| p.map_or(0, |p| combine(p.dentry, p.vfsmnt));
             let key = DedupKey {
-                a: hash_record(s, header, requested_len) ^ u64::from(call.path == 0),
+                a: if requested_len <= SHORT_STR {
+                    hash_short(rec, header, requested_len)
+                } else {
+                    hash_record(s, header, requested_len)
+                } ^ u64::from(call.path == 0),
                 b: second.map_or(0, |(len, _)| hash_str2(s, len)),
                 c: combine(identity(base), identity(second_base)),
                 d: key_tag(KEY_STRINGS, op, call.phase, call.result, flags_key),
