@@ -274,6 +274,43 @@ fn hostile_file_names_cannot_inject_rules() {
     assert_eq!(hostile.len(), names.len(), "{hostile:?}");
 }
 
+/// The kernel's dedup (a per-CPU key cache in front of an LRU map; paths up to 64 bytes hashed in
+/// one piece, longer ones word by word) keeps every distinct path: paths that differ only in their
+/// last byte, at 64 bytes and past it, each probed three times, are all recorded.
+#[test]
+fn dedup_keeps_paths_that_differ_only_at_their_end() {
+    let Some(system) = system_tier("dedup_keeps_paths_that_differ_only_at_their_end") else {
+        return;
+    };
+    let image = ensure_image(TestImage::Busybox).unwrap();
+    let container = Container::run(&image, "trace-dedup", &[], &["sleep", "600"]).unwrap();
+    let long = "a".repeat(60);
+    let paths = [
+        "/tmp/s1".to_owned(),
+        "/tmp/s2".to_owned(),
+        // 64 bytes: the last that is hashed in one piece.
+        format!("/tmp/{}1", "b".repeat(58)),
+        format!("/tmp/{}2", "b".repeat(58)),
+        // 65 bytes, and longer ones sharing their first 64 bytes.
+        format!("/tmp/{}1", "b".repeat(59)),
+        format!("/tmp/{}2", "b".repeat(59)),
+        format!("/tmp/{long}/x1"),
+        format!("/tmp/{long}/x2"),
+    ];
+    assert_eq!(paths[2].len(), 64);
+    assert_eq!(paths[4].len(), 65);
+    let probes: String = paths.iter().map(|p| format!("test -e {p}; ")).collect();
+    let out = trace_exec(
+        &system.trace_bin(),
+        &container,
+        &format!("sh -c 'for i in 1 2 3; do {probes}done; true'"),
+    );
+    let rec = recording(out.path());
+    for path in &paths {
+        assert_eq!(accesses(&rec, path), ["probe"], "{path}");
+    }
+}
+
 /// files.txt of a Debian image running python3 lists the interpreter, its shared libraries and
 /// the modules the exercise imported.
 #[test]

@@ -7,7 +7,8 @@
 //!    inside, in the traced container, in a neighbour container and on the host, under each
 //!    configuration ([`tracers`]), in interleaved rounds;
 //! 3. [`storm`]: 200,000 distinct files opened twice in a burst: every path recorded, none dropped;
-//! 4. [`service`]: nginx under a loopback load ([`loadgen`]), requests per second traced/untraced;
+//! 4. [`service`]: nginx under a loopback load ([`loadgen`]), requests per second untraced, under
+//!    the floor and traced;
 //! 5. the footprint of trace: peak RSS, CPU time, start to armed, rendering a 100,000-file
 //!    recording;
 //!
@@ -38,8 +39,11 @@ use crate::setup;
 pub struct Sizes {
     /// Interleaved rounds of every system call configuration.
     pub rounds: u32,
-    /// `getppid` calls per timed run.
+    /// `getppid` calls per run (split into `batches`).
     pub getppid_calls: u64,
+    /// Timed batches per run of a system call workload; the run's figure is its fastest batch
+    /// (least CPU time): interference only adds time.
+    pub batches: u64,
     /// 1-byte read+write pairs per timed dd run.
     pub dd_pairs: u64,
     /// The same under strace (ptrace is ~100x slower).
@@ -52,7 +56,7 @@ pub struct Sizes {
     pub render_files: u64,
     /// Seconds of load per service run.
     pub service_secs: u64,
-    /// Traced and untraced service runs each.
+    /// Service rounds (one run per configuration each).
     pub service_rounds: u32,
     /// Concurrent keep-alive connections of the load generator.
     pub service_connections: usize,
@@ -64,6 +68,7 @@ impl Sizes {
             Sizes {
                 rounds: 2,
                 getppid_calls: 200_000,
+                batches: 2,
                 dd_pairs: 100_000,
                 strace_getppid_calls: 5_000,
                 strace_dd_pairs: 2_500,
@@ -77,6 +82,7 @@ impl Sizes {
             Sizes {
                 rounds: 7,
                 getppid_calls: 5_000_000,
+                batches: 5,
                 dd_pairs: 2_500_000,
                 strace_getppid_calls: 50_000,
                 strace_dd_pairs: 25_000,

@@ -126,9 +126,10 @@ impl Results {
         let s = &self.sizes;
         let _ = writeln!(
             t,
-            "\nSystem calls: ns per call, thread CPU time (median of {} interleaved rounds, min-max); wall time median; \
-             getppid x{}, dd bs=1 x{} (strace: x{}, x{})\n",
+            "\nSystem calls: ns per call, thread CPU time (median of {} interleaved rounds, min-max; each round's figure the fastest \
+             of {} batches); wall time median; getppid x{}, dd bs=1 x{} per run (strace: x{}, x{}, one batch)\n",
             s.rounds,
+            s.batches,
             s.getppid_calls,
             s.dd_pairs * 2,
             s.strace_getppid_calls,

@@ -277,6 +277,9 @@ fn run_workload(
         None => Command::new(&bench.host_loop),
     };
     cmd.args([workload.mode(), &count.to_string()]);
+    if !strace {
+        cmd.arg(sizes.batches.to_string());
+    }
     let stdout = super::output(&mut cmd)?;
     stdout
         .lines()
