@@ -299,7 +299,10 @@ fn dedup_keeps_paths_that_differ_only_at_their_end() {
     ];
     assert_eq!(paths[2].len(), 64);
     assert_eq!(paths[4].len(), 65);
-    let probes: String = paths.iter().map(|p| format!("test -e {p}; ")).collect();
+    let probes = paths.iter().fold(String::new(), |mut probes, p| {
+        let _ = write!(probes, "test -e {p}; ");
+        probes
+    });
     let out = trace_exec(
         &system.trace_bin(),
         &container,
