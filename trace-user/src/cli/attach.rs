@@ -87,13 +87,15 @@ async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
         events.as_ref(),
         outcome.reason.clone(),
     )?;
-    drop(probe);
 
     let written = write_outputs(&out_dir, &recording, &args.profile.options())?;
     if let Some(child) = exercise.as_mut() {
         session::finish_exercise(child).await;
     }
     print!("{}", render::summary::render(&recording, &written));
+    // Detaching takes about 2 s (a grace period per tracepoint, see probe::links): after the
+    // outputs are written and reported, not before.
+    drop(probe);
     Ok(check_after(
         &recording,
         committed.as_ref(),

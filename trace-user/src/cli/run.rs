@@ -150,10 +150,11 @@ async fn record(
         runc_before_filter: before,
         runc_after_filter: after,
     });
-    drop(probe);
 
     let written = write_outputs(&out_dir, &recording, &args.profile.options())?;
     print!("{}", render::summary::render(&recording, &written));
+    // Detaching takes about 2 s (see probe::links): after the outputs are written and reported.
+    drop(probe);
     Ok((outcome.exit_code, recording))
 }
 

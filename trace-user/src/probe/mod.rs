@@ -51,6 +51,7 @@ mod btf;
 mod events;
 mod features;
 mod floor;
+mod links;
 mod reader;
 mod tracefs;
 
@@ -361,8 +362,10 @@ pub struct Probe {
     arg_lost: PerCpuArray<MapData, u64>,
     events: Option<RingBuf<MapData>>,
     features: ProbeFeatures,
-    /// Owns the programs and their links: dropping it closes the link fds, which detaches the
-    /// programs, and unloads them.
+    /// The tracepoint links, detached concurrently when dropped (before `_ebpf`: fields drop in
+    /// order).
+    _links: links::Links,
+    /// Owns the programs and the `sys_enter` link: dropping it detaches and unloads them.
     _ebpf: Ebpf,
 }
 
@@ -477,6 +480,7 @@ impl Probe {
         let pending = matches!(mode, Mode::Pending(_));
         let mut programs = vec![counter];
         let mut missing = Vec::new();
+        let mut links = links::Links::default();
         for feature in FEATURES
             .iter()
             .filter(|f| !f.mandatory && (pending || !f.pending_only))
@@ -486,7 +490,9 @@ impl Probe {
                 tracefs: tracefs.as_deref().map_err(ToString::to_string),
                 cap_fields_ok: cap_fields.is_some(),
             };
-            if let Some(loaded) = attach_optional(&mut ebpf, feature, &env, &mut missing) {
+            if let Some(loaded) =
+                attach_optional(&mut ebpf, feature, &env, &mut missing, &mut links)
+            {
                 programs.push(loaded);
             }
         }
@@ -539,6 +545,7 @@ impl Probe {
                 missing,
                 programs,
             },
+            _links: links,
             _ebpf: ebpf,
         })
     }
@@ -799,6 +806,7 @@ fn attach_optional(
     feature: &Feature,
     env: &AttachEnv<'_>,
     missing: &mut Vec<MissingFeature>,
+    links: &mut links::Links,
 ) -> Option<LoadedProgram> {
     let AttachPoint::Tracepoints { category, names } = feature.attach else {
         return None;
@@ -867,8 +875,14 @@ fn attach_optional(
     let load_time = started.elapsed();
     let mut attached = 0;
     for name in usable {
-        match program.attach(category, name) {
-            Ok(_) => attached += 1,
+        match program
+            .attach(category, name)
+            .and_then(|id| program.take_link(id))
+        {
+            Ok(link) => {
+                links.push(link);
+                attached += 1;
+            }
             Err(e) => missing.push(gap(name, one_line(&e))),
         }
     }
