@@ -93,15 +93,16 @@ async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
         session::finish_exercise(child).await;
     }
     print!("{}", render::summary::render(&recording, &written));
-    // Detaching takes about 2 s (a grace period per tracepoint, see probe::links): after the
-    // outputs are written and reported, not before.
-    drop(probe);
-    Ok(check_after(
+    let code = check_after(
         &recording,
         committed.as_ref(),
         args.check.as_deref(),
         outcome.exit_code,
-    ))
+    );
+    // Detaching takes about 2 s (a grace period per tracepoint, see probe::links): after the
+    // outputs and the drift report are written, not before.
+    drop(probe);
+    Ok(code)
 }
 
 /// With `--check DIR`: prints the drift report; the exit status is the exercise's when it failed,
