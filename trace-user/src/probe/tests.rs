@@ -259,7 +259,8 @@ mod kernel {
             cgroup_id: fs::metadata(&cgroup.0).expect("stat cgroup").ino(),
             cgroup_level: 1,
         };
-        let probe = Probe::attach(target).expect("attach");
+        let mut probe = Probe::attach(target).expect("attach");
+        let mut reader = probe.take_event_reader().expect("first reader");
 
         let made_by_child =
             env::temp_dir().join(format!("trace-probe-test-{}", std::process::id()));
@@ -280,6 +281,8 @@ mod kernel {
         unsafe { libc::prctl(libc::PR_GET_SECUREBITS) };
         let counts = probe.syscall_counts().expect("read counts");
         let (arguments, lost) = probe.argument_values().expect("read argument values");
+        let mut events = Vec::new();
+        reader.read_ready(&mut events);
         drop(probe);
         drop(nested);
 
@@ -309,10 +312,37 @@ mod kernel {
             "{arguments:?}"
         );
         assert_eq!(lost, 0);
+        // The exits are recorded by x86_64 number: the native mkdir is there, the i386 `write`
+        // (number 4, x86_64's `stat`) with a path in `rdi` is not.
+        let files: Vec<&FileEvent> = events
+            .iter()
+            .filter_map(|e| match e {
+                ProbeEvent::File(f) => Some(f),
+                _ => None,
+            })
+            .collect();
+        let made = made_by_child.as_os_str().as_encoded_bytes();
+        assert!(
+            files
+                .iter()
+                .any(|f| f.op == FileOp::Mkdir && f.requested.as_deref() == Some(made)),
+            "no mkdir of the child's directory in {files:?}"
+        );
+        assert!(
+            !files.iter().any(|f| f
+                .requested
+                .as_deref()
+                .is_some_and(|p| p.ends_with(COMPAT_DECOY.as_bytes()))),
+            "an i386 call was recorded as the x86_64 call of its number: {files:?}"
+        );
         match child.signal() {
             None => {
                 assert!(child.success(), "child failed: {child}");
                 assert!(counted_ia32_getpid(&counts), "no (x86, 20) in {counts:?}");
+                assert!(
+                    counts.counts.get(&(Abi::X86, 4)).copied().unwrap_or(0) >= 1,
+                    "no (x86, 4) in {counts:?}"
+                );
             }
             // `int 0x80` faults when the kernel runs without ia32 emulation.
             Some(libc::SIGSEGV) => eprintln!("skipping the compat check: no ia32 emulation"),
@@ -364,7 +394,33 @@ mod kernel {
             );
         }
         assert_eq!(ret, i64::from(std::process::id()));
+        // The i386 `write(-1, ..)` (number 4; x86_64's 4 is `stat(rdi, ..)`), with a path in
+        // `rdi`: its exit must not be taken for a `stat` of that path.
+        let decoy = std::ffi::CString::new(format!("/{COMPAT_DECOY}")).expect("no NUL");
+        let ret: i64;
+        // SAFETY: i386 write to fd -1 fails with EBADF before touching the buffer; rdi only
+        // holds a pointer the kernel does not read on this path.
+        unsafe {
+            // rbx is LLVM's: saved and restored around the call.
+            std::arch::asm!(
+                "mov {saved}, rbx",
+                "mov rbx, -1",
+                "int 0x80",
+                "mov rbx, {saved}",
+                saved = out(reg) _,
+                inlateout("rax") 4i64 => ret,
+                in("rcx") 0i64,
+                in("rdx") 0i64,
+                in("rdi") decoy.as_ptr(),
+                out("r8") _, out("r9") _, out("r10") _, out("r11") _,
+                options(nostack),
+            );
+        }
+        assert_eq!(ret, -i64::from(libc::EBADF));
     }
+
+    /// The path the child's i386 `write` holds in `rdi` (see [`child_workload`]).
+    const COMPAT_DECOY: &str = "trace-compat-decoy";
 
     /// A cgroup v2 directory made for the test, removed on drop.
     pub(super) struct TempCgroup(pub(super) PathBuf);
