@@ -350,19 +350,13 @@ pub const PATH_MAX: usize = 4096;
 /// Longest argument area of an executed program recorded, in bytes (NUL-separated).
 pub const ARGV_MAX: usize = 2048;
 
-/// `x86_64` `struct pt_regs`: offset of `r10`, the first of the nine registers the probe reads
-/// (`r10 r9 r8 ax cx dx si di orig_ax`), which hold the six system call arguments and, in
-/// `orig_ax`, the call's number.
+/// `struct syscall_trace_exit` (the `syscalls:sys_exit_*` tracepoint records): `__syscall_nr`.
+pub const SYS_EXIT_NR_OFFSET: usize = 8;
+/// `struct syscall_trace_exit`: `ret`.
+pub const SYS_EXIT_RET_OFFSET: usize = 16;
+/// `x86_64` `struct pt_regs`: offset of `r10`, the first of the eight registers the probe reads at
+/// once (`r10 r9 r8 ax cx dx si di`), which hold the six system call arguments.
 pub const PT_REGS_R10_OFFSET: u64 = 56;
-/// The registers from `r10` to `orig_ax`, in [`PT_REGS_R10_OFFSET`]'s order.
-pub const PT_REGS_CALL_REGS: [&str; 9] =
-    ["r10", "r9", "r8", "ax", "cx", "dx", "si", "di", "orig_ax"];
-
-/// Name of the program array the `sys_exit` dispatcher tail-calls into, indexed by `x86_64`
-/// system call number: the program that records that call's exit, or nothing.
-pub const MAP_EXIT_PROGRAMS: &str = "EXIT_PROGRAMS";
-/// Slots of [`MAP_EXIT_PROGRAMS`]: `x86_64` numbers below it can have an exit program.
-pub const EXIT_SLOTS: u32 = 512;
 
 /// Kernel struct member offsets in bytes, from the running kernel's BTF, [`NO_OFFSET`] where BTF
 /// lacks the member. Passed to the programs as the [`GLOBAL_OFFSETS`] global: Rust eBPF has no

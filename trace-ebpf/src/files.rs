@@ -1,37 +1,41 @@
-//! File accesses: the exits of the file system calls, tail-called by the `sys_exit` dispatcher
-//! ([`crate::exits`]) for the numbers userspace gave each program.
+//! File accesses: `syscalls:sys_exit_*` tracepoints of the file system calls.
 //!
-//! At the exit the user strings are read (at the entry about 1 in 200 reads fail: the page is not
-//! faulted in yet) and the arguments come from the registers the task saved on entry.
+//! The exit tracepoints run only for their own system call, so tasks outside the target pay
+//! nothing for them beyond the kernel's syscall-tracepoint slow path, which `sys_enter` already
+//! turns on (measured in docs/probe.md). At the exit the user strings are read (at the entry
+//! about 1 in 200 reads fail: the page is not faulted in yet) and the arguments come from the
+//! registers the task saved on entry.
 //!
-//! Four programs, each taking several calls, told apart by the number:
+//! Four programs, each attached to several tracepoints and told apart by `__syscall_nr`:
 //! [`file_open`] (the object is the new fd), [`file_path`] (one path), [`file_two_paths`]
 //! (rename, link, symlink) and [`file_fd`] (an fd: fchmod, fchown, ftruncate, getdents, fchdir,
 //! mmap). [`emit`] turns a call into at most one record: a first sighting per dedup key.
 
 use aya_ebpf::{
-    helpers::bpf_probe_read_user, macros::btf_tracepoint, programs::BtfTracePointContext,
+    EbpfContext as _, helpers::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext,
 };
 use core::ffi::c_void;
 
 use aya_ebpf::helpers::generated::bpf_probe_read_user_str;
 use trace_common::{
     FileOp, FileRecord, PATH_BASE, PATH_MAX, PATH_REQUESTED, PATH_RESOLVED, PATH_SECOND_BASE,
-    PATH_SECOND_REQUESTED, PATH_SLOTS, Phase, RECORD_FILE,
+    PATH_SECOND_REQUESTED, PATH_SLOTS, Phase, RECORD_FILE, SYS_EXIT_NR_OFFSET, SYS_EXIT_RET_OFFSET,
 };
 
 use crate::{
-    exits::{Exit, target_exit},
-    kernel::{AT_FDCWD, PathRef, dentry_ino, dirfd_path, fd_file, file_f_path, fs_pwd, fs_root},
+    kernel::{
+        AT_FDCWD, PathRef, dentry_ino, dirfd_path, fd_file, file_f_path, fs_pwd, fs_root,
+        syscall_args,
+    },
     path::{
         Builder, DedupKey, KEY_OBJECT, KEY_STRINGS, SHORT_STR, Scratch, WALK_MASK, clear_short,
         combine, hash_record, hash_short, hash_str2, key_tag, record, remember, scratch, seen,
         walk,
     },
-    runc_task,
+    runc_task, target_phase,
 };
 
-// x86_64 system call numbers (32-bit compat calls never get here: `exits::native_exit`).
+// x86_64 system call numbers (the tracepoints do not fire for 32-bit compat calls).
 const SYS_OPEN: i32 = 2;
 const SYS_STAT: i32 = 4;
 const SYS_LSTAT: i32 = 6;
@@ -140,17 +144,32 @@ impl FileCall {
     }
 }
 
+/// `(syscall number, return value)` of a `syscalls:sys_exit_*` record.
+#[inline(always)]
+pub fn exit_nr_ret(ctx: &TracePointContext) -> (i32, i64) {
+    let base = ctx.as_ptr().cast::<u8>();
+    // SAFETY: direct loads at the fixed offsets of `struct syscall_trace_exit`, which the
+    // verifier checks against the context size; userspace checked them against tracefs.
+    unsafe {
+        (
+            *base.add(SYS_EXIT_NR_OFFSET).cast::<i32>(),
+            *base.add(SYS_EXIT_RET_OFFSET).cast::<i64>(),
+        )
+    }
+}
+
 /// `sys_exit` of `open`, `openat`, `openat2`, `creat`.
-#[btf_tracepoint(function = "sys_exit")]
-pub fn file_open(ctx: BtfTracePointContext) -> u32 {
-    if let Some((phase, exit)) = target_exit(&ctx) {
-        let _ = try_file_open(&exit, phase);
+#[tracepoint]
+pub fn file_open(ctx: TracePointContext) -> u32 {
+    if let Some(phase) = target_phase() {
+        let _ = try_file_open(&ctx, phase);
     }
     0
 }
 
-fn try_file_open(exit: &Exit, phase: Phase) -> Result<(), i64> {
-    let (nr, ret, a) = (exit.nr, exit.ret, &exit.args);
+fn try_file_open(ctx: &TracePointContext, phase: Phase) -> Result<(), i64> {
+    let (nr, ret) = exit_nr_ret(ctx);
+    let a = syscall_args()?;
     let mut call = match nr {
         SYS_OPEN => {
             let mut c = FileCall::new(FileOp::Open, phase, ret).cwd(a[0]);
@@ -185,16 +204,17 @@ fn try_file_open(exit: &Exit, phase: Phase) -> Result<(), i64> {
 /// `sys_exit` of the calls that take one path: unlink, unlinkat, rmdir, mkdir, mkdirat, chmod,
 /// fchmodat, fchmodat2, chown, lchown, fchownat, truncate, stat, lstat, newfstatat, statx,
 /// access, faccessat, faccessat2, readlink, readlinkat, chdir; and failed execve/execveat.
-#[btf_tracepoint(function = "sys_exit")]
-pub fn file_path(ctx: BtfTracePointContext) -> u32 {
-    if let Some((phase, exit)) = target_exit(&ctx) {
-        let _ = try_file_path(&exit, phase);
+#[tracepoint]
+pub fn file_path(ctx: TracePointContext) -> u32 {
+    if let Some(phase) = target_phase() {
+        let _ = try_file_path(&ctx, phase);
     }
     0
 }
 
-fn try_file_path(exit: &Exit, phase: Phase) -> Result<(), i64> {
-    let (nr, ret, a) = (exit.nr, exit.ret, &exit.args);
+fn try_file_path(ctx: &TracePointContext, phase: Phase) -> Result<(), i64> {
+    let (nr, ret) = exit_nr_ret(ctx);
+    let a = syscall_args()?;
     let call = match nr {
         SYS_UNLINK => FileCall::new(FileOp::Unlink, phase, ret).cwd(a[0]),
         SYS_UNLINKAT => {
@@ -257,16 +277,17 @@ fn try_file_path(exit: &Exit, phase: Phase) -> Result<(), i64> {
 }
 
 /// `sys_exit` of rename, renameat, renameat2, link, linkat, symlink, symlinkat.
-#[btf_tracepoint(function = "sys_exit")]
-pub fn file_two_paths(ctx: BtfTracePointContext) -> u32 {
-    if let Some((phase, exit)) = target_exit(&ctx) {
-        let _ = try_file_two_paths(&exit, phase);
+#[tracepoint]
+pub fn file_two_paths(ctx: TracePointContext) -> u32 {
+    if let Some(phase) = target_phase() {
+        let _ = try_file_two_paths(&ctx, phase);
     }
     0
 }
 
-fn try_file_two_paths(exit: &Exit, phase: Phase) -> Result<(), i64> {
-    let (nr, ret, a) = (exit.nr, exit.ret, &exit.args);
+fn try_file_two_paths(ctx: &TracePointContext, phase: Phase) -> Result<(), i64> {
+    let (nr, ret) = exit_nr_ret(ctx);
+    let a = syscall_args()?;
     let mut call = match nr {
         SYS_RENAME | SYS_LINK => {
             let op = if nr == SYS_RENAME {
@@ -314,16 +335,17 @@ fn try_file_two_paths(exit: &Exit, phase: Phase) -> Result<(), i64> {
 
 /// `sys_exit` of fchmod, fchown, ftruncate, getdents, getdents64, fchdir and mmap (`PROT_EXEC`
 /// mappings of a file only).
-#[btf_tracepoint(function = "sys_exit")]
-pub fn file_fd(ctx: BtfTracePointContext) -> u32 {
-    if let Some((phase, exit)) = target_exit(&ctx) {
-        let _ = try_file_fd(&exit, phase);
+#[tracepoint]
+pub fn file_fd(ctx: TracePointContext) -> u32 {
+    if let Some(phase) = target_phase() {
+        let _ = try_file_fd(&ctx, phase);
     }
     0
 }
 
-fn try_file_fd(exit: &Exit, phase: Phase) -> Result<(), i64> {
-    let (nr, ret, a) = (exit.nr, exit.ret, &exit.args);
+fn try_file_fd(ctx: &TracePointContext, phase: Phase) -> Result<(), i64> {
+    let (nr, ret) = exit_nr_ret(ctx);
+    let a = syscall_args()?;
     let mut call = match nr {
         SYS_FCHMOD => {
             let mut c = FileCall::new(FileOp::Chmod, phase, ret);

@@ -6,9 +6,9 @@ use aya_ebpf::helpers::{
     bpf_get_current_task, bpf_get_current_task_btf, bpf_probe_read_kernel,
     generated::bpf_task_pt_regs,
 };
-use trace_common::{NO_OFFSET, PT_REGS_R10_OFFSET, TS_COMPAT};
+use trace_common::PT_REGS_R10_OFFSET;
 
-use crate::{COMPAT_STATUS_OFFSET, OFFSETS, global};
+use crate::{OFFSETS, global};
 
 /// `AT_FDCWD`: the "directory fd" meaning the current working directory.
 pub const AT_FDCWD: i64 = -100;
@@ -109,62 +109,24 @@ pub fn dentry_ino(dentry: u64) -> u64 {
     }
 }
 
-/// The six arguments of the current system call, from the registers the task saved on entry.
+/// The six arguments of the current system call, from the registers the task saved on entry
+/// (x86_64: `di si dx r10 r8 r9`). At `sys_exit` they still hold what the caller passed.
 ///
-/// For `sys_enter` (a raw tracepoint, whose register argument is an untyped address):
-/// `bpf_task_pt_regs` returns a BTF pointer to the same registers.
+/// `bpf_task_pt_regs` returns a BTF pointer (`struct pt_regs *`): the verifier lets the program
+/// load its fields directly (a faulting load is caught and reads 0), six loads instead of a
+/// `bpf_probe_read_kernel` call, which this runs on every file system call of the target.
 #[inline(always)]
 pub fn syscall_args() -> Result<[u64; 6], i64> {
     // SAFETY: the helpers take no argument / the BTF task pointer the first one returned; both
     // are allowed in tracing programs (kernel >= 5.15).
     let regs = unsafe { bpf_task_pt_regs(bpf_get_current_task_btf()) };
-    syscall_regs(regs as u64).map(|(_, args)| args)
-}
-
-/// The number and the six arguments of a system call from its saved registers `regs`, a BTF
-/// `struct pt_regs *` (x86_64: the number in `orig_ax`, the arguments in `di si dx r10 r8 r9`).
-/// At `sys_exit` they still hold what the caller passed.
-///
-/// Direct loads through the BTF pointer (the verifier checks each offset against `pt_regs`, a
-/// faulting load is caught and reads 0): seven loads instead of a `bpf_probe_read_kernel` call,
-/// on every traced system call of the target.
-#[inline(always)]
-pub fn syscall_regs(regs: u64) -> Result<(u64, [u64; 6]), i64> {
     if regs == 0 {
         return Err(-1);
     }
-    // r10 r9 r8 ax cx dx si di orig_ax, from `r10` on.
-    let r = regs.wrapping_add(PT_REGS_R10_OFFSET) as *const u64;
-    // SAFETY: `r` points into the task's `struct pt_regs`, whose fields from r10 to orig_ax are
-    // nine consecutive u64 (x86_64 ABI, checked against BTF by userspace and by the verifier).
+    // r10 r9 r8 ax cx dx si di, from `r10` on.
+    let r = (regs as u64).wrapping_add(PT_REGS_R10_OFFSET) as *const u64;
+    // SAFETY: `r` points into the task's `struct pt_regs`, whose fields from r10 to di are eight
+    // consecutive u64 (x86_64 ABI, checked by the verifier against BTF).
     let reg = |i: usize| unsafe { core::ptr::read_volatile(r.add(i)) };
-    Ok((reg(8), [reg(7), reg(6), reg(5), reg(0), reg(2), reg(1)]))
-}
-
-/// The system call number in the saved registers `regs` (a BTF `struct pt_regs *`).
-#[inline(always)]
-pub fn syscall_nr(regs: u64) -> u64 {
-    let orig_ax = regs.wrapping_add(PT_REGS_R10_OFFSET + 8 * 8) as *const u64;
-    // SAFETY: `orig_ax` of the task's `struct pt_regs` (see `syscall_regs`).
-    unsafe { core::ptr::read_volatile(orig_ax) }
-}
-
-/// Whether the current task is in a 32-bit (ia32) system call: x86 sets `TS_COMPAT` in
-/// `thread_info.status` on entry and clears it only on the way back to user mode, after the
-/// `sys_exit` tracepoint. False when BTF gave no offset (non-x86 kernels).
-///
-/// A direct load through the BTF task pointer (the verifier checks the offset against
-/// `task_struct`), not `bpf_probe_read_kernel`: this runs on every system call of the target.
-#[inline(always)]
-pub fn in_compat_syscall() -> bool {
-    let offset = global!(COMPAT_STATUS_OFFSET);
-    if offset == NO_OFFSET {
-        return false;
-    }
-    // SAFETY: the helper takes no arguments; it returns the current task_struct (never null).
-    let task = unsafe { bpf_get_current_task_btf() } as u64;
-    // SAFETY: the offset comes from this kernel's BTF: it is `thread_info.status` of the
-    // current task, a u32 inside its task_struct.
-    let status = unsafe { core::ptr::read_volatile(task.wrapping_add(offset) as *const u32) };
-    status & TS_COMPAT != 0
+    Ok([reg(7), reg(6), reg(5), reg(0), reg(2), reg(1)])
 }

@@ -1,15 +1,13 @@
 //! trace's kernel side: what the processes of one cgroup v2 subtree do.
 //!
 //! - [`syscalls`]: a raw tracepoint on `sys_enter` counts every system call per ABI and number.
-//! - [`exits`]: one BTF tracepoint on `sys_exit` tail-calls, by system call number, the programs
-//!   of [`files`], [`sockets`] and [`phases`] that record exits.
-//! - [`files`]: the exits of the file system calls send one record per first sighting of a file
-//!   access, with the paths walked in the kernel ([`path`]).
+//! - [`files`]: `syscalls:sys_exit_*` tracepoints of the file system calls send one record per
+//!   first sighting of a file access, with the paths walked in the kernel ([`path`]).
 //! - [`exec`]: `sched:sched_process_exec` sends the executed program's path and arguments.
 //! - [`caps`]: `capability:cap_capable` counts capability checks per capability and verdict.
 //! - [`sockets`]: the exits of `socket`, `bind` and `listen` count sockets and send bound ports.
-//! - [`args`]: the counter keeps the distinct values of argument 0 of `personality`, `prctl`,
-//!   `clone` (for argument-level seccomp rules).
+//! - [`args`]: `syscalls:sys_enter_*` of `personality`, `prctl`, `clone` keep the distinct
+//!   values of argument 0 (for argument-level seccomp rules).
 //! - [`phases`]: `cgroup:cgroup_mkdir` sets the target when the expected cgroup appears (a probe
 //!   armed before the container exists); the exits of `seccomp`/`prctl` and
 //!   `sched:sched_process_exec` move the target through its startup phases.
@@ -25,7 +23,6 @@
 mod args;
 mod caps;
 mod exec;
-mod exits;
 mod files;
 mod floor;
 mod kernel;

@@ -4,8 +4,7 @@
 //!   container's cgroup will get (`PENDING`). The tracepoint fires inside mkdir(2) once the cgroup
 //!   exists, before its directory is made visible (`kernfs_activate`) and with `cgroup_mutex`
 //!   held, so before any task can join it: setting the target there misses nothing.
-//! - [`phase_filter`] (exits of `seccomp` and `prctl`, tail-called by the `sys_exit` dispatcher):
-//!   a task of the target that installed a
+//! - [`phase_filter`] (exits of `seccomp` and `prctl`): a task of the target that installed a
 //!   seccomp filter ends phase 0 (runc before its filter) at the call's exit, so the call itself
 //!   belongs to phase 0.
 //! - [`phase_exec`] (`sched:sched_process_exec`): the first program executed in the target (the
@@ -20,9 +19,9 @@
 use aya_ebpf::{
     EbpfContext as _,
     helpers::{bpf_probe_read_kernel_str_bytes, generated::bpf_probe_read_kernel},
-    macros::{btf_tracepoint, map, tracepoint},
+    macros::{map, tracepoint},
     maps::Array,
-    programs::{BtfTracePointContext, TracePointContext},
+    programs::TracePointContext,
 };
 use core::ffi::c_void;
 use trace_common::{
@@ -30,10 +29,7 @@ use trace_common::{
     CGROUP_MKDIR_ROOT_OFFSET, CGROUP_NAME_BYTES, CgroupName, PENDING_NAMES, Phase,
 };
 
-use crate::{
-    exits::{Exit, native_exit},
-    in_cgroup, target_state,
-};
+use crate::{files::exit_nr_ret, in_cgroup, kernel::syscall_args, target_state};
 
 /// The cgroup names a pending probe waits for, as `/name` patterns (empty entries: `len` 0).
 #[map(name = "PENDING")]
@@ -136,24 +132,25 @@ fn ends_with(path: u64, path_len: u64, name: *const CgroupName) -> bool {
 }
 
 /// `sys_exit` of `seccomp` and `prctl`.
-#[btf_tracepoint(function = "sys_exit")]
-pub fn phase_filter(ctx: BtfTracePointContext) -> u32 {
+#[tracepoint]
+pub fn phase_filter(ctx: TracePointContext) -> u32 {
     match try_phase_filter(&ctx) {
         Ok(()) | Err(_) => 0,
     }
 }
 
-fn try_phase_filter(ctx: &BtfTracePointContext) -> Result<(), i64> {
+fn try_phase_filter(ctx: &TracePointContext) -> Result<(), i64> {
     let (target, state) = target_state().ok_or(-1)?;
     // Only phase 0 ends here (in phase 2, e.g. when attached to a running container, a filter
     // is a `docker exec`'s: application activity).
     if state.filter_seen != 0 || state.exec_seen != 0 || !in_cgroup(&state) {
         return Ok(());
     }
-    let Exit { nr, ret, args: a } = native_exit(ctx).ok_or(-1)?;
+    let (nr, ret) = exit_nr_ret(ctx);
     if nr != SYS_SECCOMP && nr != SYS_PRCTL {
         return Ok(());
     }
+    let a = syscall_args()?;
     let installed = if nr == SYS_SECCOMP {
         // With TSYNC a failure can be a positive thread id; only NEW_LISTENER makes a positive
         // result a success.

@@ -1,19 +1,18 @@
-//! Sockets: the exits of `socket`, `bind` and `listen` (one program, tail-called by the
-//! `sys_exit` dispatcher, told apart by the number). `socket(2)` calls are counted per (family, type) in a per-CPU array; a
+//! Sockets: the exits of `socket`, `bind` and `listen` (one program, told apart by
+//! `__syscall_nr`). `socket(2)` calls are counted per (family, type) in a per-CPU array; a
 //! successful `bind` or `listen` of an `AF_INET`/`AF_INET6` socket sends a record per first
 //! (family, type, port).
 
-use aya_ebpf::{
-    helpers::bpf_probe_read_user, macros::btf_tracepoint, programs::BtfTracePointContext,
-};
+use aya_ebpf::{helpers::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext};
 use trace_common::{Phase, RECORD_BIND, RECORD_LISTEN, SocketRecord, socket_slot};
 
 use crate::{
     OFFSETS, SOCKETS, count,
-    exits::{Exit, target_exit},
+    files::exit_nr_ret,
     global,
-    kernel::{fd_file, read, read_ptr},
+    kernel::{fd_file, read, read_ptr, syscall_args},
     path::{DedupKey, KEY_SOCKET, current_pid, key_tag, remember, seen, send},
+    target_phase,
 };
 
 const SYS_SOCKET: i32 = 41;
@@ -23,16 +22,17 @@ const AF_INET: u16 = 2;
 const AF_INET6: u16 = 10;
 
 /// `sys_exit` of socket, bind, listen.
-#[btf_tracepoint(function = "sys_exit")]
-pub fn socket_exit(ctx: BtfTracePointContext) -> u32 {
-    if let Some((phase, exit)) = target_exit(&ctx) {
-        let _ = try_socket_exit(&exit, phase);
+#[tracepoint]
+pub fn socket_exit(ctx: TracePointContext) -> u32 {
+    if let Some(phase) = target_phase() {
+        let _ = try_socket_exit(&ctx, phase);
     }
     0
 }
 
-fn try_socket_exit(exit: &Exit, phase: Phase) -> Result<(), i64> {
-    let (nr, ret, a) = (exit.nr, exit.ret, &exit.args);
+fn try_socket_exit(ctx: &TracePointContext, phase: Phase) -> Result<(), i64> {
+    let (nr, ret) = exit_nr_ret(ctx);
+    let a = syscall_args()?;
     match nr {
         // Every attempt is counted, failed ones too: they are what the program asks for.
         SYS_SOCKET => count(&SOCKETS, socket_slot(a[0] as u32, a[1] as u32)),

@@ -6,15 +6,17 @@
 //! first and nothing else happens for other tasks.
 
 use aya_ebpf::{
+    helpers::bpf_get_current_task_btf,
     macros::{map, raw_tracepoint},
     maps::PerCpuArray,
     programs::RawTracePointContext,
 };
 use trace_common::{
-    ARG_SYSCALLS, Abi, PHASE_SYSCALL_SLOTS, Phase, X32_SYSCALL_BIT, phase_syscall_slot,
+    ARG_SYSCALLS, Abi, NO_OFFSET, PHASE_SYSCALL_SLOTS, Phase, TS_COMPAT, X32_SYSCALL_BIT,
+    phase_syscall_slot,
 };
 
-use crate::{count, kernel::in_compat_syscall, target_phase};
+use crate::{COMPAT_STATUS_OFFSET, count, global, target_phase};
 
 /// Calls per slot (`trace_common::phase_syscall_slot`), per CPU.
 #[map(name = "SYSCALLS")]
@@ -48,4 +50,23 @@ fn try_syscall_enter(ctx: &RawTracePointContext) -> Result<(), i64> {
         crate::args::record(nr as u32);
     }
     Ok(())
+}
+
+/// Whether the current task is in a 32-bit (ia32) system call: x86 sets `TS_COMPAT` in
+/// `thread_info.status` on entry. False when BTF gave no offset (non-x86 kernels).
+///
+/// A direct load through the BTF task pointer (the verifier checks the offset against
+/// `task_struct`), not `bpf_probe_read_kernel`: this runs on every system call of the target.
+#[inline(always)]
+fn in_compat_syscall() -> bool {
+    let offset = global!(COMPAT_STATUS_OFFSET);
+    if offset == NO_OFFSET {
+        return false;
+    }
+    // SAFETY: the helper takes no arguments; it returns the current task_struct (never null).
+    let task = unsafe { bpf_get_current_task_btf() } as u64;
+    // SAFETY: the offset comes from this kernel's BTF: it is `thread_info.status` of the
+    // current task, a u32 inside its task_struct.
+    let status = unsafe { core::ptr::read_volatile(task.wrapping_add(offset) as *const u32) };
+    status & TS_COMPAT != 0
 }

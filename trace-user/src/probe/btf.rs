@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 use btf_rs::{Backend, Btf, Member, Struct, Type};
-use trace_common::{KernelOffsets, NO_OFFSET, PT_REGS_CALL_REGS, PT_REGS_R10_OFFSET};
+use trace_common::{KernelOffsets, NO_OFFSET, PT_REGS_R10_OFFSET};
 
 use super::ProbeError;
 
@@ -21,8 +21,8 @@ pub struct KernelLayout {
     pub compat_status_offset: Option<u64>,
     /// The struct members the file, exec and socket programs read.
     pub offsets: KernelOffsets,
-    /// `struct pt_regs` holds the argument and number registers where the programs read them
-    /// ([`PT_REGS_R10_OFFSET`]: `r10 r9 r8 ax cx dx si di orig_ax`, the `x86_64` layout).
+    /// `struct pt_regs` holds the argument registers where the programs read them
+    /// ([`PT_REGS_R10_OFFSET`]: `r10 r9 r8 ax cx dx si di`, the `x86_64` layout).
     pub pt_regs_ok: bool,
 }
 
@@ -123,9 +123,9 @@ fn layout_from(btf: &Btf) -> Result<KernelLayout, btf_rs::Error> {
     for ((name, path), field) in OFFSET_SOURCES.iter().zip(offset_fields(&mut offsets)) {
         *field = member_offset(btf, name, path)?.unwrap_or(NO_OFFSET);
     }
-    // r10 r9 r8 ax cx dx si di orig_ax, 8 bytes each from PT_REGS_R10_OFFSET.
+    // r10 r9 r8 ax cx dx si di, 8 bytes each from PT_REGS_R10_OFFSET.
     let mut pt_regs_ok = true;
-    for (i, reg) in (0u64..).zip(PT_REGS_CALL_REGS) {
+    for (i, reg) in (0u64..).zip(["r10", "r9", "r8", "ax", "cx", "dx", "si", "di"]) {
         pt_regs_ok &= member_offset(btf, "pt_regs", &[reg])? == Some(PT_REGS_R10_OFFSET + 8 * i);
     }
     Ok(KernelLayout {

@@ -11,9 +11,6 @@ use super::btf::KernelLayout;
 pub enum AttachPoint {
     /// A raw tracepoint (`raw_tracepoint/<name>`).
     RawTracepoint(&'static str),
-    /// The exits of these `x86_64` system calls: the program is tail-called by number from the
-    /// dispatcher on the BTF tracepoint `sys_exit` (`tp_btf/sys_exit`, program `syscall_exit`).
-    SyscallExits(&'static [&'static str]),
     /// Classic tracepoints `<category>/<name>`, the same program on each.
     Tracepoints {
         /// The tracefs event category, e.g. `syscalls`.
@@ -45,54 +42,59 @@ pub struct Feature {
     pub pending_only: bool,
 }
 
-/// The system call exits of the file programs.
-const OPEN_EXITS: &[&str] = &["open", "openat", "openat2", "creat"];
+/// The syscall-exit tracepoints of the file programs (`syscalls/sys_exit_<name>`).
+const OPEN_EXITS: &[&str] = &[
+    "sys_exit_open",
+    "sys_exit_openat",
+    "sys_exit_openat2",
+    "sys_exit_creat",
+];
 const PATH_EXITS: &[&str] = &[
-    "unlink",
-    "unlinkat",
-    "rmdir",
-    "mkdir",
-    "mkdirat",
-    "chmod",
-    "fchmodat",
-    "fchmodat2",
-    "chown",
-    "lchown",
-    "fchownat",
-    "truncate",
-    "stat",
-    "lstat",
-    "newfstatat",
-    "statx",
-    "access",
-    "faccessat",
-    "faccessat2",
-    "readlink",
-    "readlinkat",
-    "chdir",
-    "execve",
-    "execveat",
+    "sys_exit_unlink",
+    "sys_exit_unlinkat",
+    "sys_exit_rmdir",
+    "sys_exit_mkdir",
+    "sys_exit_mkdirat",
+    "sys_exit_chmod",
+    "sys_exit_fchmodat",
+    "sys_exit_fchmodat2",
+    "sys_exit_chown",
+    "sys_exit_lchown",
+    "sys_exit_fchownat",
+    "sys_exit_truncate",
+    "sys_exit_newstat",
+    "sys_exit_newlstat",
+    "sys_exit_newfstatat",
+    "sys_exit_statx",
+    "sys_exit_access",
+    "sys_exit_faccessat",
+    "sys_exit_faccessat2",
+    "sys_exit_readlink",
+    "sys_exit_readlinkat",
+    "sys_exit_chdir",
+    "sys_exit_execve",
+    "sys_exit_execveat",
 ];
 const TWO_PATH_EXITS: &[&str] = &[
-    "rename",
-    "renameat",
-    "renameat2",
-    "link",
-    "linkat",
-    "symlink",
-    "symlinkat",
+    "sys_exit_rename",
+    "sys_exit_renameat",
+    "sys_exit_renameat2",
+    "sys_exit_link",
+    "sys_exit_linkat",
+    "sys_exit_symlink",
+    "sys_exit_symlinkat",
 ];
 const FD_EXITS: &[&str] = &[
-    "fchmod",
-    "fchown",
-    "ftruncate",
-    "getdents",
-    "getdents64",
-    "fchdir",
-    "mmap",
+    "sys_exit_fchmod",
+    "sys_exit_fchown",
+    "sys_exit_ftruncate",
+    "sys_exit_getdents",
+    "sys_exit_getdents64",
+    "sys_exit_fchdir",
+    "sys_exit_mmap",
 ];
-const SOCKET_EXITS: &[&str] = &["socket", "bind", "listen"];
-const FILTER_EXITS: &[&str] = &["seccomp", "prctl"];
+const SOCKET_EXITS: &[&str] = &["sys_exit_socket", "sys_exit_bind", "sys_exit_listen"];
+const FILTER_EXITS: &[&str] = &["sys_exit_seccomp", "sys_exit_prctl"];
 /// The program that sets the target of a pending probe (`Probe::attach_pending` fails without it).
 pub const CATCH_PROGRAM: &str = "catch_cgroup";
 /// The program that ends phase 0 at a seccomp filter install.
@@ -100,11 +102,10 @@ pub const PHASE_FILTER_PROGRAM: &str = "phase_filter";
 /// The program that starts the application phase at the first exec.
 pub const PHASE_EXEC_PROGRAM: &str = "phase_exec";
 
-/// What the exit programs need: the `sys_exit` BTF tracepoint and tail calls.
-const EXIT_NEEDS: &str = "BTF tracepoints (tp_btf/sys_exit, 5.5) and tail calls";
-/// What the file programs need besides the exits: `bpf_loop` (5.17), a ring buffer (5.8).
-const FILE_NEEDS: &str = "BTF tracepoints (tp_btf/sys_exit, 5.5) and tail calls, bpf_loop (5.17), \
-                          BPF ring buffer (5.8)";
+/// What the file programs need besides the path walk: syscall exit tracepoints, the argument
+/// registers at a known place, `bpf_task_pt_regs` (5.15), `bpf_loop` (5.17), a ring buffer (5.8).
+const FILE_NEEDS: &str = "syscall exit tracepoints (CONFIG_FTRACE_SYSCALLS, tracefs), \
+                          bpf_task_pt_regs (5.15), bpf_loop (5.17), BPF ring buffer (5.8)";
 
 /// Every program, the mandatory one first.
 pub const FEATURES: &[Feature] = &[
@@ -120,7 +121,10 @@ pub const FEATURES: &[Feature] = &[
     },
     Feature {
         program: "file_open",
-        attach: AttachPoint::SyscallExits(OPEN_EXITS),
+        attach: AttachPoint::Tracepoints {
+            category: "syscalls",
+            names: OPEN_EXITS,
+        },
         records: "opens: flags, result, requested path, its base, resolved path",
         needs: FILE_NEEDS,
         lost: "opened files (file lists and AppArmor file rules miss them)",
@@ -130,7 +134,10 @@ pub const FEATURES: &[Feature] = &[
     },
     Feature {
         program: "file_path",
-        attach: AttachPoint::SyscallExits(PATH_EXITS),
+        attach: AttachPoint::Tracepoints {
+            category: "syscalls",
+            names: PATH_EXITS,
+        },
         records: "unlink, rmdir, mkdir, chmod, chown, truncate, stat, access, readlink, chdir \
                   by path, failed execs: result, requested path, its base",
         needs: FILE_NEEDS,
@@ -141,7 +148,10 @@ pub const FEATURES: &[Feature] = &[
     },
     Feature {
         program: "file_two_paths",
-        attach: AttachPoint::SyscallExits(TWO_PATH_EXITS),
+        attach: AttachPoint::Tracepoints {
+            category: "syscalls",
+            names: TWO_PATH_EXITS,
+        },
         records: "rename, link, symlink: both paths with their bases",
         needs: FILE_NEEDS,
         lost: "renames, hard links and symlinks created",
@@ -151,7 +161,10 @@ pub const FEATURES: &[Feature] = &[
     },
     Feature {
         program: "file_fd",
-        attach: AttachPoint::SyscallExits(FD_EXITS),
+        attach: AttachPoint::Tracepoints {
+            category: "syscalls",
+            names: FD_EXITS,
+        },
         records: "fchmod, fchown, ftruncate, getdents, fchdir, mmap PROT_EXEC of a file: the \
                   file's resolved path",
         needs: FILE_NEEDS,
@@ -188,9 +201,12 @@ pub const FEATURES: &[Feature] = &[
     },
     Feature {
         program: "socket_exit",
-        attach: AttachPoint::SyscallExits(SOCKET_EXITS),
+        attach: AttachPoint::Tracepoints {
+            category: "syscalls",
+            names: SOCKET_EXITS,
+        },
         records: "socket() per family and type; bind and listen of AF_INET/AF_INET6: port",
-        needs: "BTF tracepoints (tp_btf/sys_exit, 5.5) and tail calls, BPF ring buffer (5.8)",
+        needs: "syscall exit tracepoints (tracefs), bpf_task_pt_regs (5.15), BPF ring buffer",
         lost: "socket families and types, bound and listening ports",
         layout_ok: |l| l.pt_regs_ok && has(&l.offsets, &SOCKET_OFFSETS),
         mandatory: false,
@@ -212,10 +228,13 @@ pub const FEATURES: &[Feature] = &[
     },
     Feature {
         program: PHASE_FILTER_PROGRAM,
-        attach: AttachPoint::SyscallExits(FILTER_EXITS),
+        attach: AttachPoint::Tracepoints {
+            category: "syscalls",
+            names: FILTER_EXITS,
+        },
         records: "the end of phase 0 (runc before its seccomp filter): a successful \
                   seccomp(SECCOMP_SET_MODE_FILTER) or prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER)",
-        needs: EXIT_NEEDS,
+        needs: "syscall exit tracepoints (tracefs), bpf_task_pt_regs (5.15)",
         lost: "runc's setup before its filter told apart: it counts as runc after the filter \
                (what a profile allows)",
         layout_ok: |l| l.pt_regs_ok,
@@ -302,15 +321,14 @@ mod tests {
             );
             match feature.attach {
                 AttachPoint::RawTracepoint(name) => assert!(docs.contains(name), "{name}"),
-                AttachPoint::SyscallExits(names) => {
-                    for name in names {
-                        assert!(docs.contains(name), "docs/probe.md lacks {name}");
-                    }
-                }
                 AttachPoint::Tracepoints { category, names } => {
                     assert!(docs.contains(category), "{category}");
                     for name in names {
-                        assert!(docs.contains(name), "docs/probe.md lacks {name}");
+                        let short = name
+                            .strip_prefix("sys_exit_")
+                            .or_else(|| name.strip_prefix("sys_enter_"))
+                            .unwrap_or(name);
+                        assert!(docs.contains(short), "docs/probe.md lacks {name}");
                     }
                 }
             }

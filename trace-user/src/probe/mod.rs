@@ -6,9 +6,8 @@
 //!
 //! - a raw tracepoint on `sys_enter` counts the system calls of the target cgroup v2 subtree per
 //!   ABI and number in a per-CPU array ([`Probe::syscall_counts`]); it is mandatory;
-//! - one BTF tracepoint on `sys_exit` tail-calls, by system call number, the programs of the file
-//!   system calls and of `socket`/`bind`/`listen` ([`AttachPoint::SyscallExits`]); they and
-//!   `sched:sched_process_exec` send first sightings of file accesses, executed programs and
+//! - `syscalls:sys_exit_*` tracepoints of the file system calls, `sched:sched_process_exec` and
+//!   the exits of `bind`/`listen` send first sightings of file accesses, executed programs and
 //!   bound ports through a ring buffer ([`Probe::take_event_reader`], [`ProbeEvent`]); the paths
 //!   are walked in the kernel, repeats are filtered there by an LRU set;
 //! - `capability:cap_capable` and the exit of `socket` count capability checks and sockets
@@ -50,7 +49,6 @@
 
 mod btf;
 mod events;
-mod exits;
 mod features;
 mod floor;
 mod links;
@@ -66,7 +64,7 @@ use std::{
 
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{Array, HashMap, MapData, MapError, PerCpuArray, ProgramArray, RingBuf},
+    maps::{Array, HashMap, MapData, MapError, PerCpuArray, RingBuf},
     programs::{ProgramError, RawTracePoint, TracePoint},
 };
 use trace_common::{
@@ -74,8 +72,8 @@ use trace_common::{
     CGROUP_MKDIR_ROOT_OFFSET, CgroupName, GLOBAL_CAP_CRED_OFFSET, GLOBAL_CAP_FIELD_OFFSET,
     GLOBAL_CAP_RET_OFFSET, GLOBAL_COMPAT_STATUS_OFFSET, GLOBAL_OFFSETS, KernelOffsets,
     MAP_ARG_LOST, MAP_ARG_VALUES, MAP_CAPS, MAP_DROPPED, MAP_EVENTS, MAP_PENDING, MAP_SOCKETS,
-    MAP_SYSCALLS, MAP_TARGET, NO_OFFSET, PENDING_NAMES, TargetState, slot_cap, slot_phase,
-    slot_socket, slot_syscall,
+    MAP_SYSCALLS, MAP_TARGET, NO_OFFSET, PENDING_NAMES, SYS_EXIT_NR_OFFSET, SYS_EXIT_RET_OFFSET,
+    TargetState, slot_cap, slot_phase, slot_socket, slot_syscall,
 };
 
 pub use btf::VMLINUX_BTF;
@@ -367,11 +365,7 @@ pub struct Probe {
     /// The tracepoint links, detached concurrently when dropped (before `_ebpf`: fields drop in
     /// order).
     _links: links::Links,
-    /// The exit programs by system call number (`None`: no dispatcher). Held open: the kernel
-    /// empties a program array when its last user-space descriptor closes.
-    _exit_table: Option<ProgramArray<MapData>>,
-    /// Owns the programs and the `sys_enter` and `sys_exit` links: dropping it detaches and
-    /// unloads them.
+    /// Owns the programs and the `sys_enter` link: dropping it detaches and unloads them.
     _ebpf: Ebpf,
 }
 
@@ -483,18 +477,25 @@ impl Probe {
             .map_err(|source| ProbeError::Object { source })?;
         let counter = attach_syscall_counter(&mut ebpf)?;
 
-        let env = AttachEnv {
-            layout: &layout,
-            tracefs: tracefs.as_deref().map_err(ToString::to_string),
-            cap_fields_ok: cap_fields.is_some(),
-        };
-        let Optionals {
-            mut programs,
-            missing,
-            links,
-            exit_table,
-        } = attach_optionals(&mut ebpf, matches!(mode, Mode::Pending(_)), &env);
-        programs.insert(0, counter);
+        let pending = matches!(mode, Mode::Pending(_));
+        let mut programs = vec![counter];
+        let mut missing = Vec::new();
+        let mut links = links::Links::default();
+        for feature in FEATURES
+            .iter()
+            .filter(|f| !f.mandatory && (pending || !f.pending_only))
+        {
+            let env = AttachEnv {
+                layout: &layout,
+                tracefs: tracefs.as_deref().map_err(ToString::to_string),
+                cap_fields_ok: cap_fields.is_some(),
+            };
+            if let Some(loaded) =
+                attach_optional(&mut ebpf, feature, &env, &mut missing, &mut links)
+            {
+                programs.push(loaded);
+            }
+        }
         let state = initial_state(&mut ebpf, mode, &missing)?;
         let mut target = Array::try_from(ebpf.take_map(MAP_TARGET).ok_or(ProbeError::Missing {
             kind: "map",
@@ -545,7 +546,6 @@ impl Probe {
                 programs,
             },
             _links: links,
-            _exit_table: exit_table,
             _ebpf: ebpf,
         })
     }
@@ -799,63 +799,7 @@ struct AttachEnv<'a> {
     cap_fields_ok: bool,
 }
 
-/// The optional programs that run, and what does not.
-struct Optionals {
-    programs: Vec<LoadedProgram>,
-    missing: Vec<MissingFeature>,
-    links: links::Links,
-    exit_table: Option<ProgramArray<MapData>>,
-}
-
-/// Loads and attaches every optional program (the pending-only ones if `pending`): the exit
-/// dispatcher and the programs it calls, then those on classic tracepoints.
-fn attach_optionals(ebpf: &mut Ebpf, pending: bool, env: &AttachEnv<'_>) -> Optionals {
-    let mut programs = Vec::new();
-    let mut missing = Vec::new();
-    let mut links = links::Links::default();
-    let mut dispatch = match exits::Dispatch::attach(ebpf) {
-        Ok((dispatch, loaded)) => {
-            programs.push(loaded);
-            Ok(dispatch)
-        }
-        Err(why) => Err(format!(
-            "the {} dispatcher ({}) did not attach: {why}",
-            exits::EXIT_ATTACH,
-            exits::DISPATCH_PROGRAM
-        )),
-    };
-    for feature in FEATURES
-        .iter()
-        .filter(|f| !f.mandatory && (pending || !f.pending_only))
-    {
-        let loaded = match (feature.attach, &mut dispatch) {
-            (AttachPoint::SyscallExits(_), _) if !(feature.layout_ok)(env.layout) => {
-                exits::all_missing(feature, LAYOUT_GAP, &mut missing);
-                None
-            }
-            (AttachPoint::SyscallExits(calls), Ok(dispatch)) => {
-                dispatch.add(ebpf, feature, calls, &mut missing)
-            }
-            (AttachPoint::SyscallExits(_), Err(why)) => {
-                exits::all_missing(feature, why, &mut missing);
-                None
-            }
-            _ => attach_optional(ebpf, feature, env, &mut missing, &mut links),
-        };
-        programs.extend(loaded);
-    }
-    Optionals {
-        programs,
-        missing,
-        links,
-        exit_table: dispatch.ok().map(|d| d.table),
-    }
-}
-
-/// Why a program whose struct members the kernel lacks is not loaded.
-const LAYOUT_GAP: &str = "this kernel's BTF lacks a struct member the program reads";
-
-/// Loads an optional program on classic tracepoints and attaches it where it can; everything that fails goes to
+/// Loads an optional program and attaches it where it can; everything that fails goes to
 /// `missing`. Returns the program if it runs somewhere.
 fn attach_optional(
     ebpf: &mut Ebpf,
@@ -877,7 +821,10 @@ fn attach_optional(
         missing.extend(names.iter().map(|name| gap(name, why.to_owned())));
     };
     if !(feature.layout_ok)(env.layout) {
-        all_missing(missing, LAYOUT_GAP);
+        all_missing(
+            missing,
+            "this kernel's BTF lacks a struct member the program reads",
+        );
         return None;
     }
     let tracefs = match &env.tracefs {
@@ -950,8 +897,8 @@ fn attach_optional(
     })
 }
 
-/// Checks a tracepoint's record layout against what the program reads: `sched_process_exec`'s
-/// `filename` (a `__data_loc` at 8), `cgroup_mkdir`'s fields.
+/// Checks a tracepoint's record layout against what the program reads: syscall exits
+/// `__syscall_nr` and `ret`, `sched_process_exec`'s `filename` (a `__data_loc` at 8).
 fn check_format(tracefs: &Path, category: &str, name: &str) -> Result<(), String> {
     let format = tracefs::read_format(tracefs, category, name)
         .map_err(|e| format!("no such tracepoint on this kernel ({e})"))?;
@@ -962,6 +909,10 @@ fn check_format(tracefs: &Path, category: &str, name: &str) -> Result<(), String
         )),
     };
     match category {
+        "syscalls" => {
+            expect("__syscall_nr", SYS_EXIT_NR_OFFSET, 4)?;
+            expect("ret", SYS_EXIT_RET_OFFSET, 8)
+        }
         "sched" => expect("filename", 8, 4),
         "cgroup" => {
             expect("root", CGROUP_MKDIR_ROOT_OFFSET, 4)?;
