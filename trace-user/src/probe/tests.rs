@@ -241,7 +241,7 @@ mod kernel {
     /// Attaches to a fresh cgroup, runs this test binary's [`child_workload`] in a cgroup below it
     /// and checks that its calls are counted under the right ABI, that the argument values of its
     /// `personality` and `prctl` calls are kept exactly, that its file calls are recorded by
-    /// x86_64 number only (an i386 call is not taken for the x86_64 call of its number), and
+    /// `x86_64` number only (an i386 call is not taken for the `x86_64` call of its number), and
     /// that calls of this (host) process are not.
     #[test]
     fn counts_the_target_cgroup_only() {
