@@ -2,8 +2,8 @@
  * `docker exec`, is not part of the figure). Compiled with gcc -static; runs in the bench image and
  * on the host.
  *
- *   loop getppid N [B]   N getppid() calls: the cheapest system call, a tight loop
- *   loop dd N [B]        N pairs of 1-byte read(/dev/zero) and write(/dev/null): dd bs=1
+ *   loop getppid N [B [CPU]]   N getppid() calls: the cheapest system call, a tight loop
+ *   loop dd N [B [CPU]]        N pairs of 1-byte read(/dev/zero) and write(/dev/null): dd bs=1
  *   loop mkfiles DIR N   creates DIR/dNNN/fNNNNN, N empty files, 1000 per directory
  *   loop storm DIR N R   opens and closes each of those N files, R rounds, in a burst
  *
@@ -12,10 +12,13 @@
  * With B batches (getppid, dd), the N iterations run as B timed batches of N/B and the line is
  * the batch with the least CPU time: interference (another task, a cache flushed by it, the
  * hypervisor) only ever adds time, so the fastest batch is the least disturbed measurement.
+ * With CPU, the process first pins itself to that CPU (the bench runs the locations side by side on
+ * one CPU, so that they see the same machine at the same time).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +45,20 @@ static long long parse_count(const char *text) {
         exit(2);
     }
     return n;
+}
+
+/* Pins the process to the CPU numbered `text`. */
+static void pin(const char *text) {
+    char *end;
+    long cpu = strtol(text, &end, 10);
+    if (*text == '\0' || *end != '\0' || cpu < 0 || cpu >= CPU_SETSIZE) {
+        fprintf(stderr, "loop: not a CPU number: %s\n", text);
+        exit(2);
+    }
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET((int)cpu, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0) die("sched_setaffinity");
 }
 
 static void file_name(char *buf, size_t size, const char *dir, long long i) {
@@ -106,14 +123,17 @@ static void fastest(void (*body)(long long), long long n, long long batches, lon
 
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if ((argc == 3 || argc == 4) && strcmp(argv[1], "getppid") == 0) {
-        if (argc == 4) fastest(do_getppid, parse_count(argv[2]), parse_count(argv[3]), 1);
+    int timed_mode = argc >= 3 && argc <= 5 &&
+                     (strcmp(argv[1], "getppid") == 0 || strcmp(argv[1], "dd") == 0);
+    if (timed_mode && argc == 5) pin(argv[4]);
+    if (timed_mode && strcmp(argv[1], "getppid") == 0) {
+        if (argc >= 4) fastest(do_getppid, parse_count(argv[2]), parse_count(argv[3]), 1);
         else timed(do_getppid, parse_count(argv[2]), 1, 1, 1);
-    } else if ((argc == 3 || argc == 4) && strcmp(argv[1], "dd") == 0) {
+    } else if (timed_mode) {
         zero_fd = open("/dev/zero", O_RDONLY);
         null_fd = open("/dev/null", O_WRONLY);
         if (zero_fd < 0 || null_fd < 0) die("open /dev/zero or /dev/null");
-        if (argc == 4) fastest(do_dd, parse_count(argv[2]), parse_count(argv[3]), 2);
+        if (argc >= 4) fastest(do_dd, parse_count(argv[2]), parse_count(argv[3]), 2);
         else timed(do_dd, parse_count(argv[2]), 1, 2, 1);
     } else if (argc == 4 && strcmp(argv[1], "mkfiles") == 0) {
         long long n = parse_count(argv[3]);
@@ -133,7 +153,7 @@ int main(int argc, char **argv) {
         storm_dir = argv[2];
         timed(do_storm, parse_count(argv[3]), parse_count(argv[4]), 2, 0);
     } else {
-        fprintf(stderr, "usage: loop getppid N [BATCHES] | dd N [BATCHES] | mkfiles DIR N | storm DIR N ROUNDS\n");
+        fprintf(stderr, "usage: loop getppid N [BATCHES [CPU]] | dd N [BATCHES [CPU]] | mkfiles DIR N | storm DIR N ROUNDS\n");
         return 2;
     }
     return 0;

@@ -7,14 +7,15 @@
 //!    inside, in the traced container, in a neighbour container and on the host, under each
 //!    configuration ([`tracers`]), in interleaved rounds;
 //! 3. [`storm`]: 200,000 distinct files opened twice in a burst: every path recorded, none dropped;
-//! 4. [`service`]: nginx under a loopback load ([`loadgen`]), requests per second untraced, under
-//!    the floor and traced;
+//! 4. [`service`]: nginx and python's http.server under a loopback load ([`loadgen`]), requests
+//!    per second untraced, under the floor and traced;
 //! 5. the footprint of trace: peak RSS, CPU time, start to armed, rendering a 100,000-file
 //!    recording;
 //!
 //! then a table on stdout and everything (raw samples included) in bench/results.json
 //! ([`report`]).
 
+mod cpus;
 mod loadgen;
 mod report;
 mod service;
@@ -58,7 +59,8 @@ pub struct Sizes {
     pub service_secs: u64,
     /// Service rounds (one run per configuration each).
     pub service_rounds: u32,
-    /// Concurrent keep-alive connections of the load generator.
+    /// Concurrent connections per server, the target and its twin (python's http.server: at
+    /// most 4).
     pub service_connections: usize,
 }
 
@@ -68,7 +70,7 @@ impl Sizes {
             Sizes {
                 rounds: 2,
                 getppid_calls: 200_000,
-                batches: 2,
+                batches: 4,
                 dd_pairs: 100_000,
                 strace_getppid_calls: 5_000,
                 strace_dd_pairs: 2_500,
@@ -76,21 +78,21 @@ impl Sizes {
                 render_files: 2_000,
                 service_secs: 1,
                 service_rounds: 1,
-                service_connections: 8,
+                service_connections: 4,
             }
         } else {
             Sizes {
                 rounds: 7,
                 getppid_calls: 5_000_000,
-                batches: 5,
+                batches: 50,
                 dd_pairs: 2_500_000,
                 strace_getppid_calls: 50_000,
                 strace_dd_pairs: 25_000,
                 storm_files: 200_000,
                 render_files: 100_000,
-                service_secs: 3,
-                service_rounds: 8,
-                service_connections: 16,
+                service_secs: 1,
+                service_rounds: 20,
+                service_connections: 8,
             }
         };
         if let Some(rounds) = args.rounds {
@@ -176,9 +178,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         (None, None)
     };
     let service = if part(BenchPart::Service) {
-        Some(service::run(&bench)?)
+        service::run(&bench)?
     } else {
-        None
+        Vec::new()
     };
     let results = report::Results::new(&bench, args, syscalls, storm, service, render);
     print!("{}", results.table());

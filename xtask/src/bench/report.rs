@@ -40,7 +40,7 @@ pub struct Results {
     sizes: Sizes,
     syscalls: Option<SyscallResults>,
     storm: Option<StormResult>,
-    service: Option<ServiceResult>,
+    service: Vec<ServiceResult>,
     render: Option<RenderResult>,
     goals: Vec<Goal>,
 }
@@ -51,10 +51,10 @@ impl Results {
         args: &BenchArgs,
         syscalls: Option<SyscallResults>,
         storm: Option<StormResult>,
-        service: Option<ServiceResult>,
+        service: Vec<ServiceResult>,
         render: Option<RenderResult>,
     ) -> Self {
-        let goals = goals(syscalls.as_ref(), storm.as_ref(), service.as_ref());
+        let goals = goals(syscalls.as_ref(), storm.as_ref(), &service);
         Results {
             command: command_line(args),
             profile: bench.profile,
@@ -89,21 +89,30 @@ impl Results {
                 ns_to_ms(storm.traced.wall_ns)
             );
         }
-        if let Some(service) = &self.service {
+        for service in &self.service {
             let _ = writeln!(
                 t,
-                "\nService: {}, {} keep-alive connections, {} s runs x {}, requests per second (median, min-max, ratio to untraced):",
-                service.server, s.service_connections, s.service_secs, s.service_rounds,
+                "\nService: {} and its twin on one CPU, {} connections each, {} s runs x {} rounds; the target's requests per second (median, min-max), \
+                 per round over untraced, and per round over its twin relative to untraced (medians, min-max):",
+                service.server.name(),
+                service.connections,
+                s.service_secs,
+                s.service_rounds,
             );
             for c in &service.configs {
                 let _ = writeln!(
                     t,
-                    "- {}: {:.0} ({:.0}-{:.0}), {:.3}",
+                    "- {}: {:.0} ({:.0}-{:.0}), {:.3} ({:.3}-{:.3}), against the twin {:.3} ({:.3}-{:.3})",
                     c.config.name(),
                     c.rps.median,
                     c.rps.min,
                     c.rps.max,
-                    c.ratio
+                    c.ratio.median,
+                    c.ratio.min,
+                    c.ratio.max,
+                    c.twin_ratio.median,
+                    c.twin_ratio.min,
+                    c.twin_ratio.max
                 );
             }
         }
@@ -127,7 +136,7 @@ impl Results {
         let _ = writeln!(
             t,
             "\nSystem calls: ns per call, thread CPU time (median of {} interleaved rounds, min-max; each round's figure the fastest \
-             of {} batches); wall time median; getppid x{}, dd bs=1 x{} per run (strace: x{}, x{}, one batch)\n",
+             of {} batches; the three locations side by side on one CPU); wall time median; getppid x{}, dd bs=1 x{} per run (strace: x{}, x{}, one batch)\n",
             s.rounds,
             s.batches,
             s.getppid_calls,
@@ -137,9 +146,9 @@ impl Results {
         );
         let _ = writeln!(
             t,
-            "| workload | where | config | ns/call (cpu) | wall | x untraced (cpu / wall) | + untraced | + floor |"
+            "| workload | where | config | ns/call (cpu) | wall | x untraced (cpu / wall) | + untraced | + floor | + neighbour, same time |"
         );
-        let _ = writeln!(t, "|---|---|---|---|---|---|---|---|");
+        let _ = writeln!(t, "|---|---|---|---|---|---|---|---|---|");
         for workload in Workload::ALL {
             for location in Location::ALL {
                 for config in [
@@ -168,10 +177,6 @@ impl Results {
                 self.syscalls.as_ref().map_or(none, |s| &s.trace_usage[..]),
             ),
             (
-                "attached to nginx under load",
-                self.service.as_ref().map_or(none, |s| &s.trace_usage[..]),
-            ),
-            (
                 "the file storm",
                 self.storm
                     .as_ref()
@@ -180,6 +185,15 @@ impl Results {
         ] {
             if let Some(line) = usage_line(usages) {
                 let _ = writeln!(t, "- {what}: {line}");
+            }
+        }
+        for service in &self.service {
+            if let Some(line) = usage_line(&service.trace_usage) {
+                let _ = writeln!(
+                    t,
+                    "- attached to {} under load: {line}",
+                    service.server.name()
+                );
             }
         }
         if let Some(render) = &self.render {
@@ -227,7 +241,7 @@ fn table_row(row: &Row) -> String {
         signed(row.above_untraced_ns.median)
     };
     format!(
-        "| {} | {} | {} | {:.0} ({:.0}-{:.0}) | {:.0} | {:.2} / {:.2} | {} | {} |",
+        "| {} | {} | {} | {:.0} ({:.0}-{:.0}) | {:.0} | {:.2} / {:.2} | {} | {} | {} |",
         row.workload.name(),
         row.location.name(),
         row.config.name(),
@@ -238,12 +252,18 @@ fn table_row(row: &Row) -> String {
         row.ratio_cpu,
         row.ratio_wall,
         above_untraced,
-        row.above_floor_ns.map_or_else(dash, |s| format!(
-            "{} ({}..{})",
-            signed(s.median),
-            signed(s.min),
-            signed(s.max)
-        ))
+        row.above_floor_ns.map_or_else(dash, spread),
+        row.above_neighbour_ns.map_or_else(dash, spread)
+    )
+}
+
+/// `+median (+min..+max)`.
+fn spread(s: Summary) -> String {
+    format!(
+        "{} ({}..{})",
+        signed(s.median),
+        signed(s.min),
+        signed(s.max)
     )
 }
 
@@ -287,7 +307,7 @@ fn usage_line(usages: &[Usage]) -> Option<String> {
 fn goals(
     syscalls: Option<&SyscallResults>,
     storm: Option<&StormResult>,
-    service: Option<&ServiceResult>,
+    service: &[ServiceResult],
 ) -> Vec<Goal> {
     let mut goals = Vec::new();
     if let Some(syscalls) = syscalls {
@@ -303,12 +323,25 @@ fn goals(
             holds: storm.complete(),
         });
     }
-    if let Some(service) = service {
-        goals.push(Goal {
-            what: format!("nginx requests per second traced/untraced at least {MIN_SERVICE_RATIO}"),
-            measured: format!("{:.3}", service.ratio),
-            holds: service.ratio >= MIN_SERVICE_RATIO,
-        });
+    for service in service {
+        if let Some(trace) = service.config(Config::Trace) {
+            goals.push(Goal {
+                what: format!(
+                    "{} requests per second traced/untraced at least {MIN_SERVICE_RATIO}",
+                    service.server.name()
+                ),
+                measured: format!(
+                    "{:.3} (per round {:.3}-{:.3}); against its twin on the same CPU {:.3} ({:.3}-{:.3})",
+                    trace.ratio.median,
+                    trace.ratio.min,
+                    trace.ratio.max,
+                    trace.twin_ratio.median,
+                    trace.twin_ratio.min,
+                    trace.twin_ratio.max
+                ),
+                holds: trace.ratio.median >= MIN_SERVICE_RATIO,
+            });
+        }
     }
     goals
 }

@@ -1,7 +1,17 @@
-//! Point 4: a real service under load. nginx (`trace-test/nginx:local`) answers keep-alive GETs
-//! from the loopback load generator ([`super::loadgen`]); after one warm-up run, rounds run it
-//! untraced, under the floor, traced by trace (and by the `--baseline` build), in an order rotated
-//! by one each round.
+//! Point 4: real services under load. nginx (`trace-test/nginx:local`, keep-alive) and python's
+//! `http.server` (`trace-test/python:local`, HTTP/1.0: a connection per request) answer `GET /`
+//! from the loopback load generator ([`super::loadgen`]).
+//!
+//! Each server runs twice, side by side on the same CPU: the target and its twin, loaded at the
+//! same time with the same number of connections. After one warm-up run, rounds run them
+//! untraced, under the floor, with the target traced by trace (and by the `--baseline` build), in
+//! an order rotated by one each round. Two figures per configuration, both paired per round:
+//!
+//! - the target's requests per second over the same round's untraced run (the ratio; this
+//!   VM's speed shifts by a third for seconds at a time, so it is noisy);
+//! - the target's rate over its twin's, over the same quotient untraced: what tracing costs the
+//!   target beyond what it costs every process (the twin pays the floor and trace's cgroup check
+//!   too), measured in the same second on the same CPU, so the VM's speed cancels out.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -10,60 +20,131 @@ use anyhow::{Context, Result, bail};
 use trace_tests::{Container, TestImage, docker_ok, ensure_image};
 
 use super::Bench;
+use super::cpus::Cpus;
 use super::loadgen::{self, Load};
 use super::stats::Summary;
 use super::tracers::{self, Config, Target, Usage};
 
-/// How long nginx gets to answer after starting.
+/// How long a server gets to answer after starting.
 const READY_WAIT: Duration = Duration::from_secs(20);
 
-/// What the service part measured.
+/// The services measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Server {
+    /// nginx-light (Debian 12), 2 workers, keep-alive: 14 system calls per request, 6 of them
+    /// file calls (stat, open, fstat).
+    Nginx,
+    /// `python3 -m http.server` (Debian 12's python 3.11), a thread per connection, HTTP/1.0.
+    PythonHttp,
+}
+
+impl Server {
+    pub const ALL: [Server; 2] = [Server::Nginx, Server::PythonHttp];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Server::Nginx => "nginx",
+            Server::PythonHttp => "python http.server",
+        }
+    }
+
+    fn image(self) -> TestImage {
+        match self {
+            Server::Nginx => TestImage::Nginx,
+            Server::PythonHttp => TestImage::Python,
+        }
+    }
+
+    /// The container names of the target and its twin.
+    fn containers(self) -> [&'static str; 2] {
+        match self {
+            Server::Nginx => ["trace-bench-nginx", "trace-bench-nginx-twin"],
+            Server::PythonHttp => ["trace-bench-python", "trace-bench-python-twin"],
+        }
+    }
+
+    fn port(self) -> u16 {
+        match self {
+            Server::Nginx => 80,
+            Server::PythonHttp => 8000,
+        }
+    }
+
+    /// Concurrent connections per server: python's `socketserver` listens with a backlog of 5,
+    /// so more clients connecting at once have SYNs dropped and wait a second for the retransmit.
+    fn connections(self, configured: usize) -> usize {
+        match self {
+            Server::Nginx => configured,
+            Server::PythonHttp => configured.min(4),
+        }
+    }
+}
+
+/// What the service part measured for one server.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ServiceResult {
-    pub server: &'static str,
+    pub server: Server,
+    /// Connections per server (the target and its twin each get this many).
+    pub connections: usize,
     /// Every configuration's runs, in the order of [`Config`].
     pub configs: Vec<ServiceRuns>,
-    pub untraced_rps: Summary,
-    pub traced_rps: Summary,
-    /// Median traced over median untraced requests per second.
-    pub ratio: f64,
     pub trace_usage: Vec<Usage>,
+}
+
+impl ServiceResult {
+    /// The runs of `config`, if it was measured.
+    pub fn config(&self, config: Config) -> Option<&ServiceRuns> {
+        self.configs.iter().find(|c| c.config == config)
+    }
 }
 
 /// One configuration's service runs.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ServiceRuns {
     pub config: Config,
+    /// The target's runs, one per round.
     pub runs: Vec<Load>,
+    /// The twin's runs, at the same times.
+    pub twin_runs: Vec<Load>,
+    /// The target's requests per second.
     pub rps: Summary,
-    /// Median requests per second over the untraced median.
-    pub ratio: f64,
+    /// Per round: the target's requests per second over the same round's untraced run.
+    pub ratio: Summary,
+    /// Per round: the target's rate over its twin's, over the same quotient in the round's
+    /// untraced run.
+    pub twin_ratio: Summary,
 }
 
-pub fn run(bench: &Bench) -> Result<ServiceResult> {
-    let image = ensure_image(TestImage::Nginx)?;
+/// Loads every server in turn.
+pub fn run(bench: &Bench) -> Result<Vec<ServiceResult>> {
+    Server::ALL
+        .into_iter()
+        .map(|server| run_server(bench, server))
+        .collect()
+}
+
+fn run_server(bench: &Bench, server: Server) -> Result<ServiceResult> {
+    let image = ensure_image(server.image())?;
     let cpus = Cpus::split()?;
-    let cpuset = cpus.server.map(|cpu| cpu.to_string());
+    let cpuset = cpus.measured.map(|cpu| cpu.to_string());
     let mut docker_args = Vec::new();
     if let Some(cpuset) = &cpuset {
         docker_args.extend(["--cpuset-cpus", cpuset.as_str()]);
     }
-    let container = Container::run(&image, "trace-bench-nginx", &docker_args, &[])?;
+    let [target_name, twin_name] = server.containers();
+    let container = Container::run(&image, target_name, &docker_args, &[])?;
+    let twin = Container::run(&image, twin_name, &docker_args, &[])?;
     // The load generator's threads and the tracers, started from this thread, inherit its mask.
     let _pinned = cpus.pin_rest()?;
-    let ip = docker_ok(&[
-        "inspect",
-        "--format",
-        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-        container.id(),
-    ])?;
-    let addr: SocketAddr = format!("{ip}:80")
-        .parse()
-        .with_context(|| format!("container address {ip:?}"))?;
-    wait_ready(addr)?;
+    let addrs = [address(server, &container)?, address(server, &twin)?];
+    for addr in addrs {
+        wait_ready(server, addr)?;
+    }
     let sizes = &bench.sizes;
     let duration = Duration::from_secs(sizes.service_secs);
-    let load = || loadgen::run(addr, "/", sizes.service_connections, duration);
+    let connections = server.connections(sizes.service_connections);
+    let load = || load_both(addrs, connections, duration);
     load()?; // warm-up
     let out = tempfile::tempdir()?;
     let target = Target {
@@ -74,7 +155,7 @@ pub fn run(bench: &Bench) -> Result<ServiceResult> {
     if bench.baseline.is_some() {
         configs.push(Config::TraceBaseline);
     }
-    let mut runs: Vec<Vec<Load>> = vec![Vec::new(); configs.len()];
+    let mut runs: Vec<Vec<[Load; 2]>> = vec![Vec::new(); configs.len()];
     let mut trace_usage = Vec::new();
     for round in 0..sizes.service_rounds as usize {
         for k in 0..configs.len() {
@@ -88,141 +169,111 @@ pub fn run(bench: &Bench) -> Result<ServiceResult> {
                     trace_usage.push(usage);
                 }
             }
-            runs[i].push(check(result, config)?);
+            runs[i].push(check(server, result, config)?);
         }
     }
-    let mut summaries = Vec::new();
-    for (config, runs) in configs.into_iter().zip(runs) {
-        let rps = Summary::of(&runs.iter().map(Load::per_second).collect::<Vec<_>>())
-            .context("no service runs")?;
-        summaries.push((config, runs, rps));
-    }
-    let untraced_rps = summaries[0].2;
-    let configs: Vec<ServiceRuns> = summaries
-        .into_iter()
-        .map(|(config, runs, rps)| ServiceRuns {
-            config,
-            runs,
-            ratio: rps.median / untraced_rps.median,
-            rps,
-        })
-        .collect();
-    let traced = configs
-        .iter()
-        .find(|c| c.config == Config::Trace)
-        .context("no traced runs")?;
-    let (traced_rps, ratio) = (traced.rps, traced.ratio);
-    for c in &configs {
+    let summaries = summarize(configs, runs)?;
+    for c in &summaries {
         eprintln!(
-            "bench: nginx {}: {:.0} req/s ({:.3})",
+            "bench: {} {}: {:.0} req/s, {:.3} of untraced, {:.3} against the twin",
+            server.name(),
             c.config.name(),
             c.rps.median,
-            c.ratio
+            c.ratio.median,
+            c.twin_ratio.median
         );
     }
     Ok(ServiceResult {
-        server: "nginx (trace-test/nginx:local)",
-        configs,
-        untraced_rps,
-        traced_rps,
-        ratio,
+        server,
+        connections,
+        configs: summaries,
         trace_usage,
     })
 }
 
-/// The server gets the last CPU to itself; the load generator, the tracers' userspace and
-/// everything else share the others. Unpinned, the runs of one configuration spread by 50 %
-/// on the 2-CPU test VM (35,000-58,000 requests per second), as the scheduler moves 16 load
-/// threads and 2 nginx workers around; a real service's clients are not on its machine either.
-struct Cpus {
-    /// `None` on a 1-CPU machine: nothing is pinned.
-    server: Option<usize>,
-    rest: Vec<usize>,
-}
-
-impl Cpus {
-    fn split() -> Result<Cpus> {
-        let allowed = affinity()?;
-        Ok(match allowed.split_last() {
-            Some((&last, rest)) if !rest.is_empty() => Cpus {
-                server: Some(last),
-                rest: rest.to_vec(),
-            },
-            _ => Cpus {
-                server: None,
-                rest: allowed,
-            },
+/// Each configuration's summaries; `runs[i]` are `configs[i]`'s `[target, twin]` runs, one per
+/// round, and `configs[0]` is untraced.
+fn summarize(configs: Vec<Config>, runs: Vec<Vec<[Load; 2]>>) -> Result<Vec<ServiceRuns>> {
+    let untraced = runs.first().context("no untraced runs")?.clone();
+    configs
+        .into_iter()
+        .zip(runs)
+        .map(|(config, runs)| {
+            let rps: Vec<f64> = runs.iter().map(|[t, _]| t.per_second()).collect();
+            let ratios: Vec<f64> = runs
+                .iter()
+                .zip(&untraced)
+                .map(|([t, _], [u, _])| t.per_second() / u.per_second())
+                .collect();
+            let twin_ratios: Vec<f64> = runs
+                .iter()
+                .zip(&untraced)
+                .map(|(run, base)| quotient(run) / quotient(base))
+                .collect();
+            Ok(ServiceRuns {
+                config,
+                rps: Summary::of(&rps).context("no service runs")?,
+                ratio: Summary::of(&ratios).context("no service runs")?,
+                twin_ratio: Summary::of(&twin_ratios).context("no service runs")?,
+                runs: runs.iter().map(|[t, _]| *t).collect(),
+                twin_runs: runs.iter().map(|[_, w]| *w).collect(),
+            })
         })
-    }
-
-    /// Pins the calling thread to the CPUs not given to the server, until the guard is dropped.
-    fn pin_rest(&self) -> Result<Option<Pinned>> {
-        if self.server.is_none() {
-            return Ok(None);
-        }
-        let before = affinity()?;
-        set_affinity(&self.rest)?;
-        Ok(Some(Pinned { before }))
-    }
+        .collect()
 }
 
-/// Restores the calling thread's CPU mask when dropped.
-struct Pinned {
-    before: Vec<usize>,
+/// The target's requests per second over its twin's in one run.
+fn quotient([target, twin]: &[Load; 2]) -> f64 {
+    target.per_second() / twin.per_second()
 }
 
-impl Drop for Pinned {
-    fn drop(&mut self) {
-        let _ = set_affinity(&self.before);
-    }
+/// Where `container` serves.
+fn address(server: Server, container: &Container) -> Result<SocketAddr> {
+    let ip = docker_ok(&[
+        "inspect",
+        "--format",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        container.id(),
+    ])?;
+    format!("{ip}:{}", server.port())
+        .parse()
+        .with_context(|| format!("container address {ip:?}"))
 }
 
-/// The CPUs the calling thread may run on.
-fn affinity() -> Result<Vec<usize>> {
-    // SAFETY: cpu_set_t is a plain bit array; zeroed is the empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: the pointer and size describe `set`, writable for the call.
-    let rc = unsafe { libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &raw mut set) };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error()).context("sched_getaffinity");
-    }
-    // SAFETY: CPU_ISSET reads the set; every index is below CPU_SETSIZE.
-    Ok((0..libc::CPU_SETSIZE as usize)
-        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
-        .collect())
+/// Loads the target and its twin at the same time, each with `connections` connections.
+fn load_both(addrs: [SocketAddr; 2], connections: usize, duration: Duration) -> Result<[Load; 2]> {
+    let [target, twin] = addrs;
+    let twin = std::thread::spawn(move || loadgen::run(twin, "/", connections, duration));
+    let target = loadgen::run(target, "/", connections, duration)?;
+    let twin = twin
+        .join()
+        .map_err(|_| anyhow::anyhow!("the twin's load thread panicked"))??;
+    Ok([target, twin])
 }
 
-/// Sets the calling thread's CPU mask.
-fn set_affinity(cpus: &[usize]) -> Result<()> {
-    // SAFETY: as in `affinity`.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    for &cpu in cpus {
-        // SAFETY: CPU_SET writes one bit of `set`; the CPUs came from sched_getaffinity.
-        unsafe { libc::CPU_SET(cpu, &mut set) };
-    }
-    // SAFETY: the pointer and size describe `set`, readable for the call.
-    let rc = unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &raw const set) };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error()).context("sched_setaffinity");
-    }
-    Ok(())
-}
-
-/// A run that got answers; a run of errors only means the service is broken.
-fn check(load: Load, config: Config) -> Result<Load> {
+/// A run in which both servers answered; a run of errors only means a service is broken.
+fn check(server: Server, loads: [Load; 2], config: Config) -> Result<[Load; 2]> {
     eprintln!(
-        "bench: nginx {}: {:.0} req/s ({} errors)",
+        "bench: {} {}: {:.0} req/s, twin {:.0} req/s ({} errors)",
+        server.name(),
         config.name(),
-        load.per_second(),
-        load.errors
+        loads[0].per_second(),
+        loads[1].per_second(),
+        loads[0].errors + loads[1].errors
     );
-    if load.requests == 0 {
-        bail!("nginx answered no request ({} errors)", load.errors);
+    for load in &loads {
+        if load.requests == 0 {
+            bail!(
+                "{} answered no request ({} errors)",
+                server.name(),
+                load.errors
+            );
+        }
     }
-    Ok(load)
+    Ok(loads)
 }
 
-fn wait_ready(addr: SocketAddr) -> Result<()> {
+fn wait_ready(server: Server, addr: SocketAddr) -> Result<()> {
     let started = Instant::now();
     while started.elapsed() < READY_WAIT {
         if loadgen::run(addr, "/", 1, Duration::from_millis(50))?.requests > 0 {
@@ -231,7 +282,44 @@ fn wait_ready(addr: SocketAddr) -> Result<()> {
         std::thread::sleep(Duration::from_millis(100));
     }
     bail!(
-        "nginx at {addr} did not answer within {} s",
+        "{} at {addr} did not answer within {} s",
+        server.name(),
         READY_WAIT.as_secs()
     )
+}
+
+#[cfg(test)]
+#[allow(clippy::float_cmp, reason = "exact small values")]
+mod tests {
+    use super::*;
+
+    fn load(requests: u64) -> Load {
+        Load {
+            requests,
+            errors: 0,
+            seconds: 1.0,
+        }
+    }
+
+    #[test]
+    fn ratios_pair_each_run_with_its_rounds_untraced_run() {
+        // Round 2 runs at half speed for everyone: the per-round ratios do not see it.
+        let untraced = vec![[load(100), load(100)], [load(50), load(40)]];
+        let traced = vec![[load(90), load(100)], [load(45), load(50)]];
+        let summaries = summarize(
+            vec![Config::Untraced, Config::Trace],
+            vec![untraced, traced],
+        )
+        .unwrap();
+        let trace = &summaries[1];
+        assert_eq!(trace.config, Config::Trace);
+        assert_eq!((trace.ratio.min, trace.ratio.max), (0.9, 0.9));
+        assert_eq!(trace.rps.median, 67.5);
+        // Against the twin: 0.9 / 1.0 in round 1; 0.9 / 1.25 in round 2, where the twin was
+        // slower than the target untraced.
+        assert_eq!(trace.twin_ratio.max, 0.9);
+        assert_eq!(trace.twin_ratio.min, 0.9 / 1.25);
+        assert_eq!(summaries[0].twin_ratio.median, 1.0);
+        assert_eq!(trace.twin_runs[1].requests, 50);
+    }
 }

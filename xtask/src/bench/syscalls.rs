@@ -2,9 +2,9 @@
 //! container, a neighbour container and the host, in interleaved rounds.
 //!
 //! Every round runs every configuration in a rotated order; a configuration starts its tracer,
-//! runs both workloads in each location (strace only in the target), and stops it. The workload
-//! times itself (`loop`, tests/images/bench/loop.c): thread CPU time and wall time around the
-//! timed calls, after a warm-up.
+//! runs each workload in the three locations side by side, pinned to one CPU (strace only in the
+//! target), and stops it. The workload times itself (`loop`, tests/images/bench/loop.c): thread
+//! CPU time and wall time around the timed calls, after a warm-up.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,6 +13,7 @@ use anyhow::{Context, Result, bail};
 use trace_tests::Container;
 
 use super::Bench;
+use super::cpus::Cpus;
 use super::stats::{Summary, paired_differences};
 use super::tracers::{self, Config, Target, Usage};
 
@@ -140,6 +141,10 @@ pub struct Row {
     pub above_untraced_ns: Summary,
     /// Paired per-round CPU ns per call above the floor (none for the floor and untraced).
     pub above_floor_ns: Option<Summary>,
+    /// Target rows: paired per-round CPU ns per call above the neighbour's run of the same
+    /// configuration, which ran at the same time on the same CPU: what the configuration costs
+    /// the traced container beyond what it costs everyone, without the machine's drift.
+    pub above_neighbour_ns: Option<Summary>,
 }
 
 /// Everything the system call part measured.
@@ -163,6 +168,10 @@ pub fn run(bench: &Bench) -> Result<SyscallResults> {
     let target = Container::run(&bench.image, "trace-bench-target", &[], &[])?;
     let neighbour = Container::run(&bench.image, "trace-bench-neighbour", &[], &[])?;
     let cgroup_dir = cgroup_dir(target.pid()?)?;
+    // The workloads run side by side on the last CPU; tracers and Docker get the others.
+    let cpus = Cpus::split()?;
+    let cpu = cpus.measured_or_only();
+    let _pinned = cpus.pin_rest()?;
     let out = tempfile::tempdir()?;
     let mut configs = vec![
         Config::Untraced,
@@ -191,14 +200,17 @@ pub fn run(bench: &Bench) -> Result<SyscallResults> {
             } else {
                 &Location::ALL
             };
-            for &location in locations {
-                for workload in Workload::ALL {
-                    let container = match location {
-                        Location::Target => Some(target.name()),
-                        Location::Neighbour => Some(neighbour.name()),
-                        Location::Host => None,
-                    };
-                    let sample = run_workload(bench, container, workload, config)?;
+            for workload in Workload::ALL {
+                let containers = locations.iter().map(|location| match location {
+                    Location::Target => Some(target.name()),
+                    Location::Neighbour => Some(neighbour.name()),
+                    Location::Host => None,
+                });
+                let commands: Vec<Command> = containers
+                    .map(|container| workload_command(bench, container, workload, config, cpu))
+                    .collect();
+                let samples = run_side_by_side(commands)?;
+                for (&location, sample) in locations.iter().zip(samples) {
                     eprintln!(
                         "bench: round {}/{rounds}: {:<12} {:<8} {:<9} {:7.1} ns/call cpu, {:7.1} wall",
                         round + 1,
@@ -249,13 +261,15 @@ fn push_sample(
     }
 }
 
-/// Runs the workload once (in `container`, or on the host) and returns its timing.
-fn run_workload(
+/// The command that runs the workload once (in `container`, or on the host), pinned to `cpu`
+/// (strace: not pinned, one batch).
+fn workload_command(
     bench: &Bench,
     container: Option<&str>,
     workload: Workload,
     config: Config,
-) -> Result<Sample> {
+    cpu: usize,
+) -> Command {
     let strace = config == Config::Strace;
     let sizes = &bench.sizes;
     let count = match (workload, strace) {
@@ -278,13 +292,30 @@ fn run_workload(
     };
     cmd.args([workload.mode(), &count.to_string()]);
     if !strace {
-        cmd.arg(sizes.batches.to_string());
+        cmd.args([sizes.batches.to_string(), cpu.to_string()]);
     }
-    let stdout = super::output(&mut cmd)?;
-    stdout
-        .lines()
-        .find_map(Sample::parse)
-        .with_context(|| format!("the workload printed no timing: {stdout:?}"))
+    cmd
+}
+
+/// Starts every command at once and returns their timings, in order: the locations run side by
+/// side on one CPU, so that their differences are measured on the same machine at the same time.
+fn run_side_by_side(commands: Vec<Command>) -> Result<Vec<Sample>> {
+    let running: Vec<_> = commands
+        .into_iter()
+        .map(|mut cmd| std::thread::spawn(move || super::output(&mut cmd)))
+        .collect();
+    running
+        .into_iter()
+        .map(|run| {
+            let stdout = run
+                .join()
+                .map_err(|_| anyhow::anyhow!("a workload thread panicked"))??;
+            stdout
+                .lines()
+                .find_map(Sample::parse)
+                .with_context(|| format!("the workload printed no timing: {stdout:?}"))
+        })
+        .collect()
 }
 
 /// The rows of the table: every series against the untraced and floor ones of its workload and
@@ -327,6 +358,11 @@ fn rows(series: &[Series]) -> Vec<Row> {
             _ => find(s.workload, s.location, Config::Floor)
                 .and_then(|floor| Summary::of(&paired_differences(&cpu, &per_call(floor)))),
         };
+        let above_neighbour = match s.location {
+            Location::Target => find(s.workload, Location::Neighbour, s.config)
+                .and_then(|n| Summary::of(&paired_differences(&cpu, &per_call(n)))),
+            Location::Neighbour | Location::Host => None,
+        };
         rows.push(Row {
             workload: s.workload,
             location: s.location,
@@ -337,6 +373,7 @@ fn rows(series: &[Series]) -> Vec<Row> {
             ratio_wall: wall_summary.median / base_wall.median,
             above_untraced_ns: above_untraced,
             above_floor_ns: above_floor,
+            above_neighbour_ns: above_neighbour,
         });
     }
     rows
