@@ -199,10 +199,11 @@ impl Results {
         if let Some(render) = &self.render {
             let _ = writeln!(
                 t,
-                "- trace render of a {}-file recording: {:.0} ms, peak RSS {:.1} MiB",
+                "- trace render of a {}-file recording: {:.0} ms, peak RSS {:.1} MiB ({:.1} MiB anonymous)",
                 render.files,
                 render.wall_ms,
-                kib_to_mib(render.usage.max_rss_kib)
+                kib_to_mib(render.usage.max_rss_kib),
+                kib_to_mib(render.usage.max_anon_kib)
             );
         }
     }
@@ -292,15 +293,18 @@ fn usage_line(usages: &[Usage]) -> Option<String> {
     )?;
     let life = Summary::of(&usages.iter().map(|u| u.lifetime_ms).collect::<Vec<_>>())?;
     let rss = usages.iter().map(|u| u.max_rss_kib).max()?;
+    let anon = usages.iter().map(|u| u.max_anon_kib).max()?;
     Some(format!(
-        "{} runs: start to armed {:.0} ms ({:.0}-{:.0}); CPU time {:.0} ms per run of {:.1} s; peak RSS {:.1} MiB",
+        "{} runs: start to armed {:.0} ms ({:.0}-{:.0}); CPU time {:.0} ms per run of {:.1} s; peak RSS {:.1} MiB, \
+         of it anonymous (own heap and stacks, not the mapped ring buffer) {:.1} MiB",
         usages.len(),
         armed.median,
         armed.min,
         armed.max,
         cpu.median,
         life.median / 1000.0,
-        kib_to_mib(rss)
+        kib_to_mib(rss),
+        kib_to_mib(anon)
     ))
 }
 

@@ -167,7 +167,8 @@ pub fn render_time(bench: &Bench, storm: &StormResult) -> Result<RenderResult> {
         .stderr(Stdio::null())
         .spawn()
         .context("cannot start trace render")?;
-    let (status, usage) = tracers::wait4(i32::try_from(child.id())?)?;
+    let peak_rss = tracers::PeakRss::watch(child.id());
+    let (status, usage) = tracers::wait4(i32::try_from(child.id())?, peak_rss)?;
     let wall_ms = super::millis(started.elapsed());
     if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
         bail!("trace render of a {count}-file recording failed (wait status {status:#x})");

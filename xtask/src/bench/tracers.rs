@@ -1,5 +1,5 @@
 //! The tracers compared: each runs as its own process, started, waited for until armed, and
-//! stopped, with its resource usage taken from `wait4`.
+//! stopped, with its CPU time taken from `wait4` and its peak memory from `/proc` ([`PeakRss`]).
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -59,9 +59,10 @@ pub struct Session {
     started: Instant,
     /// From the spawn to the line saying it is armed.
     pub armed_after: Duration,
+    peak_rss: PeakRss,
 }
 
-/// What a tracer process used, from `wait4`.
+/// What a tracer process used: CPU time from `wait4`, peak RSS from [`PeakRss`].
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct Usage {
     /// Seconds from the spawn to its exit.
@@ -70,6 +71,9 @@ pub struct Usage {
     pub user_ms: f64,
     pub system_ms: f64,
     pub max_rss_kib: u64,
+    /// Peak anonymous memory (`RssAnon`): the process's own heap and stacks, without mapped
+    /// files and shared maps (trace's 64 MiB ring buffer is mapped twice, 128 MiB of its RSS).
+    pub max_anon_kib: u64,
 }
 
 /// Starts the tracer of `config` on `target` and waits until it is armed; `None` for the
@@ -112,6 +116,7 @@ pub fn start(
     let mut child = cmd
         .spawn()
         .with_context(|| format!("cannot start {}", config.name()))?;
+    let peak_rss = PeakRss::watch(child.id());
     let stdin = child.stdin.take();
     let stdout = child.stdout.take().context("no stdout")?;
     let stderr = child.stderr.take().context("no stderr")?;
@@ -153,6 +158,7 @@ pub fn start(
         output: Some(output),
         started,
         armed_after,
+        peak_rss,
     }))
 }
 
@@ -182,7 +188,7 @@ impl Session {
             // SAFETY: kill(2) on our own child, not yet reaped; no memory is involved.
             unsafe { libc::kill(pid, libc::SIGINT) };
         }
-        let (status, usage) = wait4(pid)?;
+        let (status, usage) = wait4(pid, self.peak_rss)?;
         let lifetime = self.started.elapsed();
         let output = self
             .output
@@ -208,8 +214,51 @@ impl Session {
     }
 }
 
+/// The peak resident memory of a child, sampled from `/proc/PID/status` every 10 ms until it
+/// exits: `VmHWM` (the high-water mark of its resident set) and the largest `RssAnon` seen. Not
+/// `wait4`'s `ru_maxrss`: Linux carries the high-water mark of what a process had before `exec`
+/// into it, and a spawned child had the bench's memory before its `exec` (370 MiB once the bench
+/// has read the storm's recording: every later session "peaked" there). Growth in the last 10 ms
+/// before the exit can be missed.
+pub struct PeakRss(JoinHandle<(u64, u64)>);
+
+impl PeakRss {
+    pub fn watch(pid: u32) -> PeakRss {
+        let path = format!("/proc/{pid}/status");
+        PeakRss(std::thread::spawn(move || {
+            let (mut hwm, mut anon) = (0, 0);
+            // The lines are gone once the process has released its memory (exited).
+            while let Some(status) = std::fs::read_to_string(&path).ok()
+                && let Some(kib) = status_kib(&status, "VmHWM:")
+            {
+                hwm = hwm.max(kib);
+                anon = anon.max(status_kib(&status, "RssAnon:").unwrap_or(0));
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            (hwm, anon)
+        }))
+    }
+
+    /// The peaks seen, `(VmHWM, RssAnon)` (call after the process exited).
+    fn finish(self) -> (u64, u64) {
+        self.0.join().unwrap_or((0, 0))
+    }
+}
+
+/// The KiB figure of a `/proc/PID/status` line, e.g. `VmHWM:  144252 kB`.
+fn status_kib(status: &str, key: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(key))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// Waits for child `pid` and returns its wait status and resource usage.
-pub fn wait4(pid: i32) -> Result<(i32, Usage)> {
+pub fn wait4(pid: i32, peak_rss: PeakRss) -> Result<(i32, Usage)> {
     let mut status = 0;
     // SAFETY: rusage is plain integers; zeroed is a valid value that wait4 overwrites.
     let mut rusage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -224,6 +273,7 @@ pub fn wait4(pid: i32) -> Result<(i32, Usage)> {
             u32::try_from(tv.tv_usec).unwrap_or(0) * 1000,
         ))
     };
+    let (max_rss_kib, max_anon_kib) = peak_rss.finish();
     Ok((
         status,
         Usage {
@@ -231,7 +281,8 @@ pub fn wait4(pid: i32) -> Result<(i32, Usage)> {
             armed_ms: 0.0,
             user_ms: ms(rusage.ru_utime),
             system_ms: ms(rusage.ru_stime),
-            max_rss_kib: u64::try_from(rusage.ru_maxrss).unwrap_or(0),
+            max_rss_kib,
+            max_anon_kib,
         },
     ))
 }
@@ -239,6 +290,31 @@ pub fn wait4(pid: i32) -> Result<(i32, Usage)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn peak_rss_is_read_from_the_status_line() {
+        let status = "Name:\ttrace\nVmPeak:\t  900000 kB\nVmHWM:\t  144252 kB\nVmRSS:\t 1000 kB\n";
+        assert_eq!(status_kib(status, "VmHWM:"), Some(144_252));
+        assert_eq!(status_kib(status, "RssAnon:"), None);
+        assert_eq!(
+            status_kib("Name:\tzombie\nState:\tZ (zombie)\n", "VmHWM:"),
+            None
+        );
+    }
+
+    #[test]
+    #[allow(clippy::zombie_processes, reason = "wait4 reaps it")]
+    fn peak_rss_of_a_real_child() {
+        // `sleep` peaks at a few MiB; ru_maxrss would report the test process's 64 MiB and more.
+        let _ballast = vec![1u8; 64 << 20];
+        let child = Command::new("sleep").arg("0.2").spawn().unwrap();
+        let peak = PeakRss::watch(child.id());
+        let (status, usage) = wait4(i32::try_from(child.id()).unwrap(), peak).unwrap();
+        assert!(libc::WIFEXITED(status));
+        assert!(usage.max_rss_kib > 0, "no sample of the child's VmHWM");
+        assert!(usage.max_rss_kib < 32 << 10, "{} KiB", usage.max_rss_kib);
+        assert!(usage.max_anon_kib <= usage.max_rss_kib);
+    }
 
     #[test]
     fn bpftrace_filters_on_the_cgroup_and_says_when_armed() {
