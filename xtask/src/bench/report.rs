@@ -242,7 +242,7 @@ fn table_row(row: &Row) -> String {
         signed(row.above_untraced_ns.median)
     };
     format!(
-        "| {} | {} | {} | {:.0} ({:.0}-{:.0}) | {:.0} | {:.2} / {:.2} | {} | {} | {} |",
+        "| {} | {} | {} | {:.0} ({:.0}-{:.0}) | {:.0} | {:.2}{} | {} | {} | {} |",
         row.workload.name(),
         row.location.name(),
         row.config.name(),
@@ -251,7 +251,8 @@ fn table_row(row: &Row) -> String {
         c.max,
         row.wall_ns_per_call.median,
         row.ratio_cpu,
-        row.ratio_wall,
+        row.ratio_wall
+            .map_or_else(String::new, |wall| format!(" / {wall:.2}")),
         above_untraced,
         row.above_floor_ns.map_or_else(dash, spread),
         row.above_neighbour_ns.map_or_else(dash, spread)

@@ -135,8 +135,9 @@ pub struct Row {
     pub wall_ns_per_call: Summary,
     /// Median CPU time per call over the untraced one's.
     pub ratio_cpu: f64,
-    /// The same for wall time.
-    pub ratio_wall: f64,
+    /// strace's rows (it runs alone): median wall time per call over the untraced median CPU
+    /// time (the loops run side by side on one CPU, so their own wall time is mostly waiting).
+    pub ratio_wall: Option<f64>,
     /// Paired per-round CPU ns per call above untraced.
     pub above_untraced_ns: Summary,
     /// Paired per-round CPU ns per call above the floor (none for the floor and untraced).
@@ -345,9 +346,7 @@ fn rows(series: &[Series]) -> Vec<Row> {
             continue;
         };
         let base = per_call(untraced);
-        let base_wall: Vec<f64> = untraced.samples.iter().map(Sample::wall_per_call).collect();
-        let (Some(base_cpu), Some(base_wall)) = (Summary::of(&base), Summary::of(&base_wall))
-        else {
+        let Some(base_cpu) = Summary::of(&base) else {
             continue;
         };
         let Some(above_untraced) = Summary::of(&paired_differences(&cpu, &base)) else {
@@ -370,7 +369,7 @@ fn rows(series: &[Series]) -> Vec<Row> {
             cpu_ns_per_call: cpu_summary,
             wall_ns_per_call: wall_summary,
             ratio_cpu: cpu_summary.median / base_cpu.median,
-            ratio_wall: wall_summary.median / base_wall.median,
+            ratio_wall: (s.config == Config::Strace).then(|| wall_summary.median / base_cpu.median),
             above_untraced_ns: above_untraced,
             above_floor_ns: above_floor,
             above_neighbour_ns: above_neighbour,
