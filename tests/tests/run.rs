@@ -61,6 +61,23 @@ fn run_busybox_profile_starts_it_every_time() {
         !app.contains(&"mount".to_owned()) && !app.contains(&"pivot_root".to_owned()),
         "{app:?}"
     );
+    // runc's work from the host's side (before its pivot into the container's root, and its exec
+    // fifo) names host paths: none may reach the recording, files.txt or the AppArmor profile.
+    let files: Vec<&String> = rec["files"].as_object().unwrap().keys().collect();
+    assert!(files.contains(&&"/bin/busybox".to_owned()), "{files:?}");
+    let host_side = |path: &str| {
+        ["/var/lib/docker/", "/run/docker/", "/run/containerd/"]
+            .iter()
+            .any(|host| path.starts_with(host))
+    };
+    assert!(!files.iter().any(|f| host_side(f)), "host paths: {files:?}");
+    for output in ["files.txt", "apparmor.profile"] {
+        let text = std::fs::read_to_string(out.path().join(output)).unwrap();
+        assert!(
+            !text.contains("/var/lib/docker/") && !text.contains("/run/docker/"),
+            "host paths in {output}:\n{text}"
+        );
+    }
     let profile = format!("seccomp={}", out.path().join("seccomp.json").display());
     let seccomp = std::fs::read_to_string(out.path().join("seccomp.json")).unwrap();
     assert!(

@@ -22,6 +22,9 @@ pub const MAP_SYSCALLS: &str = "SYSCALLS";
 pub const MAP_TARGET: &str = "TARGET";
 /// Name of the array of [`CgroupName`]s a pending probe waits for ([`PENDING_NAMES`] entries).
 pub const MAP_PENDING: &str = "PENDING";
+/// One `u64`: the root directory (`struct dentry *`) of the task that made the target's cgroup,
+/// set with the target by a pending probe (0 when attaching to a running container).
+pub const MAP_HOST_ROOT: &str = "HOST_ROOT";
 /// Global: byte offset of `thread_info.status` in `task_struct` (from BTF), or [`NO_OFFSET`].
 pub const GLOBAL_COMPAT_STATUS_OFFSET: &str = "COMPAT_STATUS_OFFSET";
 
@@ -586,8 +589,14 @@ pub struct FileRecord {
     pub truncated: u8,
     /// The target's [`Phase`] when the call returned.
     pub phase: u8,
+    /// 1: the paths are not inside the container: the task's root directory was the host's
+    /// (the root of the task that made the target's cgroup, runc on the host; [`MAP_HOST_ROOT`]):
+    /// runc working before it pivots into the container's root file system; or a walked path
+    /// reached the top of the mount tree without meeting the task's root (a file runc opened
+    /// before the pivot, e.g. its exec fifo; a detached mount).
+    pub outside_root: u8,
     /// Zero.
-    pub pad: [u8; 3],
+    pub pad: [u8; 2],
 }
 
 const _: () = assert!(size_of::<FileRecord>() == 40 && align_of::<FileRecord>() == 8);

@@ -23,6 +23,7 @@ use trace_common::{
 };
 
 use crate::{
+    phases::is_host_root,
     kernel::{
         AT_FDCWD, PathRef, dentry_ino, dirfd_path, fd_file, file_f_path, fs_pwd, fs_root,
         syscall_args,
@@ -30,7 +31,7 @@ use crate::{
     path::{
         Builder, DedupKey, KEY_OBJECT, KEY_STRINGS, SHORT_STR, Scratch, WALK_MASK, clear_short,
         combine, hash_record, hash_short, hash_str2, key_tag, record, remember, scratch, seen,
-        walk,
+        walk, walked_outside,
     },
     runc_task, target_phase,
 };
@@ -489,11 +490,14 @@ pub fn emit(call: &FileCall) -> Result<(), i64> {
     }
 
     let root = fs_root()?;
+    // Paths from the host's root (runc before its pivot) or to objects outside the task's root
+    // (a file runc opened before it) are host paths, not the container's.
+    let mut outside = is_host_root(root.dentry);
     if let Some(base) = base {
-        paths.set(PATH_BASE, walk_into(&mut b, s, base, root));
+        paths.set(PATH_BASE, walk_into(&mut b, s, base, root, &mut outside));
     }
     if let Some(object) = call.object {
-        paths.set(PATH_RESOLVED, walk_into(&mut b, s, object, root));
+        paths.set(PATH_RESOLVED, walk_into(&mut b, s, object, root, &mut outside));
     }
     if let Some((len, cut)) = second {
         // SAFETY: `str2` is inside the scratch value.
@@ -503,7 +507,10 @@ pub fn emit(call: &FileCall) -> Result<(), i64> {
             b.bytes(src, len).map(|len| (len, cut)),
         );
         if let Some(base2) = second_base {
-            paths.set(PATH_SECOND_BASE, walk_into(&mut b, s, base2, root));
+            paths.set(
+                PATH_SECOND_BASE,
+                walk_into(&mut b, s, base2, root, &mut outside),
+            );
         }
     }
 
@@ -517,6 +524,7 @@ pub fn emit(call: &FileCall) -> Result<(), i64> {
         (*head).flags = call.flags;
         (*head).result = call.result;
         (*head).phase = call.phase as u8;
+        (*head).outside_root = u8::from(outside);
     }
     if b.send(RECORD_FILE) {
         remember(&key);
@@ -546,8 +554,9 @@ impl Paths {
             }
             core::ptr::write_volatile(&raw mut (*head).present, 0);
             core::ptr::write_volatile(&raw mut (*head).truncated, 0);
+            core::ptr::write_volatile(&raw mut (*head).outside_root, 0);
             let pad = (&raw mut (*head).pad).cast::<u8>();
-            for i in 0..3 {
+            for i in 0..2 {
                 core::ptr::write_volatile(pad.add(i), 0);
             }
         }
@@ -589,7 +598,9 @@ fn walk_into(
     s: *mut Scratch,
     path: PathRef,
     root: PathRef,
+    outside: &mut bool,
 ) -> Option<(u64, bool)> {
     let cut = walk(s, path, root).ok()?;
+    *outside |= walked_outside(s);
     b.walked(s).map(|len| (len, cut))
 }

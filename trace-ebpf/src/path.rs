@@ -48,6 +48,9 @@ pub const PIECE_MASK: u64 = 0x1fff;
 /// `status` bits of the walk.
 const WALK_DONE: u64 = 1;
 const WALK_TRUNCATED: u64 = 2;
+/// The walk reached the top of the mount tree without meeting the task's root: the object is
+/// outside the task's root directory (or on a detached mount).
+const WALK_OUTSIDE: u64 = 4;
 
 /// Per-CPU working memory of the walk and the hashes. Fields are accessed with volatile loads
 /// and stores so the compiler keeps them in the map value, where the verifier tracks them cheaply.
@@ -151,6 +154,12 @@ pub fn walk(s: *mut Scratch, path: PathRef, root: PathRef) -> Result<bool, i64> 
     Ok(vget!(s, status) & WALK_TRUNCATED != 0)
 }
 
+/// Whether the last [`walk`] ended outside the task's root directory.
+#[inline(always)]
+pub fn walked_outside(s: *mut Scratch) -> bool {
+    vget!(s, status) & WALK_OUTSIDE != 0
+}
+
 /// One step of the walk: returns 0 to go on, 1 to stop.
 extern "C" fn walk_step(_index: u64, _ctx: *mut c_void) -> i64 {
     let Some(s) = scratch() else { return 1 };
@@ -179,7 +188,7 @@ fn try_walk_step(s: *mut Scratch) -> Result<bool, i64> {
         let mnt_parent = read_ptr(mnt, global!(OFFSETS.mount_mnt_parent))?;
         if mnt_parent == mnt {
             // The root of the mount tree (or a detached mount): the path is complete.
-            vset!(s, status, vget!(s, status) | WALK_DONE);
+            vset!(s, status, vget!(s, status) | WALK_DONE | WALK_OUTSIDE);
             return Ok(false);
         }
         let mountpoint = read_ptr(mnt, global!(OFFSETS.mount_mnt_mountpoint))?;

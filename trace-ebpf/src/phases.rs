@@ -29,11 +29,29 @@ use trace_common::{
     CGROUP_MKDIR_ROOT_OFFSET, CGROUP_NAME_BYTES, CgroupName, PENDING_NAMES, Phase,
 };
 
-use crate::{files::exit_nr_ret, in_cgroup, kernel::syscall_args, target_state};
+use crate::{
+    files::exit_nr_ret,
+    in_cgroup,
+    kernel::{fs_root, syscall_args},
+    target_state,
+};
 
 /// The cgroup names a pending probe waits for, as `/name` patterns (empty entries: `len` 0).
 #[map(name = "PENDING")]
 static PENDING: Array<CgroupName> = Array::with_max_entries(PENDING_NAMES, 0);
+
+/// The root directory (`struct dentry *`) of the task that made the target's cgroup: runc, on
+/// the host (`trace_common::MAP_HOST_ROOT`). 0 until a pending probe caught its cgroup.
+#[map(name = "HOST_ROOT")]
+static HOST_ROOT: Array<u64> = Array::with_max_entries(1, 0);
+
+/// Whether `root` is the host's root directory, as [`HOST_ROOT`] knows it.
+#[inline(always)]
+pub fn is_host_root(root: u64) -> bool {
+    HOST_ROOT
+        .get(0)
+        .is_some_and(|&host| host != 0 && host == root)
+}
 
 /// Offset of `__data_loc char[] filename` in the `sched_process_exec` record.
 pub const EXEC_FILENAME_LOC_OFFSET: usize = 8;
@@ -85,6 +103,12 @@ fn try_catch_cgroup(ctx: &TracePointContext) -> Result<(), i64> {
             continue;
         };
         if ends_with(path, path_len, name) {
+            // The cgroup's maker (runc) works from the host's root: its dentry tells runc's own
+            // work there from its work inside the container's root later.
+            if let (Ok(root), Some(host)) = (fs_root(), HOST_ROOT.get_ptr_mut(0)) {
+                // SAFETY: the array's one value, valid for the program run.
+                unsafe { core::ptr::write_volatile(host, root.dentry) };
+            }
             // The level first: the other programs test the id, then use the level.
             // SAFETY: `target` is the target array's value, valid for the program run.
             unsafe {

@@ -54,15 +54,22 @@ pub fn event(recording: &mut Recording, event: &ProbeEvent) {
 /// runc building the container before its seccomp filter (`trace run`): mounting, creating
 /// device nodes and links, re-executing itself. None of it is the application's, so it is left
 /// out; runc's reads of the image (e.g. `/etc/passwd` to resolve `--user`) stay, a minimal image
-/// needs those files.
+/// needs those files. So is whatever runc touched outside the container's root (`outside_root`:
+/// from the host's root before it pivoted, or its exec fifo): host paths
+/// (`/var/lib/docker/overlay2/<id>/merged/...`, `/run/docker/...`, `/proc/<host pid>/...`),
+/// which name nothing in the container and change from one run to the next.
 fn runc_building(e: &FileEvent) -> bool {
     const WRITES: u32 = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND;
-    e.phase == Phase::RuncBeforeFilter
-        && !matches!(
-            e.op,
-            FileOp::Stat | FileOp::Access | FileOp::Readlink | FileOp::Getdents | FileOp::Chdir
-        )
-        && !(e.op == FileOp::Open && e.flags & WRITES == 0)
+    if e.phase == Phase::Application {
+        return false;
+    }
+    e.outside_root
+        || (e.phase == Phase::RuncBeforeFilter
+            && !matches!(
+                e.op,
+                FileOp::Stat | FileOp::Access | FileOp::Readlink | FileOp::Getdents | FileOp::Chdir
+            )
+            && !(e.op == FileOp::Open && e.flags & WRITES == 0))
 }
 
 /// The absolute form of a requested path (relative ones joined to their base, lexically).
@@ -298,6 +305,7 @@ mod tests {
             truncated: false,
             pid: 1,
             phase,
+            outside_root: false,
         })
     }
 
@@ -348,5 +356,48 @@ mod tests {
                 .collect::<Vec<_>>(),
             [Access::Append]
         );
+    }
+
+    #[test]
+    fn runc_outside_the_containers_root_is_left_out() {
+        let outside = |path: &str, phase| {
+            let ProbeEvent::File(mut e) = file(FileOp::Open, 0, path, phase) else {
+                unreachable!()
+            };
+            e.outside_root = true;
+            ProbeEvent::File(e)
+        };
+        let mut rec = recording();
+        event(
+            &mut rec,
+            &outside(
+                "/var/lib/docker/overlay2/0123/merged/etc/hosts",
+                Phase::RuncBeforeFilter,
+            ),
+        );
+        event(
+            &mut rec,
+            &outside("/proc/15083/mountinfo", Phase::RuncBeforeFilter),
+        );
+        event(
+            &mut rec,
+            &outside(
+                "/run/docker/runtime-runc/moby/0123/exec.fifo",
+                Phase::RuncAfterFilter,
+            ),
+        );
+        // The same read after the pivot, from the container's root: the image's file.
+        event(
+            &mut rec,
+            &file(FileOp::Open, 0, "/etc/passwd", Phase::RuncBeforeFilter),
+        );
+        // The application's own accesses are never dropped.
+        event(&mut rec, &outside("/mnt/elsewhere", Phase::Application));
+        let paths: Vec<String> = rec
+            .files
+            .keys()
+            .map(|p| String::from_utf8_lossy(p.as_bytes()).into_owned())
+            .collect();
+        assert_eq!(paths, ["/etc/passwd", "/mnt/elsewhere"]);
     }
 }

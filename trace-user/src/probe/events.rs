@@ -55,6 +55,11 @@ pub struct FileEvent {
     pub pid: u32,
     /// The target's phase when the call returned (the first sighting per phase is sent).
     pub phase: Phase,
+    /// The paths are not inside the container (`trace_common::FileRecord::outside_root`): runc's
+    /// work from the host's root directory before it pivoted into the container's root file
+    /// system (`trace run`), or a file outside the task's root (runc's exec fifo): host paths
+    /// (`/var/lib/docker/overlay2/...`, `/proc/<host pid>/...`, `/run/docker/...`).
+    pub outside_root: bool,
 }
 
 /// A program started: the executable's absolute path and its arguments.
@@ -170,6 +175,7 @@ fn decode_file(record: &[u8]) -> Result<FileEvent, DecodeError> {
     let present = record[offset_of!(FileRecord, present)];
     let truncated = record[offset_of!(FileRecord, truncated)];
     let phase = phase_at(record, offset_of!(FileRecord, phase)).ok_or(short(header))??;
+    let outside_root = record[offset_of!(FileRecord, outside_root)] != 0;
 
     let lens_at = offset_of!(FileRecord, lens);
     let mut paths: [Option<Vec<u8>>; PATH_SLOTS] = Default::default();
@@ -196,6 +202,7 @@ fn decode_file(record: &[u8]) -> Result<FileEvent, DecodeError> {
         truncated: truncated != 0,
         pid,
         phase,
+        outside_root,
     })
 }
 

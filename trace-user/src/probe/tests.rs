@@ -42,7 +42,8 @@ fn file_record(op: FileOp, paths: [Option<&[u8]>; 5]) -> Vec<u8> {
         present,
         truncated: 0,
         phase: 1,
-        pad: [0; 3],
+        outside_root: 1,
+        pad: [0; 2],
     };
     let mut record = bytes_of(&header);
     for path in paths.into_iter().flatten() {
@@ -69,6 +70,7 @@ fn file_records_round_trip() {
         truncated: false,
         pid: 4242,
         phase: Phase::RuncAfterFilter,
+        outside_root: true,
     });
     assert_eq!(decode(&record), Ok(expected));
 
