@@ -23,8 +23,8 @@ pub enum Command {
     /// no-new-privileges.
     RuncBaseline(RuncBaselineArgs),
     /// Measure what tracing costs, side by side with an empty program, bpftrace and strace:
-    /// system call overhead in and around the traced container, a file storm, nginx under load,
-    /// trace's footprint (docs/bench.md). Prints a table, writes bench/results.json.
+    /// system call overhead in and around the traced container, a file storm, nginx and python's
+    /// http.server under load, trace's footprint (docs/bench.md). Prints a table, writes bench/results.json.
     Bench(BenchArgs),
 }
 
@@ -81,7 +81,7 @@ pub enum BenchPart {
     Syscalls,
     /// The file storm and the render time.
     Storm,
-    /// nginx under load.
+    /// nginx and python's http.server under load, each beside an untraced twin.
     Service,
 }
 
