@@ -91,10 +91,11 @@ pub struct BenchArgs {
     /// target/bench/results-quick.json).
     #[arg(long)]
     pub quick: bool,
-    /// Interleaved rounds of the system call configurations [default: 7; --quick: 2].
+    /// Interleaved rounds of the system call configurations [default: 15; --quick: 2].
     #[arg(long, value_name = "N")]
     pub rounds: Option<u32>,
-    /// System calls per timed workload run [default: 5000000; --quick: 200000].
+    /// System calls per timed workload run [default: 5000000; --quick: 200000]; the stat
+    /// loop makes a fifth as many (a stat costs 3-4 getppids).
     #[arg(long, value_name = "N")]
     pub syscalls: Option<u64>,
     /// Another `trace` binary measured alongside as `trace (baseline)` (e.g. the build before

@@ -4,12 +4,14 @@
  *
  *   loop getppid N [B [CPU]]   N getppid() calls: the cheapest system call, a tight loop
  *   loop dd N [B [CPU]]        N pairs of 1-byte read(/dev/zero) and write(/dev/null): dd bs=1
+ *   loop stat N [B [CPU]]      N stat() calls of its own program (argv[0]): a file system call by
+ *                              path, which trace records (the first time) and checks (every time)
  *   loop mkfiles DIR N   creates DIR/dNNN/fNNNNN, N empty files, 1000 per directory
  *   loop storm DIR N R   opens and closes each of those N files, R rounds, in a burst
  *
  * The timed modes warm up with N/10 untimed iterations, then print one line:
  *   syscalls=<calls> wall_ns=<CLOCK_MONOTONIC> cpu_ns=<CLOCK_THREAD_CPUTIME_ID>
- * With B batches (getppid, dd), the N iterations run as B timed batches of N/B and the line is
+ * With B batches (getppid, dd, stat), the N iterations run as B timed batches of N/B and the line is
  * the batch with the least CPU time: interference (another task, a cache flushed by it, the
  * hypervisor) only ever adds time, so the fastest batch is the least disturbed measurement.
  * With CPU, the process first pins itself to that CPU (the bench runs the locations side by side on
@@ -79,6 +81,15 @@ static void do_dd(long long n) {
     }
 }
 
+static const char *stat_path;
+
+static void do_stat(long long n) {
+    struct stat st;
+    for (long long i = 0; i < n; i++) {
+        if (stat(stat_path, &st) != 0) die(stat_path);
+    }
+}
+
 static const char *storm_dir;
 
 static void do_storm(long long n) {
@@ -124,11 +135,16 @@ static void fastest(void (*body)(long long), long long n, long long batches, lon
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     int timed_mode = argc >= 3 && argc <= 5 &&
-                     (strcmp(argv[1], "getppid") == 0 || strcmp(argv[1], "dd") == 0);
+                     (strcmp(argv[1], "getppid") == 0 || strcmp(argv[1], "dd") == 0 ||
+                      strcmp(argv[1], "stat") == 0);
     if (timed_mode && argc == 5) pin(argv[4]);
     if (timed_mode && strcmp(argv[1], "getppid") == 0) {
         if (argc >= 4) fastest(do_getppid, parse_count(argv[2]), parse_count(argv[3]), 1);
         else timed(do_getppid, parse_count(argv[2]), 1, 1, 1);
+    } else if (timed_mode && strcmp(argv[1], "stat") == 0) {
+        stat_path = argv[0];
+        if (argc >= 4) fastest(do_stat, parse_count(argv[2]), parse_count(argv[3]), 1);
+        else timed(do_stat, parse_count(argv[2]), 1, 1, 1);
     } else if (timed_mode) {
         zero_fd = open("/dev/zero", O_RDONLY);
         null_fd = open("/dev/null", O_WRONLY);
@@ -153,7 +169,7 @@ int main(int argc, char **argv) {
         storm_dir = argv[2];
         timed(do_storm, parse_count(argv[3]), parse_count(argv[4]), 2, 0);
     } else {
-        fprintf(stderr, "usage: loop getppid N [BATCHES [CPU]] | dd N [BATCHES [CPU]] | mkfiles DIR N | storm DIR N ROUNDS\n");
+        fprintf(stderr, "usage: loop getppid|dd|stat N [BATCHES [CPU]] | mkfiles DIR N | storm DIR N ROUNDS\n");
         return 2;
     }
     return 0;

@@ -3,8 +3,8 @@
 //!
 //! 1. setup, `trace` and the `floor` example built, the bench image (`trace-test/bench:local`:
 //!    the static workload program `loop` and strace) and the nginx image;
-//! 2. [`syscalls`]: the tight `getppid` loop and dd-like 1-byte reads and writes, timed from
-//!    inside, in the traced container, in a neighbour container and on the host, under each
+//! 2. [`syscalls`]: the tight `getppid` loop, dd-like 1-byte reads and writes and a `stat` loop,
+//!    timed from inside, in the traced container, in a neighbour container and on the host, under each
 //!    configuration ([`tracers`]), in interleaved rounds;
 //! 3. [`storm`]: 200,000 distinct files opened twice in a burst: every path recorded, none dropped;
 //! 4. [`service`]: nginx and python's http.server under a loopback load ([`loadgen`]), requests
@@ -15,6 +15,7 @@
 //! then a table on stdout and everything (raw samples included) in bench/results.json
 //! ([`report`]).
 
+mod cgroup;
 mod cpus;
 mod loadgen;
 mod report;
@@ -47,10 +48,14 @@ pub struct Sizes {
     pub batches: u64,
     /// 1-byte read+write pairs per timed dd run.
     pub dd_pairs: u64,
+    /// `stat()` calls per timed run.
+    pub stat_calls: u64,
     /// The same under strace (ptrace is ~100x slower).
     pub strace_getppid_calls: u64,
     /// See `strace_getppid_calls`.
     pub strace_dd_pairs: u64,
+    /// See `strace_getppid_calls`.
+    pub strace_stat_calls: u64,
     /// Distinct files of the storm.
     pub storm_files: u64,
     /// Files of the recording `trace render` renders.
@@ -72,8 +77,10 @@ impl Sizes {
                 getppid_calls: 200_000,
                 batches: 4,
                 dd_pairs: 100_000,
+                stat_calls: 50_000,
                 strace_getppid_calls: 5_000,
                 strace_dd_pairs: 2_500,
+                strace_stat_calls: 2_500,
                 storm_files: 2_000,
                 render_files: 2_000,
                 service_secs: 1,
@@ -82,12 +89,14 @@ impl Sizes {
             }
         } else {
             Sizes {
-                rounds: 7,
+                rounds: 15,
                 getppid_calls: 5_000_000,
                 batches: 50,
                 dd_pairs: 2_500_000,
+                stat_calls: 1_000_000,
                 strace_getppid_calls: 50_000,
                 strace_dd_pairs: 25_000,
+                strace_stat_calls: 25_000,
                 storm_files: 200_000,
                 render_files: 100_000,
                 service_secs: 1,
@@ -101,6 +110,7 @@ impl Sizes {
         if let Some(calls) = args.syscalls {
             sizes.getppid_calls = calls.max(10);
             sizes.dd_pairs = (calls / 2).max(10);
+            sizes.stat_calls = (calls / 5).max(10);
         }
         sizes
     }
@@ -178,7 +188,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         (None, None)
     };
     let service = if part(BenchPart::Service) {
-        service::run(&bench)?
+        let outsider_ns = syscalls
+            .as_ref()
+            .and_then(syscalls::SyscallResults::outsider_ns);
+        service::run(&bench, outsider_ns)?
     } else {
         Vec::new()
     };

@@ -6,10 +6,9 @@
 //! target), and stops it. The workload times itself (`loop`, tests/images/bench/loop.c): thread
 //! CPU time and wall time around the timed calls, after a warm-up.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use trace_tests::Container;
 
 use super::Bench;
@@ -53,15 +52,20 @@ pub enum Workload {
     Getppid,
     /// 1-byte `read` of /dev/zero and `write` to /dev/null, as `dd bs=1` does.
     Dd,
+    /// `stat()` of one path, again and again: a file call, which trace checks against the paths
+    /// it has sent on every call (what nginx does 4 times per request). Not one of issue 8's
+    /// workloads: its rows show what a file call costs, in the target and outside it.
+    Stat,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 2] = [Workload::Getppid, Workload::Dd];
+    pub const ALL: [Workload; 3] = [Workload::Getppid, Workload::Dd, Workload::Stat];
 
     pub fn name(self) -> &'static str {
         match self {
             Workload::Getppid => "getppid",
             Workload::Dd => "dd bs=1",
+            Workload::Stat => "stat",
         }
     }
 
@@ -69,7 +73,13 @@ impl Workload {
         match self {
             Workload::Getppid => "getppid",
             Workload::Dd => "dd",
+            Workload::Stat => "stat",
         }
+    }
+
+    /// Whether issue 8's system call goals apply (the syscall-bound loops, not file calls).
+    pub fn has_goals(self) -> bool {
+        matches!(self, Workload::Getppid | Workload::Dd)
     }
 }
 
@@ -163,12 +173,23 @@ impl SyscallResults {
             .iter()
             .find(|r| r.workload == workload && r.location == location && r.config == config)
     }
+
+    /// The most trace added to a system call outside the target: the largest median, ns above
+    /// untraced, of trace's neighbour and host rows, over every workload (the stat loop's
+    /// included: a file call outside the target also runs the file programs' filter).
+    pub fn outsider_ns(&self) -> Option<f64> {
+        self.rows
+            .iter()
+            .filter(|r| r.config == Config::Trace && r.location != Location::Target)
+            .map(|r| r.above_untraced_ns.median)
+            .max_by(f64::total_cmp)
+    }
 }
 
 pub fn run(bench: &Bench) -> Result<SyscallResults> {
     let target = Container::run(&bench.image, "trace-bench-target", &[], &[])?;
     let neighbour = Container::run(&bench.image, "trace-bench-neighbour", &[], &[])?;
-    let cgroup_dir = cgroup_dir(target.pid()?)?;
+    let cgroup_dir = super::cgroup::dir(target.pid()?)?;
     // The workloads run side by side on the last CPU; tracers and Docker get the others.
     let cpus = Cpus::split()?;
     let cpu = cpus.measured_or_only();
@@ -278,6 +299,8 @@ fn workload_command(
         (Workload::Getppid, true) => sizes.strace_getppid_calls,
         (Workload::Dd, false) => sizes.dd_pairs,
         (Workload::Dd, true) => sizes.strace_dd_pairs,
+        (Workload::Stat, false) => sizes.stat_calls,
+        (Workload::Stat, true) => sizes.strace_stat_calls,
     };
     let mut cmd = match container {
         Some(name) => {
@@ -378,30 +401,6 @@ fn rows(series: &[Series]) -> Vec<Row> {
     rows
 }
 
-/// The cgroup v2 directory of process `pid` on the host.
-fn cgroup_dir(pid: u32) -> Result<PathBuf> {
-    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
-        .with_context(|| format!("reading /proc/{pid}/cgroup"))?;
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")?;
-    let (Some(rel), Some(mount)) = (v2_path(&cgroup), cgroup2_mount(&mountinfo)) else {
-        bail!("process {pid} has no cgroup v2 path, or no cgroup2 is mounted");
-    };
-    Ok(Path::new(mount).join(rel.trim_start_matches('/')))
-}
-
-/// The path of the `0::` line of a `/proc/<pid>/cgroup` text.
-fn v2_path(cgroup: &str) -> Option<&str> {
-    cgroup.lines().find_map(|l| l.strip_prefix("0::"))
-}
-
-/// The mount point of the first cgroup2 file system in a mountinfo text.
-fn cgroup2_mount(mountinfo: &str) -> Option<&str> {
-    mountinfo.lines().find_map(|line| {
-        let (fields, rest) = line.split_once(" - ")?;
-        (rest.split(' ').next() == Some("cgroup2")).then(|| fields.split(' ').nth(4))?
-    })
-}
-
 #[cfg(test)]
 #[allow(clippy::float_cmp, reason = "exact small values")]
 mod tests {
@@ -414,17 +413,6 @@ mod tests {
         assert_eq!(Sample::parse("syscalls=0 wall_ns=1 cpu_ns=1"), None);
         assert_eq!(Sample::parse("wall_ns=1 syscalls=1 cpu_ns=1"), None);
         assert_eq!(Sample::parse("usage: loop"), None);
-    }
-
-    #[test]
-    fn cgroup_v2_directory_of_a_hybrid_host() {
-        let cgroup = "12:pids:/docker/abc\n1:name=systemd:/docker/abc\n0::/docker/abc\n";
-        let mountinfo = "\
-31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
-41 31 0:38 / /sys/fs/cgroup/unified rw,relatime shared:9 - cgroup2 cgroup2 rw
-";
-        assert_eq!(v2_path(cgroup), Some("/docker/abc"));
-        assert_eq!(cgroup2_mount(mountinfo), Some("/sys/fs/cgroup/unified"));
     }
 
     #[test]

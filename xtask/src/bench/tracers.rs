@@ -49,8 +49,14 @@ pub struct Target<'a> {
     pub cgroup_dir: Option<&'a Path>,
 }
 
+/// How long a tracer gets to exit after it is told to stop, before it is told again.
+const STOP_GRACE: Duration = Duration::from_secs(15);
+/// How many times a tracer is told to stop before it is killed and the bench fails.
+const STOP_ATTEMPTS: u32 = 3;
+
 /// A tracer process, armed.
 pub struct Session {
+    config: Config,
     child: Child,
     /// The floor's stdin: closing it stops the floor.
     stdin: Option<ChildStdin>,
@@ -153,6 +159,7 @@ pub fn start(
         format!("{seen}{rest}{other}")
     });
     Ok(Some(Session {
+        config,
         child,
         stdin,
         output: Some(output),
@@ -181,14 +188,44 @@ fn read_all(mut from: Box<dyn Read + Send>) -> String {
 
 impl Session {
     /// Stops the tracer (SIGINT; the floor: stdin closed), waits for it and returns what it used.
+    ///
+    /// A tracer still running [`STOP_GRACE`] later gets SIGINT again: bpftrace 0.17 once slept
+    /// on in `epoll_wait` after handling the first (1 of ~150 sessions), and a second one stops
+    /// it; trace ignores a repeated SIGINT. After [`STOP_ATTEMPTS`] it is killed and this fails.
     pub fn stop(mut self) -> Result<(Usage, String)> {
         let pid = i32::try_from(self.child.id()).context("pid out of range")?;
-        // The floor reads its stdin (and dies of SIGINT); the others stop on SIGINT.
-        if self.stdin.take().is_none() {
+        let interrupt = || {
             // SAFETY: kill(2) on our own child, not yet reaped; no memory is involved.
             unsafe { libc::kill(pid, libc::SIGINT) };
+        };
+        // The floor reads its stdin (and dies of SIGINT); the others stop on SIGINT.
+        if self.stdin.take().is_none() {
+            interrupt();
         }
-        let (status, usage) = wait4(pid, self.peak_rss)?;
+        let mut reaped = None;
+        for attempt in 1..=STOP_ATTEMPTS {
+            reaped = reap(pid, Some(STOP_GRACE))?;
+            if reaped.is_some() {
+                break;
+            }
+            eprintln!(
+                "bench: {} still running {} s after it was told to stop ({attempt}/{STOP_ATTEMPTS}): SIGINT again",
+                self.config.name(),
+                STOP_GRACE.as_secs()
+            );
+            interrupt();
+        }
+        let Some((status, rusage)) = reaped else {
+            // SAFETY: as above.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let _ = reap(pid, None);
+            bail!(
+                "{} did not stop after {STOP_ATTEMPTS} SIGINTs {} s apart: killed",
+                self.config.name(),
+                STOP_GRACE.as_secs()
+            );
+        };
+        let usage = usage(&rusage, self.peak_rss);
         let lifetime = self.started.elapsed();
         let output = self
             .output
@@ -259,14 +296,40 @@ fn status_kib(status: &str, key: &str) -> Option<u64> {
 
 /// Waits for child `pid` and returns its wait status and resource usage.
 pub fn wait4(pid: i32, peak_rss: PeakRss) -> Result<(i32, Usage)> {
-    let mut status = 0;
-    // SAFETY: rusage is plain integers; zeroed is a valid value that wait4 overwrites.
-    let mut rusage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: both pointers are valid and writable for the call; `pid` is our unreaped child.
-    let rc = unsafe { libc::wait4(pid, &raw mut status, 0, &raw mut rusage) };
-    if rc != pid {
-        return Err(std::io::Error::last_os_error()).context("wait4");
+    let (status, rusage) = reap(pid, None)?.context("wait4 returned without the child")?;
+    Ok((status, usage(&rusage, peak_rss)))
+}
+
+/// Reaps child `pid` with `wait4`: blocking, or with `within`, polling every 10 ms until that
+/// has passed (then `None`: it still runs).
+fn reap(pid: i32, within: Option<Duration>) -> Result<Option<(i32, libc::rusage)>> {
+    let deadline = within.map(|d| Instant::now() + d);
+    let flags = if deadline.is_some() { libc::WNOHANG } else { 0 };
+    loop {
+        let mut status = 0;
+        // SAFETY: rusage is plain integers; zeroed is a valid value that wait4 overwrites.
+        let mut rusage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: both pointers are valid and writable for the call; `pid` is our unreaped child.
+        let rc = unsafe { libc::wait4(pid, &raw mut status, flags, &raw mut rusage) };
+        if rc == pid {
+            return Ok(Some((status, rusage)));
+        }
+        if rc < 0 {
+            let err = std::io::Error::last_os_error();
+            if err.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(err).context("wait4");
+        }
+        match deadline {
+            Some(deadline) if Instant::now() >= deadline => return Ok(None),
+            _ => std::thread::sleep(Duration::from_millis(10)),
+        }
     }
+}
+
+/// The CPU time of a reaped child, with the peak memory its watcher saw.
+fn usage(rusage: &libc::rusage, peak_rss: PeakRss) -> Usage {
     let ms = |tv: libc::timeval| {
         super::millis(Duration::new(
             u64::try_from(tv.tv_sec).unwrap_or(0),
@@ -274,17 +337,14 @@ pub fn wait4(pid: i32, peak_rss: PeakRss) -> Result<(i32, Usage)> {
         ))
     };
     let (max_rss_kib, max_anon_kib) = peak_rss.finish();
-    Ok((
-        status,
-        Usage {
-            lifetime_ms: 0.0,
-            armed_ms: 0.0,
-            user_ms: ms(rusage.ru_utime),
-            system_ms: ms(rusage.ru_stime),
-            max_rss_kib,
-            max_anon_kib,
-        },
-    ))
+    Usage {
+        lifetime_ms: 0.0,
+        armed_ms: 0.0,
+        user_ms: ms(rusage.ru_utime),
+        system_ms: ms(rusage.ru_stime),
+        max_rss_kib,
+        max_anon_kib,
+    }
 }
 
 #[cfg(test)]
@@ -314,6 +374,26 @@ mod tests {
         assert!(usage.max_rss_kib > 0, "no sample of the child's VmHWM");
         assert!(usage.max_rss_kib < 32 << 10, "{} KiB", usage.max_rss_kib);
         assert!(usage.max_anon_kib <= usage.max_rss_kib);
+    }
+
+    #[test]
+    #[allow(
+        clippy::zombie_processes,
+        reason = "reaped by `reap`, the code under test"
+    )]
+    fn reaping_within_a_time_leaves_a_running_child_running() {
+        let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+        let pid = i32::try_from(child.id()).unwrap();
+        let started = Instant::now();
+        assert!(
+            reap(pid, Some(Duration::from_millis(50)))
+                .unwrap()
+                .is_none()
+        );
+        assert!(started.elapsed() >= Duration::from_millis(50));
+        child.kill().unwrap();
+        let (status, _) = reap(pid, None).unwrap().unwrap();
+        assert!(libc::WIFSIGNALED(status));
     }
 
     #[test]
