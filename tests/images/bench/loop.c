@@ -11,9 +11,9 @@
  *
  * The timed modes warm up with N/10 untimed iterations, then print one line:
  *   syscalls=<calls> wall_ns=<CLOCK_MONOTONIC> cpu_ns=<CLOCK_THREAD_CPUTIME_ID>
- * With B batches (getppid, dd, stat), the N iterations run as B timed batches of N/B and the line is
- * the batch with the least CPU time: interference (another task, a cache flushed by it, the
- * hypervisor) only ever adds time, so the fastest batch is the least disturbed measurement.
+ * With B batches (getppid, dd, stat), the N iterations run as B timed batches of N/B and the
+ * line is the batch with the least CPU time: interference (another task, a cache flushed by it,
+ * the hypervisor) only ever adds time, so the fastest batch is the least disturbed measurement.
  * With CPU, the process first pins itself to that CPU (the bench runs the locations side by side on
  * one CPU, so that they see the same machine at the same time).
  */

@@ -4,8 +4,8 @@
 //! 1. setup, `trace` and the `floor` example built, the bench image (`trace-test/bench:local`:
 //!    the static workload program `loop` and strace) and the nginx image;
 //! 2. [`syscalls`]: the tight `getppid` loop, dd-like 1-byte reads and writes and a `stat` loop,
-//!    timed from inside, in the traced container, in a neighbour container and on the host, under each
-//!    configuration ([`tracers`]), in interleaved rounds;
+//!    timed from inside, in the traced container, in a neighbour container and on the host,
+//!    under each configuration ([`tracers`]), in interleaved rounds;
 //! 3. [`storm`]: 200,000 distinct files opened twice in a burst: every path recorded, none dropped;
 //! 4. [`service`]: nginx and python's http.server under a loopback load ([`loadgen`]), requests
 //!    per second untraced, under the floor and traced;

@@ -205,7 +205,7 @@ impl Session {
         let mut reaped = None;
         for attempt in 1..=STOP_ATTEMPTS {
             reaped = reap(pid, Some(STOP_GRACE))?;
-            if reaped.is_some() {
+            if reaped.is_some() || attempt == STOP_ATTEMPTS {
                 break;
             }
             eprintln!(
@@ -220,7 +220,7 @@ impl Session {
             unsafe { libc::kill(pid, libc::SIGKILL) };
             let _ = reap(pid, None);
             bail!(
-                "{} did not stop after {STOP_ATTEMPTS} SIGINTs {} s apart: killed",
+                "{} did not stop when told {STOP_ATTEMPTS} times, {} s apart: killed",
                 self.config.name(),
                 STOP_GRACE.as_secs()
             );
