@@ -1,9 +1,14 @@
 //! Types and constants shared by trace's eBPF programs (`trace-ebpf`) and its userspace (`trace-user`).
 //!
-//! The kernel side counts system calls in one per-CPU array: per [`Phase`] of the container's
-//! startup, slot `abi * SYSCALLS_PER_ABI + nr`, plus one last slot for numbers outside the table.
-//! Both sides compute slots with [`phase_syscall_slot`], so the layout is defined once. Which
-//! cgroup is traced, and its phase, is the one [`TargetState`] in [`MAP_TARGET`].
+//! Several containers are recorded at once, each container cgroup (one life of a container) a
+//! target with a counter slot of its own: a [`TargetEntry`] in [`MAP_TARGETS`], found by the
+//! cgroup id at the targets' level ([`TargetConfig`]). New container cgroups are caught as they
+//! are made and announced to userspace ([`CgroupRecord`]), which keeps the ones it wants.
+//!
+//! The kernel side counts system calls in one per-CPU array: per target slot, per [`Phase`] of
+//! the container's startup, slot `abi * SYSCALLS_PER_ABI + nr`, plus one last slot for numbers
+//! outside the table. Both sides compute slots with [`target_syscall_slot`], so the layout is
+//! defined once.
 //!
 //! File accesses, executed programs and bound or listening sockets travel through one ring buffer
 //! ([`MAP_EVENTS`]) as `#[repr(C)]` records: a header ([`FileRecord`], [`ExecRecord`],
@@ -13,18 +18,33 @@
 #![no_std]
 #![deny(missing_docs)]
 
-/// Name of the per-CPU `u64` array that counts system calls per slot: [`PHASES`] blocks of
-/// [`SYSCALL_SLOTS`], one per [`Phase`] ([`phase_syscall_slot`]).
+/// Name of the per-CPU `u64` array that counts system calls: per target slot a block of
+/// [`PHASE_SYSCALL_SLOTS`], in it [`PHASES`] blocks of [`SYSCALL_SLOTS`], one per [`Phase`]
+/// ([`target_syscall_slot`]).
 pub const MAP_SYSCALLS: &str = "SYSCALLS";
 
-/// Name of the one-entry array holding the [`TargetState`]: which cgroup is traced, and how far
-/// its startup has got. Every program reads it first.
-pub const MAP_TARGET: &str = "TARGET";
-/// Name of the array of [`CgroupName`]s a pending probe waits for ([`PENDING_NAMES`] entries).
-pub const MAP_PENDING: &str = "PENDING";
-/// One `u64`: the root directory (`struct dentry *`) of the task that made the target's cgroup,
-/// set with the target by a pending probe (0 when attaching to a running container).
+/// Name of the one-entry array holding the [`TargetConfig`]: the cgroup level of the targets.
+pub const MAP_CONFIG: &str = "CONFIG";
+/// Name of the array of [`TargetEntry`]s, [`INDEX_SLOTS`] of them, indexed by the low bits of the
+/// cgroup id ([`GLOBAL_INDEX_MASK`]): a task finds its target with one inlined array lookup.
+pub const MAP_TARGETS: &str = "TARGETS";
+/// Name of the hash map (cgroup id -> [`TargetEntry`]) of the targets whose [`MAP_TARGETS`] entry
+/// was taken by another target; looked at only when [`TargetConfig::overflow`] is set.
+pub const MAP_OVERFLOW: &str = "OVERFLOW";
+/// Name of the queue of free target slots (`u32`): the `cgroup_mkdir` program takes one for each
+/// new container cgroup; userspace puts a slot back once it has read and cleared its counters.
+pub const MAP_FREE_SLOTS: &str = "FREE_SLOTS";
+/// Name of the ring buffer of [`CgroupRecord`]s: container cgroups caught and gone. Apart from
+/// [`MAP_EVENTS`] so that a flood of file records can never push one out.
+pub const MAP_CGROUP_EVENTS: &str = "CGROUP_EVENTS";
+/// Size of [`MAP_CGROUP_EVENTS`] in bytes (about 3,000 records).
+pub const CGROUP_EVENTS_BYTES: u32 = 256 << 10;
+/// One `u64`: the root directory (`struct dentry *`) of the task that made the last container
+/// cgroup caught (the container runtime, on the host); 0 until one was caught.
 pub const MAP_HOST_ROOT: &str = "HOST_ROOT";
+/// Global: masks a cgroup id into an index of [`MAP_TARGETS`] (`INDEX_SLOTS - 1`; tests use
+/// smaller masks to exercise [`MAP_OVERFLOW`]).
+pub const GLOBAL_INDEX_MASK: &str = "INDEX_MASK";
 /// Global: byte offset of `thread_info.status` in `task_struct` (from BTF), or [`NO_OFFSET`].
 pub const GLOBAL_COMPAT_STATUS_OFFSET: &str = "COMPAT_STATUS_OFFSET";
 
@@ -39,20 +59,52 @@ pub const X32_SYSCALL_BIT: u64 = 0x4000_0000;
 // ---------------------------------------------------------------------------------------------
 // The target and its phases.
 
-/// The traced cgroup and the phase of its startup, the one entry of [`MAP_TARGET`].
+/// Entries of [`MAP_TARGETS`] (a power of two).
+pub const INDEX_SLOTS: u32 = 1024;
+/// The most target slots a probe can have: each slot is one container cgroup recorded at once,
+/// with its own counters. Userspace sizes the counter maps for the slots it asks for.
+pub const MAX_SLOTS: u32 = 256;
+/// A [`CgroupRecord`]'s slot when no slot was free (or the cgroup was at another level than the
+/// targets): nothing of that cgroup is recorded.
+pub const NO_SLOT: u32 = u32::MAX;
+
+/// Where the targets are in the cgroup v2 hierarchy, the one entry of [`MAP_CONFIG`].
 ///
-/// `cgroup_id` 0 records nothing. Userspace writes the whole value when it attaches to a running
-/// cgroup; a pending probe leaves `cgroup_id` 0 and the kernel's `cgroup_mkdir` program writes
-/// `level` then `cgroup_id` when a cgroup with an expected name appears. `filter_seen` and
+/// `level` 0 records nothing. Userspace sets it for the running containers it attaches to; the
+/// `cgroup_mkdir` program sets it with the first container cgroup it catches when it is 0. All
+/// targets are at this level (Docker's are at 2: `/docker/<id>`, `/system.slice/docker-<id>.scope`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TargetConfig {
+    /// The targets' level in the v2 hierarchy (root is 0).
+    pub level: u32,
+    /// 1 once a target went to [`MAP_OVERFLOW`]: a miss in [`MAP_TARGETS`] must look there too.
+    pub overflow: u32,
+    /// What a caught cgroup's `filter_seen` starts as (1 when the program that would see the
+    /// filter is missing, so the phases collapse upwards).
+    pub initial_filter_seen: u32,
+    /// What a caught cgroup's `exec_seen` starts as (1 without the exec program).
+    pub initial_exec_seen: u32,
+}
+
+const _: () = assert!(size_of::<TargetConfig>() == 16 && align_of::<TargetConfig>() == 4);
+
+/// One container cgroup being recorded (a value of [`MAP_TARGETS`] or [`MAP_OVERFLOW`]): its
+/// counter slot and how far its startup has got.
+///
+/// A cgroup is one life of a container: a restarted container gets a new cgroup, a new entry and
+/// a new slot, and its startup is seen again. `cgroup_id` 0 is an empty entry. Writers store
+/// `slot` and the flags before `cgroup_id`, readers load `cgroup_id` first. `filter_seen` and
 /// `exec_seen` only ever go from 0 to 1, each written by one program, so no update can be lost
 /// without atomics.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TargetState {
-    /// Cgroup v2 id of the traced subtree (what `bpf_get_current_cgroup_id()` returns in it).
+pub struct TargetEntry {
+    /// Cgroup v2 id of the traced subtree (what `bpf_get_current_ancestor_cgroup_id()` returns
+    /// at the targets' level for its tasks).
     pub cgroup_id: u64,
-    /// Its level in the v2 hierarchy (root is 0).
-    pub level: u32,
+    /// Its counter slot, below the number of slots the probe was loaded with.
+    pub slot: u32,
     /// 1 once a task of the target installed a seccomp filter before the first exec.
     pub filter_seen: u32,
     /// 1 once a task of the target executed a program (the entrypoint): the application runs.
@@ -61,20 +113,27 @@ pub struct TargetState {
     pub pad: u32,
 }
 
-const _: () = assert!(size_of::<TargetState>() == 24 && align_of::<TargetState>() == 8);
+const _: () = assert!(size_of::<TargetEntry>() == 24 && align_of::<TargetEntry>() == 8);
 
-impl TargetState {
+impl TargetEntry {
     /// The phase the target is in.
     #[allow(clippy::inline_always, reason = "runs on every traced syscall")]
     #[inline(always)]
     pub const fn phase(&self) -> Phase {
-        if self.exec_seen != 0 {
-            Phase::Application
-        } else if self.filter_seen != 0 {
-            Phase::RuncAfterFilter
-        } else {
-            Phase::RuncBeforeFilter
-        }
+        phase_of(self.filter_seen, self.exec_seen)
+    }
+}
+
+/// The phase of a target whose filter and exec flags are these.
+#[allow(clippy::inline_always, reason = "runs on every traced syscall")]
+#[inline(always)]
+pub const fn phase_of(filter_seen: u32, exec_seen: u32) -> Phase {
+    if exec_seen != 0 {
+        Phase::Application
+    } else if filter_seen != 0 {
+        Phase::RuncAfterFilter
+    } else {
+        Phase::RuncBeforeFilter
     }
 }
 
@@ -132,58 +191,38 @@ impl Phase {
     }
 }
 
-/// Entries of [`MAP_PENDING`]: the cgroup names a pending probe waits for.
-pub const PENDING_NAMES: u32 = 4;
-/// Bytes of a [`CgroupName`] pattern: `/` plus a name of up to 135 bytes (Docker's are 64 and
-/// 77: `<id>`, `docker-<id>.scope`).
-pub const CGROUP_NAME_BYTES: usize = 136;
+/// Record kind of a [`CgroupRecord`]: a container cgroup was made (and caught, unless its slot
+/// is [`NO_SLOT`]).
+pub const RECORD_CGROUP: u32 = 5;
+/// Record kind of a [`CgroupRecord`]: a caught container cgroup was removed (its tasks are gone;
+/// its counters are final).
+pub const RECORD_CGROUP_GONE: u32 = 6;
+/// Bytes of a container id in a cgroup name (64 hex digits).
+pub const CONTAINER_ID_BYTES: usize = 64;
 
-/// A cgroup name a pending probe waits for, as the pattern the kernel compares the end of a new
-/// cgroup's path with: `/` followed by the name, zero-padded.
-#[repr(C, align(8))]
+/// A container cgroup caught or gone ([`MAP_CGROUP_EVENTS`]). Nothing follows it.
+///
+/// A container cgroup is a new cgroup v2 directory whose name is 64 lowercase hex digits (the
+/// container id), alone or after a `-` and optionally followed by `.scope`: `/docker/<id>`,
+/// `docker-<id>.scope`, `libpod-<id>.scope`, `cri-containerd-<id>.scope`.
+#[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CgroupName {
-    /// Bytes of the pattern (`/` included); 0: an unused entry.
-    pub len: u32,
+pub struct CgroupRecord {
+    /// [`RECORD_CGROUP`] or [`RECORD_CGROUP_GONE`].
+    pub kind: u32,
+    /// The slot it was given, or [`NO_SLOT`].
+    pub slot: u32,
+    /// Its cgroup id.
+    pub cgroup_id: u64,
+    /// Its level in the v2 hierarchy.
+    pub level: u32,
     /// Zero.
     pub pad: u32,
-    /// The pattern, zero after `len` bytes.
-    pub bytes: [u8; CGROUP_NAME_BYTES],
+    /// The container id from its name (zero in a [`RECORD_CGROUP_GONE`] record).
+    pub container_id: [u8; CONTAINER_ID_BYTES],
 }
 
-const _: () = assert!(size_of::<CgroupName>() == 144 && align_of::<CgroupName>() == 8);
-
-impl CgroupName {
-    /// An unused entry.
-    pub const NONE: CgroupName = CgroupName {
-        len: 0,
-        pad: 0,
-        bytes: [0; CGROUP_NAME_BYTES],
-    };
-
-    /// The pattern for the cgroup called `name` (its last path component); `None` if `name` is
-    /// empty, holds a `/` or a NUL, or is longer than 135 bytes.
-    pub fn new(name: &[u8]) -> Option<CgroupName> {
-        if name.is_empty() || name.len() >= CGROUP_NAME_BYTES || name.contains(&b'/') {
-            return None;
-        }
-        let mut pattern = CgroupName::NONE;
-        pattern.bytes[0] = b'/';
-        let mut i = 0;
-        while i < name.len() {
-            if name[i] == 0 {
-                return None;
-            }
-            pattern.bytes[i + 1] = name[i];
-            i += 1;
-        }
-        #[allow(clippy::cast_possible_truncation, reason = "below CGROUP_NAME_BYTES")]
-        {
-            pattern.len = name.len() as u32 + 1;
-        }
-        Some(pattern)
-    }
-}
+const _: () = assert!(size_of::<CgroupRecord>() == 88 && align_of::<CgroupRecord>() == 8);
 
 /// `struct trace_event_raw_cgroup` (the `cgroup:cgroup_mkdir` record): `root`, the hierarchy id
 /// (0 is the cgroup v2 hierarchy).
@@ -262,7 +301,16 @@ pub const fn phase_syscall_slot(phase: Phase, abi: Abi, nr: u64) -> u32 {
     phase as u32 * SYSCALL_SLOTS + syscall_slot(abi, nr)
 }
 
-/// The phase and the [`syscall_slot`] of a [`MAP_SYSCALLS`] slot; `None` beyond the map.
+/// The [`MAP_SYSCALLS`] index of system call `nr` of `abi` made in `phase` by the target in
+/// counter slot `slot`.
+#[allow(clippy::inline_always, reason = "runs on every traced syscall")]
+#[inline(always)]
+pub const fn target_syscall_slot(slot: u32, phase: Phase, abi: Abi, nr: u64) -> u32 {
+    slot * PHASE_SYSCALL_SLOTS + phase_syscall_slot(phase, abi, nr)
+}
+
+/// The phase and the [`syscall_slot`] of a slot within one target's block of [`MAP_SYSCALLS`];
+/// `None` beyond the block.
 pub const fn slot_phase(slot: u32) -> Option<(Phase, u32)> {
     #[allow(
         clippy::cast_possible_truncation,
@@ -295,18 +343,21 @@ pub const fn slot_syscall(slot: u32) -> Option<(Abi, u32)> {
 
 /// Name of the ring buffer carrying [`FileRecord`], [`ExecRecord`] and [`SocketRecord`] records.
 pub const MAP_EVENTS: &str = "EVENTS";
-/// Name of the per-CPU `u64` array counting records that could not be written, per record kind
-/// (slot = the kind, see [`DROPPED_SLOTS`]).
+/// Name of the per-CPU `u64` array counting records that could not be written, per target slot
+/// and record kind (index `slot * DROPPED_SLOTS + kind`, see [`DROPPED_SLOTS`]).
 pub const MAP_DROPPED: &str = "DROPPED";
-/// Name of the per-CPU `u64` array counting capability checks, slot [`cap_slot`].
+/// Name of the per-CPU `u64` array counting capability checks, index `slot * CAP_SLOTS +`
+/// [`cap_slot`] for the target in counter slot `slot`.
 pub const MAP_CAPS: &str = "CAPS";
-/// Name of the per-CPU `u64` array counting `socket(2)` calls, slot [`socket_slot`].
+/// Name of the per-CPU `u64` array counting `socket(2)` calls, index `slot * SOCKET_SLOTS +`
+/// [`socket_slot`] for the target in counter slot `slot`.
 pub const MAP_SOCKETS: &str = "SOCKETS";
 
 /// Name of the hash map of argument values seen ([`ArgValueKey`] -> `u8` 1), at most
 /// [`ARG_VALUE_ENTRIES`] entries.
 pub const MAP_ARG_VALUES: &str = "ARG_VALUES";
-/// Name of the per-CPU `u64` array (one slot) counting values [`MAP_ARG_VALUES`] had no room for.
+/// Name of the per-CPU `u64` array (one slot per target slot) counting values [`MAP_ARG_VALUES`]
+/// had no room for.
 pub const MAP_ARG_LOST: &str = "ARG_LOST";
 /// Entries of [`MAP_ARG_VALUES`]: distinct (call, argument, value) triples kept.
 pub const ARG_VALUE_ENTRIES: u32 = 4096;
@@ -315,14 +366,17 @@ pub const ARG_VALUE_ENTRIES: u32 = 4096;
 pub const ARG_SYSCALLS: [u64; 3] = [56, 135, 157];
 
 /// One distinct argument value of a system call ([`MAP_ARG_VALUES`]' key): the native (`x86_64`)
-/// call number, the argument's index, the value as the register held it.
+/// call number, the argument's index, the target's counter slot, the value as the register held
+/// it.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ArgValueKey {
     /// The system call number (`x86_64` table).
     pub nr: u32,
     /// The argument, from 0.
-    pub index: u32,
+    pub index: u16,
+    /// The target's counter slot (below [`MAX_SLOTS`]).
+    pub slot: u16,
     /// Its value.
     pub value: u64,
 }
@@ -573,6 +627,8 @@ pub struct FileRecord {
     pub kind: u32,
     /// Process id (thread group id) in the host's pid namespace.
     pub pid: u32,
+    /// The target's cgroup id.
+    pub cgroup_id: u64,
     /// A [`FileOp`] number.
     pub op: u32,
     /// Open flags for [`FileOp::Open`], the mode for `Chmod` and `Access`, the protection for
@@ -599,7 +655,7 @@ pub struct FileRecord {
     pub pad: [u8; 2],
 }
 
-const _: () = assert!(size_of::<FileRecord>() == 40 && align_of::<FileRecord>() == 8);
+const _: () = assert!(size_of::<FileRecord>() == 48 && align_of::<FileRecord>() == 8);
 
 /// Header of an exec record, followed by `argv_len` bytes of the argument area (each argument
 /// NUL-terminated, as in the process's memory) and `path_len` bytes of the executable's absolute
@@ -611,6 +667,8 @@ pub struct ExecRecord {
     pub kind: u32,
     /// Process id in the host's pid namespace.
     pub pid: u32,
+    /// The target's cgroup id.
+    pub cgroup_id: u64,
     /// Bytes of the argument area that follow.
     pub argv_len: u16,
     /// Bytes of the path that follow the arguments.
@@ -625,7 +683,7 @@ pub struct ExecRecord {
     pub pad: u16,
 }
 
-const _: () = assert!(size_of::<ExecRecord>() == 16 && align_of::<ExecRecord>() == 4);
+const _: () = assert!(size_of::<ExecRecord>() == 24 && align_of::<ExecRecord>() == 8);
 
 /// A successful `bind(2)` ([`RECORD_BIND`]) or `listen(2)` ([`RECORD_LISTEN`]) of an `AF_INET` or
 /// `AF_INET6` socket. Nothing follows it.
@@ -636,6 +694,8 @@ pub struct SocketRecord {
     pub kind: u32,
     /// Process id in the host's pid namespace.
     pub pid: u32,
+    /// The target's cgroup id.
+    pub cgroup_id: u64,
     /// Address family (`AF_INET` 2, `AF_INET6` 10).
     pub family: u16,
     /// Socket type (`SOCK_STREAM` 1, `SOCK_DGRAM` 2, ...).
@@ -648,7 +708,7 @@ pub struct SocketRecord {
     pub pad: u8,
 }
 
-const _: () = assert!(size_of::<SocketRecord>() == 16 && align_of::<SocketRecord>() == 4);
+const _: () = assert!(size_of::<SocketRecord>() == 24 && align_of::<SocketRecord>() == 8);
 
 // ---------------------------------------------------------------------------------------------
 // Counters.
@@ -769,29 +829,18 @@ mod tests {
         }
         assert_eq!(Phase::from_u8(3), None);
         assert_eq!(slot_phase(PHASE_SYSCALL_SLOTS), None);
-        let state = |filter_seen, exec_seen| TargetState {
-            filter_seen,
-            exec_seen,
-            ..TargetState::default()
+        assert_eq!(phase_of(0, 0), Phase::RuncBeforeFilter);
+        assert_eq!(phase_of(1, 0), Phase::RuncAfterFilter);
+        assert_eq!(phase_of(0, 1), Phase::Application);
+        assert_eq!(phase_of(1, 1), Phase::Application);
+        let entry = TargetEntry {
+            slot: 3,
+            ..TargetEntry::default()
         };
-        assert_eq!(state(0, 0).phase(), Phase::RuncBeforeFilter);
-        assert_eq!(state(1, 0).phase(), Phase::RuncAfterFilter);
-        assert_eq!(state(0, 1).phase(), Phase::Application);
-        assert_eq!(state(1, 1).phase(), Phase::Application);
-    }
-
-    #[test]
-    fn cgroup_name_patterns() {
-        let id = [b'a'; 64];
-        let p = CgroupName::new(&id).unwrap();
-        assert_eq!(p.len, 65);
-        assert_eq!(&p.bytes[..65], [&b"/"[..], &id].concat().as_slice());
-        assert!(p.bytes[65..].iter().all(|&b| b == 0));
-        assert!(CgroupName::new(b"").is_none());
-        assert!(CgroupName::new(b"a/b").is_none());
-        assert!(CgroupName::new(b"a\0b").is_none());
-        assert!(CgroupName::new(&[b'x'; 135]).is_some());
-        assert!(CgroupName::new(&[b'x'; 136]).is_none());
+        assert_eq!(
+            target_syscall_slot(entry.slot, entry.phase(), Abi::X86_64, 1),
+            3 * PHASE_SYSCALL_SLOTS + 1
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use aya_ebpf::{
     macros::map,
     maps::{HashMap, PerCpuArray},
 };
-use trace_common::{ARG_VALUE_ENTRIES, ArgValueKey};
+use trace_common::{ARG_VALUE_ENTRIES, ArgValueKey, MAX_SLOTS};
 
 use crate::{count, kernel::syscall_args};
 
@@ -21,29 +21,31 @@ use crate::{count, kernel::syscall_args};
 #[map(name = "ARG_VALUES")]
 static ARG_VALUES: HashMap<ArgValueKey, u8> = HashMap::with_max_entries(ARG_VALUE_ENTRIES, 0);
 
-/// Values not kept because `ARG_VALUES` was full, per CPU (one slot).
+/// Values not kept because `ARG_VALUES` was full, per target slot, per CPU.
 #[map(name = "ARG_LOST")]
-static ARG_LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
+static ARG_LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(MAX_SLOTS, 0);
 
 /// `BPF_NOEXIST`: insert only if absent.
 const BPF_NOEXIST: u64 = 1;
 /// The map is full.
 const E2BIG: i32 = -7;
 
-/// Keeps argument 0 of the current call, number `nr` (x86_64).
+/// Keeps argument 0 of the current call, number `nr` (x86_64), of the target in `slot`.
 #[inline(always)]
-pub fn record(nr: u32) {
+pub fn record(nr: u32, slot: u32) {
     let Ok(args) = syscall_args() else {
         return;
     };
     let key = ArgValueKey {
         nr,
         index: 0,
+        // Slots are below MAX_SLOTS (256).
+        slot: slot as u16,
         value: args[0],
     };
     // Check before insert: a value already there costs one lookup and no write.
     if ARG_VALUES.get_ptr(&key).is_none() && ARG_VALUES.insert(&key, &1, BPF_NOEXIST) == Err(E2BIG)
     {
-        count(&ARG_LOST, 0);
+        count(&ARG_LOST, slot);
     }
 }

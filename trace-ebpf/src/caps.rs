@@ -5,19 +5,19 @@
 //! Nothing goes to the ring buffer.
 
 use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
-use trace_common::{CapChecker, NO_OFFSET, Phase, cap_slot};
+use trace_common::{CAP_SLOTS, CapChecker, NO_OFFSET, Phase, cap_slot};
 
 use crate::{
     CAP_CRED_OFFSET, CAP_FIELD_OFFSET, CAP_RET_OFFSET, CAPS, OFFSETS, count, global,
     kernel::{current_task, read},
-    runc_task, target_phase,
+    current_target, runc_task,
 };
 
 /// `capability:cap_capable(cred, target_ns, capable_ns, cap, ret)`; `ret != 0` is a denial.
 #[tracepoint]
 pub fn cap_check(ctx: TracePointContext) -> u32 {
-    if let Some(phase) = target_phase() {
-        let _ = try_cap_check(&ctx, phase);
+    if let Some(target) = current_target() {
+        let _ = try_cap_check(&ctx, target.slot, target.phase);
     }
     0
 }
@@ -33,8 +33,9 @@ fn checker(ctx: &TracePointContext, phase: Phase) -> CapChecker {
     if real_cred_at == NO_OFFSET {
         return CapChecker::Application;
     }
+    let cred_at = global!(CAP_CRED_OFFSET) as usize;
     // SAFETY: the helper reads the tracepoint record safely.
-    let cred: Result<u64, _> = unsafe { ctx.read_at(global!(CAP_CRED_OFFSET) as usize) };
+    let cred: Result<u64, _> = unsafe { ctx.read_at(cred_at) };
     let real: Result<u64, i64> = read(current_task().wrapping_add(real_cred_at));
     match (cred, real) {
         (Ok(cred), Ok(real)) if cred != real => CapChecker::OtherCredentials,
@@ -42,7 +43,7 @@ fn checker(ctx: &TracePointContext, phase: Phase) -> CapChecker {
     }
 }
 
-fn try_cap_check(ctx: &TracePointContext, phase: Phase) -> Result<(), i64> {
+fn try_cap_check(ctx: &TracePointContext, slot: u32, phase: Phase) -> Result<(), i64> {
     // The offsets come from the tracepoint's format file; the verifier does not allow direct
     // context loads at offsets it cannot see as constants, so these are helper reads.
     let (cap_at, ret_at) = (global!(CAP_FIELD_OFFSET), global!(CAP_RET_OFFSET));
@@ -50,8 +51,8 @@ fn try_cap_check(ctx: &TracePointContext, phase: Phase) -> Result<(), i64> {
     let cap: i32 = unsafe { ctx.read_at(cap_at as usize) }.map_err(i64::from)?;
     // SAFETY: as above.
     let ret: i32 = unsafe { ctx.read_at(ret_at as usize) }.map_err(i64::from)?;
-    if let Some(slot) = cap_slot(cap as u32, ret != 0, checker(ctx, phase)) {
-        count(&CAPS, slot);
+    if let Some(cap) = cap_slot(cap as u32, ret != 0, checker(ctx, phase)) {
+        count(&CAPS, slot * CAP_SLOTS + cap);
     }
     Ok(())
 }

@@ -7,10 +7,10 @@
 //! executable's path and the argument area) keyed by the executable and a hash of the arguments.
 
 use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
-use trace_common::{ARGV_MAX, ExecRecord, FileOp, Phase, RECORD_EXEC};
+use trace_common::{ARGV_MAX, ExecRecord, FileOp, RECORD_EXEC};
 
 use crate::{
-    OFFSETS,
+    OFFSETS, Target, current_target,
     files::{FileCall, emit},
     global,
     kernel::{PathRef, current_task, file_f_path, fs_root, read, read_ptr},
@@ -19,38 +19,37 @@ use crate::{
         seen, walk,
     },
     phases::{exec_filename, exec_phase},
-    target_phase,
 };
 
 /// `sched:sched_process_exec`.
 #[tracepoint]
 pub fn exec_done(ctx: TracePointContext) -> u32 {
-    if let Some(phase) = target_phase() {
-        let _ = try_exec_done(&ctx, phase);
+    if let Some(target) = current_target() {
+        let _ = try_exec_done(&ctx, target);
     }
     0
 }
 
-fn try_exec_done(ctx: &TracePointContext, phase: Phase) -> Result<(), i64> {
+fn try_exec_done(ctx: &TracePointContext, mut target: Target) -> Result<(), i64> {
     let filename = exec_filename(ctx);
     // `phases::phase_exec` moves the target to the application on this very exec, but may run
     // before or after this program: the phase is decided here the same way.
-    let phase = exec_phase(phase, filename);
+    target.phase = exec_phase(target.phase, filename);
 
     let mm = read_ptr(current_task(), global!(OFFSETS.task_mm))?;
     let exe = file_f_path(read_ptr(mm, global!(OFFSETS.mm_exe_file))?)?;
 
-    let mut call = FileCall::new(FileOp::Exec, phase, 0);
+    let mut call = FileCall::new(FileOp::Exec, target, 0);
     call.path = filename;
     call.path_in_kernel = true;
     call.object = Some(exe);
     let _ = emit(&call);
-    exec_record(mm, exe, phase)
+    exec_record(mm, exe, &target)
 }
 
 /// Sends the exec record unless this program ran with these arguments before.
 #[inline(always)]
-fn exec_record(mm: u64, exe: PathRef, phase: Phase) -> Result<(), i64> {
+fn exec_record(mm: u64, exe: PathRef, target: &Target) -> Result<(), i64> {
     let (Some(s), Some(rec)) = (scratch(), record()) else {
         return Err(-1);
     };
@@ -74,7 +73,8 @@ fn exec_record(mm: u64, exe: PathRef, phase: Phase) -> Result<(), i64> {
         a: exe.dentry,
         b: exe.vfsmnt,
         c: hash_record(s, header, argv_len),
-        d: key_tag(KEY_EXEC, FileOp::Exec as u32, phase, 0, 0),
+        d: key_tag(KEY_EXEC, FileOp::Exec as u32, target.phase, 0, 0),
+        t: target.cgroup_id,
     };
     if seen(&key) {
         return Ok(());
@@ -90,15 +90,16 @@ fn exec_record(mm: u64, exe: PathRef, phase: Phase) -> Result<(), i64> {
     let head = ExecRecord {
         kind: RECORD_EXEC,
         pid: current_pid(),
+        cgroup_id: target.cgroup_id,
         argv_len: argv_len as u16,
         path_len: path_len as u16,
         truncated,
-        phase: phase as u8,
+        phase: target.phase as u8,
         pad: 0,
     };
     // SAFETY: the record buffer starts 8-aligned and holds far more than the header.
     unsafe { core::ptr::write(rec.cast::<ExecRecord>(), head) };
-    if b.send(RECORD_EXEC) {
+    if b.send(target.slot, RECORD_EXEC) {
         remember(&key);
     }
     Ok(())

@@ -11,29 +11,27 @@
 //! (rename, link, symlink) and [`file_fd`] (an fd: fchmod, fchown, ftruncate, getdents, fchdir,
 //! mmap). [`emit`] turns a call into at most one record: a first sighting per dedup key.
 
-use aya_ebpf::{
-    EbpfContext as _, helpers::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext,
-};
+use aya_ebpf::{helpers::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext};
 use core::ffi::c_void;
 
 use aya_ebpf::helpers::generated::bpf_probe_read_user_str;
 use trace_common::{
     FileOp, FileRecord, PATH_BASE, PATH_MAX, PATH_REQUESTED, PATH_RESOLVED, PATH_SECOND_BASE,
-    PATH_SECOND_REQUESTED, PATH_SLOTS, Phase, RECORD_FILE, SYS_EXIT_NR_OFFSET, SYS_EXIT_RET_OFFSET,
+    PATH_SECOND_REQUESTED, PATH_SLOTS, Phase, RECORD_FILE,
 };
 
 use crate::{
-    phases::is_host_root,
+    Target, current_target, is_host_root,
     kernel::{
-        AT_FDCWD, PathRef, dentry_ino, dirfd_path, fd_file, file_f_path, fs_pwd, fs_root,
-        syscall_args,
+        AT_FDCWD, PathRef, dentry_ino, dirfd_path, exit_nr_ret, fd_file, file_f_path, fs_pwd,
+        fs_root, syscall_args,
     },
     path::{
         Builder, DedupKey, KEY_OBJECT, KEY_STRINGS, SHORT_STR, Scratch, WALK_MASK, clear_short,
         combine, hash_record, hash_short, hash_str2, key_tag, record, remember, scratch, seen,
         walk, walked_outside,
     },
-    runc_task, target_phase,
+    runc_task,
 };
 
 // x86_64 system call numbers (the tracepoints do not fire for 32-bit compat calls).
@@ -96,8 +94,8 @@ const MAP_ANONYMOUS: u64 = 0x20;
 /// One file access, as [`emit`] records it.
 pub struct FileCall {
     pub op: FileOp,
-    /// The target's phase.
-    pub phase: Phase,
+    /// The target (its phase, counter slot and cgroup id).
+    pub target: Target,
     pub flags: u32,
     pub result: i64,
     /// The requested path: a user pointer (or a kernel one, see `path_in_kernel`), 0 for none.
@@ -115,10 +113,10 @@ pub struct FileCall {
 
 impl FileCall {
     #[inline(always)]
-    pub fn new(op: FileOp, phase: Phase, result: i64) -> Self {
+    pub fn new(op: FileOp, target: Target, result: i64) -> Self {
         FileCall {
             op,
-            phase,
+            target,
             flags: 0,
             result,
             path: 0,
@@ -145,50 +143,36 @@ impl FileCall {
     }
 }
 
-/// `(syscall number, return value)` of a `syscalls:sys_exit_*` record.
-#[inline(always)]
-pub fn exit_nr_ret(ctx: &TracePointContext) -> (i32, i64) {
-    let base = ctx.as_ptr().cast::<u8>();
-    // SAFETY: direct loads at the fixed offsets of `struct syscall_trace_exit`, which the
-    // verifier checks against the context size; userspace checked them against tracefs.
-    unsafe {
-        (
-            *base.add(SYS_EXIT_NR_OFFSET).cast::<i32>(),
-            *base.add(SYS_EXIT_RET_OFFSET).cast::<i64>(),
-        )
-    }
-}
-
 /// `sys_exit` of `open`, `openat`, `openat2`, `creat`.
 #[tracepoint]
 pub fn file_open(ctx: TracePointContext) -> u32 {
-    if let Some(phase) = target_phase() {
-        let _ = try_file_open(&ctx, phase);
+    if let Some(target) = current_target() {
+        let _ = try_file_open(&ctx, target);
     }
     0
 }
 
-fn try_file_open(ctx: &TracePointContext, phase: Phase) -> Result<(), i64> {
+fn try_file_open(ctx: &TracePointContext, target: Target) -> Result<(), i64> {
     let (nr, ret) = exit_nr_ret(ctx);
     let a = syscall_args()?;
     let mut call = match nr {
         SYS_OPEN => {
-            let mut c = FileCall::new(FileOp::Open, phase, ret).cwd(a[0]);
+            let mut c = FileCall::new(FileOp::Open, target, ret).cwd(a[0]);
             c.flags = a[1] as u32;
             c
         }
         SYS_CREAT => {
-            let mut c = FileCall::new(FileOp::Open, phase, ret).cwd(a[0]);
+            let mut c = FileCall::new(FileOp::Open, target, ret).cwd(a[0]);
             c.flags = O_CREAT | O_WRONLY | O_TRUNC;
             c
         }
         SYS_OPENAT => {
-            let mut c = FileCall::new(FileOp::Open, phase, ret).at(a[0], a[1]);
+            let mut c = FileCall::new(FileOp::Open, target, ret).at(a[0], a[1]);
             c.flags = a[2] as u32;
             c
         }
         SYS_OPENAT2 => {
-            let mut c = FileCall::new(FileOp::Open, phase, ret).at(a[0], a[1]);
+            let mut c = FileCall::new(FileOp::Open, target, ret).at(a[0], a[1]);
             // `struct open_how` starts with `__u64 flags`.
             // SAFETY: the helper reads user memory safely.
             c.flags = unsafe { bpf_probe_read_user(a[2] as *const u64) }.unwrap_or(0) as u32;
@@ -207,71 +191,71 @@ fn try_file_open(ctx: &TracePointContext, phase: Phase) -> Result<(), i64> {
 /// access, faccessat, faccessat2, readlink, readlinkat, chdir; and failed execve/execveat.
 #[tracepoint]
 pub fn file_path(ctx: TracePointContext) -> u32 {
-    if let Some(phase) = target_phase() {
-        let _ = try_file_path(&ctx, phase);
+    if let Some(target) = current_target() {
+        let _ = try_file_path(&ctx, target);
     }
     0
 }
 
-fn try_file_path(ctx: &TracePointContext, phase: Phase) -> Result<(), i64> {
+fn try_file_path(ctx: &TracePointContext, target: Target) -> Result<(), i64> {
     let (nr, ret) = exit_nr_ret(ctx);
     let a = syscall_args()?;
     let call = match nr {
-        SYS_UNLINK => FileCall::new(FileOp::Unlink, phase, ret).cwd(a[0]),
+        SYS_UNLINK => FileCall::new(FileOp::Unlink, target, ret).cwd(a[0]),
         SYS_UNLINKAT => {
             let op = if a[2] & AT_REMOVEDIR != 0 {
                 FileOp::Rmdir
             } else {
                 FileOp::Unlink
             };
-            FileCall::new(op, phase, ret).at(a[0], a[1])
+            FileCall::new(op, target, ret).at(a[0], a[1])
         }
-        SYS_RMDIR => FileCall::new(FileOp::Rmdir, phase, ret).cwd(a[0]),
-        SYS_MKDIR => FileCall::new(FileOp::Mkdir, phase, ret).cwd(a[0]),
-        SYS_MKDIRAT => FileCall::new(FileOp::Mkdir, phase, ret).at(a[0], a[1]),
+        SYS_RMDIR => FileCall::new(FileOp::Rmdir, target, ret).cwd(a[0]),
+        SYS_MKDIR => FileCall::new(FileOp::Mkdir, target, ret).cwd(a[0]),
+        SYS_MKDIRAT => FileCall::new(FileOp::Mkdir, target, ret).at(a[0], a[1]),
         SYS_CHMOD => {
-            let mut c = FileCall::new(FileOp::Chmod, phase, ret).cwd(a[0]);
+            let mut c = FileCall::new(FileOp::Chmod, target, ret).cwd(a[0]);
             c.flags = a[1] as u32;
             c
         }
         SYS_FCHMODAT | SYS_FCHMODAT2 => {
-            let mut c = FileCall::new(FileOp::Chmod, phase, ret).at(a[0], a[1]);
+            let mut c = FileCall::new(FileOp::Chmod, target, ret).at(a[0], a[1]);
             c.flags = a[2] as u32;
             c
         }
-        SYS_CHOWN | SYS_LCHOWN => FileCall::new(FileOp::Chown, phase, ret).cwd(a[0]),
-        SYS_FCHOWNAT => FileCall::new(FileOp::Chown, phase, ret).at(a[0], a[1]),
-        SYS_TRUNCATE => FileCall::new(FileOp::Truncate, phase, ret).cwd(a[0]),
-        SYS_STAT | SYS_LSTAT => FileCall::new(FileOp::Stat, phase, ret).cwd(a[0]),
+        SYS_CHOWN | SYS_LCHOWN => FileCall::new(FileOp::Chown, target, ret).cwd(a[0]),
+        SYS_FCHOWNAT => FileCall::new(FileOp::Chown, target, ret).at(a[0], a[1]),
+        SYS_TRUNCATE => FileCall::new(FileOp::Truncate, target, ret).cwd(a[0]),
+        SYS_STAT | SYS_LSTAT => FileCall::new(FileOp::Stat, target, ret).cwd(a[0]),
         // fstat by fd (AT_EMPTY_PATH with "") is not a path access.
         SYS_NEWFSTATAT if a[3] & AT_EMPTY_PATH == 0 => {
-            FileCall::new(FileOp::Stat, phase, ret).at(a[0], a[1])
+            FileCall::new(FileOp::Stat, target, ret).at(a[0], a[1])
         }
         SYS_STATX if a[2] & AT_EMPTY_PATH == 0 => {
-            FileCall::new(FileOp::Stat, phase, ret).at(a[0], a[1])
+            FileCall::new(FileOp::Stat, target, ret).at(a[0], a[1])
         }
         SYS_ACCESS => {
-            let mut c = FileCall::new(FileOp::Access, phase, ret).cwd(a[0]);
+            let mut c = FileCall::new(FileOp::Access, target, ret).cwd(a[0]);
             c.flags = a[1] as u32;
             c
         }
         SYS_FACCESSAT | SYS_FACCESSAT2 => {
-            let mut c = FileCall::new(FileOp::Access, phase, ret).at(a[0], a[1]);
+            let mut c = FileCall::new(FileOp::Access, target, ret).at(a[0], a[1]);
             c.flags = a[2] as u32;
             c
         }
-        SYS_READLINK => FileCall::new(FileOp::Readlink, phase, ret).cwd(a[0]),
-        SYS_READLINKAT => FileCall::new(FileOp::Readlink, phase, ret).at(a[0], a[1]),
+        SYS_READLINK => FileCall::new(FileOp::Readlink, target, ret).cwd(a[0]),
+        SYS_READLINKAT => FileCall::new(FileOp::Readlink, target, ret).at(a[0], a[1]),
         SYS_CHDIR => {
-            let mut c = FileCall::new(FileOp::Chdir, phase, ret).cwd(a[0]);
+            let mut c = FileCall::new(FileOp::Chdir, target, ret).cwd(a[0]);
             if ret == 0 {
                 c.object = Some(fs_pwd()?);
             }
             c
         }
         // A successful exec is recorded by `sched_process_exec` (the caller's memory is gone).
-        SYS_EXECVE if ret < 0 => FileCall::new(FileOp::Exec, phase, ret).cwd(a[0]),
-        SYS_EXECVEAT if ret < 0 => FileCall::new(FileOp::Exec, phase, ret).at(a[0], a[1]),
+        SYS_EXECVE if ret < 0 => FileCall::new(FileOp::Exec, target, ret).cwd(a[0]),
+        SYS_EXECVEAT if ret < 0 => FileCall::new(FileOp::Exec, target, ret).at(a[0], a[1]),
         _ => return Ok(()),
     };
     emit(&call)
@@ -280,13 +264,13 @@ fn try_file_path(ctx: &TracePointContext, phase: Phase) -> Result<(), i64> {
 /// `sys_exit` of rename, renameat, renameat2, link, linkat, symlink, symlinkat.
 #[tracepoint]
 pub fn file_two_paths(ctx: TracePointContext) -> u32 {
-    if let Some(phase) = target_phase() {
-        let _ = try_file_two_paths(&ctx, phase);
+    if let Some(target) = current_target() {
+        let _ = try_file_two_paths(&ctx, target);
     }
     0
 }
 
-fn try_file_two_paths(ctx: &TracePointContext, phase: Phase) -> Result<(), i64> {
+fn try_file_two_paths(ctx: &TracePointContext, target: Target) -> Result<(), i64> {
     let (nr, ret) = exit_nr_ret(ctx);
     let a = syscall_args()?;
     let mut call = match nr {
@@ -296,7 +280,7 @@ fn try_file_two_paths(ctx: &TracePointContext, phase: Phase) -> Result<(), i64> 
             } else {
                 FileOp::Link
             };
-            let mut c = FileCall::new(op, phase, ret).cwd(a[0]);
+            let mut c = FileCall::new(op, target, ret).cwd(a[0]);
             c.path2 = a[1];
             c
         }
@@ -306,7 +290,7 @@ fn try_file_two_paths(ctx: &TracePointContext, phase: Phase) -> Result<(), i64> 
             } else {
                 FileOp::Rename
             };
-            let mut c = FileCall::new(op, phase, ret).at(a[0], a[1]);
+            let mut c = FileCall::new(op, target, ret).at(a[0], a[1]);
             c.dirfd2 = i64::from(a[2] as i32);
             c.path2 = a[3];
             if nr == SYS_RENAMEAT2 {
@@ -315,12 +299,12 @@ fn try_file_two_paths(ctx: &TracePointContext, phase: Phase) -> Result<(), i64> 
             c
         }
         SYS_SYMLINK => {
-            let mut c = FileCall::new(FileOp::Symlink, phase, ret).cwd(a[0]);
+            let mut c = FileCall::new(FileOp::Symlink, target, ret).cwd(a[0]);
             c.path2 = a[1];
             c
         }
         SYS_SYMLINKAT => {
-            let mut c = FileCall::new(FileOp::Symlink, phase, ret).cwd(a[0]);
+            let mut c = FileCall::new(FileOp::Symlink, target, ret).cwd(a[0]);
             c.dirfd2 = i64::from(a[1] as i32);
             c.path2 = a[2];
             c
@@ -338,32 +322,32 @@ fn try_file_two_paths(ctx: &TracePointContext, phase: Phase) -> Result<(), i64> 
 /// mappings of a file only).
 #[tracepoint]
 pub fn file_fd(ctx: TracePointContext) -> u32 {
-    if let Some(phase) = target_phase() {
-        let _ = try_file_fd(&ctx, phase);
+    if let Some(target) = current_target() {
+        let _ = try_file_fd(&ctx, target);
     }
     0
 }
 
-fn try_file_fd(ctx: &TracePointContext, phase: Phase) -> Result<(), i64> {
+fn try_file_fd(ctx: &TracePointContext, target: Target) -> Result<(), i64> {
     let (nr, ret) = exit_nr_ret(ctx);
     let a = syscall_args()?;
     let mut call = match nr {
         SYS_FCHMOD => {
-            let mut c = FileCall::new(FileOp::Chmod, phase, ret);
+            let mut c = FileCall::new(FileOp::Chmod, target, ret);
             c.flags = a[1] as u32;
             c
         }
-        SYS_FCHOWN => FileCall::new(FileOp::Chown, phase, ret),
-        SYS_FTRUNCATE => FileCall::new(FileOp::Truncate, phase, ret),
+        SYS_FCHOWN => FileCall::new(FileOp::Chown, target, ret),
+        SYS_FTRUNCATE => FileCall::new(FileOp::Truncate, target, ret),
         // The count of bytes read is no part of the fact.
-        SYS_GETDENTS | SYS_GETDENTS64 => FileCall::new(FileOp::Getdents, phase, ret.min(0)),
-        SYS_FCHDIR => FileCall::new(FileOp::Chdir, phase, ret),
+        SYS_GETDENTS | SYS_GETDENTS64 => FileCall::new(FileOp::Getdents, target, ret.min(0)),
+        SYS_FCHDIR => FileCall::new(FileOp::Chdir, target, ret),
         SYS_MMAP => {
             // A failed mmap returns -errno; success an address (not a small negative number).
             if (-4095..0).contains(&ret) || a[2] & PROT_EXEC == 0 || a[3] & MAP_ANONYMOUS != 0 {
                 return Ok(());
             }
-            let mut c = FileCall::new(FileOp::MmapExec, phase, 0);
+            let mut c = FileCall::new(FileOp::MmapExec, target, 0);
             c.flags = a[2] as u32;
             c
         }
@@ -395,7 +379,8 @@ pub fn emit(call: &FileCall) -> Result<(), i64> {
         a: object.dentry,
         b: object.vfsmnt,
         c: dentry_ino(object.dentry),
-        d: key_tag(KEY_OBJECT, op, call.phase, call.result, flags_key),
+        d: key_tag(KEY_OBJECT, op, call.target.phase, call.result, flags_key),
+        t: call.target.cgroup_id,
     });
     if let Some(key) = &object_key
         && seen(key)
@@ -473,7 +458,8 @@ pub fn emit(call: &FileCall) -> Result<(), i64> {
                 } ^ u64::from(call.path == 0),
                 b: second.map_or(0, |(len, _)| hash_str2(s, len)),
                 c: combine(identity(base), identity(second_base)),
-                d: key_tag(KEY_STRINGS, op, call.phase, call.result, flags_key),
+                d: key_tag(KEY_STRINGS, op, call.target.phase, call.result, flags_key),
+                t: call.target.cgroup_id,
             };
             if seen(&key) {
                 return Ok(());
@@ -485,7 +471,7 @@ pub fn emit(call: &FileCall) -> Result<(), i64> {
     // A `docker exec` init (runc) reading /proc/self/...: harness, not the application; runc's
     // work before the entrypoint (other phases) is sorted out in userspace. Tested after the
     // lookup, which settles most calls: such a call is never remembered.
-    if call.phase == Phase::Application && runc_task() {
+    if call.target.phase == Phase::Application && runc_task() {
         return Ok(());
     }
 
@@ -520,13 +506,14 @@ pub fn emit(call: &FileCall) -> Result<(), i64> {
     unsafe {
         (*head).kind = RECORD_FILE;
         (*head).pid = crate::path::current_pid();
+        (*head).cgroup_id = call.target.cgroup_id;
         (*head).op = op;
         (*head).flags = call.flags;
         (*head).result = call.result;
-        (*head).phase = call.phase as u8;
+        (*head).phase = call.target.phase as u8;
         (*head).outside_root = u8::from(outside);
     }
-    if b.send(RECORD_FILE) {
+    if b.send(call.target.slot, RECORD_FILE) {
         remember(&key);
     }
     Ok(())

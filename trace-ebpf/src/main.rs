@@ -8,15 +8,17 @@
 //! - [`sockets`]: the exits of `socket`, `bind` and `listen` count sockets and send bound ports.
 //! - [`args`]: `syscalls:sys_enter_*` of `personality`, `prctl`, `clone` keep the distinct
 //!   values of argument 0 (for argument-level seccomp rules).
-//! - [`phases`]: `cgroup:cgroup_mkdir` sets the target when the expected cgroup appears (a probe
-//!   armed before the container exists); the exits of `seccomp`/`prctl` and
-//!   `sched:sched_process_exec` move the target through its startup phases.
+//! - [`phases`]: `cgroup:cgroup_mkdir` makes every new container cgroup a target inside its
+//!   mkdir, before any task can join it, and `cgroup:cgroup_rmdir` drops it; the exits of
+//!   `seccomp`/`prctl` and `sched:sched_process_exec` move a target through its startup phases.
 //! - [`floor`]: an empty `sys_enter` program that trace never attaches (benchmarks measure the
 //!   cost of the attach point with it).
 //!
-//! Every program starts with the cgroup filter ([`target_phase`]): one inlined array lookup of
-//! the target, one helper call, nothing else happens for tasks outside the target. Records go through one ring buffer without a wakeup per
-//! record; userspace polls it. Layouts and names shared with userspace are in `trace_common`.
+//! Every program starts with the cgroup filter ([`current_target`]): one helper call for the
+//! task's cgroup at the targets' level and one inlined array lookup of that id, whatever the
+//! number of targets; nothing else happens for tasks outside the targets. Counters, dedup and
+//! records are per target. Records go through one ring buffer without a wakeup per record;
+//! userspace polls it. Layouts and names shared with userspace are in `trace_common`.
 #![no_std]
 #![no_main]
 
@@ -34,11 +36,11 @@ mod syscalls;
 use aya_ebpf::{
     helpers::{bpf_get_current_ancestor_cgroup_id, generated::bpf_get_current_comm},
     macros::map,
-    maps::{Array, LruHashMap, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, LruHashMap, PerCpuArray, RingBuf},
 };
 use trace_common::{
-    CAP_SLOTS, DEDUP_ENTRIES, DROPPED_SLOTS, EVENTS_BYTES, KernelOffsets, NO_OFFSET, Phase,
-    RUNC_COMM_PREFIX, SOCKET_SLOTS, TargetState,
+    CAP_SLOTS, DEDUP_ENTRIES, DROPPED_SLOTS, EVENTS_BYTES, INDEX_SLOTS, KernelOffsets, MAX_SLOTS,
+    NO_OFFSET, Phase, RUNC_COMM_PREFIX, SOCKET_SLOTS, TargetConfig, TargetEntry,
 };
 
 // Globals set by userspace at load time (names: `trace_common::GLOBAL_*`). They live in .rodata,
@@ -58,6 +60,9 @@ static CAP_RET_OFFSET: u64 = 36;
 /// Offset of `cred` in the `capability:cap_capable` record.
 #[unsafe(no_mangle)]
 static CAP_CRED_OFFSET: u64 = 8;
+/// Masks a cgroup id into an index of `TARGETS`.
+#[unsafe(no_mangle)]
+static INDEX_MASK: u32 = INDEX_SLOTS - 1;
 
 /// Reads a global (or one field of it) without letting rustc fold its initial value.
 macro_rules! global {
@@ -72,56 +77,103 @@ pub(crate) use global;
 #[map(name = "EVENTS")]
 static EVENTS: RingBuf = RingBuf::with_byte_size(EVENTS_BYTES, 0);
 
-/// Records that could not be written (ring buffer full), per record kind, per CPU.
+/// Records that could not be written (ring buffer full), per target slot and record kind, per
+/// CPU. The counter maps are declared for [`MAX_SLOTS`] targets; userspace loads them sized for
+/// the slots it uses.
 #[map(name = "DROPPED")]
-static DROPPED: PerCpuArray<u64> = PerCpuArray::with_max_entries(DROPPED_SLOTS, 0);
+static DROPPED: PerCpuArray<u64> = PerCpuArray::with_max_entries(MAX_SLOTS * DROPPED_SLOTS, 0);
 
-/// Capability checks per (capability, verdict), per CPU (`trace_common::cap_slot`).
+/// Capability checks per target slot and (capability, verdict, checker), per CPU
+/// (`trace_common::cap_slot`).
 #[map(name = "CAPS")]
-static CAPS: PerCpuArray<u64> = PerCpuArray::with_max_entries(CAP_SLOTS, 0);
+static CAPS: PerCpuArray<u64> = PerCpuArray::with_max_entries(MAX_SLOTS * CAP_SLOTS, 0);
 
-/// `socket(2)` calls per (family, type), per CPU (`trace_common::socket_slot`).
+/// `socket(2)` calls per target slot and (family, type), per CPU (`trace_common::socket_slot`).
 #[map(name = "SOCKETS")]
-static SOCKETS: PerCpuArray<u64> = PerCpuArray::with_max_entries(SOCKET_SLOTS, 0);
+static SOCKETS: PerCpuArray<u64> = PerCpuArray::with_max_entries(MAX_SLOTS * SOCKET_SLOTS, 0);
 
 /// Facts already sent (see [`path::DedupKey`]): a hit means the record would repeat one.
 #[map(name = "SEEN")]
 static SEEN: LruHashMap<path::DedupKey, u8> = LruHashMap::with_max_entries(DEDUP_ENTRIES, 0);
 
-/// The traced cgroup and its startup phase (`trace_common::TargetState`): written by userspace
-/// (attaching to a running cgroup) or by `phases::catch_cgroup` (a pending probe), read first by
-/// every program. A map, not a read-only global, because the kernel side sets it; the verifier
-/// inlines the lookup of an array.
-#[map(name = "TARGET")]
-static TARGET: Array<TargetState> = Array::with_max_entries(1, 0);
+/// The root directory (`struct dentry *`) of the task that made the last container cgroup caught:
+/// the runtime, on the host (`trace_common::MAP_HOST_ROOT`). 0 until one was caught.
+#[map(name = "HOST_ROOT")]
+static HOST_ROOT: Array<u64> = Array::with_max_entries(1, 0);
 
-/// The target's state, read once: `None` if the map has no entry (never: arrays are
-/// preallocated, but the verifier wants the check).
+/// Whether `root` is the host's root directory, as [`HOST_ROOT`] knows it.
 #[inline(always)]
-fn target_state() -> Option<(*mut TargetState, TargetState)> {
-    let state = TARGET.get_ptr_mut(0)?;
-    // SAFETY: the pointer is the array's one value, valid for the program run; a volatile read
-    // takes one snapshot, whatever another CPU writes meanwhile.
-    Some((state, unsafe { core::ptr::read_volatile(state) }))
+fn is_host_root(root: u64) -> bool {
+    HOST_ROOT
+        .get(0)
+        .is_some_and(|&host| host != 0 && host == root)
 }
 
-/// Whether the current task is in `state`'s cgroup or below it (false while there is none).
+/// Where the targets are (`trace_common::TargetConfig`): written by userspace and by
+/// `phases::catch_cgroup`, read first by every program.
+#[map(name = "CONFIG")]
+static CONFIG: Array<TargetConfig> = Array::with_max_entries(1, 0);
+
+/// The targets, indexed by `cgroup_id & INDEX_MASK` (`trace_common::TargetEntry`): one inlined
+/// lookup finds a task's target. A target whose entry is taken goes to [`OVERFLOW`].
+#[map(name = "TARGETS")]
+static TARGETS: Array<TargetEntry> = Array::with_max_entries(INDEX_SLOTS, 0);
+
+/// Targets whose [`TARGETS`] entry was taken, by cgroup id.
+#[map(name = "OVERFLOW")]
+static OVERFLOW: HashMap<u64, TargetEntry> = HashMap::with_max_entries(MAX_SLOTS, 0);
+
+/// The current task's target: its entry (for the phase programs to update), cgroup id, counter
+/// slot and phase.
+#[derive(Clone, Copy)]
+pub struct Target {
+    pub entry: *mut TargetEntry,
+    pub cgroup_id: u64,
+    pub slot: u32,
+    pub phase: Phase,
+}
+
+/// The target the current task belongs to, if any: its cgroup at the targets' level, looked up
+/// in [`TARGETS`] (and in [`OVERFLOW`] when something went there). Comes first in every
+/// recording program.
 #[inline(always)]
-fn in_cgroup(state: &TargetState) -> bool {
-    if state.cgroup_id == 0 {
-        return false;
+fn current_target() -> Option<Target> {
+    let config = CONFIG.get_ptr(0)?;
+    // SAFETY: the array's one value, valid for the program run; volatile loads take what another
+    // CPU wrote.
+    let level = unsafe { core::ptr::read_volatile(&raw const (*config).level) };
+    if level == 0 {
+        return None;
     }
     // The level is at most a few dozen: the cast cannot wrap.
     // SAFETY: the helper takes a plain integer and is allowed in every tracing program.
-    unsafe { bpf_get_current_ancestor_cgroup_id(state.level as i32) == state.cgroup_id }
-}
-
-/// The target's phase if the current task is in the target cgroup or below it. Comes first in
-/// every recording program; the phase is read once per run.
-#[inline(always)]
-fn target_phase() -> Option<Phase> {
-    let (_, state) = target_state()?;
-    in_cgroup(&state).then(|| state.phase())
+    let id = unsafe { bpf_get_current_ancestor_cgroup_id(level as i32) };
+    if id == 0 {
+        return None;
+    }
+    let mut entry = TARGETS.get_ptr_mut(id as u32 & global!(INDEX_MASK))?;
+    // SAFETY: as above; the id first, then what was written before it.
+    if unsafe { core::ptr::read_volatile(&raw const (*entry).cgroup_id) } != id {
+        // SAFETY: as above.
+        if unsafe { core::ptr::read_volatile(&raw const (*config).overflow) } == 0 {
+            return None;
+        }
+        entry = OVERFLOW.get_ptr_mut(&id)?;
+    }
+    // SAFETY: `entry` is a value of one of the two maps, valid for the program run.
+    let (slot, filter_seen, exec_seen) = unsafe {
+        (
+            core::ptr::read_volatile(&raw const (*entry).slot),
+            core::ptr::read_volatile(&raw const (*entry).filter_seen),
+            core::ptr::read_volatile(&raw const (*entry).exec_seen),
+        )
+    };
+    Some(Target {
+        entry,
+        cgroup_id: id,
+        slot,
+        phase: trace_common::phase_of(filter_seen, exec_seen),
+    })
 }
 
 /// Whether the current task is one of runc's init processes (`comm` starts with `runc:[`): in

@@ -469,22 +469,23 @@ impl Builder {
         unsafe { *self.rec.add((self.header + (at & PAYLOAD_MASK)) as usize) }
     }
 
-    /// Sends header + payload to the ring buffer. On failure counts a drop of `kind`.
+    /// Sends header + payload to the ring buffer. On failure counts a drop of `kind` for the
+    /// target in `slot`.
     #[inline(always)]
-    pub fn send(&self, kind: u32) -> bool {
+    pub fn send(&self, slot: u32, kind: u32) -> bool {
         // header + len <= 64 + 0x3fff + 0x1fff: the mask changes nothing but shows the verifier
         // the bound.
         let size = (self.header + self.len) & (RECORD_BUF as u64 - 1);
         // SAFETY: `size` < RECORD_BUF, so the slice stays inside the record buffer.
         let data = unsafe { core::slice::from_raw_parts(self.rec, size as usize) };
-        send(data, kind)
+        send(data, slot, kind)
     }
 }
 
 /// Sends `data` to the ring buffer without a wakeup, unless enough is pending for userspace to
-/// be worth waking. On failure counts a drop of record `kind`.
+/// be worth waking. On failure counts a drop of record `kind` for the target in `slot`.
 #[inline(always)]
-pub fn send(data: &[u8], kind: u32) -> bool {
+pub fn send(data: &[u8], slot: u32, kind: u32) -> bool {
     let flags = if EVENTS.query(u64::from(BPF_RB_AVAIL_DATA)) >= WAKEUP_PENDING_BYTES {
         BPF_RB_FORCE_WAKEUP
     } else {
@@ -493,15 +494,17 @@ pub fn send(data: &[u8], kind: u32) -> bool {
     if EVENTS.output::<[u8]>(data, u64::from(flags)).is_ok() {
         return true;
     }
-    count(&DROPPED, kind % DROPPED_SLOTS);
+    count(&DROPPED, slot * DROPPED_SLOTS + kind % DROPPED_SLOTS);
     false
 }
 
 // ---------------------------------------------------------------------------------------------
 // Dedup.
 
-/// A fact already sent. `d` tags what `a`..`c` are: `kind << 60 | op << 48 | phase << 44 |
-/// errno << 32 | flags`; `a`..`c` are the object (dentry, vfsmount, inode number) or hashes of the strings.
+/// A fact already sent for one target. `d` tags what `a`..`c` are: `kind << 60 | op << 48 |
+/// phase << 44 | errno << 32 | flags`; `a`..`c` are the object (dentry, vfsmount, inode number)
+/// or hashes of the strings; `t` is the target's cgroup id, so each target (and each life of a
+/// container) gets its own first sightings.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct DedupKey {
@@ -509,6 +512,7 @@ pub struct DedupKey {
     pub b: u64,
     pub c: u64,
     pub d: u64,
+    pub t: u64,
 }
 
 /// Key kinds.
@@ -547,7 +551,7 @@ static RECENT: PerCpuArray<DedupKey> = PerCpuArray::with_max_entries(RECENT_SLOT
 /// `key`'s slot in [`RECENT`].
 #[inline(always)]
 fn recent_slot(key: &DedupKey) -> Option<*mut DedupKey> {
-    let hash = combine(key.a ^ key.b, key.c ^ key.d);
+    let hash = combine(key.a ^ key.b ^ key.t, key.c ^ key.d);
     RECENT.get_ptr_mut((hash >> 32) as u32 & (RECENT_SLOTS - 1))
 }
 
@@ -558,7 +562,12 @@ pub fn seen(key: &DedupKey) -> bool {
     if let Some(slot) = slot {
         // SAFETY: the slot is this CPU's value of an existing entry, valid for the program run.
         let cached = unsafe { core::ptr::read_volatile(slot) };
-        if cached.a == key.a && cached.b == key.b && cached.c == key.c && cached.d == key.d {
+        if cached.a == key.a
+            && cached.b == key.b
+            && cached.c == key.c
+            && cached.d == key.d
+            && cached.t == key.t
+        {
             return true;
         }
     }

@@ -4,15 +4,14 @@
 //! (family, type, port).
 
 use aya_ebpf::{helpers::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext};
-use trace_common::{Phase, RECORD_BIND, RECORD_LISTEN, SocketRecord, socket_slot};
+use trace_common::{RECORD_BIND, RECORD_LISTEN, SOCKET_SLOTS, SocketRecord, socket_slot};
 
 use crate::{
     OFFSETS, SOCKETS, count,
-    files::exit_nr_ret,
     global,
-    kernel::{fd_file, read, read_ptr, syscall_args},
+    kernel::{exit_nr_ret, fd_file, read, read_ptr, syscall_args},
     path::{DedupKey, KEY_SOCKET, current_pid, key_tag, remember, seen, send},
-    target_phase,
+    Target, current_target,
 };
 
 const SYS_SOCKET: i32 = 41;
@@ -24,18 +23,21 @@ const AF_INET6: u16 = 10;
 /// `sys_exit` of socket, bind, listen.
 #[tracepoint]
 pub fn socket_exit(ctx: TracePointContext) -> u32 {
-    if let Some(phase) = target_phase() {
-        let _ = try_socket_exit(&ctx, phase);
+    if let Some(target) = current_target() {
+        let _ = try_socket_exit(&ctx, &target);
     }
     0
 }
 
-fn try_socket_exit(ctx: &TracePointContext, phase: Phase) -> Result<(), i64> {
+fn try_socket_exit(ctx: &TracePointContext, target: &Target) -> Result<(), i64> {
     let (nr, ret) = exit_nr_ret(ctx);
     let a = syscall_args()?;
     match nr {
         // Every attempt is counted, failed ones too: they are what the program asks for.
-        SYS_SOCKET => count(&SOCKETS, socket_slot(a[0] as u32, a[1] as u32)),
+        SYS_SOCKET => count(
+            &SOCKETS,
+            target.slot * SOCKET_SLOTS + socket_slot(a[0] as u32, a[1] as u32),
+        ),
         SYS_BIND if ret == 0 => {
             // `struct sockaddr_in`/`_in6` both start with the family and the port (big-endian).
             // SAFETY: the helper reads user memory safely.
@@ -48,7 +50,7 @@ fn try_socket_exit(ctx: &TracePointContext, phase: Phase) -> Result<(), i64> {
             let port = u16::from_be_bytes([head[2], head[3]]);
             let sock = socket_of(a[0])?;
             let sock_type: u16 = read(sock.wrapping_add(global!(OFFSETS.socket_type)))?;
-            record(RECORD_BIND, family, sock_type, port, phase);
+            record(RECORD_BIND, family, sock_type, port, target);
         }
         SYS_LISTEN if ret == 0 => {
             let sock = socket_of(a[0])?;
@@ -60,7 +62,7 @@ fn try_socket_exit(ctx: &TracePointContext, phase: Phase) -> Result<(), i64> {
             }
             // `skc_num` is the bound local port in host byte order.
             let port: u16 = read(sk.wrapping_add(global!(OFFSETS.sock_num)))?;
-            record(RECORD_LISTEN, family, sock_type, port, phase);
+            record(RECORD_LISTEN, family, sock_type, port, target);
         }
         _ => {}
     }
@@ -75,12 +77,14 @@ fn socket_of(fd: u64) -> Result<u64, i64> {
 }
 
 #[inline(always)]
-fn record(kind: u32, family: u16, sock_type: u16, port: u16, phase: Phase) {
+fn record(kind: u32, family: u16, sock_type: u16, port: u16, target: &Target) {
+    let phase = target.phase;
     let key = DedupKey {
         a: u64::from(family),
         b: u64::from(sock_type),
         c: u64::from(port),
         d: key_tag(KEY_SOCKET, kind, phase, 0, 0),
+        t: target.cgroup_id,
     };
     if seen(&key) {
         return;
@@ -88,6 +92,7 @@ fn record(kind: u32, family: u16, sock_type: u16, port: u16, phase: Phase) {
     let rec = SocketRecord {
         kind,
         pid: current_pid(),
+        cgroup_id: target.cgroup_id,
         family,
         sock_type,
         port,
@@ -98,7 +103,7 @@ fn record(kind: u32, family: u16, sock_type: u16, port: u16, phase: Phase) {
     let bytes = unsafe {
         core::slice::from_raw_parts((&raw const rec).cast::<u8>(), size_of::<SocketRecord>())
     };
-    if send(bytes, kind) {
+    if send(bytes, target.slot, kind) {
         remember(&key);
     }
 }

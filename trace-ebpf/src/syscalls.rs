@@ -1,6 +1,6 @@
 //! System call counting: a raw tracepoint on `sys_enter` adds one per call to the per-CPU
-//! `SYSCALLS` array, per startup phase of the target, ABI and number (layout:
-//! `trace_common::phase_syscall_slot`).
+//! `SYSCALLS` array, per target slot, startup phase of the target, ABI and number (layout:
+//! `trace_common::target_syscall_slot`).
 //!
 //! Every task on the host runs this program on every system call, so the cgroup filter comes
 //! first and nothing else happens for other tasks.
@@ -12,15 +12,17 @@ use aya_ebpf::{
     programs::RawTracePointContext,
 };
 use trace_common::{
-    ARG_SYSCALLS, Abi, NO_OFFSET, PHASE_SYSCALL_SLOTS, Phase, TS_COMPAT, X32_SYSCALL_BIT,
-    phase_syscall_slot,
+    ARG_SYSCALLS, Abi, MAX_SLOTS, NO_OFFSET, PHASE_SYSCALL_SLOTS, Phase, TS_COMPAT,
+    X32_SYSCALL_BIT, target_syscall_slot,
 };
 
-use crate::{COMPAT_STATUS_OFFSET, count, global, target_phase};
+use crate::{COMPAT_STATUS_OFFSET, count, current_target, global};
 
-/// Calls per slot (`trace_common::phase_syscall_slot`), per CPU.
+/// Calls per slot (`trace_common::target_syscall_slot`), per CPU; sized by userspace for the
+/// target slots it uses.
 #[map(name = "SYSCALLS")]
-static SYSCALLS: PerCpuArray<u64> = PerCpuArray::with_max_entries(PHASE_SYSCALL_SLOTS, 0);
+static SYSCALLS: PerCpuArray<u64> =
+    PerCpuArray::with_max_entries(MAX_SLOTS * PHASE_SYSCALL_SLOTS, 0);
 
 /// `sys_enter(struct pt_regs *regs, long id)`: arg(0) is the register frame, arg(1) the number.
 #[raw_tracepoint(tracepoint = "sys_enter")]
@@ -31,9 +33,10 @@ pub fn syscall_enter(ctx: RawTracePointContext) -> u32 {
 }
 
 fn try_syscall_enter(ctx: &RawTracePointContext) -> Result<(), i64> {
-    let Some(phase) = target_phase() else {
+    let Some(target) = current_target() else {
         return Ok(());
     };
+    let phase = target.phase;
     let id: i64 = ctx.arg(1);
     // Negative numbers (e.g. `syscall(-1)`) become huge and land in the out-of-range slot.
     let id = id as u64;
@@ -44,10 +47,10 @@ fn try_syscall_enter(ctx: &RawTracePointContext) -> Result<(), i64> {
     } else {
         (Abi::X86_64, id)
     };
-    count(&SYSCALLS, phase_syscall_slot(phase, abi, nr));
+    count(&SYSCALLS, target_syscall_slot(target.slot, phase, abi, nr));
     if abi == Abi::X86_64 && phase != Phase::RuncBeforeFilter && ARG_SYSCALLS.contains(&nr) {
         // The numbers are below 512: the cast keeps them.
-        crate::args::record(nr as u32);
+        crate::args::record(nr as u32, target.slot);
     }
     Ok(())
 }

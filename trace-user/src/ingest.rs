@@ -48,6 +48,8 @@ pub fn event(recording: &mut Recording, event: &ProbeEvent) {
                 recording.record_bound_port(u32::from(*family), u32::from(*sock_type), *port);
             }
         }
+        // Which container a cgroup is, is the session's business.
+        ProbeEvent::CgroupCaught(_) | ProbeEvent::CgroupGone(_) => {}
     }
 }
 
@@ -304,6 +306,7 @@ mod tests {
             second_base: None,
             truncated: false,
             pid: 1,
+            cgroup_id: 1,
             phase,
             outside_root: false,
         })

@@ -9,8 +9,11 @@
 //! (`trace check`, docs/check.md).
 
 pub mod apparmor;
+mod committed;
 pub mod glob;
 pub mod seccomp;
+
+pub use committed::{EXIT_DRIFT, EXIT_OK, load_committed, read_recording, report};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;

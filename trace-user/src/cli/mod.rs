@@ -266,13 +266,38 @@ pub struct SlimArgs {
     pub include_from: Vec<PathBuf>,
 }
 
-/// `trace --container NAME [--out DIR] [--duration D] [-- CMD ARGS...]`
+/// `trace --container NAME... [--label K=V]... [--compose-project [P]] [-- CMD ARGS...]`
 #[derive(Debug, Args)]
+#[command(group(
+    clap::ArgGroup::new("select")
+        .required(true)
+        .multiple(true)
+        .args(["container", "label", "compose_project"])
+))]
 pub struct AttachArgs {
-    /// The running container to trace, by name or id.
-    #[arg(short, long, value_name = "NAME|ID", required = true)]
-    pub container: Option<String>,
-    /// Where to write the outputs [default: ./profiles/<container name>].
+    /// A container to record, by name or id (repeatable): running, or waited for and recorded
+    /// from its first instruction when it does not run yet.
+    #[arg(short, long, value_name = "NAME|ID")]
+    pub container: Vec<String>,
+    /// Record every container with this label, running or started during the run (repeatable:
+    /// a container must have them all).
+    #[arg(short, long, value_name = "KEY[=VALUE]", value_parser = parse_label)]
+    pub label: Vec<(String, Option<String>)>,
+    /// Record a compose project's containers [default project: `$COMPOSE_PROJECT_NAME`, else the
+    /// current directory's name, as compose picks it].
+    #[arg(long, value_name = "PROJECT", num_args = 0..=1, default_missing_value = "")]
+    pub compose_project: Option<String>,
+    /// Restart the running containers selected, so that their startup is recorded too.
+    #[arg(long)]
+    pub restart: bool,
+    /// Containers (lives: a restart is a new one) recorded at once; each costs ~72 KiB of
+    /// counters per CPU.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONTAINERS,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(trace_common::MAX_SLOTS)))]
+    pub max_containers: u32,
+    /// Where to write the outputs: with one --container its directory [default:
+    /// ./profiles/<container name>]; else the directory holding one directory per container or
+    /// compose service [default: ./profiles].
     #[arg(short, long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Stop after this long (e.g. 30s, 5m, 1h30m).
@@ -282,13 +307,22 @@ pub struct AttachArgs {
     #[command(flatten)]
     pub profile: ProfileArgs,
     /// After recording, check it against the committed profiles in DIR (read before anything is
-    /// written) as `trace check --against DIR` does.
+    /// written) as `trace check --against DIR` does; with several output directories, against
+    /// DIR/<name> for each.
     #[arg(long = "check", value_name = "DIR")]
     pub check: Option<PathBuf>,
-    /// The exercise: a command run on the host while tracing; trace stops when it exits and exits
-    /// with its status. It sees `TRACE_CONTAINER` (name) and `TRACE_CONTAINER_ID` in its environment.
+    /// The exercise: a command run on the host while tracing (it may start the containers);
+    /// trace stops when it exits and exits with its status. With one running --container it sees
+    /// `TRACE_CONTAINER` (name) and `TRACE_CONTAINER_ID` in its environment.
     #[arg(last = true, value_name = "CMD")]
     pub exercise: Vec<OsString>,
+}
+
+/// Target slots by default: containers (lives) recorded at once.
+pub const DEFAULT_MAX_CONTAINERS: u32 = 16;
+
+fn parse_label(text: &str) -> Result<(String, Option<String>), String> {
+    crate::session::select::parse_label(text)
 }
 
 /// `trace render RECORDING [--out DIR]`
@@ -407,7 +441,7 @@ mod tests {
         ])
         .unwrap();
         assert!(cli.command.is_none());
-        assert_eq!(cli.attach.container.as_deref(), Some("web"));
+        assert_eq!(cli.attach.container, ["web"]);
         assert_eq!(cli.attach.duration, Some(Duration::from_secs(90)));
         assert_eq!(cli.attach.exercise, ["./t.sh", "--fast"]);
     }
@@ -423,11 +457,59 @@ mod tests {
     }
 
     #[test]
-    fn container_is_required_without_a_subcommand() {
+    fn a_selection_is_required_without_a_subcommand() {
         assert_eq!(
             parse(&[]).unwrap_err().kind(),
             clap::error::ErrorKind::MissingRequiredArgument
         );
+        assert_eq!(
+            parse(&["--restart"]).unwrap_err().kind(),
+            clap::error::ErrorKind::MissingRequiredArgument
+        );
+    }
+
+    #[test]
+    fn parses_several_containers_labels_and_a_project() {
+        let cli = parse(&[
+            "-c",
+            "web",
+            "--container",
+            "db",
+            "--label",
+            "tier=data",
+            "-l",
+            "team",
+            "--compose-project",
+            "--restart",
+            "--max-containers",
+            "4",
+            "--",
+            "./t.sh",
+        ])
+        .unwrap();
+        let a = cli.attach;
+        assert_eq!(a.container, ["web", "db"]);
+        assert_eq!(
+            a.label,
+            [
+                ("tier".to_owned(), Some("data".to_owned())),
+                ("team".to_owned(), None)
+            ]
+        );
+        assert_eq!(
+            a.compose_project.as_deref(),
+            Some(""),
+            "project from the directory"
+        );
+        assert!(a.restart);
+        assert_eq!(a.max_containers, 4);
+        assert_eq!(a.exercise, ["./t.sh"]);
+        let named = parse(&["--compose-project", "shop"]).unwrap().attach;
+        assert_eq!(named.compose_project.as_deref(), Some("shop"));
+        assert_eq!(named.max_containers, DEFAULT_MAX_CONTAINERS);
+        assert!(parse(&["-c", "x", "--max-containers", "0"]).is_err());
+        assert!(parse(&["-c", "x", "--max-containers", "257"]).is_err());
+        assert!(parse(&["--label", "=v"]).is_err());
     }
 
     #[test]

@@ -7,9 +7,9 @@
 use std::mem::{offset_of, size_of};
 
 use trace_common::{
-    ExecRecord, FileOp, FileRecord, PATH_BASE, PATH_REQUESTED, PATH_RESOLVED, PATH_SECOND_BASE,
-    PATH_SECOND_REQUESTED, PATH_SLOTS, Phase, RECORD_BIND, RECORD_EXEC, RECORD_FILE, RECORD_LISTEN,
-    SocketRecord,
+    CgroupRecord, ExecRecord, FileOp, FileRecord, NO_SLOT, PATH_BASE, PATH_REQUESTED,
+    PATH_RESOLVED, PATH_SECOND_BASE, PATH_SECOND_REQUESTED, PATH_SLOTS, Phase, RECORD_BIND,
+    RECORD_CGROUP, RECORD_CGROUP_GONE, RECORD_EXEC, RECORD_FILE, RECORD_LISTEN, SocketRecord,
 };
 
 /// One fact the kernel side saw for the first time (repeats are filtered in the kernel).
@@ -23,6 +23,36 @@ pub enum ProbeEvent {
     Bind(BindEvent),
     /// A successful `listen(2)` on an `AF_INET`/`AF_INET6` socket.
     Listen(BindEvent),
+    /// A container cgroup was made: a new target (or, with no slot, one that is not recorded).
+    CgroupCaught(CgroupEvent),
+    /// A target's cgroup was removed: its tasks are gone, its counters final.
+    CgroupGone(CgroupEvent),
+}
+
+impl ProbeEvent {
+    /// The cgroup id of the target the event belongs to.
+    pub fn cgroup_id(&self) -> u64 {
+        match self {
+            ProbeEvent::File(e) => e.cgroup_id,
+            ProbeEvent::Exec(e) => e.cgroup_id,
+            ProbeEvent::Bind(e) | ProbeEvent::Listen(e) => e.cgroup_id,
+            ProbeEvent::CgroupCaught(e) | ProbeEvent::CgroupGone(e) => e.cgroup_id,
+        }
+    }
+}
+
+/// A container cgroup caught or gone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CgroupEvent {
+    /// Its cgroup id.
+    pub cgroup_id: u64,
+    /// Its counter slot; `None` when it was not caught (no free slot, or at another level than
+    /// the targets).
+    pub slot: Option<u32>,
+    /// Its level in the cgroup v2 hierarchy.
+    pub level: u32,
+    /// The container id from its name (64 hex digits; empty in a [`ProbeEvent::CgroupGone`]).
+    pub container_id: String,
 }
 
 /// A file access. Paths are absolute as the container sees them, except `requested` and
@@ -53,6 +83,8 @@ pub struct FileEvent {
     pub truncated: bool,
     /// The process (thread group) id in the host's pid namespace, of the first sighting.
     pub pid: u32,
+    /// The target's cgroup id.
+    pub cgroup_id: u64,
     /// The target's phase when the call returned (the first sighting per phase is sent).
     pub phase: Phase,
     /// The paths are not inside the container (`trace_common::FileRecord::outside_root`): runc's
@@ -73,6 +105,8 @@ pub struct ExecEvent {
     pub truncated: bool,
     /// The process id in the host's pid namespace.
     pub pid: u32,
+    /// The target's cgroup id.
+    pub cgroup_id: u64,
     /// The target's phase with this program running ([`Phase::Application`] for the
     /// entrypoint).
     pub phase: Phase,
@@ -89,6 +123,8 @@ pub struct BindEvent {
     pub port: u16,
     /// The process id in the host's pid namespace, of the first sighting.
     pub pid: u32,
+    /// The target's cgroup id.
+    pub cgroup_id: u64,
     /// The target's phase when the call returned.
     pub phase: Phase,
 }
@@ -152,6 +188,8 @@ pub fn decode(record: &[u8]) -> Result<ProbeEvent, DecodeError> {
         RECORD_EXEC => decode_exec(record).map(ProbeEvent::Exec),
         RECORD_BIND => decode_socket(record).map(ProbeEvent::Bind),
         RECORD_LISTEN => decode_socket(record).map(ProbeEvent::Listen),
+        RECORD_CGROUP => decode_cgroup(record).map(ProbeEvent::CgroupCaught),
+        RECORD_CGROUP_GONE => decode_cgroup(record).map(ProbeEvent::CgroupGone),
         kind => Err(DecodeError::UnknownKind { kind }),
     }
 }
@@ -172,6 +210,7 @@ fn decode_file(record: &[u8]) -> Result<FileEvent, DecodeError> {
     let flags = field_u32(offset_of!(FileRecord, flags))?;
     let pid = field_u32(offset_of!(FileRecord, pid))?;
     let result = i64_at(record, offset_of!(FileRecord, result)).ok_or(short(header))?;
+    let cgroup_id = u64_at(record, offset_of!(FileRecord, cgroup_id)).ok_or(short(header))?;
     let present = record[offset_of!(FileRecord, present)];
     let truncated = record[offset_of!(FileRecord, truncated)];
     let phase = phase_at(record, offset_of!(FileRecord, phase)).ok_or(short(header))??;
@@ -201,6 +240,7 @@ fn decode_file(record: &[u8]) -> Result<FileEvent, DecodeError> {
         second_base,
         truncated: truncated != 0,
         pid,
+        cgroup_id,
         phase,
         outside_root,
     })
@@ -214,6 +254,7 @@ fn decode_exec(record: &[u8]) -> Result<ExecEvent, DecodeError> {
         need,
     };
     let pid = u32_at(record, offset_of!(ExecRecord, pid)).ok_or(short(header))?;
+    let cgroup_id = u64_at(record, offset_of!(ExecRecord, cgroup_id)).ok_or(short(header))?;
     let argv_len = u16_at(record, offset_of!(ExecRecord, argv_len)).ok_or(short(header))?;
     let path_len = u16_at(record, offset_of!(ExecRecord, path_len)).ok_or(short(header))?;
     let truncated = *record
@@ -239,6 +280,7 @@ fn decode_exec(record: &[u8]) -> Result<ExecEvent, DecodeError> {
         argv,
         truncated: truncated != 0,
         pid,
+        cgroup_id,
         phase,
     })
 }
@@ -258,8 +300,38 @@ fn decode_socket(record: &[u8]) -> Result<BindEvent, DecodeError> {
         sock_type: u16_at(record, offset_of!(SocketRecord, sock_type)).ok_or_else(short)?,
         port: u16_at(record, offset_of!(SocketRecord, port)).ok_or_else(short)?,
         pid: u32_at(record, offset_of!(SocketRecord, pid)).ok_or_else(short)?,
+        cgroup_id: u64_at(record, offset_of!(SocketRecord, cgroup_id)).ok_or_else(short)?,
         phase: phase_at(record, offset_of!(SocketRecord, phase)).ok_or_else(short)??,
     })
+}
+
+fn decode_cgroup(record: &[u8]) -> Result<CgroupEvent, DecodeError> {
+    let need = size_of::<CgroupRecord>();
+    let short = || DecodeError::Short {
+        what: "cgroup",
+        len: record.len(),
+        need,
+    };
+    if record.len() < need {
+        return Err(short());
+    }
+    let slot = u32_at(record, offset_of!(CgroupRecord, slot)).ok_or_else(short)?;
+    let id_at = offset_of!(CgroupRecord, container_id);
+    let id = record.get(id_at..need).ok_or_else(short)?;
+    // The kernel checked the digits; a gone record has none.
+    let container_id = String::from_utf8_lossy(id)
+        .trim_end_matches('\0')
+        .to_owned();
+    Ok(CgroupEvent {
+        cgroup_id: u64_at(record, offset_of!(CgroupRecord, cgroup_id)).ok_or_else(short)?,
+        slot: (slot != NO_SLOT).then_some(slot),
+        level: u32_at(record, offset_of!(CgroupRecord, level)).ok_or_else(short)?,
+        container_id,
+    })
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_ne_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
 }
 
 fn u16_at(bytes: &[u8], at: usize) -> Option<u16> {

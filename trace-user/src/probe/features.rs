@@ -37,9 +37,6 @@ pub struct Feature {
     pub layout_ok: fn(&KernelLayout) -> bool,
     /// Without it trace cannot record at all.
     pub mandatory: bool,
-    /// Attached only by `Probe::attach_pending` (a probe armed before the container exists);
-    /// attaching to a running cgroup does without it.
-    pub pending_only: bool,
 }
 
 /// The syscall-exit tracepoints of the file programs (`syscalls/sys_exit_<name>`).
@@ -95,8 +92,11 @@ const FD_EXITS: &[&str] = &[
 ];
 const SOCKET_EXITS: &[&str] = &["sys_exit_socket", "sys_exit_bind", "sys_exit_listen"];
 const FILTER_EXITS: &[&str] = &["sys_exit_seccomp", "sys_exit_prctl"];
-/// The program that sets the target of a pending probe (`Probe::attach_pending` fails without it).
+/// The program that makes each new container cgroup a target (no container can be recorded
+/// from its start without it).
 pub const CATCH_PROGRAM: &str = "catch_cgroup";
+/// The program that drops a target whose cgroup is removed.
+pub const DROP_PROGRAM: &str = "drop_cgroup";
 /// The program that ends phase 0 at a seccomp filter install.
 pub const PHASE_FILTER_PROGRAM: &str = "phase_filter";
 /// The program that starts the application phase at the first exec.
@@ -117,7 +117,6 @@ pub const FEATURES: &[Feature] = &[
         lost: "everything: trace cannot record without it",
         layout_ok: |_| true,
         mandatory: true,
-        pending_only: false,
     },
     Feature {
         program: "file_open",
@@ -130,7 +129,6 @@ pub const FEATURES: &[Feature] = &[
         lost: "opened files (file lists and AppArmor file rules miss them)",
         layout_ok: |l| l.pt_regs_ok && has(&l.offsets, &WALK_OFFSETS),
         mandatory: false,
-        pending_only: false,
     },
     Feature {
         program: "file_path",
@@ -144,7 +142,6 @@ pub const FEATURES: &[Feature] = &[
         lost: "deletes, directory creation, mode and owner changes, metadata probes by path",
         layout_ok: |l| l.pt_regs_ok && has(&l.offsets, &WALK_OFFSETS),
         mandatory: false,
-        pending_only: false,
     },
     Feature {
         program: "file_two_paths",
@@ -157,7 +154,6 @@ pub const FEATURES: &[Feature] = &[
         lost: "renames, hard links and symlinks created",
         layout_ok: |l| l.pt_regs_ok && has(&l.offsets, &WALK_OFFSETS),
         mandatory: false,
-        pending_only: false,
     },
     Feature {
         program: "file_fd",
@@ -171,7 +167,6 @@ pub const FEATURES: &[Feature] = &[
         lost: "shared libraries mapped executable, directory listings, changes through an fd",
         layout_ok: |l| l.pt_regs_ok && has(&l.offsets, &WALK_OFFSETS),
         mandatory: false,
-        pending_only: false,
     },
     Feature {
         program: "exec_done",
@@ -184,7 +179,6 @@ pub const FEATURES: &[Feature] = &[
         lost: "executed programs and their arguments",
         layout_ok: |l| has(&l.offsets, &WALK_OFFSETS) && has(&l.offsets, &EXEC_OFFSETS),
         mandatory: false,
-        pending_only: false,
     },
     Feature {
         program: "cap_check",
@@ -197,7 +191,6 @@ pub const FEATURES: &[Feature] = &[
         lost: "capability checks (no cap-drop/cap-add advice)",
         layout_ok: |_| true,
         mandatory: false,
-        pending_only: false,
     },
     Feature {
         program: "socket_exit",
@@ -210,7 +203,6 @@ pub const FEATURES: &[Feature] = &[
         lost: "socket families and types, bound and listening ports",
         layout_ok: |l| l.pt_regs_ok && has(&l.offsets, &SOCKET_OFFSETS),
         mandatory: false,
-        pending_only: false,
     },
     Feature {
         program: CATCH_PROGRAM,
@@ -218,13 +210,26 @@ pub const FEATURES: &[Feature] = &[
             category: "cgroup",
             names: &["cgroup_mkdir"],
         },
-        records: "a pending probe's target: the cgroup v2 whose name was expected, set inside \
-                  mkdir(2) before any task can join it",
-        needs: "the cgroup:cgroup_mkdir tracepoint (4.19, tracefs)",
-        lost: "tracing a container from its start (Probe::attach_pending fails)",
+        records: "new container cgroups (named by a container id): each becomes a target inside \
+                  mkdir(2), before any task can join it, and is announced to userspace",
+        needs: "the cgroup:cgroup_mkdir tracepoint (4.19, tracefs), BPF queue maps (4.20)",
+        lost: "recording containers from their start: only running containers can be recorded",
         layout_ok: |_| true,
         mandatory: false,
-        pending_only: true,
+    },
+    Feature {
+        program: DROP_PROGRAM,
+        attach: AttachPoint::Tracepoints {
+            category: "cgroup",
+            names: &["cgroup_rmdir"],
+        },
+        records: "removed container cgroups: the target is dropped and userspace told, which \
+                  reads its final counters and frees its slot",
+        needs: "the cgroup:cgroup_rmdir tracepoint (4.19, tracefs)",
+        lost: "the end of a container's life: its slot is freed only when trace stops, so a \
+               container restarting many times may run out of slots",
+        layout_ok: |_| true,
+        mandatory: false,
     },
     Feature {
         program: PHASE_FILTER_PROGRAM,
@@ -239,7 +244,6 @@ pub const FEATURES: &[Feature] = &[
                (what a profile allows)",
         layout_ok: |l| l.pt_regs_ok,
         mandatory: false,
-        pending_only: true,
     },
     Feature {
         program: PHASE_EXEC_PROGRAM,
@@ -252,7 +256,6 @@ pub const FEATURES: &[Feature] = &[
         lost: "runc's startup told apart from the application: everything counts as application",
         layout_ok: |_| true,
         mandatory: false,
-        pending_only: true,
     },
 ];
 

@@ -4,7 +4,8 @@
 
 use aya::EbpfLoader;
 
-use super::{ProbeError, attach_sys_enter, embedded_object, raise_memlock_rlimit};
+use super::attach::{attach_sys_enter, raise_memlock_rlimit};
+use super::{ProbeError, embedded_object};
 
 /// The empty program (a function name in trace-ebpf).
 const FLOOR_PROGRAM: &str = "floor";

@@ -1,8 +1,9 @@
-//! Draining the ring buffer.
+//! Draining the ring buffers.
 //!
-//! The kernel side writes records without waking userspace (`BPF_RB_NO_WAKEUP`: a wakeup per
-//! record cost 3.7-10 us on the test VM) and forces a wakeup only once 1 MiB is pending, so
-//! [`EventReader::readable`] returns on that wakeup or after 100 ms, whichever comes first.
+//! The kernel side writes file, exec and socket records without waking userspace
+//! (`BPF_RB_NO_WAKEUP`: a wakeup per record cost 3.7-10 us on the test VM) and forces a wakeup
+//! only once 1 MiB is pending; cgroup records (rare) wake userspace each time. So
+//! [`EventReader::readable`] returns on a wakeup or after 100 ms, whichever comes first.
 
 use std::{
     io,
@@ -19,60 +20,69 @@ use super::events::{ProbeEvent, decode};
 /// How long [`EventReader::readable`] waits at most.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(POLL_INTERVAL_MS);
 
-/// Reads the probe's ring buffer (from [`super::Probe::take_event_reader`]).
+/// Reads the probe's ring buffers (from [`super::Probe::take_event_reader`]).
 pub struct EventReader {
-    ring: RingBuf<MapData>,
-    /// A duplicate of the ring buffer's fd, registered with tokio on first use.
-    notify: Option<AsyncFd<OwnedFd>>,
+    events: RingBuf<MapData>,
+    cgroups: RingBuf<MapData>,
+    /// Duplicates of the ring buffers' fds, registered with tokio on first use.
+    notify: Option<[AsyncFd<OwnedFd>; 2]>,
     malformed: u64,
 }
 
 impl EventReader {
-    pub(super) fn new(ring: RingBuf<MapData>) -> Self {
+    pub(super) fn new(events: RingBuf<MapData>, cgroups: RingBuf<MapData>) -> Self {
         EventReader {
-            ring,
+            events,
+            cgroups,
             notify: None,
             malformed: 0,
         }
     }
 
-    /// Decodes every record available now into `out` (never blocks). Returns how many events it
-    /// appended. Records that do not decode are counted ([`EventReader::malformed_records`])
-    /// and logged, not returned: they mean a build mismatch, not a lost event.
+    /// Decodes every record available now into `out` (never blocks): the cgroup records first,
+    /// so that a container cgroup is announced before any record of its tasks. Returns how many
+    /// events it appended. Records that do not decode are counted
+    /// ([`EventReader::malformed_records`]) and logged, not returned: they mean a build
+    /// mismatch, not a lost event.
     pub fn read_ready(&mut self, out: &mut Vec<ProbeEvent>) -> usize {
         let before = out.len();
-        while let Some(record) = self.ring.next() {
-            match decode(&record) {
-                Ok(event) => out.push(event),
-                Err(e) => {
-                    self.malformed += 1;
-                    log::warn!("skipping a ring-buffer record: {e}");
+        for ring in [&mut self.cgroups, &mut self.events] {
+            while let Some(record) = ring.next() {
+                match decode(&record) {
+                    Ok(event) => out.push(event),
+                    Err(e) => {
+                        self.malformed += 1;
+                        log::warn!("skipping a ring-buffer record: {e}");
+                    }
                 }
             }
         }
         out.len() - before
     }
 
-    /// Waits until the kernel side signals a backlog or [`POLL_INTERVAL`] has passed; then call
-    /// [`EventReader::read_ready`]. Needs a tokio runtime (with I/O and time enabled).
+    /// Waits until the kernel side signals a backlog or a cgroup record, or [`POLL_INTERVAL`]
+    /// has passed; then call [`EventReader::read_ready`]. Needs a tokio runtime (with I/O and
+    /// time enabled).
     pub async fn readable(&mut self) -> io::Result<()> {
         if self.notify.is_none() {
             // Registering outside a runtime would panic.
             tokio::runtime::Handle::try_current().map_err(io::Error::other)?;
-            let fd = self.ring.as_fd().try_clone_to_owned()?;
-            // SAFETY: the OwnedFd is open and owned by the AsyncFd for its whole life, and its
-            // raw fd never changes.
-            let registered = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) };
-            self.notify = Some(registered?);
+            let register = |ring: &RingBuf<MapData>| -> io::Result<AsyncFd<OwnedFd>> {
+                let fd = ring.as_fd().try_clone_to_owned()?;
+                // SAFETY: the OwnedFd is open and owned by the AsyncFd for its whole life, and
+                // its raw fd never changes.
+                let registered = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) };
+                Ok(registered?)
+            };
+            self.notify = Some([register(&self.events)?, register(&self.cgroups)?]);
         }
-        let Some(notify) = self.notify.as_ref() else {
+        let Some([events, cgroups]) = self.notify.as_ref() else {
             return Ok(());
         };
+        // The caller drains next; a record arriving after that waits for the next poll.
         tokio::select! {
-            guard = notify.readable() => {
-                // The caller drains next; a record arriving after that waits for the next poll.
-                guard?.clear_ready();
-            }
+            guard = events.readable() => guard?.clear_ready(),
+            guard = cgroups.readable() => guard?.clear_ready(),
             () = tokio::time::sleep(POLL_INTERVAL) => {}
         }
         Ok(())

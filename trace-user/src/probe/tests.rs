@@ -2,18 +2,7 @@
 //! it cannot run, except under `TRACE_SYSTEM_TESTS=require` (CI), where it fails.
 
 use super::*;
-
-#[test]
-fn capabilities() {
-    let status = "Name:\ttrace\nCapInh:\t0000000000000000\nCapEff:\t000001ffffffffff\n";
-    assert_eq!(parse_cap_eff(status), Some(0x1ff_ffff_ffff));
-    assert!(may_load_bpf(0x1ff_ffff_ffff));
-    assert!(may_load_bpf(1 << CAP_SYS_ADMIN));
-    assert!(may_load_bpf((1 << CAP_BPF) | (1 << CAP_PERFMON)));
-    assert!(!may_load_bpf(1 << CAP_BPF));
-    assert!(!may_load_bpf(0));
-    assert_eq!(parse_cap_eff("Name:\tx\n"), None);
-}
+use trace_common::Abi;
 
 /// The bytes of a `trace_common` record header.
 fn bytes_of<T: Copy>(header: &T) -> Vec<u8> {
@@ -35,6 +24,7 @@ fn file_record(op: FileOp, paths: [Option<&[u8]>; 5]) -> Vec<u8> {
     let header = trace_common::FileRecord {
         kind: trace_common::RECORD_FILE,
         pid: 4242,
+        cgroup_id: 77,
         op: op as u32,
         flags: 0o2_000_000,
         result: -2,
@@ -69,6 +59,7 @@ fn file_records_round_trip() {
         second_base: Some(b"/".to_vec()),
         truncated: false,
         pid: 4242,
+        cgroup_id: 77,
         phase: Phase::RuncAfterFilter,
         outside_root: true,
     });
@@ -91,6 +82,7 @@ fn exec_and_socket_records_round_trip() {
     let header = trace_common::ExecRecord {
         kind: trace_common::RECORD_EXEC,
         pid: 7,
+        cgroup_id: 78,
         argv_len: u16::try_from(argv.len()).unwrap(),
         path_len: u16::try_from(path.len()).unwrap(),
         truncated: 0,
@@ -107,6 +99,7 @@ fn exec_and_socket_records_round_trip() {
             argv: vec![b"/bin/true".to_vec(), b"probe-arg".to_vec()],
             truncated: false,
             pid: 7,
+            cgroup_id: 78,
             phase: Phase::Application,
         }))
     );
@@ -121,6 +114,7 @@ fn exec_and_socket_records_round_trip() {
         let header = trace_common::SocketRecord {
             kind,
             pid: 9,
+            cgroup_id: 79,
             family: 10,
             sock_type: 2,
             port: 853,
@@ -132,6 +126,7 @@ fn exec_and_socket_records_round_trip() {
             sock_type: 2,
             port: 853,
             pid: 9,
+            cgroup_id: 79,
             phase: Phase::RuncBeforeFilter,
         };
         assert_eq!(decode(&bytes_of(&header)), Ok(wrap(event)));
@@ -170,7 +165,8 @@ fn malformed_records_are_errors() {
         })
     );
     let mut bad_op = record.clone();
-    bad_op[8..12].copy_from_slice(&77u32.to_ne_bytes());
+    let op_at = std::mem::offset_of!(trace_common::FileRecord, op);
+    bad_op[op_at..op_at + 4].copy_from_slice(&77u32.to_ne_bytes());
     assert_eq!(decode(&bad_op), Err(DecodeError::UnknownOp { op: 77 }));
     let mut bad_phase = record.clone();
     bad_phase[std::mem::offset_of!(trace_common::FileRecord, phase)] = 3;
@@ -189,29 +185,88 @@ fn malformed_records_are_errors() {
 }
 
 #[test]
-fn pending_names_are_checked_before_loading() {
-    let id = "0123456789abcdef".repeat(4);
-    let bad = |names: &[String]| {
-        matches!(
-            Probe::attach_pending(names),
-            Err(ProbeError::BadCgroupName { .. })
-        )
+fn cgroup_records_round_trip() {
+    let mut container_id = [0u8; trace_common::CONTAINER_ID_BYTES];
+    container_id.copy_from_slice("0123456789abcdef".repeat(4).as_bytes());
+    let header = trace_common::CgroupRecord {
+        kind: trace_common::RECORD_CGROUP,
+        slot: 3,
+        cgroup_id: 4242,
+        level: 2,
+        pad: 0,
+        container_id,
     };
-    assert!(bad(&[]));
-    assert!(bad(&[id.clone(), "docker/x".into()]));
-    assert!(bad(&[String::new()]));
-    assert!(bad(&["x".repeat(136)]));
-    assert!(bad(&vec![id; 5]));
+    assert_eq!(
+        decode(&bytes_of(&header)),
+        Ok(ProbeEvent::CgroupCaught(CgroupEvent {
+            cgroup_id: 4242,
+            slot: Some(3),
+            level: 2,
+            container_id: "0123456789abcdef".repeat(4),
+        }))
+    );
+    let gone = trace_common::CgroupRecord {
+        kind: trace_common::RECORD_CGROUP_GONE,
+        slot: trace_common::NO_SLOT,
+        container_id: [0; trace_common::CONTAINER_ID_BYTES],
+        ..header
+    };
+    let event = decode(&bytes_of(&gone)).unwrap();
+    assert_eq!(event.cgroup_id(), 4242);
+    assert_eq!(
+        event,
+        ProbeEvent::CgroupGone(CgroupEvent {
+            cgroup_id: 4242,
+            slot: None,
+            level: 2,
+            container_id: String::new(),
+        })
+    );
+    assert!(matches!(
+        decode(&bytes_of(&header)[..40]),
+        Err(DecodeError::Short { what: "cgroup", .. })
+    ));
+}
+
+#[test]
+fn slot_options_are_checked_before_loading() {
+    let load = |slots, running: &[ProbeTarget]| {
+        Probe::load(&ProbeOptions {
+            slots,
+            running,
+            index_mask: None,
+        })
+        .err()
+    };
+    let t = |cgroup_id, cgroup_level| ProbeTarget {
+        cgroup_id,
+        cgroup_level,
+    };
+    assert!(matches!(load(0, &[]), Some(ProbeError::Slots { .. })));
+    assert!(matches!(load(257, &[]), Some(ProbeError::Slots { .. })));
+    assert!(matches!(
+        load(1, &[t(5, 2), t(6, 2)]),
+        Some(ProbeError::TooManyRunning { .. })
+    ));
+    assert!(matches!(load(2, &[t(0, 2)]), Some(ProbeError::NoTarget)));
+    assert!(matches!(
+        load(2, &[t(5, 2), t(6, 3)]),
+        Some(ProbeError::Level {
+            level: 3,
+            expected: 2,
+            ..
+        })
+    ));
 }
 
 #[test]
 fn errors_fit_one_line() {
     #[derive(Debug, thiserror::Error)]
     #[error("loading `x` failed")]
-    struct Outer(#[source] io::Error);
-    let inner = io::Error::other("first line\nverifier: step 1\n\nprocessed 10 insns\n");
+    struct Outer(#[source] std::io::Error);
+    let inner = std::io::Error::other("first line\nverifier: step 1\n\nprocessed 10 insns\n");
     assert_eq!(
-        one_line(&Outer(inner)),
+        attach::one_line(&Outer(inner)),
         "loading `x` failed: first line ... processed 10 insns"
     );
 }
@@ -246,6 +301,7 @@ mod kernel {
     /// `x86_64` number only (an i386 call is not taken for the `x86_64` call of its number), and
     /// that calls of this (host) process are not.
     #[test]
+    #[allow(clippy::too_many_lines, reason = "one traced run, then its checks")]
     fn counts_the_target_cgroup_only() {
         if let Err(e) = preflight() {
             return skip(&e.to_string());
@@ -258,11 +314,21 @@ mod kernel {
         let cgroup = TempCgroup::create(&mount, "counts");
         // The child runs one level below the target: the probe covers the whole subtree.
         let nested = TempCgroup::create(&cgroup.0, "nested");
-        let target = ProbeTarget {
-            cgroup_id: fs::metadata(&cgroup.0).expect("stat cgroup").ino(),
+        // A second, idle target first, and every cgroup id masked into one index entry: the
+        // idle one takes it, the target goes to the overflow map, which must find it.
+        let idle = TempCgroup::create(&mount, "idle");
+        let target_of = |dir: &Path| ProbeTarget {
+            cgroup_id: fs::metadata(dir).expect("stat cgroup").ino(),
             cgroup_level: 1,
         };
-        let mut probe = Probe::attach(target).expect("attach");
+        let running = [target_of(&idle.0), target_of(&cgroup.0)];
+        let mut probe = Probe::load(&ProbeOptions {
+            slots: 3,
+            running: &running,
+            index_mask: Some(0),
+        })
+        .expect("attach");
+        let (idle_slot, slot) = (probe.running_slots()[0], probe.running_slots()[1]);
         let mut reader = probe.take_event_reader().expect("first reader");
 
         let made_by_child =
@@ -282,12 +348,24 @@ mod kernel {
         fs::remove_dir(&made_by_child).expect("child made its directory");
         // SAFETY: PR_GET_SECUREBITS takes no pointer.
         unsafe { libc::prctl(libc::PR_GET_SECUREBITS) };
-        let counts = probe.syscall_counts().expect("read counts");
-        let (arguments, lost) = probe.argument_values().expect("read argument values");
+        let slot_counts = probe.counts(slot).expect("read counts");
+        let counts = slot_counts.allowed_syscalls();
+        let (arguments, lost) = (slot_counts.arguments.clone(), slot_counts.arguments_lost);
+        let idle_counts = probe.counts(idle_slot).expect("read idle counts");
+        assert_eq!(
+            idle_counts,
+            SlotCounts::default(),
+            "nothing ran in the idle cgroup"
+        );
+        // Released, the slot is cleared for the next target.
+        assert!(probe.counters.any(slot).expect("read"));
+        probe.release(slot, running[1].cgroup_id).expect("release");
+        assert!(!probe.counters.any(slot).expect("read"));
         let mut events = Vec::new();
         reader.read_ready(&mut events);
         drop(probe);
         drop(nested);
+        drop(idle);
 
         let get = |abi, nr: i64| {
             let nr = u32::try_from(nr).expect("small syscall number");
@@ -300,8 +378,8 @@ mod kernel {
         let values = |nr: i64| -> Vec<u64> {
             arguments
                 .iter()
-                .filter(|key| i64::from(key.nr) == nr && key.index == 0)
-                .map(|key| key.value)
+                .filter(|&&(call, index, _)| i64::from(call) == nr && index == 0)
+                .map(|&(_, _, value)| value)
                 .collect()
         };
         assert_eq!(

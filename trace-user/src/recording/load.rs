@@ -74,8 +74,8 @@ impl Recording {
                 recording.events.recorded = [Category::Syscalls].into();
                 recording
             }
-            // Versions 2 to 4 lack only optional fields.
-            2..=4 => serde_json::from_value(value).map_err(malformed)?,
+            // Versions 2 to 5 lack only optional fields.
+            2..=5 => serde_json::from_value(value).map_err(malformed)?,
             v if v == u64::from(SCHEMA_VERSION) => {
                 serde_json::from_value(value).map_err(malformed)?
             }

@@ -17,7 +17,7 @@ use trace_common::Abi;
 
 use super::{
     BoundPort, Capability, CapabilityUse, Category, ContainerInfo, ExecUse, Gap, GapKind, HostInfo,
-    PathBytes, Recording, SCHEMA_NAME, SCHEMA_VERSION, SocketFamily, SocketType, SocketUse,
+    Life, PathBytes, Recording, SCHEMA_NAME, SCHEMA_VERSION, SocketFamily, SocketType, SocketUse,
     Startup, StopReason, SyscallsByAbi, Tool, UnknownSyscall, execs::EXEC_SAMPLES,
 };
 
@@ -506,6 +506,7 @@ impl<'a> Expanded<'a> {
             entry.access.extend(used.access.iter().copied());
             entry.dir |= used.dir;
         }
+        let (found_at_attach, lives) = merged_lives(a, b);
         let mut links = a.links.clone();
         for (requested, resolved) in &b.links {
             links
@@ -580,6 +581,7 @@ impl<'a> Expanded<'a> {
             unknown_syscalls,
             gaps,
             files,
+            found_at_attach,
             links,
             execs,
             capabilities,
@@ -590,6 +592,7 @@ impl<'a> Expanded<'a> {
             bound_ports: a.bound_ports.union(&b.bound_ports).copied().collect(),
             arguments: a.arguments.union(&b.arguments),
             events,
+            lives,
             startup,
             provenance,
             sources,
@@ -757,6 +760,19 @@ fn partly_recorded(category: Category) -> Gap {
             category.name()
         ),
     }
+}
+
+/// The union of what two recordings found at attach, and their lives, sorted.
+fn merged_lives(a: &Recording, b: &Recording) -> (BTreeSet<PathBytes>, Vec<Life>) {
+    let found = a
+        .found_at_attach
+        .union(&b.found_at_attach)
+        .cloned()
+        .collect();
+    let mut lives = a.lives.clone();
+    lives.extend(b.lives.iter().cloned());
+    lives.sort();
+    (found, lives)
 }
 
 #[cfg(test)]

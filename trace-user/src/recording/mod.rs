@@ -54,7 +54,7 @@ pub use syscalls::{SyscallName, syscall_name};
 
 /// The recording format's version. Raised on every change to the schema; older versions that can
 /// still be read are listed in [`Recording::from_json`].
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// Identifies the document as a trace recording.
 pub const SCHEMA_NAME: &str = "trace-recording";
@@ -96,6 +96,11 @@ pub struct Recording {
     /// Requested paths that led to other paths through symlinks (v2; with `files`).
     #[serde(default)]
     pub links: Links,
+    /// Paths of `files` found in /proc when trace attached to the running container (v6): the
+    /// executables, mapped files, open files and working directories of its processes then, what
+    /// is still known of a startup that was not seen.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub found_at_attach: BTreeSet<PathBytes>,
     /// Executed programs (v2; [`Category::Execs`]).
     #[serde(default)]
     pub execs: BTreeMap<PathBytes, ExecUse>,
@@ -129,8 +134,12 @@ pub struct Recording {
     /// Which kinds of observation this recording holds, and how many events were lost (v2).
     #[serde(default)]
     pub events: Events,
+    /// The container's lives while it was recorded (v6): one per start (a restart, by a restart
+    /// policy or `docker restart`, is a new life), with how each ended. Empty in older recordings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lives: Vec<Life>,
     /// What runc did in the container before the entrypoint started (v3; only when the startup
-    /// was seen, i.e. `trace run`). `syscalls` then holds the application's calls alone.
+    /// was seen). `syscalls` then holds the application's calls alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub startup: Option<Startup>,
     /// The recordings this one was merged from (v4), sorted by `started_at`, then container id;
@@ -184,6 +193,7 @@ impl Recording {
             unknown_syscalls: Vec::new(),
             gaps: Vec::new(),
             files: BTreeMap::new(),
+            found_at_attach: BTreeSet::new(),
             links: Links::default(),
             execs: BTreeMap::new(),
             capabilities: BTreeMap::new(),
@@ -194,6 +204,7 @@ impl Recording {
             bound_ports: BTreeSet::new(),
             arguments: ArgumentValues::default(),
             events: Events::default(),
+            lives: Vec::new(),
             startup: None,
             sources: Vec::new(),
             provenance: Provenance::default(),
@@ -223,6 +234,63 @@ impl Recording {
         }
         self.gaps.sort();
         self.gaps.dedup();
+    }
+}
+
+/// One life of the container: from a start (or from when trace attached) to its end.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Life {
+    /// When trace first saw it (RFC 3339, UTC, seconds): its start, or when trace attached.
+    pub seen_at: String,
+    /// Whether it was recorded from its first instruction.
+    pub startup_seen: bool,
+    /// How it ended; absent while it still ran when recording stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<Ending>,
+}
+
+/// How a life of the container ended.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Ending {
+    /// When (RFC 3339, UTC, seconds).
+    pub at: String,
+    /// Its exit code as Docker reports it (128 + signal for a process killed by a signal).
+    pub exit_code: i64,
+    /// The kernel's OOM killer ended it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub oom_killed: bool,
+    /// It was stopped or killed on request (`docker stop`, `docker kill`, compose down, trace
+    /// itself) rather than ending on its own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub requested: bool,
+}
+
+impl Ending {
+    /// A crash: it ended on its own with a non-zero status, or the OOM killer ended it.
+    pub fn crashed(&self) -> bool {
+        self.oom_killed || (!self.requested && self.exit_code != 0)
+    }
+}
+
+impl std::fmt::Display for Ending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.oom_killed {
+            return write!(f, "killed by the OOM killer (exit code {})", self.exit_code);
+        }
+        let how = if self.requested {
+            "stopped on request, "
+        } else {
+            ""
+        };
+        match self.exit_code {
+            129..=159 => write!(
+                f,
+                "{how}killed by signal {} (exit code {})",
+                self.exit_code - 128,
+                self.exit_code
+            ),
+            code => write!(f, "{how}exited with code {code}"),
+        }
     }
 }
 
@@ -343,6 +411,12 @@ pub enum GapKind {
     /// A merged recording: the sources' containers were configured differently, or some did not
     /// record their configuration (v5); advice from the configuration is left out.
     ConfigsDiffer,
+    /// The container crashed while it was recorded (v6): it exited non-zero on its own or was
+    /// OOM-killed. The profiles hold what it did up to then, its crash path included.
+    ContainerCrashed,
+    /// The container started while trace had no free target slot, or at another cgroup level
+    /// than the other targets (v6): that life was not recorded.
+    LifeMissed,
 }
 
 /// A known gap, with a sentence for humans.

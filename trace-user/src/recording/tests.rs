@@ -1,6 +1,7 @@
 use super::*;
 
-const FIXTURE: &str = include_str!("../../tests/data/recording-v5.json");
+const FIXTURE: &str = include_str!("../../tests/data/recording-v6.json");
+const FIXTURE_V5: &str = include_str!("../../tests/data/recording-v5.json");
 const FIXTURE_V4: &str = include_str!("../../tests/data/recording-v4.json");
 const FIXTURE_V3: &str = include_str!("../../tests/data/recording-v3.json");
 const FIXTURE_V2: &str = include_str!("../../tests/data/recording-v2.json");
@@ -40,6 +41,57 @@ fn v3_recordings_load_as_current_and_write_back_with_only_the_version_changed() 
 }
 
 #[test]
+fn v6_keeps_lives_and_what_was_found_at_attach_and_v5_loads_without() {
+    let recording = Recording::from_json(FIXTURE, "v6.json").unwrap();
+    assert_eq!(recording.lives.len(), 2);
+    let first = recording.lives[0].ended.as_ref().unwrap();
+    assert_eq!(
+        (first.exit_code, first.requested, first.crashed()),
+        (137, true, false)
+    );
+    assert_eq!(
+        first.to_string(),
+        "stopped on request, killed by signal 9 (exit code 137)"
+    );
+    assert!(recording.lives[1].ended.is_none());
+    assert!(
+        recording
+            .found_at_attach
+            .contains(&"/usr/local/bin/workload".into())
+    );
+    let v5 = Recording::from_json(FIXTURE_V5, "v5.json").unwrap();
+    assert!(v5.lives.is_empty() && v5.found_at_attach.is_empty());
+    let mut without = recording.clone();
+    without.lives.clear();
+    without.found_at_attach.clear();
+    assert_eq!(without.to_json(), v5.to_json());
+}
+
+#[test]
+fn endings_tell_crashes_from_stops() {
+    let ending = |exit_code, oom_killed, requested| crate::recording::Ending {
+        at: "t".into(),
+        exit_code,
+        oom_killed,
+        requested,
+    };
+    assert!(ending(1, false, false).crashed());
+    assert!(ending(139, false, false).crashed());
+    assert!(ending(0, true, false).crashed());
+    assert!(
+        ending(0, true, true).crashed(),
+        "an OOM kill is a crash even while stopping"
+    );
+    assert!(!ending(0, false, false).crashed());
+    assert!(!ending(143, false, true).crashed());
+    assert_eq!(ending(1, false, false).to_string(), "exited with code 1");
+    assert_eq!(
+        ending(137, true, false).to_string(),
+        "killed by the OOM killer (exit code 137)"
+    );
+}
+
+#[test]
 fn v4_recordings_load_without_configuration_or_identity() {
     let recording = Recording::from_json(FIXTURE_V4, "v4.json").unwrap();
     assert_eq!(recording.container.config, None);
@@ -47,7 +99,7 @@ fn v4_recordings_load_without_configuration_or_identity() {
     assert!(recording.runc_capabilities.is_empty() && recording.borrowed_capabilities.is_empty());
     assert_eq!(
         recording.to_json(),
-        FIXTURE_V4.replace("\"schema_version\": 4", "\"schema_version\": 5")
+        FIXTURE_V4.replace("\"schema_version\": 4", "\"schema_version\": 6")
     );
 }
 
@@ -123,7 +175,7 @@ fn v1_recordings_load_as_current_with_only_syscalls_recorded() {
 
 #[test]
 fn rejects_other_versions_and_documents() {
-    let newer = FIXTURE.replace("\"schema_version\": 5", "\"schema_version\": 99");
+    let newer = FIXTURE.replace("\"schema_version\": 6", "\"schema_version\": 99");
     let err = Recording::from_json(&newer, "r.json").unwrap_err();
     assert!(
         matches!(err, RecordingError::UnsupportedVersion { found: 99, .. }),
@@ -131,10 +183,10 @@ fn rejects_other_versions_and_documents() {
     );
     assert!(
         err.to_string()
-            .starts_with("r.json: recording schema version 99 is not supported (this trace reads versions 1 to 5)"),
+            .starts_with("r.json: recording schema version 99 is not supported (this trace reads versions 1 to 6)"),
         "{err}"
     );
-    let zero = FIXTURE.replace("\"schema_version\": 5", "\"schema_version\": 0");
+    let zero = FIXTURE.replace("\"schema_version\": 6", "\"schema_version\": 0");
     assert!(matches!(
         Recording::from_json(&zero, "z.json"),
         Err(RecordingError::UnsupportedVersion { found: 0, .. })

@@ -1,9 +1,15 @@
 //! Resolving a container through the Docker API (bollard).
 
+use std::collections::{BTreeMap, HashMap};
+
 use bollard::Docker;
 use bollard::errors::Error as BollardError;
-use bollard::models::ContainerInspectResponse;
-use bollard::query_parameters::ListContainersOptionsBuilder;
+use bollard::models::{ContainerInspectResponse, EventMessage};
+use bollard::query_parameters::{
+    EventsOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
+    RestartContainerOptionsBuilder,
+};
+use futures_util::{Stream, StreamExt};
 
 use crate::recording::{ContainerConfig, MountConfig};
 
@@ -27,6 +33,25 @@ pub struct ContainerTarget {
     pub mounts: Vec<String>,
     /// What it is allowed: user, privileges, namespaces, mounts, limits, ports.
     pub config: ContainerConfig,
+    /// Its labels (the image's included).
+    pub labels: BTreeMap<String, String>,
+    /// Its state when inspected.
+    pub state: ContainerState,
+}
+
+/// A container's state as Docker reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContainerState {
+    /// Docker's status word: created, running, restarting, exited, ...
+    pub status: String,
+    /// Its main process runs.
+    pub running: bool,
+    /// Docker is about to start it again (restart policy).
+    pub restarting: bool,
+    /// The last exit code.
+    pub exit_code: i64,
+    /// The OOM killer ended it last.
+    pub oom_killed: bool,
 }
 
 /// Errors talking to Docker, each a one-line message saying what to do.
@@ -148,16 +173,30 @@ async fn inspect(
         .unwrap_or_default()
         .trim_start_matches('/')
         .to_owned();
+    let labels: BTreeMap<String, String> = inspect
+        .config
+        .as_ref()
+        .and_then(|c| c.labels.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
     let state = inspect.state.unwrap_or_default();
     let running = state.running == Some(true);
+    let container_state = ContainerState {
+        status: state
+            .status
+            .map_or_else(|| "unknown".to_owned(), |s| s.to_string()),
+        running,
+        restarting: state.restarting == Some(true),
+        exit_code: state.exit_code.unwrap_or(0),
+        oom_killed: state.oom_killed == Some(true),
+    };
     let pid = state
         .pid
         .and_then(|pid| u32::try_from(pid).ok())
         .filter(|_| running)
         .unwrap_or(0);
-    let status = state
-        .status
-        .map_or_else(|| "not running".to_owned(), |s| s.to_string());
+    let status = container_state.status.clone();
     let mut mounts: Vec<String> = inspect
         .mounts
         .unwrap_or_default()
@@ -173,6 +212,8 @@ async fn inspect(
         image: inspect.config.and_then(|c| c.image).unwrap_or_default(),
         image_id: inspect.image.unwrap_or_default(),
         pid,
+        labels,
+        state: container_state,
     };
     Ok((container, running && pid > 0, status))
 }
@@ -275,4 +316,70 @@ async fn running_names(docker: &Docker) -> Result<Vec<String>, DockerError> {
         .collect();
     names.sort();
     Ok(names)
+}
+
+/// The ids of every container Docker knows (running or not), newest first.
+pub async fn all_ids(docker: &Docker) -> Result<Vec<String>, DockerError> {
+    let options = ListContainersOptionsBuilder::default().all(true).build();
+    let list = docker
+        .list_containers(Some(options))
+        .await
+        .map_err(DockerError::Api)?;
+    Ok(list.into_iter().filter_map(|c| c.id).collect())
+}
+
+/// Restarts a running container (`docker restart`, 10 s to stop).
+pub async fn restart(docker: &Docker, id: &str) -> Result<(), DockerError> {
+    let options = RestartContainerOptionsBuilder::default().t(10).build();
+    docker
+        .restart_container(id, Some(options))
+        .await
+        .map_err(DockerError::Api)
+}
+
+/// The last `lines` lines of the container's log (stdout and stderr), lossily decoded.
+pub async fn last_log_lines(docker: &Docker, id: &str, lines: usize) -> Vec<String> {
+    let options = LogsOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .follow(false)
+        .tail(&lines.to_string())
+        .build();
+    let mut logs = docker.logs(id, Some(options));
+    let mut text = Vec::new();
+    while let Some(Ok(chunk)) = logs.next().await {
+        text.extend_from_slice(&chunk.into_bytes());
+    }
+    String::from_utf8_lossy(&text)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What happened to a container, from Docker's event stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerEvent {
+    /// The container's id.
+    pub id: String,
+    /// Docker's action: `start`, `kill`, `stop`, `die`, `oom`, `restart`, ...
+    pub action: String,
+    /// The event's attributes (`exitCode` for `die`, `signal` for `kill`, the labels, ...).
+    pub attributes: HashMap<String, String>,
+}
+
+/// Docker's container events from now on.
+pub fn container_events(
+    docker: &Docker,
+) -> impl Stream<Item = Result<ContainerEvent, DockerError>> + use<> {
+    let filters = HashMap::from([("type".to_owned(), vec!["container".to_owned()])]);
+    let options = EventsOptionsBuilder::default().filters(&filters).build();
+    docker.events(Some(options)).map(|event| {
+        let EventMessage { action, actor, .. } = event.map_err(DockerError::Api)?;
+        let actor = actor.unwrap_or_default();
+        Ok(ContainerEvent {
+            id: actor.id.unwrap_or_default(),
+            action: action.unwrap_or_default(),
+            attributes: actor.attributes.unwrap_or_default(),
+        })
+    })
 }

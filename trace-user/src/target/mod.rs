@@ -5,6 +5,7 @@ pub mod create;
 pub mod docker;
 pub mod identity;
 pub mod lifecycle;
+pub mod snapshot;
 
 pub use cgroup::CgroupV2;
 pub use docker::ContainerTarget;

@@ -3,7 +3,7 @@
 //! this (host) process, and every one of 20,000 distinct opens, once.
 
 use std::{
-    collections::BTreeSet,
+    collections::{BTreeMap, BTreeSet},
     env,
     ffi::CString,
     fmt::Write as _,
@@ -104,13 +104,20 @@ struct Run {
 /// Attaches to `cgroup`, runs [`file_workload`] there (working in `dir`) while this process
 /// opens a file of its own, and collects everything the probe saw. `None` (skipped) if this
 /// kernel cannot run every program.
+#[allow(clippy::too_many_lines, reason = "one traced run, step by step")]
 fn trace_child(cgroup: &TempCgroup, dir: &Path) -> Option<Run> {
     let started = Instant::now();
-    let mut probe = Probe::attach(ProbeTarget {
+    let running = [ProbeTarget {
         cgroup_id: fs::metadata(&cgroup.0).expect("stat cgroup").ino(),
         cgroup_level: 1,
+    }];
+    let mut probe = Probe::load(&ProbeOptions {
+        slots: 1,
+        running: &running,
+        index_mask: None,
     })
     .expect("attach");
+    let slot = probe.running_slots()[0];
     let attach_time = started.elapsed();
     let features = probe.features().clone();
     if let Some(gap) = features.missing.first() {
@@ -188,11 +195,16 @@ fn trace_child(cgroup: &TempCgroup, dir: &Path) -> Option<Run> {
     reader.read_ready(&mut events);
     let drain_time = drained.elapsed();
     assert_eq!(reader.malformed_records(), 0);
+    let counts = probe.counts(slot).expect("counts");
     let run = Run {
         events,
-        dropped: probe.dropped_events().expect("dropped"),
-        caps: probe.capability_counts().expect("caps"),
-        sockets: probe.socket_counts().expect("sockets"),
+        dropped: counts.dropped,
+        caps: counts
+            .capabilities
+            .get(&CapChecker::Application)
+            .cloned()
+            .unwrap_or_default(),
+        sockets: counts.sockets,
         child_pid: value("TRACE_PID="),
         port: value("TRACE_PORT="),
     };
@@ -297,6 +309,7 @@ impl<'a> Check<'a> {
                 }
                 ProbeEvent::Exec(x) => (x.pid, vec![]),
                 ProbeEvent::Bind(b) | ProbeEvent::Listen(b) => (b.pid, vec![]),
+                ProbeEvent::CgroupCaught(_) | ProbeEvent::CgroupGone(_) => continue,
             };
             assert!(pids.contains(&pid), "an event of pid {pid}: {event:?}");
             for path in paths.into_iter().flatten() {

@@ -17,6 +17,7 @@ use std::{
 use super::super::*;
 use super::kernel::skip;
 use crate::recording::{SyscallName, syscall_name};
+use trace_common::Abi;
 
 const IMAGE: &str = "trace-test/busybox:local";
 const NNP: &[&str] = &["--security-opt", "no-new-privileges"];
@@ -46,6 +47,8 @@ fn docker_missing() -> Option<String> {
 /// One container start traced from its first instruction.
 struct Start {
     caught: Option<(u64, u32)>,
+    /// Its cgroup's removal was reported.
+    gone: bool,
     phases: PhaseSyscallCounts,
     counts: SyscallCounts,
     events: Vec<ProbeEvent>,
@@ -91,17 +94,23 @@ fn traced_start(options: &[&str], cmd: &[&str]) -> Option<Start> {
         .to_owned();
     let container = Container(id.clone());
 
-    let mut probe =
-        Probe::attach_pending(&[id.clone(), format!("docker-{id}.scope")]).expect("arm the probe");
+    let mut probe = Probe::load(&ProbeOptions {
+        slots: 4,
+        running: &[],
+        index_mask: None,
+    })
+    .expect("arm the probe");
+    let phase_programs = [
+        features::CATCH_PROGRAM,
+        features::DROP_PROGRAM,
+        features::PHASE_FILTER_PROGRAM,
+        features::PHASE_EXEC_PROGRAM,
+    ];
     let pending: Vec<_> = probe
         .features()
         .missing
         .iter()
-        .filter(|gap| {
-            FEATURES
-                .iter()
-                .any(|f| f.pending_only && f.program == gap.program)
-        })
+        .filter(|gap| phase_programs.contains(&gap.program))
         .collect();
     if let Some(gap) = pending.first() {
         skip(&format!(
@@ -110,18 +119,41 @@ fn traced_start(options: &[&str], cmd: &[&str]) -> Option<Start> {
         ));
         return None;
     }
-    assert_eq!(probe.caught_cgroup().expect("read target"), None);
     let mut reader = probe.take_event_reader().expect("first reader");
 
     let started = Instant::now();
     let out = docker(&["start", "-a", &id]);
     let ran = started.elapsed();
+    // The container's cgroup is gone once `docker start -a` returns, or soon after.
     let mut events = Vec::new();
-    reader.read_ready(&mut events);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let gone = |events: &[ProbeEvent], cgroup_id: u64| {
+        events
+            .iter()
+            .any(|e| matches!(e, ProbeEvent::CgroupGone(g) if g.cgroup_id == cgroup_id))
+    };
+    let caught = loop {
+        reader.read_ready(&mut events);
+        let caught = events.iter().find_map(|e| match e {
+            ProbeEvent::CgroupCaught(c) if c.container_id == id => Some(c.clone()),
+            _ => None,
+        });
+        if caught.as_ref().is_some_and(|c| gone(&events, c.cgroup_id)) || Instant::now() > deadline
+        {
+            break caught;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let slot = caught.as_ref().and_then(|c| c.slot);
+    let counts = slot.map(|slot| probe.counts(slot).expect("read counts"));
     let start = Start {
-        caught: probe.caught_cgroup().expect("read target"),
-        phases: probe.phase_syscall_counts().expect("read phase counts"),
-        counts: probe.syscall_counts().expect("read counts"),
+        caught: caught.as_ref().map(|c| (c.cgroup_id, c.level)),
+        gone: caught.as_ref().is_some_and(|c| gone(&events, c.cgroup_id)),
+        phases: counts
+            .as_ref()
+            .map(|c| c.syscalls.clone())
+            .unwrap_or_default(),
+        counts: counts.map(|c| c.allowed_syscalls()).unwrap_or_default(),
         events,
         exit_code: out.status.code(),
         ran,
@@ -172,7 +204,12 @@ fn phases_of_a_container_start() {
         assert_eq!(start.exit_code, Some(0), "{mode}: the container failed");
         let (id, level) = start.caught.expect("the cgroup was caught");
         assert!(id != 0 && level >= 1, "{mode}: caught ({id}, {level})");
-        assert!(start.phases.filter_seen && start.phases.exec_seen, "{mode}");
+        assert!(start.gone, "{mode}: the cgroup's removal was reported");
+        assert!(
+            !start.phases.runc_after_filter.counts.is_empty()
+                && !start.phases.application.counts.is_empty(),
+            "{mode}"
+        );
 
         // runc builds the rootfs and installs its filter before the filter is in force.
         assert!(
@@ -267,7 +304,7 @@ fn without_a_filter_phase_1_is_empty() {
         return;
     };
     assert_eq!(start.exit_code, Some(0));
-    assert!(!start.phases.filter_seen && start.phases.exec_seen);
+    assert!(!start.phases.application.counts.is_empty());
     assert_eq!(start.phases.runc_after_filter, SyscallCounts::default());
     let p0 = start.names(Phase::RuncBeforeFilter);
     let p2 = start.names(Phase::Application);
@@ -303,7 +340,8 @@ fn measure_runc_after_filter() {
             let Some(start) = traced_start(options, &["true"]) else {
                 return;
             };
-            caught += usize::from(start.caught.is_some() && start.phases.exec_seen);
+            caught +=
+                usize::from(start.caught.is_some() && !start.phases.application.counts.is_empty());
             self_execs += usize::from(start.events.iter().any(|e| {
                 matches!(e, ProbeEvent::File(f) if f.op == FileOp::Exec
                     && f.phase == Phase::RuncBeforeFilter)

@@ -1,0 +1,248 @@
+//! Loading and attaching the programs: the mandatory system call counter, and the optional
+//! programs of [`FEATURES`], each checked against this kernel's tracepoints first.
+
+use std::{io, path::Path, time::Instant};
+
+use aya::{
+    Ebpf,
+    programs::{RawTracePoint, TracePoint},
+};
+use trace_common::{
+    CGROUP_MKDIR_ID_OFFSET, CGROUP_MKDIR_LEVEL_OFFSET, CGROUP_MKDIR_PATH_OFFSET,
+    CGROUP_MKDIR_ROOT_OFFSET, SYS_EXIT_NR_OFFSET, SYS_EXIT_RET_OFFSET,
+};
+
+use super::{AttachPoint, Feature, LoadedProgram, MissingFeature, ProbeError, btf, links, tracefs};
+
+/// The eBPF program counting system calls (a function name in trace-ebpf).
+const SYSCALL_PROGRAM: &str = "syscall_enter";
+/// The raw tracepoint it attaches to.
+const SYSCALL_TRACEPOINT: &str = "sys_enter";
+/// [`super::ProbeFeatures::syscall_attach`] for it.
+pub(super) const SYSCALL_ATTACH: &str = "raw_tracepoint/sys_enter";
+
+/// Loads and attaches the mandatory system call counter.
+pub(super) fn attach_syscall_counter(ebpf: &mut Ebpf) -> Result<LoadedProgram, ProbeError> {
+    attach_sys_enter(ebpf, SYSCALL_PROGRAM)
+}
+
+/// Loads `program` (a raw tracepoint program of the object) and attaches it to `sys_enter`.
+pub(super) fn attach_sys_enter(
+    ebpf: &mut Ebpf,
+    program: &'static str,
+) -> Result<LoadedProgram, ProbeError> {
+    let name = program;
+    let load_error = |source| ProbeError::LoadProgram {
+        program: name,
+        source,
+    };
+    let program: &mut RawTracePoint = ebpf
+        .program_mut(name)
+        .ok_or(ProbeError::Missing {
+            kind: "program",
+            name,
+        })?
+        .try_into()
+        .map_err(load_error)?;
+    let started = Instant::now();
+    program.load().map_err(load_error)?;
+    let load_time = started.elapsed();
+    program
+        .attach(SYSCALL_TRACEPOINT)
+        .map_err(|source| ProbeError::Attach {
+            program: name,
+            attach_point: SYSCALL_ATTACH,
+            source,
+        })?;
+    Ok(LoadedProgram {
+        program: name,
+        verified_insns: program
+            .info()
+            .ok()
+            .and_then(|i| i.verified_instruction_count()),
+        load_time,
+        attached: 1,
+    })
+}
+
+/// What the optional programs depend on.
+pub(super) struct AttachEnv<'a> {
+    pub(super) layout: &'a btf::KernelLayout,
+    /// The tracefs directory, or why there is none.
+    pub(super) tracefs: Result<&'a Path, String>,
+    /// The `cap_capable` format had the fields the capability program reads.
+    pub(super) cap_fields_ok: bool,
+}
+
+/// Loads an optional program and attaches it where it can; everything that fails goes to
+/// `missing`. Returns the program if it runs somewhere.
+pub(super) fn attach_optional(
+    ebpf: &mut Ebpf,
+    feature: &Feature,
+    env: &AttachEnv<'_>,
+    missing: &mut Vec<MissingFeature>,
+    links: &mut links::Links,
+) -> Option<LoadedProgram> {
+    let AttachPoint::Tracepoints { category, names } = feature.attach else {
+        return None;
+    };
+    let gap = |name: &str, why: String| MissingFeature {
+        what: feature.lost,
+        program: feature.program,
+        attach_point: format!("tracepoint/{category}/{name}"),
+        why,
+    };
+    let all_missing = |missing: &mut Vec<MissingFeature>, why: &str| {
+        missing.extend(names.iter().map(|name| gap(name, why.to_owned())));
+    };
+    if !(feature.layout_ok)(env.layout) {
+        all_missing(
+            missing,
+            "this kernel's BTF lacks a struct member the program reads",
+        );
+        return None;
+    }
+    let tracefs = match &env.tracefs {
+        Ok(dir) => *dir,
+        Err(e) => {
+            all_missing(missing, &format!("no tracefs and mounting it failed: {e}"));
+            return None;
+        }
+    };
+    if category == "capability" && !env.cap_fields_ok {
+        all_missing(
+            missing,
+            "no capability:cap_capable tracepoint with int fields `cap` and `ret` (a recent kernel has it)",
+        );
+        return None;
+    }
+    let mut usable = Vec::new();
+    for name in names {
+        match check_format(tracefs, category, name) {
+            Ok(()) => usable.push(*name),
+            Err(why) => missing.push(gap(name, why)),
+        }
+    }
+    if usable.is_empty() {
+        return None;
+    }
+
+    let program: &mut TracePoint = match ebpf.program_mut(feature.program).map(TryInto::try_into) {
+        Some(Ok(program)) => program,
+        Some(Err(e)) => {
+            all_missing(missing, &one_line(&e));
+            return None;
+        }
+        None => {
+            all_missing(missing, "the embedded eBPF object lacks it: rebuild trace");
+            return None;
+        }
+    };
+    let started = Instant::now();
+    if let Err(e) = program.load() {
+        log::debug!("loading {} failed: {e:?}", feature.program);
+        all_missing(
+            missing,
+            &format!("the kernel refused the program: {}", one_line(&e)),
+        );
+        return None;
+    }
+    let load_time = started.elapsed();
+    let mut attached = 0;
+    for name in usable {
+        match program
+            .attach(category, name)
+            .and_then(|id| program.take_link(id))
+        {
+            Ok(link) => {
+                links.push(link);
+                attached += 1;
+            }
+            Err(e) => missing.push(gap(name, one_line(&e))),
+        }
+    }
+    (attached > 0).then(|| LoadedProgram {
+        program: feature.program,
+        verified_insns: program
+            .info()
+            .ok()
+            .and_then(|i| i.verified_instruction_count()),
+        load_time,
+        attached,
+    })
+}
+
+/// Checks a tracepoint's record layout against what the program reads: syscall exits
+/// `__syscall_nr` and `ret`, `sched_process_exec`'s `filename` (a `__data_loc` at 8).
+fn check_format(tracefs: &Path, category: &str, name: &str) -> Result<(), String> {
+    let format = tracefs::read_format(tracefs, category, name)
+        .map_err(|e| format!("no such tracepoint on this kernel ({e})"))?;
+    let expect = |field: &str, offset: usize, size: usize| match tracefs::field(&format, field) {
+        Some(f) if f.offset == offset && f.size == size => Ok(()),
+        found => Err(format!(
+            "field `{field}` is {found:?}, the program reads {size} bytes at {offset}"
+        )),
+    };
+    match category {
+        "syscalls" => {
+            expect("__syscall_nr", SYS_EXIT_NR_OFFSET, 4)?;
+            expect("ret", SYS_EXIT_RET_OFFSET, 8)
+        }
+        "sched" => expect("filename", 8, 4),
+        "cgroup" => {
+            expect("root", CGROUP_MKDIR_ROOT_OFFSET, 4)?;
+            expect("level", CGROUP_MKDIR_LEVEL_OFFSET, 4)?;
+            expect("id", CGROUP_MKDIR_ID_OFFSET, 8)?;
+            expect("path", CGROUP_MKDIR_PATH_OFFSET, 4)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Offsets of `cred`, `cap` and `ret` in the `capability:cap_capable` record, if `cred` is a
+/// pointer and the others `int`s.
+pub(super) fn cap_capable_fields(tracefs: &Path) -> Option<(u64, u64, u64)> {
+    let format = tracefs::read_format(tracefs, "capability", "cap_capable").ok()?;
+    let cred = tracefs::field(&format, "cred").filter(|f| f.size == 8)?;
+    let cap = tracefs::field(&format, "cap").filter(|f| f.size == 4)?;
+    let ret = tracefs::field(&format, "ret").filter(|f| f.size == 4)?;
+    Some((cred.offset as u64, cap.offset as u64, ret.offset as u64))
+}
+
+/// An error and its sources in one line; of a long verifier log only the first and last lines.
+pub(super) fn one_line(error: &dyn std::error::Error) -> String {
+    let mut parts = Vec::new();
+    let mut next = Some(error);
+    while let Some(e) = next {
+        let text = e.to_string();
+        let lines: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        parts.push(match lines.as_slice() {
+            [] => String::new(),
+            [one] => (*one).to_owned(),
+            [first, .., last] => format!("{first} ... {last}"),
+        });
+        next = e.source();
+    }
+    parts.join(": ")
+}
+
+/// Lifts `RLIMIT_MEMLOCK` for kernels that still charge BPF memory to it (before 5.11). Newer
+/// kernels charge the memory cgroup instead, and the limit may be capped (as in some sandboxes),
+/// so a failure is only logged.
+pub(super) fn raise_memlock_rlimit() {
+    let unlimited = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: setrlimit only reads the struct, which lives across the call.
+    if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &raw const unlimited) } != 0 {
+        log::debug!(
+            "cannot raise RLIMIT_MEMLOCK ({}); fine on kernels >= 5.11",
+            io::Error::last_os_error()
+        );
+    }
+}

@@ -1,0 +1,214 @@
+//! The exercise that runs while a session records: a command on the host, or for `trace run` a
+//! command inside the container (`--exec`), a host command that gets the container's address, or
+//! the built-in crawl of its exposed ports, once the container is ready.
+
+use std::ffi::OsString;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bollard::Docker;
+use tokio::process::Child;
+
+use crate::exercise;
+use crate::target::{self, lifecycle};
+
+/// How long to wait for readiness at most.
+const READY_TIMEOUT: Duration = Duration::from_mins(1);
+/// How long a still-running exercise gets after SIGTERM before SIGKILL.
+const EXERCISE_GRACE: Duration = Duration::from_secs(5);
+
+/// A running exercise: resolves to its exit code.
+pub type Running<'a> = Pin<Box<dyn Future<Output = i32> + 'a>>;
+
+/// What exercises a container `trace run` started.
+#[derive(Clone, Debug, Default)]
+pub struct RunExercise {
+    /// `--exec CMD`: run with `/bin/sh -c` inside the container.
+    pub exec: Option<String>,
+    /// A host command, with `TRACE_CONTAINER`, `TRACE_CONTAINER_ID`, `TRACE_CONTAINER_IP`.
+    pub host: Vec<OsString>,
+    /// `--ready`: `port:N`, `log:TEXT`, `delay:D`.
+    pub ready: Option<String>,
+    /// `--publish` values (their container ports are probed first).
+    pub publish: Vec<String>,
+}
+
+/// Where a started container answers.
+#[derive(Clone, Debug, Default)]
+pub struct Address {
+    /// Its IP address on its first network.
+    pub ip: Option<String>,
+    /// The TCP ports to probe.
+    pub ports: Vec<u16>,
+}
+
+/// Finds where the started container `id` answers and waits until `--ready` holds.
+pub async fn prepare(docker: &Docker, id: &str, exercise: &RunExercise) -> Address {
+    let ip = lifecycle::ip_address(docker, id).await;
+    let ports = exposed_tcp_ports(&exercise.publish, docker, id).await;
+    wait_ready(docker, id, exercise.ready.as_deref(), ip.as_deref(), &ports).await;
+    Address { ip, ports }
+}
+
+/// Starts `command` on the host with `env` added to its environment; `None` for no command.
+pub fn spawn_host(command: &[OsString], env: &[(&str, String)]) -> anyhow::Result<Option<Child>> {
+    let Some((program, args)) = command.split_first() else {
+        return Ok(None);
+    };
+    let child = tokio::process::Command::new(program)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .spawn()
+        .with_context(|| format!("cannot start the exercise {}", program.to_string_lossy()))?;
+    Ok(Some(child))
+}
+
+/// The environment a host exercise of `trace run` gets.
+pub fn run_env(name: &str, id: &str, address: &Address) -> Vec<(&'static str, String)> {
+    vec![
+        ("TRACE_CONTAINER", name.to_owned()),
+        ("TRACE_CONTAINER_ID", id.to_owned()),
+        ("TRACE_CONTAINER_IP", address.ip.clone().unwrap_or_default()),
+    ]
+}
+
+/// The exercise of a `trace run` container: the host command already spawned (`host`), `--exec`
+/// inside the container, or the built-in crawl of its ports; `None` when there is none (no
+/// exercise given and no TCP port: the container is its own exercise).
+pub fn running<'a>(
+    docker: &'a Docker,
+    id: &'a str,
+    exercise: &'a RunExercise,
+    address: &Address,
+    host: Option<&'a mut Child>,
+) -> Option<Running<'a>> {
+    if let Some(child) = host {
+        return Some(Box::pin(wait_child(child)));
+    }
+    if let Some(command) = exercise.exec.as_deref() {
+        let exec = lifecycle::exec_shell(docker, id, command);
+        return Some(Box::pin(async move {
+            exec.await.unwrap_or_else(|e| {
+                eprintln!("trace: error: the exercise failed to run: {e:#}");
+                127
+            })
+        }));
+    }
+    let ip = address
+        .ip
+        .clone()
+        .filter(|_| exercise.host.is_empty() && !address.ports.is_empty())?;
+    Some(Box::pin(builtin(ip, address.ports.clone())))
+}
+
+/// Waits for a host process and returns its exit code (127 when waiting fails).
+pub async fn wait_child(child: &mut Child) -> i32 {
+    child.wait().await.map_or(127, exit_code)
+}
+
+/// A process's exit status as a shell reports it (128 + signal for a killed process).
+pub fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap_or(1)
+}
+
+/// Terminates an exercise that is still running (SIGTERM, then SIGKILL after a grace period).
+pub async fn finish(child: &mut Child) {
+    if matches!(child.try_wait(), Ok(Some(_))) {
+        return;
+    }
+    if let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) {
+        // SAFETY: kill(2) with a pid we spawned and have not reaped; no memory is involved.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+    }
+    if tokio::time::timeout(EXERCISE_GRACE, child.wait())
+        .await
+        .is_err()
+    {
+        let _ = child.kill().await;
+    }
+}
+
+/// The container ports to probe: the published ones, else the image's exposed TCP ports.
+async fn exposed_tcp_ports(publish: &[String], docker: &Docker, id: &str) -> Vec<u16> {
+    let mut ports: Vec<u16> = publish
+        .iter()
+        .filter_map(|p| {
+            let (ports, proto) = p.split_once('/').unwrap_or((p, "tcp"));
+            (proto == "tcp")
+                .then(|| ports.rsplit(':').next()?.parse().ok())
+                .flatten()
+        })
+        .collect();
+    if ports.is_empty() {
+        ports = target::docker::exposed_tcp_ports(docker, id).await;
+    }
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
+/// Waits until `ready` holds: `port:N` (a TCP connect to the container succeeds), `log:TEXT`
+/// (its log shows TEXT), `delay:D`; by default the first exposed port, else one second.
+async fn wait_ready(
+    docker: &Docker,
+    id: &str,
+    ready: Option<&str>,
+    ip: Option<&str>,
+    ports: &[u16],
+) {
+    let condition = ready.map_or_else(
+        || match ports.first() {
+            Some(port) => format!("port:{port}"),
+            None => "delay:1s".to_owned(),
+        },
+        ToOwned::to_owned,
+    );
+    let started = Instant::now();
+    let ready = async {
+        if let Some(port) = condition
+            .strip_prefix("port:")
+            .and_then(|p| p.parse::<u16>().ok())
+        {
+            let Some(ip) = ip else { return };
+            while tokio::net::TcpStream::connect((ip, port)).await.is_err() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        } else if let Some(text) = condition.strip_prefix("log:") {
+            while !lifecycle::logs_contain(docker, id, text).await {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        } else if let Some(delay) = condition
+            .strip_prefix("delay:")
+            .and_then(|d| humantime::parse_duration(d).ok())
+        {
+            tokio::time::sleep(delay).await;
+        }
+    };
+    if tokio::time::timeout(READY_TIMEOUT, ready).await.is_err() {
+        eprintln!(
+            "trace: warning: not ready ({condition}) after {}s; exercising anyway",
+            READY_TIMEOUT.as_secs()
+        );
+    } else {
+        log::info!("ready ({condition}) after {:?}", started.elapsed());
+    }
+}
+
+/// The built-in exercise: GET / on each port and a bounded same-site crawl; reports each fetch on
+/// stderr; succeeds when at least one page answered.
+async fn builtin(ip: String, ports: Vec<u16>) -> i32 {
+    let fetched = exercise::crawl(&ip, &ports).await;
+    for page in &fetched {
+        match page.status {
+            Some(status) => eprintln!("trace: GET {} -> {status}", page.url),
+            None => eprintln!("trace: GET {} -> no answer", page.url),
+        }
+    }
+    i32::from(!fetched.iter().any(|f| f.status.is_some_and(|s| s < 400)))
+}
