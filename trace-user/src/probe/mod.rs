@@ -379,34 +379,34 @@ impl Probe {
 /// slots, a zero cgroup id, targets at different levels.
 fn check_options(options: &ProbeOptions<'_>) -> Result<(), ProbeError> {
     let slots = options.slots;
-        if slots == 0 || slots > MAX_SLOTS {
-            return Err(ProbeError::Slots {
-                asked: slots,
-                max: MAX_SLOTS,
-            });
-        }
-        if options.running.len() > slots as usize {
-            return Err(ProbeError::TooManyRunning {
-                running: options.running.len(),
-                slots,
-            });
-        }
-        if let Some(bad) = options.running.iter().find(|t| t.cgroup_id == 0) {
-            log::debug!("bad running target {bad:?}");
-            return Err(ProbeError::NoTarget);
-        }
-        if let Some(first) = options.running.first()
-            && let Some(other) = options
-                .running
-                .iter()
-                .find(|t| t.cgroup_level != first.cgroup_level)
-        {
-            return Err(ProbeError::Level {
-                cgroup_id: other.cgroup_id,
-                level: other.cgroup_level,
-                expected: first.cgroup_level,
-            });
-        }
+    if slots == 0 || slots > MAX_SLOTS {
+        return Err(ProbeError::Slots {
+            asked: slots,
+            max: MAX_SLOTS,
+        });
+    }
+    if options.running.len() > slots as usize {
+        return Err(ProbeError::TooManyRunning {
+            running: options.running.len(),
+            slots,
+        });
+    }
+    if let Some(bad) = options.running.iter().find(|t| t.cgroup_id == 0) {
+        log::debug!("bad running target {bad:?}");
+        return Err(ProbeError::NoTarget);
+    }
+    if let Some(first) = options.running.first()
+        && let Some(other) = options
+            .running
+            .iter()
+            .find(|t| t.cgroup_level != first.cgroup_level)
+    {
+        return Err(ProbeError::Level {
+            cgroup_id: other.cgroup_id,
+            level: other.cgroup_level,
+            expected: first.cgroup_level,
+        });
+    }
     Ok(())
 }
 

@@ -46,6 +46,10 @@ pub use watch::{Outcome, StopSignals};
 
 /// trace's exit status when a recorded container crashed and nothing else failed.
 pub const EXIT_CRASHED: i32 = 3;
+/// How long Docker's event stream must stay quiet before the session ends.
+const EVENTS_QUIET: Duration = Duration::from_millis(200);
+/// How long the session waits for Docker's last events at most.
+const EVENTS_SETTLE: Duration = Duration::from_secs(2);
 /// How long the container `trace run` starts may take to be caught.
 const CATCH_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -201,7 +205,7 @@ pub async fn record(
         })
         .collect();
     let awaited = request.selection.unmatched_names(&seen);
-    if !awaited.is_empty() {
+    if !awaited.is_empty() && request.start.is_none() {
         eprintln!(
             "trace: waiting for container{} {} to start; recording from its first instruction",
             if awaited.len() == 1 { "" } else { "s" },
@@ -278,6 +282,27 @@ pub fn container_info(container: &ContainerTarget) -> ContainerInfo {
         mounts: container.mounts.iter().map(|m| m.as_str().into()).collect(),
         config: Some(container.config.clone()),
     }
+}
+
+/// The selection in words, for messages: `named 'a' or 'b'`, `of compose project p`, ...
+fn describe_selection(selection: &Selection) -> String {
+    let mut parts = Vec::new();
+    if !selection.names.is_empty() {
+        let names: Vec<String> = selection.names.iter().map(|n| format!("'{n}'")).collect();
+        parts.push(format!("named {}", names.join(" or ")));
+    }
+    for project in &selection.projects {
+        parts.push(format!("of compose project '{project}'"));
+    }
+    if !selection.labels.is_empty() {
+        let labels: Vec<String> = selection
+            .labels
+            .iter()
+            .map(|(k, v)| v.as_ref().map_or_else(|| k.clone(), |v| format!("{k}={v}")))
+            .collect();
+        parts.push(format!("with label {}", labels.join(" and ")));
+    }
+    parts.join(", or ")
 }
 
 fn short_id(id: &str) -> &str {
@@ -629,6 +654,18 @@ impl Session<'_> {
         self.request.selection.unmatched_names(&seen).is_empty()
     }
 
+    /// Handles the Docker events still on their way (a stop the exercise asked for just before it
+    /// exited), until none comes for [`EVENTS_QUIET`] or [`EVENTS_SETTLE`] has passed.
+    async fn settle_docker_events(&mut self) {
+        let until = tokio::time::Instant::now() + EVENTS_SETTLE;
+        while tokio::time::Instant::now() < until {
+            match tokio::time::timeout(EVENTS_QUIET, self.events.next()).await {
+                Ok(Some(Ok(event))) => self.on_docker(&event).await,
+                _ => break,
+            }
+        }
+    }
+
     /// Prints how each crashed container ended and its last log lines; whether any crashed.
     fn report_crashes(&self) -> bool {
         let mut crashed = false;
@@ -654,16 +691,33 @@ impl Session<'_> {
             let counts = self.probe.counts(slot)?;
             self.targets.add_counts(index, &counts);
         }
-        // Containers that died without Docker's stream telling (it may lag or have ended).
+        self.settle_docker_events().await;
+        // Containers that died without Docker's stream telling yet (it lags the kernel's
+        // records): their end is read from their state.
         for index in 0..self.targets.tracked.len() {
             let id = self.targets.tracked[index].container.id.clone();
             let Ok(now_state) = docker_api::resolve_any(self.docker, &id).await else {
                 continue;
             };
-            let tracked = &mut self.targets.tracked[index];
-            if now_state.state.running {
+            let state = &now_state.state;
+            let unended = self.targets.tracked[index]
+                .lives
+                .iter()
+                .any(|l| l.life.ended.is_none());
+            if state.running {
+                let tracked = &mut self.targets.tracked[index];
                 tracked.recording.identity =
                     identity::observe(now_state.pid, tracked.recording.execs.keys());
+            } else if unended && !state.restarting {
+                if state.oom_killed {
+                    self.targets.on_docker(&id, "oom", None, &now());
+                }
+                self.on_docker(&ContainerEvent {
+                    id: id.clone(),
+                    action: "die".into(),
+                    attributes: [("exitCode".to_owned(), state.exit_code.to_string())].into(),
+                })
+                .await;
             }
         }
         let malformed = self.reader.malformed_records();
@@ -672,6 +726,18 @@ impl Session<'_> {
             finish::complete(tracked, &features, malformed, &outcome.reason);
         }
         let grouped = finish::group(&self.targets.tracked);
+        if grouped.is_empty() {
+            let running = docker_api::running_names(self.docker).await?;
+            anyhow::bail!(
+                "no container {} ran while recording; nothing was written (running containers: {})",
+                describe_selection(&self.request.selection),
+                if running.is_empty() {
+                    "none".to_owned()
+                } else {
+                    running.join(", ")
+                }
+            );
+        }
         let dirs: Vec<PathBuf> = grouped
             .iter()
             .map(|g| match &self.request.out {
@@ -715,9 +781,7 @@ impl Session<'_> {
                 recording: g.recording.clone(),
             });
         }
-        if grouped.is_empty() {
-            eprintln!("trace: no container matched: nothing was recorded, nothing written");
-        } else {
+        {
             eprintln!(
                 "trace: recorded {} output director{}:",
                 grouped.len(),
@@ -734,7 +798,6 @@ impl Session<'_> {
             StopReason::Signal { .. } => outcome.exit_code,
             _ if outcome.exit_code != 0 => outcome.exit_code,
             _ if crashed => EXIT_CRASHED,
-            _ if grouped.is_empty() && !self.request.selection.is_empty() => 1,
             _ => checked,
         };
         Ok(Finished {
@@ -748,6 +811,19 @@ impl Session<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn selections_in_words() {
+        let selection = Selection {
+            names: vec!["web".into(), "db".into()],
+            labels: vec![("tier".into(), Some("data".into())), ("team".into(), None)],
+            projects: vec!["shop".into()],
+        };
+        assert_eq!(
+            describe_selection(&selection),
+            "named 'web' or 'db', or of compose project 'shop', or with label tier=data and team"
+        );
+    }
 
     #[test]
     fn short_ids() {

@@ -29,9 +29,9 @@ pub struct Tracked {
     pub lives: Vec<Living>,
     /// The counters of its lives whose slots were read and released.
     pub counts: SlotCounts,
-    /// A stop or kill was asked for through Docker since its last start.
+    /// A stop or kill was asked for through Docker since its last death.
     pub stop_requested: bool,
-    /// The OOM killer hit it since its last start.
+    /// The OOM killer hit it since its last death.
     pub oom: bool,
     /// The last log lines of its latest crash.
     pub crash_log: Vec<String>,
@@ -131,9 +131,9 @@ impl Targets {
     /// A new life of the recorded container `index`.
     pub fn add_life(&mut self, index: usize, cgroup_id: u64, slot: Option<u32>, life: Life) {
         self.by_cgroup.insert(cgroup_id, index);
+        // The stop and OOM flags are not reset here but at the death they lead to: Docker's
+        // events (kill, die) may be handled after the kernel reported the next life's cgroup.
         let tracked = &mut self.tracked[index];
-        tracked.stop_requested = false;
-        tracked.oom = false;
         if slot.is_none() {
             tracked.recording.gaps.push(Gap {
                 kind: GapKind::LifeMissed,
@@ -381,6 +381,19 @@ mod tests {
         );
         assert_eq!(ended[1], None);
         assert!(t.tracked[0].crashed().is_none());
+    }
+
+    #[test]
+    fn a_stop_reported_around_the_next_lifes_cgroup_is_still_a_stop() {
+        let mut t = Targets::default();
+        t.adopt(tracked("a"), 10, Some(0), life("t1"));
+        t.on_docker("a", "kill", None, "t2");
+        // `docker restart`: the new cgroup's record is handled before Docker's `die`.
+        t.on_cgroup(&caught(11, Some(1), "a"), "t2");
+        assert_eq!(t.on_docker("a", "die", Some(137), "t2"), None);
+        assert!(t.tracked[0].crashed().is_none());
+        // The next death, unasked for, is a crash again.
+        assert_eq!(t.on_docker("a", "die", Some(2), "t3"), Some(0));
     }
 
     #[test]

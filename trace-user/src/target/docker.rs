@@ -303,7 +303,8 @@ pub async fn is_running(docker: &Docker, id: &str) -> Result<bool, DockerError> 
     }
 }
 
-async fn running_names(docker: &Docker) -> Result<Vec<String>, DockerError> {
+/// The names of the running containers, sorted.
+pub async fn running_names(docker: &Docker) -> Result<Vec<String>, DockerError> {
     let options = ListContainersOptionsBuilder::default().all(false).build();
     let list = docker
         .list_containers(Some(options))
