@@ -654,6 +654,37 @@ impl Session<'_> {
         self.request.selection.unmatched_names(&seen).is_empty()
     }
 
+    /// What each container's state says at the end: the identity of those still running, the
+    /// end of those that died without Docker's stream telling yet (it lags the kernel's records).
+    async fn final_states(&mut self) {
+        for index in 0..self.targets.tracked.len() {
+            let id = self.targets.tracked[index].container.id.clone();
+            let Ok(now_state) = docker_api::resolve_any(self.docker, &id).await else {
+                continue;
+            };
+            let state = &now_state.state;
+            let unended = self.targets.tracked[index]
+                .lives
+                .iter()
+                .any(|l| l.life.ended.is_none());
+            if state.running {
+                let tracked = &mut self.targets.tracked[index];
+                tracked.recording.identity =
+                    identity::observe(now_state.pid, tracked.recording.execs.keys());
+            } else if unended && !state.restarting {
+                if state.oom_killed {
+                    self.targets.on_docker(&id, "oom", None, &now());
+                }
+                self.on_docker(&ContainerEvent {
+                    id: id.clone(),
+                    action: "die".into(),
+                    attributes: [("exitCode".to_owned(), state.exit_code.to_string())].into(),
+                })
+                .await;
+            }
+        }
+    }
+
     /// Handles the Docker events still on their way (a stop the exercise asked for just before it
     /// exited), until none comes for [`EVENTS_QUIET`] or [`EVENTS_SETTLE`] has passed.
     async fn settle_docker_events(&mut self) {
@@ -692,34 +723,7 @@ impl Session<'_> {
             self.targets.add_counts(index, &counts);
         }
         self.settle_docker_events().await;
-        // Containers that died without Docker's stream telling yet (it lags the kernel's
-        // records): their end is read from their state.
-        for index in 0..self.targets.tracked.len() {
-            let id = self.targets.tracked[index].container.id.clone();
-            let Ok(now_state) = docker_api::resolve_any(self.docker, &id).await else {
-                continue;
-            };
-            let state = &now_state.state;
-            let unended = self.targets.tracked[index]
-                .lives
-                .iter()
-                .any(|l| l.life.ended.is_none());
-            if state.running {
-                let tracked = &mut self.targets.tracked[index];
-                tracked.recording.identity =
-                    identity::observe(now_state.pid, tracked.recording.execs.keys());
-            } else if unended && !state.restarting {
-                if state.oom_killed {
-                    self.targets.on_docker(&id, "oom", None, &now());
-                }
-                self.on_docker(&ContainerEvent {
-                    id: id.clone(),
-                    action: "die".into(),
-                    attributes: [("exitCode".to_owned(), state.exit_code.to_string())].into(),
-                })
-                .await;
-            }
-        }
+        self.final_states().await;
         let malformed = self.reader.malformed_records();
         let features = self.probe.features().clone();
         for tracked in &mut self.targets.tracked {
