@@ -226,6 +226,7 @@ fn run_server(bench: &Bench, server: Server, outsider_ns: Option<f64>) -> Result
     load()?; // warm-up
     let out = tempfile::tempdir()?;
     let target = Target {
+        idle: &[],
         name: container.name(),
         cgroup_dir: None,
     };

@@ -60,6 +60,7 @@ pub fn run(bench: &Bench) -> Result<StormResult> {
     let untraced = parse(&exec(&container, &storm)?)?;
     let out = tempfile::tempdir()?;
     let target = Target {
+        idle: &[],
         name: container.name(),
         cgroup_dir: None,
     };

@@ -186,9 +186,17 @@ impl SyscallResults {
     }
 }
 
+/// Idle containers recorded besides the target by `trace, 8 targets`.
+const IDLE_TARGETS: usize = 7;
+
 pub fn run(bench: &Bench) -> Result<SyscallResults> {
     let target = Container::run(&bench.image, "trace-bench-target", &[], &[])?;
     let neighbour = Container::run(&bench.image, "trace-bench-neighbour", &[], &[])?;
+    // Seven idle targets for `trace, 8 targets`: what the others pay must not grow with them.
+    let idle = (0..IDLE_TARGETS)
+        .map(|_| Container::run(&bench.image, "trace-bench-idle", &[], &[]))
+        .collect::<Result<Vec<_>>>()?;
+    let idle_names: Vec<&str> = idle.iter().map(Container::name).collect();
     let cgroup_dir = super::cgroup::dir(target.pid()?)?;
     // The workloads run side by side on the last CPU; tracers and Docker get the others.
     let cpus = Cpus::split()?;
@@ -199,6 +207,7 @@ pub fn run(bench: &Bench) -> Result<SyscallResults> {
         Config::Untraced,
         Config::Floor,
         Config::Trace,
+        Config::TraceEight,
         Config::Bpftrace,
         Config::Strace,
     ];
@@ -214,6 +223,7 @@ pub fn run(bench: &Bench) -> Result<SyscallResults> {
         for config in order {
             let tracer_target = Target {
                 name: target.name(),
+                idle: &idle_names,
                 cgroup_dir: Some(&cgroup_dir),
             };
             let session = tracers::start(bench, config, &tracer_target, out.path())?;

@@ -21,6 +21,8 @@ pub enum Config {
     Floor,
     /// `trace --container TARGET`.
     Trace,
+    /// `trace --container TARGET` and 7 idle containers: 8 targets armed.
+    TraceEight,
     /// The same with another `trace` binary (`--baseline`).
     TraceBaseline,
     /// bpftrace counting the target cgroup's system calls per number.
@@ -35,6 +37,7 @@ impl Config {
             Config::Untraced => "untraced",
             Config::Floor => "floor",
             Config::Trace => "trace",
+            Config::TraceEight => "trace, 8 targets",
             Config::TraceBaseline => "trace (baseline)",
             Config::Bpftrace => "bpftrace",
             Config::Strace => "strace -f -c",
@@ -45,6 +48,8 @@ impl Config {
 /// The container a tracer watches.
 pub struct Target<'a> {
     pub name: &'a str,
+    /// Idle containers `trace, 8 targets` records besides it.
+    pub idle: &'a [&'a str],
     /// Its cgroup v2 directory on the host (bpftrace filters on its id; only bpftrace needs it).
     pub cgroup_dir: Option<&'a Path>,
 }
@@ -93,7 +98,7 @@ pub fn start(
     let (mut cmd, armed_line, on_stderr): (Command, &str, bool) = match config {
         Config::Untraced | Config::Strace => return Ok(None),
         Config::Floor => (Command::new(&bench.floor), "armed", false),
-        Config::Trace | Config::TraceBaseline => {
+        Config::Trace | Config::TraceBaseline | Config::TraceEight => {
             let binary = match (config, &bench.baseline) {
                 (Config::TraceBaseline, Some(baseline)) => baseline,
                 (Config::TraceBaseline, None) => bail!("no --baseline trace binary"),
@@ -101,6 +106,11 @@ pub fn start(
             };
             let mut cmd = Command::new(binary);
             cmd.args(["--container", target.name, "--out"]).arg(out_dir);
+            if config == Config::TraceEight {
+                for idle in target.idle {
+                    cmd.args(["--container", idle]);
+                }
+            }
             (cmd, "trace: recording container", true)
         }
         Config::Bpftrace => {
