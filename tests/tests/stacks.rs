@@ -36,6 +36,14 @@ fn trace(system: &System, args: &[&str]) -> Output {
         .expect("run trace")
 }
 
+/// Runs `trace SELECT... --out OUT -- sh -c EXERCISE`.
+fn trace_exercising(system: &System, select: &[&str], out: &Path, exercise: &str) -> Output {
+    let out = out.display().to_string();
+    let mut args = select.to_vec();
+    args.extend(["--out", &out, "--", "sh", "-c", exercise]);
+    trace(system, &args)
+}
+
 /// Starts `image CMD` `PROOF_STARTS` times under `seccomp`, runs `exercise` in it each time (retried
 /// for a few seconds while a server starts) and asserts it passes.
 fn proven(image: &str, cmd: &[&str], seccomp: &Path, exercise: &[&str]) {
@@ -88,19 +96,7 @@ fn a_container_the_exercise_starts_is_recorded_from_its_start() {
     let exercise = format!(
         "docker run -d --name {name} {image} sleep 600 >/dev/null && docker exec {name} sh /exercise.sh && docker rm -f {name} >/dev/null"
     );
-    let output = trace(
-        &system,
-        &[
-            "--container",
-            &name,
-            "--out",
-            &out.path().display().to_string(),
-            "--",
-            "sh",
-            "-c",
-            &exercise,
-        ],
-    );
+    let output = trace_exercising(&system, &["--container", &name], out.path(), &exercise);
     let _ = docker(&["rm", "-f", &name]);
     assert!(output.status.success(), "{}", describe(&output));
     assert!(
@@ -170,19 +166,7 @@ fn a_compose_project_gives_one_profile_per_service() {
          {dc} down -t 1\n"
     );
     let out = work.path().join("profiles");
-    let output = trace(
-        &system,
-        &[
-            "--compose-project",
-            &project,
-            "--out",
-            &out.display().to_string(),
-            "--",
-            "sh",
-            "-c",
-            &exercise,
-        ],
-    );
+    let output = trace_exercising(&system, &["--compose-project", &project], &out, &exercise);
     let _ = Command::new("sh")
         .args(["-c", &format!("{dc} down -t 1")])
         .output();
@@ -234,19 +218,7 @@ fn a_restarted_container_keeps_one_recording_with_both_lives() {
     let exercise = format!(
         "docker exec {name} sh /exercise.sh && docker restart -t 1 {name} >/dev/null && docker exec {name} sh /exercise.sh"
     );
-    let output = trace(
-        &system,
-        &[
-            "--container",
-            name,
-            "--out",
-            &out.path().display().to_string(),
-            "--",
-            "sh",
-            "-c",
-            &exercise,
-        ],
-    );
+    let output = trace_exercising(&system, &["--container", name], out.path(), &exercise);
     assert!(output.status.success(), "{}", describe(&output));
     let recording = read_json(&out.path().join("recording.json"));
     let lives = recording["lives"].as_array().expect("lives");
@@ -289,19 +261,7 @@ fn a_running_service_is_completed_from_proc_or_restarted() {
         "for i in $(seq 50); do docker exec {name} python3 /srv/exercise.py 8000 && exit 0; sleep 0.2; done; exit 1"
     );
     let attached = tempfile::tempdir().unwrap();
-    let output = trace(
-        &system,
-        &[
-            "--container",
-            &name,
-            "--out",
-            &attached.path().display().to_string(),
-            "--",
-            "sh",
-            "-c",
-            &exercise,
-        ],
-    );
+    let output = trace_exercising(&system, &["--container", &name], attached.path(), &exercise);
     assert!(output.status.success(), "{}", describe(&output));
     let recording = read_json(&attached.path().join("recording.json"));
     assert_eq!(recording["startup_seen"], false);
@@ -324,19 +284,11 @@ fn a_running_service_is_completed_from_proc_or_restarted() {
     }
 
     let restarted = tempfile::tempdir().unwrap();
-    let output = trace(
+    let output = trace_exercising(
         &system,
-        &[
-            "--container",
-            &name,
-            "--restart",
-            "--out",
-            &restarted.path().display().to_string(),
-            "--",
-            "sh",
-            "-c",
-            &exercise,
-        ],
+        &["--container", &name, "--restart"],
+        restarted.path(),
+        &exercise,
     );
     assert!(output.status.success(), "{}", describe(&output));
     let recording = read_json(&restarted.path().join("recording.json"));
@@ -395,18 +347,11 @@ fn a_container_crashing_at_startup_fails_the_run() {
 
     let name = unique("trace-crash");
     let attach_out: PathBuf = tempfile::tempdir().unwrap().keep();
-    let output = trace(
+    let output = trace_exercising(
         &system,
-        &[
-            "--container",
-            &name,
-            "--out",
-            &attach_out.display().to_string(),
-            "--",
-            "sh",
-            "-c",
-            &format!("docker run --name {name} {image} python3 -c 'import nonexist'; true"),
-        ],
+        &["--container", &name],
+        &attach_out,
+        &format!("docker run --name {name} {image} python3 -c 'import nonexist'; true"),
     );
     let _ = docker(&["rm", "-f", &name]);
     check(&output, &attach_out);

@@ -605,6 +605,27 @@ impl FileOp {
     }
 }
 
+/// The x86_64 `open(2)` flags both sides read (the kernel side keys file records by them, userspace
+/// tells accesses apart by them).
+pub mod open_flags {
+    /// The access mode bits.
+    pub const O_ACCMODE: u32 = 0o3;
+    /// Write only.
+    pub const O_WRONLY: u32 = 0o1;
+    /// Read and write.
+    pub const O_RDWR: u32 = 0o2;
+    /// Create if missing.
+    pub const O_CREAT: u32 = 0o100;
+    /// Truncate.
+    pub const O_TRUNC: u32 = 0o1000;
+    /// Append.
+    pub const O_APPEND: u32 = 0o2000;
+    /// Must be a directory.
+    pub const O_DIRECTORY: u32 = 0o200_000;
+    /// A path-only descriptor.
+    pub const O_PATH: u32 = 0o10_000_000;
+}
+
 /// Path slots of a [`FileRecord`], in the order their bytes follow the header.
 pub const PATH_REQUESTED: usize = 0;
 /// The absolute directory a relative requested path is relative to (cwd or the dirfd's file).

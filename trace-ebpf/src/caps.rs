@@ -8,9 +8,10 @@ use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
 use trace_common::{CAP_SLOTS, CapChecker, NO_OFFSET, Phase, cap_slot};
 
 use crate::{
-    CAP_CRED_OFFSET, CAP_FIELD_OFFSET, CAP_RET_OFFSET, CAPS, OFFSETS, count, global,
+    CAP_CRED_OFFSET, CAP_FIELD_OFFSET, CAP_RET_OFFSET, CAPS, OFFSETS, count, current_target,
+    global,
     kernel::{current_task, read},
-    current_target, runc_task,
+    runc_task,
 };
 
 /// `capability:cap_capable(cred, target_ns, capable_ns, cap, ret)`; `ret != 0` is a denial.

@@ -13,6 +13,7 @@
 
 use aya_ebpf::{helpers::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext};
 use core::ffi::c_void;
+use trace_common::open_flags::{O_CREAT, O_TRUNC, O_WRONLY};
 
 use aya_ebpf::helpers::generated::bpf_probe_read_user_str;
 use trace_common::{
@@ -78,9 +79,6 @@ const SYS_OPENAT2: i32 = 437;
 const SYS_FACCESSAT2: i32 = 439;
 const SYS_FCHMODAT2: i32 = 452;
 
-const O_WRONLY: u32 = 0o1;
-const O_CREAT: u32 = 0o100;
-const O_TRUNC: u32 = 0o1000;
 /// Open flags that change what an open means for a profile (access mode, create, truncate,
 /// append, directory, no-follow, path-only, tmpfile). Opens differing only in other flags
 /// (`O_CLOEXEC`, `O_NONBLOCK`, ...) are one fact.
@@ -483,7 +481,10 @@ pub fn emit(call: &FileCall) -> Result<(), i64> {
         paths.set(PATH_BASE, walk_into(&mut b, s, base, root, &mut outside));
     }
     if let Some(object) = call.object {
-        paths.set(PATH_RESOLVED, walk_into(&mut b, s, object, root, &mut outside));
+        paths.set(
+            PATH_RESOLVED,
+            walk_into(&mut b, s, object, root, &mut outside),
+        );
     }
     if let Some((len, cut)) = second {
         // SAFETY: `str2` is inside the scratch value.

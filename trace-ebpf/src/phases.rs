@@ -219,7 +219,9 @@ fn read_kernel(dst: &mut [u8], src: u64) -> bool {
 /// Sends a cgroup record (with a wakeup: they are rare and userspace acts on them).
 #[inline(always)]
 fn announce(rec: &CgroupRecord) -> Result<(), i64> {
-    CGROUP_EVENTS.output::<CgroupRecord>(rec, 0).map_err(i64::from)
+    CGROUP_EVENTS
+        .output::<CgroupRecord>(rec, 0)
+        .map_err(i64::from)
 }
 
 /// `cgroup:cgroup_rmdir(root, level, id, path)`.

@@ -7,11 +7,9 @@ use aya_ebpf::{helpers::bpf_probe_read_user, macros::tracepoint, programs::Trace
 use trace_common::{RECORD_BIND, RECORD_LISTEN, SOCKET_SLOTS, SocketRecord, socket_slot};
 
 use crate::{
-    OFFSETS, SOCKETS, count,
-    global,
+    OFFSETS, SOCKETS, Target, count, current_target, global,
     kernel::{exit_nr_ret, fd_file, read, read_ptr, syscall_args},
     path::{DedupKey, KEY_SOCKET, current_pid, key_tag, remember, seen, send},
-    Target, current_target,
 };
 
 const SYS_SOCKET: i32 = 41;

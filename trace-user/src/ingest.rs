@@ -6,18 +6,13 @@ use crate::probe::{BindEvent, ExecEvent, FileEvent, ProbeEvent, ProbeFeatures};
 use crate::recording::{
     Access, Category, Gap, GapKind, PathBytes, Recording, absolute, syscall_name,
 };
+use trace_common::open_flags::{
+    O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_RDWR, O_TRUNC, O_WRONLY,
+};
 use trace_common::{Abi, FileOp, Phase};
 
 const ENOENT: i64 = 2;
 const ENOTDIR: i64 = 20;
-
-const O_ACCMODE: u32 = 0o3;
-const O_WRONLY: u32 = 0o1;
-const O_RDWR: u32 = 0o2;
-const O_CREAT: u32 = 0o100;
-const O_TRUNC: u32 = 0o1000;
-const O_APPEND: u32 = 0o2000;
-const O_DIRECTORY: u32 = 0o200_000;
 
 /// Adds one event to the recording. Events whose paths were cut are not recorded as paths (a cut
 /// path names another file); they count as dropped, so the summary warns.

@@ -44,6 +44,7 @@ use std::io::Read;
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use trace_common::open_flags::{O_ACCMODE, O_APPEND, O_DIRECTORY, O_PATH, O_RDWR, O_WRONLY};
 
 use crate::recording::{Access, PathBytes};
 
@@ -61,13 +62,6 @@ const MAX_DESCRIPTORS: usize = 65_536;
 const MAX_MAPS_BYTES: u64 = 64 << 20;
 /// At most this many bytes of one `cgroup.procs`, `mountinfo` or `fdinfo` are read.
 const MAX_SMALL_FILE_BYTES: u64 = 4 << 20;
-
-const O_ACCMODE: u32 = 0o3;
-const O_WRONLY: u32 = 0o1;
-const O_RDWR: u32 = 0o2;
-const O_APPEND: u32 = 0o2000;
-const O_DIRECTORY: u32 = 0o200_000;
-const O_PATH: u32 = 0o10_000_000;
 
 /// The suffix the kernel adds to the path of a file that was unlinked.
 const DELETED: &[u8] = b" (deleted)";
