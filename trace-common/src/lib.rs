@@ -605,7 +605,7 @@ impl FileOp {
     }
 }
 
-/// The x86_64 `open(2)` flags both sides read (the kernel side keys file records by them, userspace
+/// The `x86_64` `open(2)` flags both sides read (the kernel side keys file records by them, userspace
 /// tells accesses apart by them).
 pub mod open_flags {
     /// The access mode bits.
