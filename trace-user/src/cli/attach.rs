@@ -66,7 +66,11 @@ async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
         out: if single {
             Out::Dir(args.out.clone())
         } else {
-            Out::Root(args.out.clone().unwrap_or_else(|| "profiles".into()))
+            Out::Root(
+                args.out
+                    .clone()
+                    .unwrap_or_else(|| session::DEFAULT_OUT.into()),
+            )
         },
         options: args.profile.options(),
         check: args.check.clone(),

@@ -44,6 +44,8 @@ use select::{Candidate, Group, Selection};
 use targets::{CRASH_LOG_LINES, CgroupAction, Targets, Tracked};
 pub use watch::{Outcome, StopSignals};
 
+/// Where the output directories go by default.
+pub const DEFAULT_OUT: &str = "profiles";
 /// trace's exit status when a recorded container crashed and nothing else failed.
 pub const EXIT_CRASHED: i32 = 3;
 /// How long Docker's event stream must stay quiet before the session ends.
@@ -120,8 +122,6 @@ pub struct Finished {
     /// trace's exit status: 128 + signal, the exercise's failure, [`EXIT_CRASHED`], the drift
     /// check's, else 0.
     pub exit_code: i32,
-    /// The exercise's own status (0 without one).
-    pub exercise_code: i32,
 }
 
 type DockerEvents = Pin<Box<dyn Stream<Item = Result<ContainerEvent, DockerError>>>>;
@@ -746,9 +746,8 @@ impl Session<'_> {
             .iter()
             .map(|g| match &self.request.out {
                 Out::Dir(Some(dir)) if grouped.len() == 1 => dir.clone(),
-                Out::Dir(None) if grouped.len() == 1 => PathBuf::from("profiles").join(&g.name),
                 Out::Dir(Some(root)) | Out::Root(root) => root.join(&g.name),
-                Out::Dir(None) => PathBuf::from("profiles").join(&g.name),
+                Out::Dir(None) => PathBuf::from(DEFAULT_OUT).join(&g.name),
             })
             .collect();
         // The committed profiles are read before anything is written (--out may be --check).
@@ -785,15 +784,13 @@ impl Session<'_> {
                 recording: g.recording.clone(),
             });
         }
-        {
-            eprintln!(
-                "trace: recorded {} output director{}:",
-                grouped.len(),
-                if grouped.len() == 1 { "y" } else { "ies" }
-            );
-            for (g, dir) in grouped.iter().zip(&dirs) {
-                eprintln!("{}", finish::summary_line(g, dir));
-            }
+        eprintln!(
+            "trace: recorded {} output director{}:",
+            grouped.len(),
+            if grouped.len() == 1 { "y" } else { "ies" }
+        );
+        for (g, dir) in grouped.iter().zip(&dirs) {
+            eprintln!("{}", finish::summary_line(g, dir));
         }
         let crashed = self.report_crashes();
         // The probe detaches when the session is dropped (about 2 s, a grace period per
@@ -804,11 +801,7 @@ impl Session<'_> {
             _ if crashed => EXIT_CRASHED,
             _ => checked,
         };
-        Ok(Finished {
-            written,
-            exit_code,
-            exercise_code: outcome.exit_code,
-        })
+        Ok(Finished { written, exit_code })
     }
 }
 
