@@ -78,6 +78,17 @@ impl Container {
         }
     }
 
+    /// Takes charge of the existing container `name` (started by someone else), to remove it
+    /// when dropped.
+    pub fn existing(name: &str) -> Result<Self> {
+        let id = docker_ok(&["inspect", "--format", "{{.Id}}", name])?;
+        Ok(Self {
+            name: name.to_string(),
+            id,
+            keep: false,
+        })
+    }
+
     /// The container's name.
     pub fn name(&self) -> &str {
         &self.name

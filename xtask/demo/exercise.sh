@@ -2,12 +2,18 @@
 # The demo's default exercise: what `cargo xtask demo` runs while trace records the demo container,
 # and again against a fresh container under the recorded seccomp profile.
 # Usage: exercise.sh [CONTAINER]   (default: $TRACE_CONTAINER)
+# With TRACE_DEMO_IMAGE set, it first starts CONTAINER from that image, as a test suite starts the
+# containers it tests: trace, told the name beforehand, records it from its first instruction.
 set -eu
 
 c="${1:-${TRACE_CONTAINER:-}}"
 if [ -z "$c" ]; then
     echo "usage: $0 CONTAINER (or set TRACE_CONTAINER)" >&2
     exit 2
+fi
+
+if [ -n "${TRACE_DEMO_IMAGE:-}" ]; then
+    docker run -d --name "$c" "$TRACE_DEMO_IMAGE" >/dev/null
 fi
 
 fetch() {
@@ -36,10 +42,10 @@ for _ in 1 2 3; do
     esac
 done
 
-# trace attaches to a container that is already running, so it cannot see how httpd started
-# (socket, bind, listen...): start a second httpd on port 8080 so that the recording covers that
-# too, as trace's warning advises. Without it the profile lacks bind and the proof container's httpd
-# cannot start.
+# When trace attaches to a container that was already running (`cargo xtask demo --container` of a
+# running one), it cannot see how httpd started (socket, bind, listen...): a second httpd on port
+# 8080 puts that in the recording too, as trace's warning advises. Without it the profile would lack
+# bind and the proof container's httpd could not start.
 docker exec "$c" httpd -p 8080 -h /www
 page="$(docker exec "$c" wget -qO- http://127.0.0.1:8080/)"
 case "$page" in

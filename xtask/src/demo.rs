@@ -1,10 +1,11 @@
 //! `cargo xtask demo`: trace's main job end to end, on a fresh machine.
 //!
 //! 1. setup, and `trace` built in release;
-//! 2. the built-in demo container (busybox httpd, image `trace-demo/httpd:local`) started as
-//!    `trace-demo`, unless `--container NAME` names a running one;
-//! 3. `trace --container NAME --out profiles/NAME -- EXERCISE...` (default exercise:
-//!    xtask/demo/exercise.sh);
+//! 2. `trace --container NAME --out profiles/NAME -- EXERCISE...` (default exercise:
+//!    xtask/demo/exercise.sh). Without `--container`, the exercise itself starts the built-in demo
+//!    container (busybox httpd, image `trace-demo/httpd:local`) as `trace-demo`, as tests start
+//!    the containers they test, so trace records it from its first instruction; with it, trace
+//!    attaches to the running container NAME;
 //! 4. the proof: a fresh container of the same image and command under
 //!    `--security-opt seccomp=profiles/NAME/seccomp.json`, the same exercise against it (and, for the
 //!    built-in demo, a mkdir that the exercise never made, which must be refused): PASS or FAIL;
@@ -34,16 +35,13 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     let trace = target_dir().join("release/trace");
     let root = workspace_root();
 
-    let (name, demo) = if let Some(name) = &args.container {
+    let (name, demo_image) = if let Some(name) = &args.container {
         (name.clone(), None)
     } else {
         let image = ensure_image(TestImage::Demo)?;
         remove_container(DEMO_CONTAINER);
-        let demo = Container::run_named(&image, DEMO_CONTAINER, &[], &[])?;
-        eprintln!("demo: started container {DEMO_CONTAINER} from {image}");
-        (DEMO_CONTAINER.to_string(), Some(demo))
+        (DEMO_CONTAINER.to_string(), Some(image))
     };
-    let target = Target::inspect(&name)?;
     let out = PathBuf::from("profiles").join(&name);
     let exercise = if args.exercise.is_empty() {
         vec![root.join(DEFAULT_EXERCISE).display().to_string()]
@@ -51,17 +49,31 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         args.exercise.clone()
     };
 
-    eprintln!("demo: tracing {name} while `{}` runs", exercise.join(" "));
-    cmd::run(
-        Command::new(&trace)
-            .current_dir(&root)
-            .args(["--container", &name, "--out"])
-            .arg(&out)
-            .arg("--")
-            .args(&exercise)
-            .env("TRACE_CONTAINER", &name),
-    )
-    .context("tracing the exercise")?;
+    let mut tracing = Command::new(&trace);
+    tracing
+        .current_dir(&root)
+        .args(["--container", &name, "--out"])
+        .arg(&out)
+        .arg("--")
+        .args(&exercise)
+        .env("TRACE_CONTAINER", &name);
+    if let Some(image) = &demo_image {
+        eprintln!(
+            "demo: tracing {name}, which `{}` starts from {image}",
+            exercise.join(" ")
+        );
+        tracing.env("TRACE_DEMO_IMAGE", image);
+    } else {
+        eprintln!("demo: tracing {name} while `{}` runs", exercise.join(" "));
+    }
+    let traced = cmd::run(&mut tracing).context("tracing the exercise");
+    // The demo container, started by the exercise, is removed at the end like the proof's.
+    let demo = match demo_image {
+        Some(_) => Container::existing(&name).ok(),
+        None => None,
+    };
+    traced?;
+    let target = Target::inspect(&name)?;
 
     let seccomp = root.join(&out).join("seccomp.json");
     if !seccomp.is_file() {
