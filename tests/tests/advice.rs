@@ -1,4 +1,4 @@
-//! Real-system tests of the hardening advice (issue 6): a container started with risky settings
+//! Real-system tests of the hardening advice: a container started with risky settings
 //! gets those warnings and `docker exec`'s runc init is not counted as the application; for nginx
 //! and python, a new container started with exactly the advised flags (and the generated seccomp
 //! profile) still passes its exercise, and the advice bites (a write outside the advised tmpfs

@@ -1,8 +1,8 @@
-//! Real-system tests of issue 7: the Docker-default-relative profile lets the exercise pass under
-//! Docker and is never looser than Docker's default for clone, personality and socket, and allows
-//! personality and prctl only with the argument values the recording holds; `trace
-//! check` and `trace run --check` tell an equal recording (exit 0) from one with a new system call
-//! and a new file (exit 1, both named).
+//! Real-system tests of `trace check` and the Docker-default-relative seccomp choice: the profile
+//! lets the exercise pass under Docker and is never looser than Docker's default for clone,
+//! personality and socket, and allows personality and prctl only with the argument values the
+//! recording holds; `trace check` and `trace run --check` tell an equal recording (exit 0) from
+//! one with a new system call and a new file (exit 1, both named).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -171,6 +171,34 @@ fn bad_recordings_are_refused() {
             "{\"defaultAction\": \"SCMP_ACT_ERRNO\"}".to_owned(),
             "not a trace recording",
         ),
+        (
+            "empty-name.json",
+            good.replace("\"accept4\"", "\"\""),
+            "\"\" is not a system call of x86_64",
+        ),
+        (
+            "bogus.json",
+            good.replace("\"_llseek\"", "\"bogus\""),
+            "\"bogus\" is not a system call of x86",
+        ),
+        (
+            "newline.json",
+            good.replace("\"close\"", "\"close\\n  ]\""),
+            "is not a system call of x86_64",
+        ),
+        (
+            "image-id.json",
+            good.replace(
+                "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                "../../../../containers/json?x=",
+            ),
+            "is not an image id",
+        ),
+        (
+            "flag-image.json",
+            good.replace("\"petclinic:local\"", "\"--privileged\""),
+            "\"--privileged\" is not an image reference",
+        ),
     ];
     for (name, contents, expected) in cases {
         let path = dir.path().join(name);
@@ -190,6 +218,17 @@ fn bad_recordings_are_refused() {
             assert!(!out.exists(), "{command} {name}: nothing is written");
         }
     }
+    // Larger than any recording may be: refused before it is parsed.
+    let huge = dir.path().join("huge.json");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len((64 << 20) + 1)
+        .unwrap();
+    let err = one_line_error(&trace(
+        &system.trace_bin(),
+        &["render", huge.to_str().unwrap()],
+    ));
+    assert!(err.contains("larger than the 64 MiB"), "{err}");
     let missing = one_line_error(&trace(
         &system.trace_bin(),
         &["render", "/nonexistent/recording.json"],

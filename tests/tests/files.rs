@@ -1,4 +1,4 @@
-//! Real-system tests of the file, program, capability and socket recording (issue 3): a scripted
+//! Real-system tests of the file, program, capability and socket recording: a scripted
 //! workload with known accesses, hostile file names through the real `apparmor_parser`, and the
 //! used-file list of a Debian python image.
 
@@ -363,4 +363,45 @@ fn python_files_list_names_interpreter_libraries_and_modules() {
             .collect::<Vec<_>>(),
         "sorted"
     );
+}
+
+/// A shell script as the entrypoint (`#!/bin/sh`): the script is recorded as executed (not as a
+/// link to busybox), its interpreter too, and the AppArmor profile lets both be executed.
+#[test]
+fn a_script_entrypoint_is_executed() {
+    let Some(system) = system_tier("a_script_entrypoint_is_executed") else {
+        return;
+    };
+    let image = ensure_image(TestImage::Busybox).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let rec = trace_tests::trace_run(
+        &system.trace_bin(),
+        out.path(),
+        &["--entrypoint", "/exercise.sh", &image],
+    );
+    let script = accesses(&rec, "/exercise.sh");
+    assert!(
+        script.contains(&"exec".to_owned()),
+        "/exercise.sh: {script:?}"
+    );
+    let interpreter = accesses(&rec, "/bin/busybox");
+    assert!(
+        interpreter.contains(&"exec".to_owned()),
+        "/bin/busybox: {interpreter:?}"
+    );
+    assert!(
+        rec["links"].get("/exercise.sh").is_none(),
+        "a script is no link to its interpreter: {}",
+        rec["links"]
+    );
+    let profile = std::fs::read_to_string(out.path().join("apparmor.profile")).unwrap();
+    for path in ["/exercise.sh", "/bin/busybox"] {
+        let rule = profile
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("\"{path}\" ")))
+            .unwrap_or_else(|| panic!("no rule for {path}:\n{profile}"));
+        assert!(rule.contains("ix,"), "{path} not executable: {rule}");
+    }
+    let files = std::fs::read_to_string(out.path().join("files.txt")).unwrap();
+    assert!(files.lines().any(|l| l == "/exercise.sh"), "{files}");
 }

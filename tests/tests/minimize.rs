@@ -1,4 +1,4 @@
-//! Real-system tests of `trace minimize` and `trace run --minimize` (issue 5): the slim image of
+//! Real-system tests of `trace minimize` and `trace run --minimize`: the slim image of
 //! the Debian python server serves the same pages and is at least 5 times smaller; busybox's
 //! passes its exercise; the workload's resolves its loader and libc through a chain of symlinks;
 //! every slim image carries the original configuration; bad input gives one line.

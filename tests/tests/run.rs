@@ -1,4 +1,4 @@
-//! Real-system tests of `trace run` (issue 4): a container traced from its first instruction, whose
+//! Real-system tests of `trace run`: a container traced from its first instruction, whose
 //! profile then starts the image and passes its exercise 20 times in a row, with and without
 //! no-new-privileges.
 

@@ -3,7 +3,7 @@
 //! `files::file_path`).
 //!
 //! Two records per first sighting: a file record (op `Exec`: the file name as passed, its base if
-//! relative, the executable's absolute path) keyed by the executable, and an exec record (the
+//! relative, the executable's absolute path) keyed by the name and the executable, and an exec record (the
 //! executable's path and the argument area) keyed by the executable and a hash of the arguments.
 
 use aya_ebpf::{macros::tracepoint, programs::TracePointContext};

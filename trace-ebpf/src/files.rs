@@ -372,14 +372,19 @@ pub fn emit(call: &FileCall) -> Result<(), i64> {
     };
 
     // Objects are keyed by identity, before any string is read: repeats cost one lookup. (No
-    // zeroed key first: a zeroed struct compiles to a byte-at-a-time `memset` on BPF.)
-    let object_key = call.object.map(|object| DedupKey {
-        a: object.dentry,
-        b: object.vfsmnt,
-        c: dentry_ino(object.dentry),
-        d: key_tag(KEY_OBJECT, op, call.target.phase, call.result, flags_key),
-        t: call.target.cgroup_id,
-    });
+    // zeroed key first: a zeroed struct compiles to a byte-at-a-time `memset` on BPF.) Not an
+    // exec: each name a program is executed by counts (a script's name, not only its interpreter),
+    // so execs are keyed by the name with the object below.
+    let object_key = call
+        .object
+        .filter(|_| call.op != FileOp::Exec)
+        .map(|object| DedupKey {
+            a: object.dentry,
+            b: object.vfsmnt,
+            c: dentry_ino(object.dentry),
+            d: key_tag(KEY_OBJECT, op, call.target.phase, call.result, flags_key),
+            t: call.target.cgroup_id,
+        });
     if let Some(key) = &object_key
         && seen(key)
     {
@@ -446,7 +451,8 @@ pub fn emit(call: &FileCall) -> Result<(), i64> {
     let key = match object_key {
         Some(key) => key,
         None => {
-            // Keyed by the strings and the directories they are relative to.
+            // Keyed by the strings and the directories they are relative to (and an exec's
+            // executable).
             let identity = |p: Option<PathRef>| p.map_or(0, |p| combine(p.dentry, p.vfsmnt));
             let key = DedupKey {
                 a: if requested_len <= SHORT_STR {
@@ -454,7 +460,7 @@ pub fn emit(call: &FileCall) -> Result<(), i64> {
                 } else {
                     hash_record(s, header, requested_len)
                 } ^ u64::from(call.path == 0),
-                b: second.map_or(0, |(len, _)| hash_str2(s, len)),
+                b: second.map_or_else(|| identity(call.object), |(len, _)| hash_str2(s, len)),
                 c: combine(identity(base), identity(second_base)),
                 d: key_tag(KEY_STRINGS, op, call.target.phase, call.result, flags_key),
                 t: call.target.cgroup_id,

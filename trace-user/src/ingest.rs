@@ -4,7 +4,7 @@
 
 use crate::probe::{BindEvent, ExecEvent, FileEvent, ProbeEvent, ProbeFeatures};
 use crate::recording::{
-    Access, Category, Gap, GapKind, PathBytes, Recording, absolute, syscall_name,
+    Access, Category, Gap, GapKind, PathBytes, Recording, absolute, normalize, syscall_name,
 };
 use trace_common::open_flags::{
     O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_RDWR, O_TRUNC, O_WRONLY,
@@ -26,6 +26,9 @@ pub fn event(recording: &mut Recording, event: &ProbeEvent) {
         ProbeEvent::Exec(ExecEvent { path, argv, .. }) => {
             recording.record_exec(path, argv);
             recording.record_file(path, Access::Exec);
+            if let Some(script) = script_name(recording, path, argv) {
+                recording.record_script(&script, path);
+            }
         }
         ProbeEvent::Bind(BindEvent {
             family,
@@ -46,6 +49,36 @@ pub fn event(recording: &mut Recording, event: &ProbeEvent) {
         // Which container a cgroup is, is the session's business.
         ProbeEvent::CgroupCaught(_) | ProbeEvent::CgroupGone(_) => {}
     }
+}
+
+/// The script an exec of `interpreter` ran, when it was a `#!` script: the kernel runs the
+/// interpreter with the script's name as it was executed after the interpreter and its optional
+/// argument (`argv[1]` or `argv[2]`), and the exec's file record, which comes first, reported that
+/// name as a link to the interpreter. An argument naming a path that really is a link to the
+/// interpreter reads the same way: that path was executed too, so its execute permission stands.
+fn script_name(recording: &Recording, interpreter: &[u8], argv: &[Vec<u8>]) -> Option<PathBytes> {
+    let interpreter = normalize(interpreter);
+    argv.iter().skip(1).take(2).find_map(|arg| {
+        recording
+            .links
+            .iter()
+            .filter(|(_, targets)| targets.contains(&interpreter))
+            .map(|(name, _)| name)
+            .find(|name| names_same_file(arg, name.as_bytes()))
+            .cloned()
+    })
+}
+
+/// Whether the argument `arg` names the absolute path `path`: the same path when absolute; when
+/// relative (to a directory the exec does not say), its end, and only for an argument with a `/`
+/// in it, as a program found through `PATH` is named absolutely (`sh -c true` names no script).
+fn names_same_file(arg: &[u8], path: &[u8]) -> bool {
+    if arg.first() == Some(&b'/') {
+        return normalize(arg).as_bytes() == path;
+    }
+    let relative = normalize(arg);
+    let tail = relative.as_bytes();
+    arg.contains(&b'/') && tail.len() > 1 && path.ends_with(tail)
 }
 
 /// runc building the container before its seccomp filter (`trace run`): mounting, creating
@@ -305,6 +338,64 @@ mod tests {
             phase,
             outside_root: false,
         })
+    }
+
+    /// An exec of `name`, which the kernel resolved to `executable`, run with `argv`: its file
+    /// record, then its exec record, in the order the probe sends them.
+    fn exec(rec: &mut Recording, name: &str, executable: &str, argv: &[&str]) {
+        let ProbeEvent::File(mut file) = file(FileOp::Exec, 0, name, Phase::Application) else {
+            unreachable!()
+        };
+        file.resolved = Some(executable.as_bytes().to_vec());
+        event(rec, &ProbeEvent::File(file));
+        event(
+            rec,
+            &ProbeEvent::Exec(ExecEvent {
+                path: executable.as_bytes().to_vec(),
+                argv: argv.iter().map(|a| a.as_bytes().to_vec()).collect(),
+                truncated: false,
+                pid: 1,
+                cgroup_id: 1,
+                phase: Phase::Application,
+            }),
+        );
+    }
+
+    #[test]
+    fn a_script_is_executed_not_a_link_to_its_interpreter() {
+        let mut rec = recording();
+        // `#!/bin/sh` and `#!/usr/bin/env python3`, by absolute and relative name.
+        exec(
+            &mut rec,
+            "/entry.sh",
+            "/bin/busybox",
+            &["/bin/sh", "/entry.sh", "serve"],
+        );
+        exec(
+            &mut rec,
+            "/app/run.py",
+            "/usr/bin/env",
+            &["/usr/bin/env", "python3", "./run.py"],
+        );
+        // Real symlinks executed stay links, whatever the arguments name.
+        exec(&mut rec, "/bin/true", "/bin/busybox", &["true"]);
+        exec(&mut rec, "/bin/sh", "/bin/busybox", &["sh", "-c", "true"]);
+        for script in ["/entry.sh", "/app/run.py"] {
+            let entry = &rec.files[&normalize(script.as_bytes())];
+            assert!(entry.access.contains(&Access::Exec), "{script}: {entry:?}");
+            assert!(!rec.links.contains_key(&normalize(script.as_bytes())));
+        }
+        for interpreter in ["/bin/busybox", "/usr/bin/env"] {
+            assert!(
+                rec.files[&normalize(interpreter.as_bytes())]
+                    .access
+                    .contains(&Access::Exec)
+            );
+        }
+        for link in ["/bin/sh", "/bin/true"] {
+            assert!(rec.links[&normalize(link.as_bytes())].contains(&normalize(b"/bin/busybox")));
+            assert!(!rec.files.contains_key(&normalize(link.as_bytes())));
+        }
     }
 
     #[test]

@@ -23,6 +23,9 @@
 //! ```
 #![deny(missing_docs)]
 
+#[macro_use]
+mod term;
+
 pub mod check;
 pub mod cli;
 pub mod exercise;

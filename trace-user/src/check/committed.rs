@@ -15,9 +15,7 @@ pub const EXIT_DRIFT: i32 = 1;
 
 /// Reads a recording.json.
 pub fn read_recording(path: &Path) -> anyhow::Result<Recording> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(Recording::from_json(&text, &path.display().to_string())?)
+    Ok(Recording::read(path)?)
 }
 
 /// Prints the report of `recording` against `committed` on stdout; returns the exit status.
@@ -30,9 +28,9 @@ pub fn report(
 ) -> i32 {
     let report = check(recording, committed, &against.display().to_string(), strict);
     if json {
-        print!("{}", render_json(&report));
+        show!("{}", render_json(&report));
     } else {
-        print!("{}", render_text(&report));
+        show!("{}", render_text(&report));
     }
     if report.drift { EXIT_DRIFT } else { EXIT_OK }
 }

@@ -19,11 +19,11 @@ pub(super) fn run(args: &AdviseArgs) -> anyhow::Result<i32> {
             continue;
         }
         let written = out::write_atomic(&dir, file.file_name, file.contents.as_bytes())?;
-        eprintln!("trace: wrote {}", written.display());
+        say!("trace: wrote {}", written.display());
         if file.file_name == advice::HARDENING_FILE {
             markdown = file.contents;
         }
     }
-    print!("{markdown}");
+    show!("{markdown}");
     Ok(0)
 }

@@ -35,7 +35,7 @@ async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
         } else {
             project.clone()
         };
-        eprintln!("trace: recording compose project {project}");
+        say!("trace: recording compose project {project}");
         selection.projects.push(project);
     }
     // One container named: its directory is --out, and the exercise learns which one it is

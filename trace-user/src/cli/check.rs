@@ -23,7 +23,7 @@ pub(super) fn run(args: &CheckArgs) -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("trace: error: {e:#}");
+            say!("trace: error: {e:#}");
             EXIT_ERROR
         }
     }

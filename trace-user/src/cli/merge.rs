@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 
 use super::MergeArgs;
 use crate::out;
@@ -12,9 +12,7 @@ pub(super) fn run(args: &MergeArgs) -> anyhow::Result<i32> {
     // Everything is read and merged before anything is written: an error leaves no output.
     let mut inputs = Vec::with_capacity(args.recordings.len());
     for path in &args.recordings {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        inputs.push(Recording::from_json(&text, &path.display().to_string())?);
+        inputs.push(Recording::read(path)?);
     }
     let options = MergeOptions {
         allow_different_images: args.allow_different_images,
@@ -35,7 +33,7 @@ pub(super) fn run(args: &MergeArgs) -> anyhow::Result<i32> {
     let (dir, name) = split_out(&args.out)?;
     out::prepare_dir(dir)?;
     let written = out::write_atomic(dir, name, merged.to_json().as_bytes())?;
-    println!("{}", summary(&written, inputs.len(), &merged));
+    showln!("{}", summary(&written, inputs.len(), &merged));
     Ok(0)
 }
 
@@ -99,7 +97,7 @@ mod tests {
         std::fs::write(dir.path().join("b.json"), b.to_json()).unwrap();
         let mut c = b.clone();
         c.container.id = "c".repeat(64);
-        c.container.image_id = "sha256:other".into();
+        c.container.image_id = format!("sha256:{}", "0f".repeat(32));
         std::fs::write(dir.path().join("c.json"), c.to_json()).unwrap();
 
         run(&args(

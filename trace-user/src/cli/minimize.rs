@@ -15,9 +15,7 @@ use crate::target;
 
 pub(super) fn run(args: &MinimizeArgs) -> anyhow::Result<i32> {
     let path = &args.recording;
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let recording = Recording::from_json(&text, &path.display().to_string())?;
+    let recording = Recording::read(path)?;
     let options = options(&args.slim)?;
     super::block_on(async {
         let mut signals = StopSignals::install().context("cannot install signal handlers")?;
@@ -41,10 +39,10 @@ pub(super) async fn minimize_recording(
 }
 
 fn print_report(report: &Report) {
-    print!("{}", report.render());
+    show!("{}", report.render());
     for (origin, path) in &report.missing {
         if *origin == minimize::select::Origin::Include {
-            eprintln!("trace: warning: --include {path}: not in the image");
+            say!("trace: warning: --include {path}: not in the image");
         }
     }
 }

@@ -173,8 +173,8 @@ pub struct RunArgs {
     pub exec: Option<String>,
     /// When the container is ready: port:N (a TCP connect works), log:TEXT, delay:D
     /// [default: the first exposed port, else delay:1s].
-    #[arg(long, value_name = "COND")]
-    pub ready: Option<String>,
+    #[arg(long, value_name = "COND", value_parser = parse_ready)]
+    pub ready: Option<crate::session::exercise::Ready>,
     /// Keep the container afterwards (default: stop and remove it).
     #[arg(long)]
     pub keep: bool,
@@ -375,6 +375,25 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+fn parse_ready(text: &str) -> Result<crate::session::exercise::Ready, String> {
+    use crate::session::exercise::Ready;
+    let (kind, value) = text
+        .split_once(':')
+        .ok_or("expected port:N, log:TEXT or delay:D")?;
+    match kind {
+        "port" => match value.parse::<u16>() {
+            Ok(port) if port > 0 => Ok(Ready::Port(port)),
+            _ => Err(format!("{value:?} is not a TCP port (1-65535)")),
+        },
+        "log" if !value.is_empty() => Ok(Ready::Log(value.to_owned())),
+        "log" => Err("log: needs the text to wait for".into()),
+        "delay" => parse_duration(value).map(Ready::Delay),
+        _ => Err(format!(
+            "unknown condition {kind:?}: expected port:N, log:TEXT or delay:D"
+        )),
+    }
+}
+
 /// Runs a recording subcommand on a single-threaded tokio runtime, on a host trace can record.
 fn block_on(
     recording: impl std::future::Future<Output = anyhow::Result<i32>>,
@@ -408,7 +427,7 @@ pub fn main() -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("trace: error: {e:#}");
+            say!("trace: error: {e:#}");
             1
         }
     }
@@ -454,6 +473,38 @@ mod tests {
         );
         assert!(parse(&["-c", "x", "-d", "0s"]).is_err());
         assert!(parse(&["-c", "x", "-d", "soon"]).is_err());
+    }
+
+    #[test]
+    fn readiness_conditions_are_checked() {
+        use crate::session::exercise::Ready;
+        assert_eq!(parse_ready("port:8080"), Ok(Ready::Port(8080)));
+        assert_eq!(
+            parse_ready("log:listening"),
+            Ok(Ready::Log("listening".into()))
+        );
+        assert_eq!(
+            parse_ready("delay:5"),
+            Ok(Ready::Delay(Duration::from_secs(5)))
+        );
+        assert_eq!(
+            parse_ready("delay:250ms"),
+            Ok(Ready::Delay(Duration::from_millis(250)))
+        );
+        for bad in [
+            "bogus",
+            "port:abc",
+            "port:0",
+            "port:70000",
+            "log:",
+            "delay:",
+            "delay:0",
+            "wait:5",
+        ] {
+            assert!(parse_ready(bad).is_err(), "{bad} was accepted");
+        }
+        let err = parse(&["run", "--ready", "port:abc", "img"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
     }
 
     #[test]

@@ -2,8 +2,6 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
-
 use super::RenderArgs;
 use crate::recording::Recording;
 use crate::{out, render};
@@ -12,16 +10,14 @@ pub(super) fn run(args: &RenderArgs) -> anyhow::Result<i32> {
     let (recording, dir) = load(&args.recording, args.out.as_deref())?;
     for file in render::profiles_and_advice(&recording, &args.profile.options(), &dir) {
         let written = out::write_atomic(&dir, file.file_name, file.contents.as_bytes())?;
-        println!("{}", written.display());
+        showln!("{}", written.display());
     }
     Ok(0)
 }
 
 /// Reads a saved recording and prepares the output directory: `out`, or the recording's own.
 pub(super) fn load(path: &Path, out: Option<&Path>) -> anyhow::Result<(Recording, PathBuf)> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let recording = Recording::from_json(&text, &path.display().to_string())?;
+    let recording = Recording::read(path)?;
     let dir = match out {
         Some(dir) => dir,
         None => path

@@ -11,6 +11,9 @@ use crate::session::select::Selection;
 use crate::session::{self, Exercise, Out, Request, StopSignals};
 use crate::target::{self, lifecycle};
 
+/// How long a container may take to stop before trace says it is waiting for it.
+const STOP_NOTICE_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub(super) fn run(args: RunArgs) -> anyhow::Result<i32> {
     super::block_on(run_container(args))
 }
@@ -45,18 +48,20 @@ async fn run_container(args: RunArgs) -> anyhow::Result<i32> {
     };
     let result = session::record(&docker, &request, &mut signals).await;
     if !args.keep {
-        lifecycle::stop(&docker, &id).await;
+        stop(&docker, &id, &mut signals).await;
         lifecycle::remove(&docker, &id).await;
     }
     let finished = result?;
     if !args.minimize {
         return Ok(finished.exit_code);
     }
-    anyhow::ensure!(
-        finished.exit_code == 0,
-        "not minimizing: the recording did not succeed (status {})",
-        finished.exit_code
-    );
+    if finished.exit_code != 0 {
+        say!(
+            "trace: not minimizing: the recording did not succeed (status {})",
+            finished.exit_code
+        );
+        return Ok(finished.exit_code);
+    }
     let recording = &finished
         .written
         .first()
@@ -70,7 +75,7 @@ async fn run_container(args: RunArgs) -> anyhow::Result<i32> {
         "the exercise failed against the slim image {} (status {code}): it needs files the trace did not see; add them with --include (docs/minimize.md)",
         report.tag
     );
-    eprintln!(
+    say!(
         "trace: the exercise passed against the slim image {}",
         report.tag
     );
@@ -100,12 +105,15 @@ async fn exercise_slim(
     spec.image = image.to_owned();
     spec.name = spec.name.map(|name| format!("{name}-slim"));
     let id = lifecycle::create(docker, &spec).await?;
-    eprintln!("trace: exercising the slim image {image}");
+    say!("trace: exercising the slim image {image}");
     let result = async {
         lifecycle::start(docker, &id).await?;
         let name = target::docker::resolve_any(docker, &id).await?.name;
         let run = run_exercise(args);
-        let address = exercise::prepare(docker, &id, &run).await;
+        let address = match exercise::prepare(docker, &id, &run).await {
+            Ok(address) => address,
+            Err(early) => return Ok(early.exit_code),
+        };
         let mut host = exercise::spawn_host(&run.host, &exercise::run_env(&name, &id, &address))?;
         let code = {
             let running = exercise::running(docker, &id, &run, &address, host.as_mut());
@@ -134,8 +142,33 @@ async fn exercise_slim(
     }
     .await;
     if !args.keep {
-        lifecycle::stop(docker, &id).await;
+        stop(docker, &id, signals).await;
         lifecycle::remove(docker, &id).await;
     }
     result
+}
+
+/// Stops a container trace started, as `docker stop` does (SIGTERM, SIGKILL after the timeout);
+/// says so when that takes a while, and kills it at once on a further SIGINT or SIGTERM.
+async fn stop(docker: &Docker, id: &str, signals: &mut StopSignals) {
+    let stopping = lifecycle::stop(docker, id);
+    tokio::pin!(stopping);
+    let interrupted = tokio::select! {
+        () = &mut stopping => return,
+        () = tokio::time::sleep(STOP_NOTICE_AFTER) => false,
+        _ = signals.stop() => true,
+    };
+    if !interrupted {
+        say!(
+            "trace: stopping the container (Docker gives it {} s after SIGTERM; Ctrl-C again kills it now)",
+            lifecycle::STOP_TIMEOUT_S
+        );
+        tokio::select! {
+            () = &mut stopping => return,
+            _ = signals.stop() => {}
+        }
+    }
+    say!("trace: killing the container");
+    lifecycle::kill(docker, id).await;
+    stopping.await;
 }

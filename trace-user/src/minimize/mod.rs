@@ -171,7 +171,7 @@ pub async fn minimize(
         "the recording holds no file observations (a version 1 recording, or a probe without file events): it cannot say what the image needs"
     );
     if recording.events.dropped > 0 {
-        eprintln!(
+        say!(
             "trace: warning: {} events were dropped while recording: the slim image may miss files",
             recording.events.dropped
         );

@@ -54,7 +54,7 @@ impl Progress {
     /// Prints the total.
     pub fn finish(&mut self) {
         let clear = if self.drawn { "\r\x1b[K" } else { "" };
-        eprintln!(
+        say!(
             "{clear}trace: {}: {} in {:.1} s",
             self.what,
             size(self.bytes),

@@ -128,6 +128,20 @@ impl Recording {
         }
     }
 
+    /// Records that `script` was executed by its name and run by `interpreter` (its `#!` line):
+    /// the name is an executed file in its own right, not a link to the interpreter, though the
+    /// kernel's exec reported it as one.
+    pub fn record_script(&mut self, script: &PathBytes, interpreter: impl AsRef<[u8]>) {
+        let interpreter = normalize(interpreter.as_ref());
+        if let Some(targets) = self.links.get_mut(script) {
+            targets.remove(&interpreter);
+            if targets.is_empty() {
+                self.links.remove(script);
+            }
+        }
+        self.record_file(script.as_bytes(), Access::Exec);
+    }
+
     /// Whether the file data (`files`, `links`) is a real observation rather than absent.
     pub fn files_recorded(&self) -> bool {
         self.events.recorded.contains(&Category::Files)

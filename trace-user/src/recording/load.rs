@@ -1,6 +1,13 @@
 //! Reading and writing recording.json, and reading older schema versions.
 
-use super::{Category, Recording, SCHEMA_NAME, SCHEMA_VERSION, SourcesError};
+use std::io::Read;
+use std::path::Path;
+
+use super::{Category, Invalid, Recording, SCHEMA_NAME, SCHEMA_VERSION, SourcesError};
+
+/// The largest recording.json trace reads: 64 MiB, several times a recording of a container that
+/// used 200,000 files. Reading holds a few times the file's size in memory.
+pub const MAX_RECORDING_BYTES: u64 = 64 << 20;
 
 /// Why a recording could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +46,41 @@ pub enum RecordingError {
         /// The file.
         path: String,
     },
+    /// A field no trace run could have written.
+    #[error("{path}: not a valid trace recording: {source}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        #[source]
+        source: Invalid,
+    },
+    /// The file cannot be read.
+    #[error("cannot read {path}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is larger than [`MAX_RECORDING_BYTES`].
+    #[error(
+        "{path}: larger than the {} MiB a recording may be",
+        MAX_RECORDING_BYTES >> 20
+    )]
+    TooLarge {
+        /// The file.
+        path: String,
+    },
+}
+
+/// The fields read before the rest, to tell what the document is (the others are skipped, not
+/// kept).
+#[derive(serde::Deserialize)]
+struct Header {
+    schema: Option<serde_json::Value>,
+    schema_version: Option<serde_json::Value>,
 }
 
 impl Recording {
@@ -56,29 +98,22 @@ impl Recording {
             path: path.to_owned(),
             source,
         };
-        let value: serde_json::Value = serde_json::from_str(text).map_err(malformed)?;
-        if value.get("schema").and_then(serde_json::Value::as_str) != Some(SCHEMA_NAME) {
-            return Err(RecordingError::NotARecording {
-                path: path.to_owned(),
-            });
+        let not_a_recording = || RecordingError::NotARecording {
+            path: path.to_owned(),
+        };
+        let header: Header = serde_json::from_str(text).map_err(malformed)?;
+        if header.schema.as_ref().and_then(serde_json::Value::as_str) != Some(SCHEMA_NAME) {
+            return Err(not_a_recording());
         }
-        let version = value
-            .get("schema_version")
+        let version = header
+            .schema_version
+            .as_ref()
             .and_then(serde_json::Value::as_u64)
-            .ok_or_else(|| RecordingError::NotARecording {
-                path: path.to_owned(),
-            })?;
+            .ok_or_else(not_a_recording)?;
+        // Versions 2 to 5 lack only optional fields; version 1 also the kinds of observation.
         let mut recording: Recording = match version {
-            1 => {
-                let mut recording: Recording = serde_json::from_value(value).map_err(malformed)?;
-                recording.events.recorded = [Category::Syscalls].into();
-                recording
-            }
-            // Versions 2 to 5 lack only optional fields.
-            2..=5 => serde_json::from_value(value).map_err(malformed)?,
-            v if v == u64::from(SCHEMA_VERSION) => {
-                serde_json::from_value(value).map_err(malformed)?
-            }
+            1..=5 => serde_json::from_str(text).map_err(malformed)?,
+            v if v == u64::from(SCHEMA_VERSION) => serde_json::from_str(text).map_err(malformed)?,
             found => {
                 return Err(RecordingError::UnsupportedVersion {
                     path: path.to_owned(),
@@ -86,6 +121,9 @@ impl Recording {
                 });
             }
         };
+        if version == 1 {
+            recording.events.recorded = [Category::Syscalls].into();
+        }
         recording.schema_version = SCHEMA_VERSION;
         recording
             .check_sources()
@@ -93,7 +131,33 @@ impl Recording {
                 path: path.to_owned(),
                 source,
             })?;
+        recording
+            .validate()
+            .map_err(|source| RecordingError::Invalid {
+                path: path.to_owned(),
+                source,
+            })?;
         Ok(recording)
+    }
+
+    /// Reads and parses the recording at `path` (see [`Recording::from_json`]), refusing one
+    /// larger than [`MAX_RECORDING_BYTES`].
+    pub fn read(path: &Path) -> Result<Recording, RecordingError> {
+        let shown = path.display().to_string();
+        let read_error = |source| RecordingError::Read {
+            path: shown.clone(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(read_error)?;
+        let mut text = String::new();
+        // One byte more than allowed tells a file that is too large, whatever its metadata says.
+        file.take(MAX_RECORDING_BYTES + 1)
+            .read_to_string(&mut text)
+            .map_err(read_error)?;
+        if text.len() as u64 > MAX_RECORDING_BYTES {
+            return Err(RecordingError::TooLarge { path: shown });
+        }
+        Recording::from_json(&text, &shown)
     }
 
     /// The recording as pretty JSON with a trailing newline (maps are sorted, so output is stable).

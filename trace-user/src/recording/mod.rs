@@ -31,6 +31,7 @@ mod merge;
 mod paths;
 mod sockets;
 mod syscalls;
+mod validate;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -43,14 +44,15 @@ pub use config::{ContainerConfig, FilePrivilege, Identity, MountConfig};
 pub use events::{Category, Events};
 pub use execs::{EXEC_SAMPLE_ARG_BYTES, EXEC_SAMPLE_ARGS, EXEC_SAMPLES, ExecUse};
 pub use files::{Access, FileUse, Links};
-pub use load::RecordingError;
+pub use load::{MAX_RECORDING_BYTES, RecordingError};
 pub use merge::{
     MergeError, MergeOptions, PortSources, Provenance, SocketSources, Source, SourceKey, SourceSet,
     SourcesError,
 };
 pub use paths::{ArgBytes, ByteTextError, PathBytes, absolute, decode, encode, normalize};
 pub use sockets::{BoundPort, FAMILY_NAMES, SOCK_TYPE_MASK, SocketFamily, SocketType, SocketUse};
-pub use syscalls::{SyscallName, syscall_name};
+pub use syscalls::{SyscallName, is_syscall_name, syscall_name};
+pub use validate::Invalid;
 
 /// The recording format's version. Raised on every change to the schema; older versions that can
 /// still be read are listed in [`Recording::from_json`].

@@ -21,3 +21,11 @@ pub fn syscall_name(abi: Abi, nr: u32) -> Option<SyscallName> {
     };
     Some(SyscallName(name))
 }
+
+/// Whether `name` is a system call of `abi` in the table (x32: the 64-bit names it shares).
+pub fn is_syscall_name(abi: Abi, name: &str) -> bool {
+    match abi {
+        Abi::X86_64 | Abi::X32 => name.parse::<syscalls::x86_64::Sysno>().is_ok(),
+        Abi::X86 => name.parse::<syscalls::x86::Sysno>().is_ok(),
+    }
+}

@@ -29,10 +29,38 @@ pub struct RunExercise {
     pub exec: Option<String>,
     /// A host command, with `TRACE_CONTAINER`, `TRACE_CONTAINER_ID`, `TRACE_CONTAINER_IP`.
     pub host: Vec<OsString>,
-    /// `--ready`: `port:N`, `log:TEXT`, `delay:D`.
-    pub ready: Option<String>,
+    /// `--ready`; by default the first exposed port, else a one-second delay.
+    pub ready: Option<Ready>,
     /// `--publish` values (their container ports are probed first).
     pub publish: Vec<String>,
+}
+
+/// When a started container is ready to be exercised.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ready {
+    /// `port:N`: a TCP connection to the container's port N succeeds.
+    Port(u16),
+    /// `log:TEXT`: the container's log shows TEXT.
+    Log(String),
+    /// `delay:D`: D after it started.
+    Delay(Duration),
+}
+
+impl std::fmt::Display for Ready {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ready::Port(port) => write!(f, "port:{port}"),
+            Ready::Log(text) => write!(f, "log:{text}"),
+            Ready::Delay(delay) => write!(f, "delay:{}", humantime::format_duration(*delay)),
+        }
+    }
+}
+
+/// The container stopped before it was ready: there is nothing to exercise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExitedEarly {
+    /// Its exit code.
+    pub exit_code: i32,
 }
 
 /// Where a started container answers.
@@ -44,12 +72,21 @@ pub struct Address {
     pub ports: Vec<u16>,
 }
 
-/// Finds where the started container `id` answers and waits until `--ready` holds.
-pub async fn prepare(docker: &Docker, id: &str, exercise: &RunExercise) -> Address {
+/// Finds where the started container `id` answers and waits until `--ready` holds, or until the
+/// container stops (reported at once, not after the readiness timeout).
+pub async fn prepare(
+    docker: &Docker,
+    id: &str,
+    exercise: &RunExercise,
+) -> Result<Address, ExitedEarly> {
     let ip = lifecycle::ip_address(docker, id).await;
     let ports = exposed_tcp_ports(&exercise.publish, docker, id).await;
-    wait_ready(docker, id, exercise.ready.as_deref(), ip.as_deref(), &ports).await;
-    Address { ip, ports }
+    tokio::select! {
+        () = wait_ready(docker, id, exercise.ready.as_ref(), ip.as_deref(), &ports) => {
+            Ok(Address { ip, ports })
+        }
+        exit_code = lifecycle::wait_exit(docker, id) => Err(ExitedEarly { exit_code }),
+    }
 }
 
 /// Starts `command` on the host with `env` added to its environment; `None` for no command.
@@ -91,7 +128,7 @@ pub fn running<'a>(
         let exec = lifecycle::exec_shell(docker, id, command);
         return Some(Box::pin(async move {
             exec.await.unwrap_or_else(|e| {
-                eprintln!("trace: error: the exercise failed to run: {e:#}");
+                say!("trace: error: the exercise failed to run: {e:#}");
                 127
             })
         }));
@@ -153,45 +190,49 @@ async fn exposed_tcp_ports(publish: &[String], docker: &Docker, id: &str) -> Vec
     ports
 }
 
-/// Waits until `ready` holds: `port:N` (a TCP connect to the container succeeds), `log:TEXT`
-/// (its log shows TEXT), `delay:D`; by default the first exposed port, else one second.
+/// Waits until `ready` holds; by default the first exposed port, else one second.
 async fn wait_ready(
     docker: &Docker,
     id: &str,
-    ready: Option<&str>,
+    ready: Option<&Ready>,
     ip: Option<&str>,
     ports: &[u16],
 ) {
-    let condition = ready.map_or_else(
-        || match ports.first() {
-            Some(port) => format!("port:{port}"),
-            None => "delay:1s".to_owned(),
-        },
-        ToOwned::to_owned,
-    );
+    let condition = ready.cloned().unwrap_or_else(|| match ports.first() {
+        Some(&port) => Ready::Port(port),
+        None => Ready::Delay(Duration::from_secs(1)),
+    });
     let started = Instant::now();
+    if let Ready::Delay(delay) = condition {
+        tokio::time::sleep(delay).await;
+        return;
+    }
     let ready = async {
-        if let Some(port) = condition
-            .strip_prefix("port:")
-            .and_then(|p| p.parse::<u16>().ok())
-        {
-            let Some(ip) = ip else { return };
-            while tokio::net::TcpStream::connect((ip, port)).await.is_err() {
-                tokio::time::sleep(Duration::from_millis(50)).await;
+        match &condition {
+            Ready::Port(port) => {
+                let Some(ip) = ip else {
+                    // No address yet: the container may be dying (which `prepare` reports), or
+                    // have no network.
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    say!(
+                        "trace: warning: the container has no IP address to probe port {port} on; exercising anyway"
+                    );
+                    return;
+                };
+                while tokio::net::TcpStream::connect((ip, *port)).await.is_err() {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
             }
-        } else if let Some(text) = condition.strip_prefix("log:") {
-            while !lifecycle::logs_contain(docker, id, text).await {
-                tokio::time::sleep(Duration::from_millis(100)).await;
+            Ready::Log(text) => {
+                while !lifecycle::logs_contain(docker, id, text).await {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
             }
-        } else if let Some(delay) = condition
-            .strip_prefix("delay:")
-            .and_then(|d| humantime::parse_duration(d).ok())
-        {
-            tokio::time::sleep(delay).await;
+            Ready::Delay(_) => {}
         }
     };
     if tokio::time::timeout(READY_TIMEOUT, ready).await.is_err() {
-        eprintln!(
+        say!(
             "trace: warning: not ready ({condition}) after {}s; exercising anyway",
             READY_TIMEOUT.as_secs()
         );
@@ -205,9 +246,10 @@ async fn wait_ready(
 async fn builtin(ip: String, ports: Vec<u16>) -> i32 {
     let fetched = exercise::crawl(&ip, &ports).await;
     for page in &fetched {
-        match page.status {
-            Some(status) => eprintln!("trace: GET {} -> {status}", page.url),
-            None => eprintln!("trace: GET {} -> no answer", page.url),
+        if let Some(status) = page.status {
+            say!("trace: GET {} -> {status}", page.url);
+        } else {
+            say!("trace: GET {} -> no answer", page.url);
         }
     }
     i32::from(!fetched.iter().any(|f| f.status.is_some_and(|s| s < 400)))

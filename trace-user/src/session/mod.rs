@@ -154,9 +154,10 @@ pub async fn record(
         index_mask: None,
     })?;
     for missing in &probe.features().missing {
-        eprintln!(
+        say!(
             "trace: warning: not recording {}: {}",
-            missing.what, missing.why
+            missing.what,
+            missing.why
         );
     }
     let waits = request.start.is_some()
@@ -185,7 +186,7 @@ pub async fn record(
         session.attach_running(container, cg, slot);
     }
     for (container, _) in running.iter().filter(|_| request.restart) {
-        eprintln!(
+        say!(
             "trace: restarting container {} to record its startup",
             container.name
         );
@@ -206,7 +207,7 @@ pub async fn record(
         .collect();
     let awaited = request.selection.unmatched_names(&seen);
     if !awaited.is_empty() && request.start.is_none() {
-        eprintln!(
+        say!(
             "trace: waiting for container{} {} to start; recording from its first instruction",
             if awaited.len() == 1 { "" } else { "s" },
             awaited.join(", ")
@@ -349,12 +350,12 @@ impl Session<'_> {
                     recording.found_at_attach.insert(file.path);
                 }
             }
-            Err(e) => eprintln!(
+            Err(e) => say!(
                 "trace: warning: container {}: what its processes use now is unknown: {e}",
                 container.name
             ),
         }
-        eprintln!(
+        say!(
             "trace: recording container {} ({}) in cgroup {} (id {}), attached: its startup was not seen",
             container.name,
             short_id(&container.id),
@@ -440,15 +441,16 @@ impl Session<'_> {
         slot: Option<u32>,
         at: String,
     ) {
-        eprintln!(
+        say!(
             "trace: recording container {} ({}) from its start, cgroup id {cgroup_id}",
             container.name,
             short_id(&container.id)
         );
         if slot.is_none() {
-            eprintln!(
+            say!(
                 "trace: warning: container {} started while every target slot was taken (--max-containers {}): this life is not recorded",
-                container.name, self.request.max_containers
+                container.name,
+                self.request.max_containers
             );
         }
         let recording = Recording::started(
@@ -488,7 +490,7 @@ impl Session<'_> {
             let lines = docker_api::last_log_lines(self.docker, &event.id, CRASH_LOG_LINES).await;
             let tracked = &mut self.targets.tracked[index];
             if let Some(ending) = tracked.crashed() {
-                eprintln!(
+                say!(
                     "trace: container {} crashed: {ending}",
                     tracked.container.name
                 );
@@ -537,18 +539,27 @@ impl Session<'_> {
                     .context("trace run starts a container")?;
                 self.wait_caught(&id).await?;
                 let docker = self.docker;
-                let address = exercise::prepare(docker, &id, run).await;
                 let name = self
                     .targets
                     .index_of(&id)
                     .map(|i| self.targets.tracked[i].container.name.clone())
                     .unwrap_or_default();
+                let address = match exercise::prepare(docker, &id, run).await {
+                    Ok(address) => address,
+                    Err(early) => {
+                        say!(
+                            "trace: container {name} stopped (status {}) before it was ready; nothing to exercise",
+                            early.exit_code
+                        );
+                        return self.watch(None, signals).await;
+                    }
+                };
                 let mut host =
                     exercise::spawn_host(&run.host, &exercise::run_env(&name, &id, &address))?;
                 let outcome = {
                     let running = exercise::running(docker, &id, run, &address, host.as_mut());
                     if running.is_none() {
-                        eprintln!(
+                        say!(
                             "trace: no exercise given and no TCP port to probe; recording until the container stops, --duration or Ctrl-C"
                         );
                     }
@@ -572,7 +583,8 @@ impl Session<'_> {
         let deadline = self
             .request
             .duration
-            .map(|d| tokio::time::Instant::now() + d);
+            // A duration past what the clock can hold is no deadline at all.
+            .and_then(|d| tokio::time::Instant::now().checked_add(d));
         let without_exercise = exercise.is_none();
         let exercise_exit = async {
             match exercise {
@@ -703,12 +715,12 @@ impl Session<'_> {
         for tracked in &self.targets.tracked {
             if let Some(ending) = tracked.crashed() {
                 crashed = true;
-                eprintln!(
+                say!(
                     "trace: container {} crashed: {ending}; its last log lines:",
                     tracked.container.name
                 );
                 for line in &tracked.crash_log {
-                    eprintln!("  | {line}");
+                    say!("  | {line}");
                 }
             }
         }
@@ -769,7 +781,7 @@ impl Session<'_> {
         let mut checked = 0;
         for ((g, dir), committed) in grouped.iter().zip(&dirs).zip(&committed) {
             let files = finish::write_outputs(dir, &g.recording, &self.request.options)?;
-            print!("{}", render::summary::render(&g.recording, &files));
+            show!("{}", render::summary::render(&g.recording, &files));
             if let Some((committed, against)) = committed {
                 checked = checked.max(crate::check::report(
                     &g.recording,
@@ -784,13 +796,13 @@ impl Session<'_> {
                 recording: g.recording.clone(),
             });
         }
-        eprintln!(
+        say!(
             "trace: recorded {} output director{}:",
             grouped.len(),
             if grouped.len() == 1 { "y" } else { "ies" }
         );
         for (g, dir) in grouped.iter().zip(&dirs) {
-            eprintln!("{}", finish::summary_line(g, dir));
+            say!("{}", finish::summary_line(g, dir));
         }
         let crashed = self.report_crashes();
         // The probe detaches when the session is dropped (about 2 s, a grace period per

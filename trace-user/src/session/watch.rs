@@ -109,7 +109,7 @@ impl Progress {
     /// Ends the line.
     pub fn finish(&mut self) {
         if self.drawn {
-            eprintln!();
+            say!();
             self.drawn = false;
         }
     }

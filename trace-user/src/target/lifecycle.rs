@@ -7,8 +7,8 @@ use bollard::Docker;
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    StopContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, KillContainerOptions, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
@@ -17,7 +17,7 @@ use super::create::{RunSpec, container_body};
 use super::docker::DockerError;
 
 /// Seconds `docker stop` waits before it kills.
-const STOP_TIMEOUT_S: i32 = 10;
+pub const STOP_TIMEOUT_S: i32 = 10;
 
 /// Creates the container (not started); returns its id.
 pub async fn create(docker: &Docker, spec: &RunSpec) -> anyhow::Result<String> {
@@ -62,6 +62,16 @@ pub async fn stop(docker: &Docker, id: &str) {
         .build();
     if let Err(e) = docker.stop_container(id, Some(options)).await {
         log::debug!("stopping {id}: {e}");
+    }
+}
+
+/// Kills the container at once (SIGKILL); a container that is already gone or stopped is fine.
+pub async fn kill(docker: &Docker, id: &str) {
+    if let Err(e) = docker
+        .kill_container(id, None::<KillContainerOptions>)
+        .await
+    {
+        log::debug!("killing {id}: {e}");
     }
 }
 
@@ -129,13 +139,14 @@ pub async fn exec_shell(docker: &Docker, id: &str, command: &str) -> anyhow::Res
     {
         let mut stdout = tokio::io::stdout();
         let mut stderr = tokio::io::stderr();
+        // The exercise's output is shown as it comes; a closed terminal drops it but not the exercise.
         while let Some(chunk) = output.next().await {
-            match chunk.map_err(DockerError::Api)? {
-                LogOutput::StdErr { message } => stderr.write_all(&message).await?,
-                other => stdout.write_all(&other.into_bytes()).await?,
-            }
+            let _ = match chunk.map_err(DockerError::Api)? {
+                LogOutput::StdErr { message } => stderr.write_all(&message).await,
+                other => stdout.write_all(&other.into_bytes()).await,
+            };
         }
-        stdout.flush().await?;
+        let _ = stdout.flush().await;
     }
     // The exec may take a moment to report its exit code after its output ends.
     for _ in 0..50 {

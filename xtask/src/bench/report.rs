@@ -16,7 +16,7 @@ use super::tracers::{Config, Usage};
 use super::{Bench, Sizes};
 use crate::cli::BenchArgs;
 
-/// trace may add at most this many ns per call above the floor (issue 8).
+/// trace may add at most this many ns per call above the floor.
 const FLOOR_BUDGET_NS: f64 = 35.0;
 /// What 7 idle targets armed besides the one traced may add to a system call, anywhere.
 const EIGHT_TARGETS_BUDGET_NS: f64 = 3.0;
@@ -27,7 +27,7 @@ const MIN_BPFTRACE_FACTOR: f64 = 4.0;
 /// Requests per second traced over untraced.
 const MIN_SERVICE_RATIO: f64 = 0.97;
 
-/// One goal of issue 8 and whether this run met it.
+/// One cost goal and whether this run met it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Goal {
     pub what: String,

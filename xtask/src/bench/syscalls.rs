@@ -53,7 +53,7 @@ pub enum Workload {
     /// 1-byte `read` of /dev/zero and `write` to /dev/null, as `dd bs=1` does.
     Dd,
     /// `stat()` of one path, again and again: a file call, which trace checks against the paths
-    /// it has sent on every call (what nginx does 4 times per request). Not one of issue 8's
+    /// it has sent on every call (what nginx does 4 times per request). Not one of the cost goals'
     /// workloads: its rows show what a file call costs, in the target and outside it.
     Stat,
 }
@@ -77,7 +77,7 @@ impl Workload {
         }
     }
 
-    /// Whether issue 8's system call goals apply (the syscall-bound loops, not file calls).
+    /// Whether the system call cost goals apply (the syscall-bound loops, not file calls).
     pub fn has_goals(self) -> bool {
         matches!(self, Workload::Getppid | Workload::Dd)
     }

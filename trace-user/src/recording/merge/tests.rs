@@ -3,7 +3,9 @@ use proptest::prelude::*;
 use super::*;
 use crate::recording::{Access, Events, RecordingError};
 
-const IMAGE_ID: &str = "sha256:feed";
+const IMAGE_ID: &str = "sha256:feed000000000000000000000000000000000000000000000000000000000000";
+const OTHER_IMAGE_ID: &str =
+    "sha256:beef000000000000000000000000000000000000000000000000000000000000";
 
 /// A recording of one run of `trace-test/app:local`, with nothing observed yet.
 fn run(id: &str, started_at: &str) -> Recording {
@@ -157,18 +159,20 @@ fn the_same_run_counts_once() {
 fn different_images_are_refused_unless_allowed() {
     let (a, mut b) = two_runs();
     b.container.image = "trace-test/app:v2".into();
-    b.container.image_id = "sha256:beef".into();
+    b.container.image_id = OTHER_IMAGE_ID.into();
     let err = a.merge(&b, MergeOptions::default()).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "recordings of different images: trace-test/app:local (sha256:feed) and trace-test/app:v2 (sha256:beef)"
+        format!(
+            "recordings of different images: trace-test/app:local ({IMAGE_ID}) and trace-test/app:v2 ({OTHER_IMAGE_ID})"
+        )
     );
     let allowed = MergeOptions {
         allow_different_images: true,
     };
     let m = a.merge(&b, allowed).unwrap();
     assert_eq!(m.container.image_id, IMAGE_ID, "the first source's");
-    assert_eq!(m.sources[1].image_id, "sha256:beef");
+    assert_eq!(m.sources[1].image_id, OTHER_IMAGE_ID);
     // A third run of the first image still meets the second image among the sources.
     let c = run("cccc", "2026-11-28T17:00:00Z");
     assert!(m.merge(&c, MergeOptions::default()).is_err());

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::quote::{fence, markdown, shell, yaml};
+use super::quote::{fence, markdown, shell};
 use super::{Advice, ComposeValue, Level, Topic};
 use crate::recording::Recording;
 use crate::render::apparmor::safe_name;
@@ -34,29 +34,32 @@ pub fn flags_line(advice: &Advice) -> String {
     words.join(" ")
 }
 
-/// The compose snippet (YAML, every string double-quoted).
+/// The compose snippet, written by a YAML serializer: a service named `null`, `true` or `0`, or
+/// longer than a plain key may be, stays a string key.
 pub fn compose(recording: &Recording, advice: &Advice) -> String {
-    let mut text = String::from("services:\n");
-    let service = safe_name(&recording.container.name, &recording.container.id);
-    let _ = writeln!(text, "  {service}:");
-    let _ = writeln!(text, "    image: {}", yaml(&recording.container.image));
+    use serde_norway::{Mapping, Value};
+    let text = |s: &str| Value::String(s.to_owned());
+    let mut service = Mapping::new();
+    service.insert(text("image"), text(&recording.container.image));
     for (key, value) in &advice.compose {
-        match value {
-            ComposeValue::Text(v) => {
-                let _ = writeln!(text, "    {key}: {}", yaml(v));
-            }
-            ComposeValue::True => {
-                let _ = writeln!(text, "    {key}: true");
-            }
-            ComposeValue::List(items) => {
-                let _ = writeln!(text, "    {key}:");
-                for item in items {
-                    let _ = writeln!(text, "      - {}", yaml(item));
-                }
-            }
-        }
+        let value = match value {
+            ComposeValue::Text(v) => text(v),
+            ComposeValue::True => Value::Bool(true),
+            ComposeValue::List(items) => Value::Sequence(items.iter().map(|i| text(i)).collect()),
+        };
+        service.insert(text(key), value);
     }
-    text
+    let mut services = Mapping::new();
+    services.insert(
+        text(&safe_name(
+            &recording.container.name,
+            &recording.container.id,
+        )),
+        Value::Mapping(service),
+    );
+    let mut root = Mapping::new();
+    root.insert(text("services"), Value::Mapping(services));
+    serde_norway::to_string(&root).expect("strings, booleans and lists always serialize")
 }
 
 /// hardening.md.

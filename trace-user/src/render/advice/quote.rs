@@ -37,12 +37,6 @@ pub fn shell(word: &str) -> String {
     }
 }
 
-/// `text` as a YAML double-quoted scalar: JSON string syntax, which YAML 1.2 reads the same way
-/// (`\"`, `\\`, `\n`, `\uXXXX`).
-pub fn yaml(text: &str) -> String {
-    serde_json::to_string(text).expect("a string always serializes")
-}
-
 /// A fence of backticks longer than any run of backticks in `text`, at least three.
 pub fn fence(text: &str) -> String {
     let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
@@ -78,8 +72,7 @@ mod tests {
     }
 
     #[test]
-    fn yaml_scalars_and_fences() {
-        assert_eq!(yaml("a\"b\n: #"), r#""a\"b\n: #""#);
+    fn fences_are_longer_than_any_run_of_ticks() {
         assert_eq!(fence("no ticks"), "```");
         assert_eq!(fence("a ```` b"), "`````");
     }

@@ -260,22 +260,45 @@ fn hostile_strings_stay_inert_in_markdown_yaml_and_shell() {
         .map(str::to_owned)
         .collect();
     assert_eq!(words, advice.docker_run);
-    // Every YAML value is one double-quoted JSON string on its line.
+    // The YAML reads back as exactly the service, its image and the advised keys.
     let yaml = markdown::compose(&recording, &advice);
+    let parsed: serde_norway::Value = serde_norway::from_str(&yaml).unwrap();
+    let services = parsed["services"].as_mapping().unwrap();
+    assert_eq!(services.len(), 1, "{yaml}");
+    let service = &services["x_y"];
+    assert_eq!(
+        service["image"].as_str(),
+        Some("img\"\n  privileged: true\n`$(id)`")
+    );
+    assert!(service.get("privileged").is_none(), "{yaml}");
     assert!(
-        yaml.contains(r#"image: "img\"\n  privileged: true\n`$(id)`""#),
+        service["security_opt"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .any(|o| o.as_str() == Some("seccomp=/out dir/p'q/seccomp.json")),
         "{yaml}"
     );
-    assert!(yaml.contains("  x_y:\n"), "{yaml}");
-    assert!(
-        !yaml
-            .lines()
-            .any(|l| l.trim_start().starts_with("privileged"))
-    );
-    assert!(
-        yaml.contains(r#""seccomp=/out dir/p'q/seccomp.json""#),
-        "{yaml}"
-    );
+}
+
+#[test]
+fn compose_service_names_stay_strings() {
+    let long = "s".repeat(2000);
+    for name in ["null", "true", "0", "1e3", long.as_str()] {
+        let mut recording = quiet();
+        recording.container.name = name.to_owned();
+        let advice = advise(&recording, "/p");
+        let yaml = markdown::compose(&recording, &advice);
+        let parsed: serde_norway::Value =
+            serde_norway::from_str(&yaml).unwrap_or_else(|e| panic!("{name}: {e}\n{yaml}"));
+        let services = parsed["services"].as_mapping().unwrap();
+        let keys: Vec<_> = services.keys().collect();
+        assert_eq!(
+            keys,
+            [&serde_norway::Value::String(name.to_owned())],
+            "{yaml}"
+        );
+    }
 }
 
 #[test]
