@@ -169,7 +169,9 @@ fn run_python_server_profile_serves_every_time() {
 }
 
 /// nginx (Debian nginx-light) with no exercise given: trace run's built-in crawl fetches / and the
-/// page it links to; the profile then starts nginx and serves both pages 20 times in each mode.
+/// page it links to; the profile then starts nginx and serves both pages 20 times in each mode,
+/// and `docker stop` ends it cleanly (status 0) under the profile: trace stops the container while
+/// it still records.
 #[test]
 fn run_nginx_with_the_builtin_crawl_serves_every_time() {
     let Some(system) = system_tier("run_nginx_with_the_builtin_crawl_serves_every_time") else {
@@ -233,6 +235,22 @@ fn run_nginx_with_the_builtin_crawl_serves_every_time() {
                 "start {start} with {extra:?} never served: {}",
                 describe(&logs)
             );
+            // Its shutdown was recorded too: `docker stop` ends it cleanly under the profile,
+            // well before Docker's 5 s kill.
+            if start <= 3 {
+                let asked = std::time::Instant::now();
+                trace_tests::docker_ok(&["stop", "-t", "5", server.id()]).unwrap();
+                let took = asked.elapsed();
+                let code =
+                    trace_tests::docker_ok(&["inspect", "-f", "{{.State.ExitCode}}", server.id()])
+                        .unwrap();
+                let logs = trace_tests::docker(&["logs", server.id()]).unwrap();
+                assert!(
+                    took < Duration::from_secs(4) && code == "0",
+                    "stop {start} with {extra:?}: {took:?}, exit code {code}: {}",
+                    describe(&logs)
+                );
+            }
         }
     }
 }

@@ -75,6 +75,7 @@ async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
         options: args.profile.options(),
         check: args.check.clone(),
         max_containers: args.max_containers,
+        stop_started: false,
     };
     let finished = session::record(&docker, &request, &mut signals).await?;
     Ok(finished.exit_code)

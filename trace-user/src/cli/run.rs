@@ -11,9 +11,6 @@ use crate::session::select::Selection;
 use crate::session::{self, Exercise, Out, Request, StopSignals};
 use crate::target::{self, lifecycle};
 
-/// How long a container may take to stop before trace says it is waiting for it.
-const STOP_NOTICE_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
-
 pub(super) fn run(args: RunArgs) -> anyhow::Result<i32> {
     super::block_on(run_container(args))
 }
@@ -45,10 +42,12 @@ async fn run_container(args: RunArgs) -> anyhow::Result<i32> {
         options: args.profile.options(),
         check: args.check.clone(),
         max_containers: super::DEFAULT_MAX_CONTAINERS,
+        stop_started: !args.keep,
     };
     let result = session::record(&docker, &request, &mut signals).await;
     if !args.keep {
-        stop(&docker, &id, &mut signals).await;
+        // Stopped while recording (its shutdown is part of the profile) unless recording failed.
+        exercise::stop(&docker, &id, &mut signals).await;
         lifecycle::remove(&docker, &id).await;
     }
     let finished = result?;
@@ -142,33 +141,8 @@ async fn exercise_slim(
     }
     .await;
     if !args.keep {
-        stop(docker, &id, signals).await;
+        exercise::stop(docker, &id, signals).await;
         lifecycle::remove(docker, &id).await;
     }
     result
-}
-
-/// Stops a container trace started, as `docker stop` does (SIGTERM, SIGKILL after the timeout);
-/// says so when that takes a while, and kills it at once on a further SIGINT or SIGTERM.
-async fn stop(docker: &Docker, id: &str, signals: &mut StopSignals) {
-    let stopping = lifecycle::stop(docker, id);
-    tokio::pin!(stopping);
-    let interrupted = tokio::select! {
-        () = &mut stopping => return,
-        () = tokio::time::sleep(STOP_NOTICE_AFTER) => false,
-        _ = signals.stop() => true,
-    };
-    if !interrupted {
-        say!(
-            "trace: stopping the container (Docker gives it {} s after SIGTERM; Ctrl-C again kills it now)",
-            lifecycle::STOP_TIMEOUT_S
-        );
-        tokio::select! {
-            () = &mut stopping => return,
-            _ = signals.stop() => {}
-        }
-    }
-    say!("trace: killing the container");
-    lifecycle::kill(docker, id).await;
-    stopping.await;
 }

@@ -87,7 +87,7 @@ pub(super) fn attach_optional(
         return None;
     };
     let gap = |name: &str, why: String| MissingFeature {
-        what: feature.lost,
+        what: feature.lost.to_owned(),
         program: feature.program,
         attach_point: format!("tracepoint/{category}/{name}"),
         why,
@@ -117,15 +117,18 @@ pub(super) fn attach_optional(
         return None;
     }
     let mut usable = Vec::new();
+    let mut unusable = Vec::new();
     for name in names {
         match check_format(tracefs, category, name) {
             Ok(()) => usable.push(*name),
-            Err(why) => missing.push(gap(name, why)),
+            Err(why) => unusable.push((*name, why)),
         }
     }
     if usable.is_empty() {
+        missing.extend(unusable.into_iter().map(|(name, why)| gap(name, why)));
         return None;
     }
+    some_missing(feature, category, unusable, missing);
 
     let program: &mut TracePoint = match ebpf.program_mut(feature.program).map(TryInto::try_into) {
         Some(Ok(program)) => program,
@@ -169,6 +172,53 @@ pub(super) fn attach_optional(
             .and_then(|i| i.verified_instruction_count()),
         load_time,
         attached,
+    })
+}
+
+/// The attach points of a program that runs elsewhere which it cannot use: each is one system
+/// call's exit missing, or nothing at all when the kernel has no such call (`fchmodat2` before
+/// 6.6).
+fn some_missing(
+    feature: &Feature,
+    category: &str,
+    unusable: Vec<(&str, String)>,
+    missing: &mut Vec<MissingFeature>,
+) {
+    let mut kallsyms = None;
+    for (name, why) in unusable {
+        let call = name.strip_prefix("sys_exit_").unwrap_or(name);
+        let symbols = kallsyms.get_or_insert_with(|| std::fs::read_to_string(KALLSYMS).ok());
+        if category == "syscalls"
+            && let Some(symbols) = symbols
+            && !has_syscall(symbols, call)
+        {
+            log::info!("this kernel has no {call} system call: nothing to record at {name}");
+            continue;
+        }
+        missing.push(MissingFeature {
+            what: format!(
+                "`{call}` calls (the other calls of {} are recorded)",
+                feature.program
+            ),
+            program: feature.program,
+            attach_point: format!("tracepoint/{category}/{name}"),
+            why,
+        });
+    }
+}
+
+/// The kernel's symbols, where its system call entry points are named.
+const KALLSYMS: &str = "/proc/kallsyms";
+
+/// Whether the kernel whose symbols are `kallsyms` has the system call `call`: an entry point
+/// `__x64_sys_<call>` (x86-64's wrappers) or `sys_<call>` (kernels without them).
+fn has_syscall(kallsyms: &str, call: &str) -> bool {
+    let wrapped = format!("__x64_sys_{call}");
+    let plain = format!("sys_{call}");
+    kallsyms.lines().any(|line| {
+        line.split_whitespace()
+            .nth(2)
+            .is_some_and(|symbol| symbol == wrapped || symbol == plain)
     })
 }
 
@@ -244,5 +294,35 @@ pub(super) fn raise_memlock_rlimit() {
             "cannot raise RLIMIT_MEMLOCK ({}); fine on kernels >= 5.11",
             io::Error::last_os_error()
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_calls_are_found_by_their_entry_points() {
+        let symbols = "ffffffff816d6520 T __pfx___x64_sys_fchmodat2\n\
+                       ffffffff816d6530 T __x64_sys_fchmodat2\n\
+                       ffffffff816d7b60 T sys_openat\n\
+                       ffffffff816d7b70 t __do_sys_statx [kernel]\n";
+        assert!(has_syscall(symbols, "fchmodat2"));
+        assert!(has_syscall(symbols, "openat"));
+        assert!(!has_syscall(symbols, "statx"));
+        assert!(!has_syscall(symbols, "fchmodat"));
+        assert!(!has_syscall(symbols, "chmod"));
+    }
+
+    /// This machine's kernel, read as trace reads it (root only: others see no addresses but
+    /// the names are there too).
+    #[test]
+    fn this_kernel_has_openat_and_no_made_up_call() {
+        let Ok(symbols) = std::fs::read_to_string(KALLSYMS) else {
+            eprintln!("skipping this_kernel_has_openat_and_no_made_up_call: no {KALLSYMS}");
+            return;
+        };
+        assert!(has_syscall(&symbols, "openat"));
+        assert!(!has_syscall(&symbols, "no_such_call_here"));
     }
 }

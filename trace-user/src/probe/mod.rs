@@ -131,8 +131,9 @@ pub struct ProbeFeatures {
 /// Something the probe could not attach, and so does not record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MissingFeature {
-    /// What a recording lacks, from [`FEATURES`], e.g. "executed programs and their arguments".
-    pub what: &'static str,
+    /// What a recording lacks: from [`FEATURES`] when the whole program is missing (e.g.
+    /// "executed programs and their arguments"), else the one system call's calls.
+    pub what: String,
     /// The program.
     pub program: &'static str,
     /// Where it was to attach, e.g. `tracepoint/syscalls/sys_exit_fchmodat2`.

@@ -11,11 +11,14 @@ use anyhow::Context;
 use bollard::Docker;
 use tokio::process::Child;
 
+use super::StopSignals;
 use crate::exercise;
 use crate::target::{self, lifecycle};
 
 /// How long to wait for readiness at most.
 const READY_TIMEOUT: Duration = Duration::from_mins(1);
+/// How long a container may take to stop before trace says it is waiting for it.
+const STOP_NOTICE_AFTER: Duration = Duration::from_secs(1);
 /// How long a still-running exercise gets after SIGTERM before SIGKILL.
 const EXERCISE_GRACE: Duration = Duration::from_secs(5);
 
@@ -169,6 +172,31 @@ pub async fn finish(child: &mut Child) {
     {
         let _ = child.kill().await;
     }
+}
+
+/// Stops a container trace started, as `docker stop` does (SIGTERM, SIGKILL after the timeout);
+/// says so when that takes a while, and kills it at once on a further SIGINT or SIGTERM.
+pub async fn stop(docker: &Docker, id: &str, signals: &mut StopSignals) {
+    let stopping = lifecycle::stop(docker, id);
+    tokio::pin!(stopping);
+    let interrupted = tokio::select! {
+        () = &mut stopping => return,
+        () = tokio::time::sleep(STOP_NOTICE_AFTER) => false,
+        _ = signals.stop() => true,
+    };
+    if !interrupted {
+        say!(
+            "trace: stopping the container (Docker gives it {} s after SIGTERM; Ctrl-C again kills it now)",
+            lifecycle::STOP_TIMEOUT_S
+        );
+        tokio::select! {
+            () = &mut stopping => return,
+            _ = signals.stop() => {}
+        }
+    }
+    say!("trace: killing the container");
+    lifecycle::kill(docker, id).await;
+    stopping.await;
 }
 
 /// The container ports to probe: the published ones, else the image's exposed TCP ports.

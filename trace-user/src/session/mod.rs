@@ -77,6 +77,9 @@ pub struct Request {
     pub check: Option<PathBuf>,
     /// Target slots: containers (lives) recorded at once.
     pub max_containers: u32,
+    /// Stop the started container (`start`) at the end while still recording, so that its
+    /// shutdown is in the recording and its profile lets it stop cleanly.
+    pub stop_started: bool,
 }
 
 /// The exercise of a session.
@@ -214,6 +217,11 @@ pub async fn record(
         );
     }
     let outcome = session.run_exercise(signals).await?;
+    if request.stop_started
+        && let Some(id) = &request.start
+    {
+        session.record_stop(id, signals).await?;
+    }
     session.finish(outcome).await
 }
 
@@ -571,6 +579,23 @@ impl Session<'_> {
                 outcome
             }
         }
+    }
+
+    /// Stops container `id` (see [`exercise::stop`]) and records what it does until it has.
+    async fn record_stop(&mut self, id: &str, signals: &mut StopSignals) -> anyhow::Result<()> {
+        let docker = self.docker;
+        let stopping = exercise::stop(docker, id, signals);
+        tokio::pin!(stopping);
+        loop {
+            tokio::select! {
+                () = &mut stopping => break,
+                ready = self.reader.readable() => {
+                    ready.context("waiting for the probe's records")?;
+                    self.drain().await?;
+                }
+            }
+        }
+        self.drain().await
     }
 
     /// Records until the exercise ends, the deadline, a signal, or (without an exercise) every
