@@ -5,7 +5,7 @@ use std::{io, path::Path, time::Instant};
 
 use aya::{
     Ebpf,
-    programs::{RawTracePoint, TracePoint},
+    programs::{FExit, RawTracePoint, TracePoint},
 };
 use trace_common::{
     CGROUP_MKDIR_ID_OFFSET, CGROUP_MKDIR_LEVEL_OFFSET, CGROUP_MKDIR_PATH_OFFSET,
@@ -220,6 +220,49 @@ fn has_syscall(kallsyms: &str, call: &str) -> bool {
             .nth(2)
             .is_some_and(|symbol| symbol == wrapped || symbol == plain)
     })
+}
+
+/// Loads and attaches an fexit program on `function` (the program stays attached as long as the
+/// probe holds it); what fails goes to `missing`.
+pub(super) fn attach_fexit(
+    ebpf: &mut Ebpf,
+    feature: &Feature,
+    function: &str,
+    missing: &mut Vec<MissingFeature>,
+) -> Option<LoadedProgram> {
+    let started = Instant::now();
+    let attached = (|| {
+        let btf = aya::Btf::from_sys_fs().map_err(|e| format!("the kernel's BTF: {e}"))?;
+        let program: &mut FExit = ebpf
+            .program_mut(feature.program)
+            .ok_or("the embedded eBPF object lacks it: rebuild trace")?
+            .try_into()
+            .map_err(|e| one_line(&e))?;
+        program
+            .load(function, &btf)
+            .map_err(|e| format!("the kernel refused the program: {}", one_line(&e)))?;
+        let load_time = started.elapsed();
+        program.attach().map_err(|e| one_line(&e))?;
+        Ok::<_, String>(LoadedProgram {
+            program: feature.program,
+            verified_insns: program
+                .info()
+                .ok()
+                .and_then(|i| i.verified_instruction_count()),
+            load_time,
+            attached: 1,
+        })
+    })();
+    attached
+        .map_err(|why| {
+            missing.push(MissingFeature {
+                what: feature.lost.to_owned(),
+                program: feature.program,
+                attach_point: format!("fexit/{function}"),
+                why,
+            });
+        })
+        .ok()
 }
 
 /// Checks a tracepoint's record layout against what the program reads: syscall exits

@@ -11,6 +11,14 @@ use super::btf::KernelLayout;
 pub enum AttachPoint {
     /// A raw tracepoint (`raw_tracepoint/<name>`).
     RawTracepoint(&'static str),
+    /// An fexit program on the kernel function `function`, attached only when the program
+    /// `instead_of` could not be: the same observation where its tracepoint is missing.
+    FExit {
+        /// The kernel function (it must be in the kernel's BTF).
+        function: &'static str,
+        /// The program it stands in for.
+        instead_of: &'static str,
+    },
     /// Classic tracepoints `<category>/<name>`, the same program on each.
     Tracepoints {
         /// The tracefs event category, e.g. `syscalls`.
@@ -193,6 +201,18 @@ pub const FEATURES: &[Feature] = &[
         mandatory: false,
     },
     Feature {
+        program: "cap_check_fexit",
+        attach: AttachPoint::FExit {
+            function: "cap_capable",
+            instead_of: "cap_check",
+        },
+        records: "the same as `cap_check`, on kernels without its tracepoint",
+        needs: "fexit (BPF trampolines, 5.5) and `cap_capable` in the kernel's BTF",
+        lost: "capability checks (no cap-drop/cap-add advice)",
+        layout_ok: |_| true,
+        mandatory: false,
+    },
+    Feature {
         program: "socket_exit",
         attach: AttachPoint::Tracepoints {
             category: "syscalls",
@@ -324,6 +344,9 @@ mod tests {
             );
             match feature.attach {
                 AttachPoint::RawTracepoint(name) => assert!(docs.contains(name), "{name}"),
+                AttachPoint::FExit { function, .. } => {
+                    assert!(docs.contains(&format!("fexit/{function}")), "{function}");
+                }
                 AttachPoint::Tracepoints { category, names } => {
                     assert!(docs.contains(category), "{category}");
                     for name in names {

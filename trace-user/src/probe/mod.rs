@@ -31,7 +31,7 @@
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! probe::preflight()?;
 //! let running = [ProbeTarget { cgroup_id: 4242, cgroup_level: 2 }];
-//! let mut probe = Probe::load(&ProbeOptions { slots: 4, running: &running, index_mask: None })?;
+//! let mut probe = Probe::load(&ProbeOptions { slots: 4, running: &running, index_mask: None, without: &[] })?;
 //! for gap in &probe.features().missing {
 //!     eprintln!("not recorded: {} ({}: {})", gap.what, gap.attach_point, gap.why);
 //! }
@@ -113,6 +113,9 @@ pub struct ProbeOptions<'a> {
     /// Masks cgroup ids into the target index (default `INDEX_SLOTS - 1`); tests use small masks
     /// to send targets to the overflow map.
     pub index_mask: Option<u32>,
+    /// Optional programs not to load: tests compare a stand-in (an `FExit` attach point) with
+    /// the program it stands in for.
+    pub without: &'a [&'static str],
 }
 
 /// Kernel features the probe found and used; a missing one is a gap the recording reports.
@@ -259,7 +262,13 @@ impl Probe {
         }
 
         let (programs, missing, links) =
-            attach_all(&mut ebpf, &layout, tracefs.as_deref(), cap_fields.is_some())?;
+            attach_all(
+                &mut ebpf,
+                &layout,
+                tracefs.as_deref(),
+                cap_fields.is_some(),
+                options.without,
+            )?;
         // Without a phase program, a caught cgroup's phases collapse upwards (what a profile
         // must allow is kept). The counter and the catch are attached already: the level goes
         // in last, and with it recording starts.
@@ -418,6 +427,7 @@ fn attach_all(
     layout: &btf::KernelLayout,
     tracefs: Result<&Path, &std::io::Error>,
     cap_fields_ok: bool,
+    without: &[&str],
 ) -> Result<(Vec<LoadedProgram>, Vec<MissingFeature>, links::Links), ProbeError> {
     let counter = attach_syscall_counter(ebpf)?;
     let mut programs = vec![counter];
@@ -428,10 +438,28 @@ fn attach_all(
         tracefs: tracefs.map_err(ToString::to_string),
         cap_fields_ok,
     };
-    for feature in FEATURES.iter().filter(|f| !f.mandatory) {
-        if let Some(loaded) = attach_optional(ebpf, feature, &env, &mut missing, &mut links) {
-            programs.push(loaded);
-        }
+    for feature in FEATURES
+        .iter()
+        .filter(|f| !f.mandatory && !without.contains(&f.program))
+    {
+        let loaded = match feature.attach {
+            AttachPoint::FExit {
+                function,
+                instead_of,
+            } => {
+                if programs.iter().any(|p: &LoadedProgram| p.program == instead_of) {
+                    continue;
+                }
+                let loaded = attach::attach_fexit(ebpf, feature, function, &mut missing);
+                if loaded.is_some() {
+                    // It records what the other would have: nothing is missing.
+                    missing.retain(|m| m.program != instead_of);
+                }
+                loaded
+            }
+            _ => attach_optional(ebpf, feature, &env, &mut missing, &mut links),
+        };
+        programs.extend(loaded);
     }
     for gap in &missing {
         log::warn!(

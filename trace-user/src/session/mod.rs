@@ -155,6 +155,7 @@ pub async fn record(
         slots: request.max_containers,
         running: &probe_targets,
         index_mask: None,
+        without: &[],
     })?;
     for missing in &probe.features().missing {
         say!(

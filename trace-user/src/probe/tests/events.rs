@@ -115,6 +115,7 @@ fn trace_child(cgroup: &TempCgroup, dir: &Path) -> Option<Run> {
         slots: 1,
         running: &running,
         index_mask: None,
+        without: &[],
     })
     .expect("attach");
     let slot = probe.running_slots()[0];

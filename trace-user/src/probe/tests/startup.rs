@@ -98,6 +98,7 @@ fn traced_start(options: &[&str], cmd: &[&str]) -> Option<Start> {
         slots: 4,
         running: &[],
         index_mask: None,
+        without: &[],
     })
     .expect("arm the probe");
     let phase_programs = [
