@@ -585,6 +585,8 @@ impl Session<'_> {
     /// Stops container `id` (see [`exercise::stop`]) and records what it does until it has.
     async fn record_stop(&mut self, id: &str, signals: &mut StopSignals) -> anyhow::Result<()> {
         let docker = self.docker;
+        // Who its processes are can only be seen while they run.
+        self.observe_identity(id).await;
         let stopping = exercise::stop(docker, id, signals);
         tokio::pin!(stopping);
         loop {
@@ -692,6 +694,21 @@ impl Session<'_> {
         self.request.selection.unmatched_names(&seen).is_empty()
     }
 
+    /// Records who the processes of container `id` are, when it runs.
+    async fn observe_identity(&mut self, id: &str) {
+        let Some(index) = self.targets.index_of(id) else {
+            return;
+        };
+        let Ok(now_state) = docker_api::resolve_any(self.docker, id).await else {
+            return;
+        };
+        if now_state.state.running {
+            let tracked = &mut self.targets.tracked[index];
+            tracked.recording.identity =
+                identity::observe(now_state.pid, tracked.recording.execs.keys());
+        }
+    }
+
     /// What each container's state says at the end: the identity of those still running, the
     /// end of those that died without Docker's stream telling yet (it lags the kernel's records).
     async fn final_states(&mut self) {
@@ -706,9 +723,7 @@ impl Session<'_> {
                 .iter()
                 .any(|l| l.life.ended.is_none());
             if state.running {
-                let tracked = &mut self.targets.tracked[index];
-                tracked.recording.identity =
-                    identity::observe(now_state.pid, tracked.recording.execs.keys());
+                self.observe_identity(&id).await;
             } else if unended && !state.restarting {
                 if state.oom_killed {
                     self.targets.on_docker(&id, "oom", None, &now());
