@@ -63,6 +63,7 @@ pub fn load_committed(dir: &Path) -> anyhow::Result<Committed> {
         committed.apparmor = Some((render::APPARMOR_FILE.to_owned(), "apparmor", rules));
     } else if let Some(text) = read_optional(dir, render::SPO_APPARMOR_FILE)? {
         let path = dir.join(render::SPO_APPARMOR_FILE);
+        super::yaml_brackets(&text).with_context(|| format!("{}", path.display()))?;
         let profile = serde_norway::from_str(&text)
             .with_context(|| format!("{}: not an AppArmorProfile", path.display()))?;
         let rules = apparmor::from_spo(&profile).with_context(|| format!("{}", path.display()))?;

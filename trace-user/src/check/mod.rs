@@ -24,6 +24,68 @@ use crate::recording::{BoundPort, Recording, SocketUse, encode};
 use crate::render::apparmor::file_rules::{Perm, perms_of};
 use crate::render::seccomp::RUNC_BASELINE;
 
+/// Text from a committed file quoted in an error message: escaped as recording.json escapes
+/// (no control bytes, so it cannot fake or break a log line), cut after 80 characters, shown in
+/// backticks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snippet(String);
+
+impl Snippet {
+    /// The longest text shown, in characters.
+    const MAX: usize = 80;
+
+    /// `text`, escaped and cut.
+    pub fn new(text: &str) -> Snippet {
+        let cut = text
+            .char_indices()
+            .nth(Self::MAX)
+            .map_or(text, |(i, _)| &text[..i]);
+        let mut shown = encode(cut.as_bytes());
+        if cut.len() < text.len() {
+            shown.push_str("...");
+        }
+        Snippet(shown)
+    }
+
+    /// The snippets separated by commas.
+    pub fn join(snippets: &[Snippet]) -> String {
+        snippets
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl std::fmt::Display for Snippet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}`", self.0)
+    }
+}
+
+/// Most `[` and `{` characters a committed YAML file may hold. The YAML parser's time grows with
+/// the square of the nesting of flow collections (`[...]`, `{...}`: 100,000 levels take
+/// minutes); nesting is at most this count, and a profile holds far fewer.
+pub const MAX_YAML_BRACKETS: usize = 4096;
+
+/// A YAML text with more `[` and `{` than [`MAX_YAML_BRACKETS`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{count} `[` and `{{` in YAML, more than the {MAX_YAML_BRACKETS} trace reads")]
+pub struct TooManyBrackets {
+    /// How many the text holds.
+    pub count: usize,
+}
+
+/// Refuses YAML that could nest flow collections deeper than [`MAX_YAML_BRACKETS`], before it
+/// reaches the parser. Counts every `[` and `{`, quoted or not: nesting cannot hide from that.
+pub fn yaml_brackets(text: &str) -> Result<(), TooManyBrackets> {
+    let count = text.bytes().filter(|&b| b == b'[' || b == b'{').count();
+    if count > MAX_YAML_BRACKETS {
+        return Err(TooManyBrackets { count });
+    }
+    Ok(())
+}
+
 /// The committed profiles of a directory, read.
 #[derive(Clone, Debug, Default)]
 pub struct Committed {
@@ -293,6 +355,13 @@ pub fn check(recording: &Recording, committed: &Committed, against: &str, strict
             file: file.clone(),
             format: (*format).to_owned(),
         });
+        if let Some(profile) = &rules.profile {
+            for ignored in &rules.ignored {
+                notes.push(format!(
+                    "{file}: {ignored} not compared (only the rules of profile {profile} are)"
+                ));
+            }
+        }
         let committed_recording = committed.recording.as_ref().map(|(_, r)| r);
         let found = Found {
             new: &mut new,
