@@ -261,14 +261,13 @@ impl Probe {
                 .map_err(ProbeError::map(MAP_FREE_SLOTS))?;
         }
 
-        let (programs, missing, links) =
-            attach_all(
-                &mut ebpf,
-                &layout,
-                tracefs.as_deref(),
-                cap_fields.is_some(),
-                options.without,
-            )?;
+        let (programs, missing, links) = attach_all(
+            &mut ebpf,
+            &layout,
+            tracefs.as_deref(),
+            cap_fields.is_some(),
+            options.without,
+        )?;
         // Without a phase program, a caught cgroup's phases collapse upwards (what a profile
         // must allow is kept). The counter and the catch are attached already: the level goes
         // in last, and with it recording starts.
@@ -447,7 +446,10 @@ fn attach_all(
                 function,
                 instead_of,
             } => {
-                if programs.iter().any(|p: &LoadedProgram| p.program == instead_of) {
+                if programs
+                    .iter()
+                    .any(|p: &LoadedProgram| p.program == instead_of)
+                {
                     continue;
                 }
                 let loaded = attach::attach_fexit(ebpf, feature, function, &mut missing);
