@@ -22,9 +22,10 @@ const FIXTURES: [&str; 6] = [
     include_str!("data/recording-v6.json"),
 ];
 
-/// Longest a single parse and match may take. Matching is linear, and a few milliseconds in a
-/// debug build; the margin is for a loaded 2-CPU machine.
-const CASE_LIMIT: Duration = Duration::from_millis(50);
+/// Longest a single parse and match may take. Matching is linear, a few milliseconds in a debug
+/// build; a backtracking matcher takes seconds to hours on these inputs. The margin is for a
+/// machine busy with other tests: the bound tells linear from exponential, it measures no speed.
+const CASE_LIMIT: Duration = Duration::from_secs(1);
 
 fn fixture(index: usize) -> Recording {
     Recording::from_json(FIXTURES[index], "fixture").unwrap()
