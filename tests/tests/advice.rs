@@ -2,7 +2,8 @@
 //! gets those warnings and `docker exec`'s runc init is not counted as the application; for nginx
 //! and python, a new container started with exactly the advised flags (and the generated seccomp
 //! profile) still passes its exercise, and the advice bites (a write outside the advised tmpfs
-//! fails under `--read-only`).
+//! fails under `--read-only`); the advised `docker run` line, pasted into a shell in the output
+//! directory, starts the same program with the same variables and passes its exercise.
 
 use std::path::Path;
 use std::process::Command;
@@ -173,8 +174,14 @@ fn nginx_runs_with_the_advised_flags() {
     };
     let image = ensure_image(TestImage::Nginx).unwrap();
     let out = tempfile::tempdir().unwrap();
+    // The flags name the profiles where they are, so they work from this test's directory.
+    let profile_path = out.path().to_str().unwrap();
     // runc's startup (capset, setgroups... before the entrypoint) is runc's, not nginx's.
-    let rec = trace_run(&system.trace_bin(), out.path(), &[&image]);
+    let rec = trace_run(
+        &system.trace_bin(),
+        out.path(),
+        &["--profile-path", profile_path, &image],
+    );
     assert_setpcap_is_runcs(&rec);
     assert_eq!(
         rec["identity"]["uids"],
@@ -204,6 +211,7 @@ fn nginx_runs_with_the_advised_flags() {
     let advise = Command::new(system.trace_bin())
         .arg("advise")
         .arg(out.path().join("recording.json"))
+        .args(["--profile-path", profile_path])
         .output()
         .unwrap();
     assert!(advise.status.success(), "{}", describe(&advise));
@@ -263,7 +271,13 @@ fn python_runs_with_the_advised_flags() {
     trace_run(
         &system.trace_bin(),
         out.path(),
-        &["--exec", "python3 /srv/exercise.py 8000", &image],
+        &[
+            "--exec",
+            "python3 /srv/exercise.py 8000",
+            "--profile-path",
+            out.path().to_str().unwrap(),
+            &image,
+        ],
     );
     let flags = advised_flags(out.path());
     let line = flags.join(" ");
@@ -300,4 +314,117 @@ fn python_runs_with_the_advised_flags() {
         !shell_ok(&bare, "touch /tmp/trace-advice"),
         "no tmpfs was advised"
     );
+}
+
+/// Removes the container `name` (`docker rm -f`) when dropped, whether or not it was created.
+struct RemoveOnDrop(String);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = trace_tests::docker(&["rm", "-f", &self.0]);
+    }
+}
+
+/// The fenced `sh` block after `heading` in hardening.md: the advised line, as written.
+fn sh_block<'a>(md: &'a str, heading: &str) -> &'a str {
+    let section = &md[md.find(heading).expect("the section")..];
+    let body = &section[section.find("```sh\n").expect("a sh block") + 6..];
+    &body[..body.find("\n```").expect("the block's end")]
+}
+
+/// busybox under `trace run` with a command other than the image's (`/bin/sh`), a working
+/// directory and a variable its command needs: the recording keeps the command, the directory
+/// and the variable's name but never its value; the `docker run` line of hardening.md, run as
+/// written with `sh -c` in the output directory (only `-d --name` added), starts the same program,
+/// takes the variable from the caller's environment, and passes the exercise under the advised
+/// flags and the profile they name by its relative path. The advice rendered into another
+/// directory is byte for byte the same.
+#[test]
+fn the_advised_docker_run_line_runs_as_written() {
+    let Some(system) = system_tier("the_advised_docker_run_line_runs_as_written") else {
+        return;
+    };
+    let image = ensure_image(TestImage::Busybox).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    // The command checks the variable by its length, so its value is in no argument trace sees.
+    let recorded_value = "recorded-secret-0001";
+    let script = r#"test "${#TOKEN}" -eq 20 && test "$(pwd)" = /tmp && /exercise.sh"#;
+    let rec = trace_run(
+        &system.trace_bin(),
+        out.path(),
+        &[
+            "-e",
+            &format!("TOKEN={recorded_value}"),
+            "-w",
+            "/tmp",
+            &image,
+            "sh",
+            "-c",
+            script,
+        ],
+    );
+    let process = &rec["container"]["config"]["process"];
+    assert_eq!(process["cmd"], serde_json::json!(["sh", "-c", script]));
+    assert_eq!(process["entrypoint"], serde_json::json!([]));
+    assert_eq!(process["working_dir"], "/tmp");
+    assert_eq!(
+        process["env_names"],
+        serde_json::json!(["TOKEN"]),
+        "only the creator's variable: PATH is the image's"
+    );
+    for file in ["recording.json", "hardening.md", "hardening.json"] {
+        let text = std::fs::read_to_string(out.path().join(file)).unwrap();
+        assert!(!text.contains(recorded_value), "the value is in {file}");
+    }
+
+    let md = std::fs::read_to_string(out.path().join("hardening.md")).unwrap();
+    let line = sh_block(&md, "## docker run");
+    for expected in [
+        " --security-opt seccomp=seccomp.json ",
+        " -e TOKEN ",
+        " --workdir /tmp ",
+        " --entrypoint '' ",
+        "--read-only",
+    ] {
+        assert!(line.contains(expected), "{expected:?} not in {line}");
+    }
+    let rest = line
+        .strip_prefix("docker run ")
+        .unwrap_or_else(|| panic!("not a docker run line: {line}"));
+    let name = format!("trace-advice-line-{}", std::process::id());
+    let _remove = RemoveOnDrop(name.clone());
+    let started = Command::new("sh")
+        .arg("-c")
+        .arg(format!("docker run -d --name {name} {rest}"))
+        .current_dir(out.path())
+        .env("TOKEN", "caller-value-0000002")
+        .output()
+        .unwrap();
+    assert!(started.status.success(), "{line}\n{}", describe(&started));
+    let code = docker_ok(&["wait", &name]).unwrap();
+    let logs = trace_tests::docker(&["logs", &name]).unwrap();
+    assert_eq!(code, "0", "{line}\n{}", describe(&logs));
+    assert!(
+        String::from_utf8_lossy(&logs.stdout).contains("exercise-ok"),
+        "{line}\n{}",
+        describe(&logs)
+    );
+
+    // The same advice, byte for byte, rendered offline into another directory.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let advise = Command::new(system.trace_bin())
+        .arg("advise")
+        .arg(out.path().join("recording.json"))
+        .arg("--out")
+        .arg(elsewhere.path())
+        .output()
+        .unwrap();
+    assert!(advise.status.success(), "{}", describe(&advise));
+    for file in ["hardening.md", "hardening.json"] {
+        assert_eq!(
+            std::fs::read(elsewhere.path().join(file)).unwrap(),
+            std::fs::read(out.path().join(file)).unwrap(),
+            "{file}"
+        );
+    }
 }

@@ -7,13 +7,14 @@ use serde_json::Value;
 use trace_user::recording::Recording;
 use trace_user::render::{self, Format, Options};
 
-const FIXTURES: [&str; 6] = [
+const FIXTURES: [&str; 7] = [
     include_str!("data/recording-v1.json"),
     include_str!("data/recording-v2.json"),
     include_str!("data/recording-v3.json"),
     include_str!("data/recording-v4.json"),
     include_str!("data/recording-v5.json"),
     include_str!("data/recording-v6.json"),
+    include_str!("data/recording-v7.json"),
 ];
 
 /// Every JSON pointer into `value` (objects' keys and arrays' elements, at every depth).
@@ -76,8 +77,7 @@ fn render_all(recording: &Recording) {
             format,
             ..Options::default()
         };
-        let dir = std::env::temp_dir();
-        let _ = render::profiles_and_advice(recording, &options, &dir);
+        let _ = render::profiles_and_advice(recording, &options);
     }
     let _ = render::summary::render(recording, &[]);
     let _ = recording.to_json();

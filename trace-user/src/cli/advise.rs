@@ -6,16 +6,11 @@ use crate::render::{self, advice};
 
 pub(super) fn run(args: &AdviseArgs) -> anyhow::Result<i32> {
     let (recording, dir) = super::render::load(&args.recording, args.out.as_deref())?;
-    // The advice names seccomp.json and apparmor.profile in `dir`: write them there too.
-    let wanted = [
-        render::SECCOMP_FILE,
-        render::APPARMOR_FILE,
-        advice::HARDENING_FILE,
-        advice::HARDENING_JSON_FILE,
-    ];
+    // The advice names the seccomp and AppArmor profiles of the format: write them there too
+    // (everything but files.txt).
     let mut markdown = String::new();
-    for file in render::profiles_and_advice(&recording, &render::Options::default(), &dir) {
-        if !wanted.contains(&file.file_name) {
+    for file in render::profiles_and_advice(&recording, &args.profile.options()) {
+        if file.file_name == render::FILES_FILE {
             continue;
         }
         let written = out::write_atomic(&dir, file.file_name, file.contents.as_bytes())?;

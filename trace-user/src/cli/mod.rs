@@ -74,7 +74,8 @@ pub struct CheckArgs {
     pub format: String,
 }
 
-/// How profiles are rendered: `--format`, `--arch`, `--relative-to-default`.
+/// How profiles are rendered: `--format`, `--arch`, `--relative-to-default`, and where the advice
+/// names them (`--profile-path`).
 #[derive(Debug, Args, Clone, Default)]
 pub struct ProfileArgs {
     /// Profile format: docker (seccomp.json, apparmor.profile), oci (seccomp.json as the OCI
@@ -90,6 +91,12 @@ pub struct ProfileArgs {
     /// personality, prctl and clone only with the argument values recorded, when few.
     #[arg(long)]
     pub relative_to_default: bool,
+    /// Where the profiles will be used from, as the advice (hardening.md, hardening.json) names
+    /// them in its `docker run` line and compose snippet: a directory, relative to where those
+    /// run (e.g. `deploy/web`) or absolute [default: the output directory, named relative to it:
+    /// `seccomp.json`].
+    #[arg(long = "profile-path", value_name = "DIR", value_parser = parse_profile_path)]
+    pub profile_path: Option<String>,
 }
 
 impl ProfileArgs {
@@ -108,12 +115,17 @@ impl ProfileArgs {
                 arches,
                 relative_to_default: self.relative_to_default,
             },
+            profile_path: self.profile_path.clone(),
         }
     }
 }
 
 fn parse_format(text: &str) -> Result<Format, String> {
     text.parse()
+}
+
+fn parse_profile_path(text: &str) -> Result<String, String> {
+    crate::render::advice::check_profile_path(text).map_err(|e| e.to_string())
 }
 
 fn parse_arch(text: &str) -> Result<Arch, String> {
@@ -349,6 +361,9 @@ pub struct AdviseArgs {
     /// recording's directory].
     #[arg(short, long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// How to render the profiles the advice names, and where it names them.
+    #[command(flatten)]
+    pub profile: ProfileArgs,
 }
 
 /// `trace merge A.json B.json [...] -o OUT.json`

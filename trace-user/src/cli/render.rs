@@ -8,7 +8,7 @@ use crate::{out, render};
 
 pub(super) fn run(args: &RenderArgs) -> anyhow::Result<i32> {
     let (recording, dir) = load(&args.recording, args.out.as_deref())?;
-    for file in render::profiles_and_advice(&recording, &args.profile.options(), &dir) {
+    for file in render::profiles_and_advice(&recording, &args.profile.options()) {
         let written = out::write_atomic(&dir, file.file_name, file.contents.as_bytes())?;
         showln!("{}", written.display());
     }

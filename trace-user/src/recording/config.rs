@@ -1,5 +1,5 @@
-//! What the container was allowed (its configuration, as Docker reported it) and who its processes
-//! were (v5): the facts hardening advice weighs against what the container did.
+//! What the container was allowed (its configuration, as Docker reported it), what it ran (v7), and
+//! who its processes were (v5): the facts hardening advice weighs against what the container did.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -48,6 +48,49 @@ pub struct ContainerConfig {
     pub exposed_ports: Vec<String>,
     /// Published ports: `80/tcp -> 0.0.0.0:8080`.
     pub published_ports: Vec<String>,
+    /// The program it ran (v7): what the advised `docker run` line starts again. Absent in older
+    /// recordings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<ProcessConfig>,
+}
+
+/// The program a container runs, as Docker resolved it from the image and the creator's options
+/// (`Config.Entrypoint`, `Config.Cmd`, `Config.WorkingDir`), and the names of the environment
+/// variables its creator set. Values of environment variables are never kept: they hold secrets.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessConfig {
+    /// `Config.Entrypoint`, as Docker gave it (empty: none).
+    pub entrypoint: Vec<String>,
+    /// `Config.Cmd`: the command, or the entrypoint's arguments (empty: none).
+    pub cmd: Vec<String>,
+    /// `Config.WorkingDir` (empty: `/`).
+    pub working_dir: String,
+    /// Names of the variables of `Config.Env` that the image does not set to the same value (what
+    /// `-e` and compose's `environment` added or changed), sorted; absent when the image could not
+    /// be inspected to tell them apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_names: Option<Vec<String>>,
+}
+
+impl ProcessConfig {
+    /// The names of the variables `env` (`NAME=VALUE` entries, as `docker inspect` gives them) has
+    /// beyond `image_env` (the image's own), sorted and without repeats. Only names are returned.
+    pub fn env_names_beyond(env: &[String], image_env: &[String]) -> Vec<String> {
+        let mut names: Vec<String> = env
+            .iter()
+            .filter(|entry| !image_env.contains(entry))
+            .map(|entry| {
+                entry
+                    .split_once('=')
+                    .map_or(entry.as_str(), |(name, _)| name)
+            })
+            .filter(|name| !name.is_empty())
+            .map(str::to_owned)
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
 }
 
 /// One mount of the container.

@@ -40,7 +40,7 @@ use trace_common::Abi;
 
 pub use arguments::ArgumentValues;
 pub use capabilities::{CAPABILITY_NAMES, Capability, CapabilityUse};
-pub use config::{ContainerConfig, FilePrivilege, Identity, MountConfig};
+pub use config::{ContainerConfig, FilePrivilege, Identity, MountConfig, ProcessConfig};
 pub use events::{Category, Events};
 pub use execs::{EXEC_SAMPLE_ARG_BYTES, EXEC_SAMPLE_ARGS, EXEC_SAMPLES, ExecUse};
 pub use files::{Access, FileUse, Links};
@@ -56,7 +56,7 @@ pub use validate::Invalid;
 
 /// The recording format's version. Raised on every change to the schema; older versions that can
 /// still be read are listed in [`Recording::from_json`].
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// Identifies the document as a trace recording.
 pub const SCHEMA_NAME: &str = "trace-recording";

@@ -1,6 +1,7 @@
 use super::*;
 
-const FIXTURE: &str = include_str!("../../tests/data/recording-v6.json");
+const FIXTURE: &str = include_str!("../../tests/data/recording-v7.json");
+const FIXTURE_V6: &str = include_str!("../../tests/data/recording-v6.json");
 const FIXTURE_V5: &str = include_str!("../../tests/data/recording-v5.json");
 const FIXTURE_V4: &str = include_str!("../../tests/data/recording-v4.json");
 const FIXTURE_V3: &str = include_str!("../../tests/data/recording-v3.json");
@@ -42,7 +43,7 @@ fn v3_recordings_load_as_current_and_write_back_with_only_the_version_changed() 
 
 #[test]
 fn v6_keeps_lives_and_what_was_found_at_attach_and_v5_loads_without() {
-    let recording = Recording::from_json(FIXTURE, "v6.json").unwrap();
+    let recording = Recording::from_json(FIXTURE_V6, "v6.json").unwrap();
     assert_eq!(recording.lives.len(), 2);
     let first = recording.lives[0].ended.as_ref().unwrap();
     assert_eq!(
@@ -65,6 +66,72 @@ fn v6_keeps_lives_and_what_was_found_at_attach_and_v5_loads_without() {
     without.lives.clear();
     without.found_at_attach.clear();
     assert_eq!(without.to_json(), v5.to_json());
+}
+
+#[test]
+fn v7_keeps_the_program_and_variable_names_and_v6_loads_without() {
+    let recording = Recording::from_json(FIXTURE, "v7.json").unwrap();
+    let process = recording
+        .container
+        .config
+        .as_ref()
+        .and_then(|c| c.process.as_ref())
+        .unwrap();
+    assert_eq!(process.entrypoint, ["/usr/local/bin/workload"]);
+    assert_eq!(process.cmd, ["--serve", "it's $(id) `x`; rm -rf /"]);
+    assert_eq!(process.working_dir, "/data");
+    assert_eq!(
+        process.env_names.as_deref(),
+        Some(&["API_TOKEN".to_owned(), "WORKLOAD_MODE".to_owned()][..])
+    );
+    let v6 = Recording::from_json(FIXTURE_V6, "v6.json").unwrap();
+    assert_eq!(v6.schema_version, SCHEMA_VERSION);
+    assert_eq!(v6.container.config.as_ref().unwrap().process, None);
+    let mut without = recording.clone();
+    if let Some(config) = without.container.config.as_mut() {
+        config.process = None;
+    }
+    assert_eq!(without.to_json(), v6.to_json());
+    assert_eq!(
+        v6.to_json(),
+        FIXTURE_V6.replace("\"schema_version\": 6", "\"schema_version\": 7")
+    );
+}
+
+#[test]
+fn only_the_names_of_environment_variables_are_kept() {
+    let env = [
+        "PATH=/usr/local/bin:/usr/bin".to_owned(),
+        "LANG=C.UTF-8".to_owned(),
+        "API_TOKEN=hunter2".to_owned(),
+        "EMPTY=".to_owned(),
+        "=odd".to_owned(),
+        "UNSET".to_owned(),
+    ];
+    let image = [
+        "PATH=/usr/local/bin:/usr/bin".to_owned(),
+        "LANG=en_US.UTF-8".to_owned(),
+    ];
+    let names = ProcessConfig::env_names_beyond(&env, &image);
+    assert_eq!(
+        names,
+        ["API_TOKEN", "EMPTY", "LANG", "UNSET"],
+        "PATH is the image's"
+    );
+    // A hand-edited recording cannot carry a value in a name.
+    for smuggled in ["API_TOKEN=hunter2", "", "A\\u0000B"] {
+        let edited = FIXTURE.replacen("\"API_TOKEN\"", &format!("\"{smuggled}\""), 1);
+        assert!(
+            matches!(
+                Recording::from_json(&edited, "e.json"),
+                Err(RecordingError::Invalid {
+                    source: Invalid::EnvName,
+                    ..
+                })
+            ),
+            "{smuggled:?} was accepted"
+        );
+    }
 }
 
 #[test]
@@ -99,7 +166,7 @@ fn v4_recordings_load_without_configuration_or_identity() {
     assert!(recording.runc_capabilities.is_empty() && recording.borrowed_capabilities.is_empty());
     assert_eq!(
         recording.to_json(),
-        FIXTURE_V4.replace("\"schema_version\": 4", "\"schema_version\": 6")
+        FIXTURE_V4.replace("\"schema_version\": 4", "\"schema_version\": 7")
     );
 }
 
@@ -175,7 +242,7 @@ fn v1_recordings_load_as_current_with_only_syscalls_recorded() {
 
 #[test]
 fn rejects_other_versions_and_documents() {
-    let newer = FIXTURE.replace("\"schema_version\": 6", "\"schema_version\": 99");
+    let newer = FIXTURE.replace("\"schema_version\": 7", "\"schema_version\": 99");
     let err = Recording::from_json(&newer, "r.json").unwrap_err();
     assert!(
         matches!(err, RecordingError::UnsupportedVersion { found: 99, .. }),
@@ -183,10 +250,10 @@ fn rejects_other_versions_and_documents() {
     );
     assert!(
         err.to_string()
-            .starts_with("r.json: recording schema version 99 is not supported (this trace reads versions 1 to 6)"),
+            .starts_with("r.json: recording schema version 99 is not supported (this trace reads versions 1 to 7)"),
         "{err}"
     );
-    let zero = FIXTURE.replace("\"schema_version\": 6", "\"schema_version\": 0");
+    let zero = FIXTURE.replace("\"schema_version\": 7", "\"schema_version\": 0");
     assert!(matches!(
         Recording::from_json(&zero, "z.json"),
         Err(RecordingError::UnsupportedVersion { found: 0, .. })

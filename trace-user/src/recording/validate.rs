@@ -32,6 +32,10 @@ pub enum Invalid {
     /// `container.id` is not hexadecimal.
     #[error("container.id {0:?} is not a container id")]
     ContainerId(String),
+    /// An entry of `container.config.process.env_names` is empty or holds `=` or NUL: a value
+    /// (which a recording never keeps) or nothing Docker could have set.
+    #[error("container.config.process.env_names has an entry that is not a variable name")]
+    EnvName,
 }
 
 impl Recording {
@@ -66,6 +70,18 @@ impl Recording {
         }
         if !container.id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(Invalid::ContainerId(container.id.clone()));
+        }
+        let env_names = container
+            .config
+            .as_ref()
+            .and_then(|c| c.process.as_ref())
+            .and_then(|p| p.env_names.as_deref())
+            .unwrap_or_default();
+        if env_names
+            .iter()
+            .any(|name| name.is_empty() || name.contains(['=', '\0']))
+        {
+            return Err(Invalid::EnvName);
         }
         Ok(())
     }

@@ -32,6 +32,7 @@ fn options(format: Format, arches: &[Arch], relative: bool) -> Options {
             arches: arches.to_vec(),
             relative_to_default: relative,
         },
+        ..Options::default()
     }
 }
 

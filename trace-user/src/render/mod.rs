@@ -57,13 +57,17 @@ impl std::str::FromStr for Format {
     }
 }
 
-/// How to render: the format and the seccomp options.
+/// How to render: the format, the seccomp options, and where the advice names the profiles.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Options {
     /// Output format.
     pub format: Format,
     /// Architectures and Docker-default-relative mode.
     pub seccomp: seccomp::SeccompOptions,
+    /// The directory the advice names the profiles in (`--profile-path`), as written in its
+    /// `docker run` line and compose snippet; `None`: relative to the output directory
+    /// (`seccomp.json`), so the advice is the same wherever it is written.
+    pub profile_path: Option<String>,
 }
 
 /// Every profile rendered from `recording` with `options`, in a fixed order: the seccomp profile,
@@ -146,16 +150,12 @@ pub fn profiles(recording: &Recording) -> Vec<Rendered> {
     profiles_with(recording, &Options::default())
 }
 
-/// Every profile (see [`profiles_with`]) and the hardening advice ([`advice`]) for profiles in
-/// `dir` (named absolute in the advised flags when it exists, so they work from any directory).
-pub fn profiles_and_advice(
-    recording: &Recording,
-    options: &Options,
-    dir: &std::path::Path,
-) -> Vec<Rendered> {
-    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+/// Every profile (see [`profiles_with`]) and the hardening advice ([`advice`]) naming them as
+/// `options.profile_path` says. No I/O: the same recording and options give the same bytes in
+/// any output directory.
+pub fn profiles_and_advice(recording: &Recording, options: &Options) -> Vec<Rendered> {
     let mut files = profiles_with(recording, options);
-    files.extend(advice::render(recording, &dir.to_string_lossy()));
+    files.extend(advice::render(recording, options));
     files
 }
 

@@ -155,7 +155,7 @@ pub fn write_outputs(
         render::RECORDING_FILE,
         recording.to_json().as_bytes(),
     )?];
-    for file in render::profiles_and_advice(recording, options, dir) {
+    for file in render::profiles_and_advice(recording, options) {
         written.push(out::write_atomic(
             dir,
             file.file_name,

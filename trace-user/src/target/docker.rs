@@ -11,7 +11,7 @@ use bollard::query_parameters::{
 };
 use futures_util::{Stream, StreamExt};
 
-use crate::recording::{ContainerConfig, MountConfig};
+use crate::recording::{ContainerConfig, MountConfig, ProcessConfig};
 
 /// The socket bollard uses when `DOCKER_HOST` is unset.
 const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
@@ -114,7 +114,7 @@ pub async fn connect() -> Result<Docker, DockerError> {
 
 /// Looks a container up by name or id; it must be running.
 pub async fn resolve(docker: &Docker, name_or_id: &str) -> Result<ContainerTarget, DockerError> {
-    let (container, running, status) = inspect(docker, name_or_id).await?;
+    let (container, running, status) = Box::pin(inspect(docker, name_or_id)).await?;
     if !running {
         return Err(DockerError::NotRunning {
             name: container.name,
@@ -129,7 +129,7 @@ pub async fn resolve_any(
     docker: &Docker,
     name_or_id: &str,
 ) -> Result<ContainerTarget, DockerError> {
-    inspect(docker, name_or_id)
+    Box::pin(inspect(docker, name_or_id))
         .await
         .map(|(container, _, _)| container)
 }
@@ -150,7 +150,9 @@ pub async fn exposed_tcp_ports(docker: &Docker, id: &str) -> Vec<u16> {
     ports
 }
 
-/// The container, whether it is running, and Docker's status word for it.
+/// The container, whether it is running, and Docker's status word for it. Two Docker requests
+/// (the container, then its image): callers box this future, which would otherwise grow every
+/// future that resolves a container by the size of both answers.
 async fn inspect(
     docker: &Docker,
     name_or_id: &str,
@@ -168,6 +170,12 @@ async fn inspect(
         Err(e) => return Err(DockerError::Api(e)),
     };
     let config = config_of(&inspect);
+    // Kept only until the names are picked below, never stored.
+    let env = inspect
+        .config
+        .as_ref()
+        .and_then(|c| c.env.clone())
+        .unwrap_or_default();
     let name = inspect
         .name
         .unwrap_or_default()
@@ -204,7 +212,7 @@ async fn inspect(
         .filter_map(|m| m.destination)
         .collect();
     mounts.sort();
-    let container = ContainerTarget {
+    let mut container = ContainerTarget {
         mounts,
         config,
         id: inspect.id.unwrap_or_default(),
@@ -215,10 +223,38 @@ async fn inspect(
         labels,
         state: container_state,
     };
+    if !container.image_id.is_empty()
+        && let Some(image_env) = image_env(docker, &container.image_id).await
+    {
+        set_env_names(&mut container.config, &env, &image_env);
+    }
     Ok((container, running && pid > 0, status))
 }
 
-/// The configuration parts of an inspect answer that hardening advice weighs.
+/// The image's own environment (`NAME=VALUE` entries), to tell the variables the container's
+/// creator set from the image's; `None` when the image cannot be inspected.
+async fn image_env(docker: &Docker, image: &str) -> Option<Vec<String>> {
+    match docker.inspect_image(image).await {
+        Ok(inspect) => Some(inspect.config.and_then(|c| c.env).unwrap_or_default()),
+        Err(e) => {
+            log::warn!(
+                "cannot inspect image {image} ({e}): the container's environment variable names are not recorded"
+            );
+            None
+        }
+    }
+}
+
+/// Records in `config`'s process the names of the variables of `env` (the container's
+/// `NAME=VALUE` entries) that `image_env` (the image's) does not have: only names, never values.
+fn set_env_names(config: &mut ContainerConfig, env: &[String], image_env: &[String]) {
+    if let Some(process) = config.process.as_mut() {
+        process.env_names = Some(ProcessConfig::env_names_beyond(env, image_env));
+    }
+}
+
+/// The configuration parts of an inspect answer that hardening advice weighs, and the program it
+/// runs, without the environment's names (see [`set_env_names`]).
 fn config_of(inspect: &ContainerInspectResponse) -> ContainerConfig {
     let sorted = |list: Option<&Vec<String>>| {
         let mut list = list.cloned().unwrap_or_default();
@@ -271,6 +307,12 @@ fn config_of(inspect: &ContainerInspectResponse) -> ContainerConfig {
         })
         .collect();
     published.sort();
+    let process = ProcessConfig {
+        entrypoint: config.entrypoint.clone().unwrap_or_default(),
+        cmd: config.cmd.clone().unwrap_or_default(),
+        working_dir: config.working_dir.clone().unwrap_or_default(),
+        env_names: None,
+    };
     ContainerConfig {
         user: config.user.unwrap_or_default(),
         privileged: host.privileged.unwrap_or(false),
@@ -289,6 +331,7 @@ fn config_of(inspect: &ContainerInspectResponse) -> ContainerConfig {
         cpu_quota: host.cpu_quota.unwrap_or(0),
         exposed_ports: sorted(config.exposed_ports.as_ref()),
         published_ports: published,
+        process: Some(process),
     }
 }
 
@@ -383,4 +426,53 @@ pub fn container_events(
             attributes: actor.attributes.unwrap_or_default(),
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The program and the variable names come from inspect; the values never reach the
+    /// configuration, and the image's own variables are left out.
+    #[test]
+    fn config_keeps_the_program_and_only_the_names_the_creator_set() {
+        let inspect = ContainerInspectResponse {
+            config: Some(bollard::models::ContainerConfig {
+                entrypoint: Some(vec!["/docker-entrypoint.sh".into()]),
+                cmd: Some(vec![
+                    "redis-server".into(),
+                    "--appendonly".into(),
+                    "yes".into(),
+                ]),
+                working_dir: Some("/data".into()),
+                env: Some(vec![
+                    "PATH=/usr/local/bin:/usr/bin".into(),
+                    "REDIS_VERSION=7.2".into(),
+                    "REDIS_PASSWORD=hunter2".into(),
+                ]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let image = [
+            "PATH=/usr/local/bin:/usr/bin".to_owned(),
+            "REDIS_VERSION=7.2".to_owned(),
+        ];
+        let unknown = config_of(&inspect);
+        // Without the image's environment, which names are the creator's is not claimed.
+        assert_eq!(unknown.process.as_ref().unwrap().env_names, None);
+        let mut config = unknown;
+        let env = inspect.config.as_ref().unwrap().env.clone().unwrap();
+        set_env_names(&mut config, &env, &image);
+        let process = config.process.as_ref().unwrap();
+        assert_eq!(process.entrypoint, ["/docker-entrypoint.sh"]);
+        assert_eq!(process.cmd, ["redis-server", "--appendonly", "yes"]);
+        assert_eq!(process.working_dir, "/data");
+        assert_eq!(
+            process.env_names.as_deref(),
+            Some(&["REDIS_PASSWORD".to_owned()][..])
+        );
+        let json = serde_json::to_string(&config).unwrap();
+        assert!(!json.contains("hunter2"), "{json}");
+    }
 }

@@ -1,15 +1,20 @@
-//! The rules: one function per topic, each adding its items and flags. Every string taken from the
-//! recording goes through [`quote::markdown`] before it is part of an item.
+//! The rules: one function per topic, each adding its items and its part of the [`Plan`](super::Plan)
+//! (or the [`Program`]). Every string taken from the recording goes through [`quote::markdown`] or
+//! [`quote::code_span`] before it is part of an item.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::quote::{self, markdown};
-use super::{Advice, ComposeValue, Level, Topic};
+use super::quote::{self, code_span, markdown};
+use super::{Advice, Level, Program, Tmpfs, Topic, profile_file};
 use crate::recording::{
-    Access, Capability, CapabilityUse, ContainerConfig, FileUse, MountConfig, PathBytes, Recording,
-    encode,
+    Access, Capability, CapabilityUse, ContainerConfig, FileUse, MountConfig, PathBytes,
+    ProcessConfig, Recording, encode,
 };
 use crate::render::apparmor::profile_name;
+use crate::render::seccomp::spo::object_name;
+use crate::render::{
+    APPARMOR_FILE, Format, Options, SECCOMP_FILE, SPO_APPARMOR_FILE, SPO_SECCOMP_FILE,
+};
 
 /// The uid and gid advised for a container that needs no root: `nobody`/`nogroup` on Debian and
 /// most images, and a number, so it works without the image's /etc/passwd.
@@ -422,10 +427,7 @@ pub fn user(recording: &Recording, advice: &mut Advice) {
             format!("It runs as root but needs none of root's powers: run it as `--user {UNPRIVILEGED_USER}`."),
             evidence,
         );
-        advice.flag("--user", UNPRIVILEGED_USER);
-        advice
-            .compose
-            .push(("user", ComposeValue::Text(UNPRIVILEGED_USER.into())));
+        advice.plan.user = Some(UNPRIVILEGED_USER.into());
     } else {
         let mut evidence = vec![who];
         evidence.extend(needs);
@@ -481,20 +483,12 @@ pub fn capabilities(recording: &Recording, advice: &mut Advice) {
         )
     };
     advice.push(Topic::Capabilities, Level::Advice, title, evidence);
-    advice.flag("--cap-drop", "ALL");
-    let added: Vec<String> = granted
-        .keys()
-        .map(|cap| cap.to_string().trim_start_matches("CAP_").to_owned())
-        .collect();
-    for name in &added {
-        advice.flag("--cap-add", name);
-    }
-    advice
-        .compose
-        .push(("cap_drop", ComposeValue::List(vec!["ALL".into()])));
-    if !added.is_empty() {
-        advice.compose.push(("cap_add", ComposeValue::List(added)));
-    }
+    advice.plan.capabilities = Some(
+        granted
+            .keys()
+            .map(|cap| cap.to_string().trim_start_matches("CAP_").to_owned())
+            .collect(),
+    );
 
     let denied: Vec<String> = recording
         .capabilities
@@ -627,7 +621,7 @@ pub fn no_new_privileges(recording: &Recording, advice: &mut Advice) {
         "No executed program raises privileges: set `--security-opt no-new-privileges`.".into(),
         evidence,
     );
-    advice.flag("--security-opt", "no-new-privileges");
+    advice.plan.no_new_privileges = true;
 }
 
 /// A directory to mount a tmpfs on, with why.
@@ -788,20 +782,15 @@ pub fn read_only_root(recording: &Recording, advice: &mut Advice) {
         "Run it with `--read-only`, with a tmpfs for each directory it writes to.".to_owned()
     };
     advice.push(topic, Level::Advice, title, evidence);
-    advice.docker_run.push("--read-only".into());
-    advice.compose.push(("read_only", ComposeValue::True));
-    let mut tmpfs = Vec::new();
-    for (dir, info) in &merged {
-        let mut spec = String::from_utf8_lossy(dir.as_bytes()).into_owned();
-        if info.exec {
-            spec.push_str(":exec");
-        }
-        advice.flag("--tmpfs", &spec);
-        tmpfs.push(spec);
-    }
-    if !tmpfs.is_empty() {
-        advice.compose.push(("tmpfs", ComposeValue::List(tmpfs)));
-    }
+    advice.plan.read_only = Some(
+        merged
+            .iter()
+            .map(|(dir, info)| Tmpfs {
+                path: String::from_utf8_lossy(dir.as_bytes()).into_owned(),
+                exec: info.exec,
+            })
+            .collect(),
+    );
 }
 
 /// Ports published (`-p`) that nothing in the container listened on, when the startup was seen
@@ -898,10 +887,7 @@ pub fn network(recording: &Recording, advice: &mut Advice) {
                 "It used no network socket: run it with `--network none`.".into(),
                 vec![sockets_line],
             );
-            advice.flag("--network", "none");
-            advice
-                .compose
-                .push(("network_mode", ComposeValue::Text("none".into())));
+            advice.plan.network_none = true;
         } else {
             advice.push(
                 topic,
@@ -932,39 +918,219 @@ pub fn network(recording: &Recording, advice: &mut Advice) {
     advice.push(topic, Level::Note, title, evidence);
 }
 
-/// The generated seccomp and AppArmor profiles.
-pub fn profiles(recording: &Recording, profile_dir: &str, advice: &mut Advice) {
-    let seccomp = format!("{profile_dir}/{}", crate::render::SECCOMP_FILE);
+/// The generated seccomp and AppArmor profiles, named where they will be referenced from
+/// ([`profile_file`]); with `--format spo` the operator's objects, which only Kubernetes reads,
+/// so `docker run` and compose get no seccomp profile.
+pub fn profiles(recording: &Recording, options: &Options, advice: &mut Advice) {
+    let topic = Topic::Profiles;
+    let object = object_name(&recording.container.name, &recording.container.id);
+    let calls = format!(
+        "{} distinct system calls recorded",
+        recording.distinct_syscalls()
+    );
+    if options.format == Format::Spo {
+        let seccomp = profile_file(options.profile_path.as_deref(), SPO_SECCOMP_FILE);
+        let apparmor = profile_file(options.profile_path.as_deref(), SPO_APPARMOR_FILE);
+        advice.plan.seccomp_localhost = format!("operator/{object}.json");
+        advice.push(
+            topic,
+            Level::Advice,
+            format!(
+                "Confine its system calls with the generated seccomp profile, the Security Profiles Operator object {}: apply it (`kubectl apply -f`), then reference it as the Kubernetes snippet does. `docker run` and compose cannot read it, so their lines have no seccomp profile: render the Docker format for them (`trace render recording.json --format docker`).",
+                code_span(&object)
+            ),
+            vec![format!("{calls}; {} (`--format spo`)", code_span(&seccomp))],
+        );
+        advice.push(
+            topic,
+            Level::Note,
+            format!(
+                "The AppArmor profile is the operator's object {} in {}: apply it where the operator runs on AppArmor nodes, then set `appArmorProfile` (type `Localhost`, profile {}) in the container's `securityContext`. It is not in the snippet: whether it is loaded is cluster state.",
+                code_span(&object),
+                code_span(&apparmor),
+                code_span(&object)
+            ),
+            Vec::new(),
+        );
+        return;
+    }
+    let seccomp = profile_file(options.profile_path.as_deref(), SECCOMP_FILE);
+    let apparmor = profile_file(options.profile_path.as_deref(), APPARMOR_FILE);
+    advice.plan.seccomp_localhost = format!("{object}.json");
+    let mut evidence = vec![format!("{calls}; {}", code_span(&seccomp))];
+    if options.format == Format::Oci {
+        evidence.push(
+            "written in the OCI runtime spec's format (`--format oci`), which `docker run` reads too"
+                .into(),
+        );
+    }
+    if quote::printable(&seccomp) {
+        advice.plan.seccomp = Some(seccomp);
+    } else {
+        evidence.push("its path cannot be written in a `docker run` line: name it yourself".into());
+    }
     advice.push(
-        Topic::Profiles,
+        topic,
         Level::Advice,
         "Confine its system calls with the generated seccomp profile.".into(),
-        vec![format!(
-            "{} distinct system calls recorded; `{}`",
-            recording.distinct_syscalls(),
-            code(&seccomp)
-        )],
+        evidence,
     );
-    let option = format!("seccomp={seccomp}");
-    advice.flag("--security-opt", &option);
     let name = profile_name(&recording.container.name, &recording.container.id);
-    let apparmor = format!("{profile_dir}/{}", crate::render::APPARMOR_FILE);
     advice.push(
-        Topic::Profiles,
+        topic,
         Level::Note,
         format!(
-            "The AppArmor profile is not in the flags (it must be loaded first): `apparmor_parser -r {}`, then add `--security-opt apparmor={}`.",
-            code(&quote::shell(&apparmor)),
-            code(&name)
+            "The AppArmor profile is not in the flags (it must be loaded first): {}, then add {}.",
+            code_span(&format!("apparmor_parser -r {}", quote::shell(&apparmor))),
+            code_span(&format!("--security-opt apparmor={name}"))
         ),
         Vec::new(),
     );
-    let mut security_opt = Vec::new();
-    if advice.docker_run.iter().any(|f| f == "no-new-privileges") {
-        security_opt.push("no-new-privileges:true".to_owned());
+}
+
+/// Arguments shown in an item: shell words, in a code span (escaped when they cannot be shown
+/// as they are).
+fn words_text(words: &[String]) -> String {
+    let words: Vec<String> = words.iter().map(|w| quote::shell(w)).collect();
+    code_span(&words.join(" "))
+}
+
+/// Names shown in an item, each in a code span.
+fn names_text(names: &[String]) -> String {
+    let names: Vec<String> = names.iter().map(|n| code_span(n)).collect();
+    names.join(", ")
+}
+
+/// The program the container ran, for the advised line to start again: its entrypoint, command
+/// and working directory, the names of the environment variables its creator set, and its user
+/// when that is not root and no other is advised. Without it the line would start the image's
+/// default command, which may be another program (a shell).
+pub fn program(recording: &Recording, advice: &mut Advice) {
+    let topic = Topic::Program;
+    let config = recording.container.config.as_ref();
+    let Some(process) = config
+        .and_then(|c| c.process.as_ref())
+        .filter(|p| !(p.entrypoint.is_empty() && p.cmd.is_empty()))
+    else {
+        advice.push(
+            topic,
+            Level::Note,
+            "The recording does not hold the container's command (an older trace, or merged runs configured differently): the advised line starts the image's default command. Add its command after the image if it ran another.".into(),
+            Vec::new(),
+        );
+        return;
+    };
+    let argv: Vec<String> = process
+        .entrypoint
+        .iter()
+        .chain(&process.cmd)
+        .cloned()
+        .collect();
+    let mut unwritable = Vec::new();
+    if !argv.iter().all(|w| quote::argument(w)) {
+        unwritable.push(format!("command: {}", words_text(&argv)));
     }
-    security_opt.push(option);
-    advice
-        .compose
-        .push(("security_opt", ComposeValue::List(security_opt)));
+    if !quote::printable(&process.working_dir) {
+        unwritable.push(format!(
+            "working directory: {}",
+            code_span(&process.working_dir)
+        ));
+    }
+    let env_names = process.env_names.as_deref().unwrap_or_default();
+    if !unwritable.is_empty() {
+        if !env_names.is_empty() {
+            unwritable.push(format!(
+                "environment variables its creator set: {}",
+                names_text(env_names)
+            ));
+        }
+        advice.push(
+            topic,
+            Level::Note,
+            "Its command cannot be written in a shell line (control characters): the advised line leaves it out and starts the image's default command. Start it with its own command, shown escaped below.".into(),
+            unwritable,
+        );
+        return;
+    }
+    let (names, odd): (Vec<String>, Vec<String>) = env_names
+        .iter()
+        .cloned()
+        .partition(|name| quote::printable(name));
+    let user = config
+        .filter(|c| {
+            advice.plan.user.is_none()
+                && !c.user.is_empty()
+                && c.user_is_root() != Some(true)
+                && quote::printable(&c.user)
+        })
+        .map(|c| c.user.clone());
+    advice.push(
+        topic,
+        Level::Note,
+        "The advised line starts the program the container ran: its entrypoint and command as Docker resolved them from the image and its creator's options.".into(),
+        program_evidence(process, user.as_deref()),
+    );
+    environment(advice, process.env_names.is_some(), &names, &odd);
+    advice.program = Some(Program {
+        entrypoint: process.entrypoint.clone(),
+        cmd: process.cmd.clone(),
+        working_dir: process.working_dir.clone(),
+        env_names: names,
+        user,
+    });
+}
+
+/// What the advised line starts, one line each.
+fn program_evidence(process: &ProcessConfig, user: Option<&str>) -> Vec<String> {
+    let mut evidence = vec![
+        if process.entrypoint.is_empty() {
+            "entrypoint: none (`--entrypoint ''` in case the image has one)".to_owned()
+        } else {
+            format!("entrypoint: {}", words_text(&process.entrypoint))
+        },
+        if process.cmd.is_empty() {
+            "command: none".to_owned()
+        } else {
+            format!("command: {}", words_text(&process.cmd))
+        },
+    ];
+    if !process.working_dir.is_empty() {
+        evidence.push(format!(
+            "working directory: {}",
+            code_span(&process.working_dir)
+        ));
+    }
+    if let Some(user) = user {
+        evidence.push(format!("user: {} (configured)", code_span(user)));
+    }
+    evidence
+}
+
+/// The notes on the creator's environment variables: passed by name (`names`), unknown (`known`
+/// false), or left out because they cannot be written (`odd`).
+fn environment(advice: &mut Advice, known: bool, names: &[String], odd: &[String]) {
+    let topic = Topic::Program;
+    if !known {
+        advice.push(
+            topic,
+            Level::Note,
+            "Which environment variables its creator set is unknown (the image could not be inspected to tell them from its own): add `-e NAME` for those it needs.".into(),
+            Vec::new(),
+        );
+    } else if !names.is_empty() {
+        advice.push(
+            topic,
+            Level::Note,
+            "Its creator set environment variables: the advised line passes each by name (`-e NAME`, compose `environment`), which takes the value from the environment it runs in. Set them there first; their values are never recorded.".into(),
+            vec![format!("set: {}", names_text(names))],
+        );
+    }
+    if !odd.is_empty() {
+        advice.push(
+            topic,
+            Level::Note,
+            "Some environment variable names cannot be written in a shell line (control characters): they are left out; set them yourself.".into(),
+            vec![format!("left out: {}", names_text(odd))],
+        );
+    }
 }

@@ -324,6 +324,7 @@ mod tests {
                     arches: both.to_vec(),
                     relative_to_default: true,
                 },
+                ..Options::default()
             };
             let first = profiles_with(&r, &options);
             let second = profiles_with(&again, &options);
