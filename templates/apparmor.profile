@@ -14,6 +14,12 @@ profile "{{ name }}" flags=(attach_disconnected,mediate_deleted) {
   # Files: the permissions of the accesses observed (docs/apparmor.md). Paths are normalised (no
   # //, . or ..) and quoted, every byte outside A-Z a-z 0-9 / . _ + - written as an octal escape;
   # /proc/<pid> is written /proc/@{pid} (and task/<tid> task/@{tid}).
+{%- if files.globs > 0 %}
+  # {{ files.globs }} rules are globs ("dir/*", "dir/**", "*" for a name too long), each standing
+  # for many paths (its comment says which): one rule per path would be more than apparmor_parser
+  # loads. Rules that execute (ix) stay one per program unless the programs alone are too many or
+  # too long.
+{%- endif %}
 {%- for f in files.rules %}
   {{ f.rule }}  # {{ f.observed }}
 {%- endfor %}

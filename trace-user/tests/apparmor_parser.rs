@@ -1,7 +1,10 @@
 //! Rendered AppArmor profiles through the real `apparmor_parser` (compile only: `-Q -K`, no kernel
 //! and no root needed). Proves that the fixture's profile is accepted and that hostile file names
 //! stay literal: the DFA the parser builds from the file rules accepts exactly the recorded paths,
-//! byte for byte, and nothing else (no glob, no variable, no extra or cut rule).
+//! byte for byte, and nothing else (no glob, no variable, no extra or cut rule). And that a
+//! profile always loads: the parser's limits are where trace assumes them, and recordings beyond
+//! them (100,000 files, paths too long for one token) render profiles the parser accepts, whose
+//! glob rules still allow every recorded path with its permissions.
 //!
 //! Without `apparmor_parser` the tests print `skipping <test>: <reason>` and pass, except under
 //! `TRACE_SYSTEM_TESTS=require` (CI), where they fail.
@@ -12,7 +15,8 @@ use std::process::Command;
 
 use proptest::prelude::*;
 use trace_user::recording::{Access, Category, PathBytes, Recording, normalize};
-use trace_user::render::apparmor::{self, escape};
+use trace_user::render::apparmor::escape::{MAX_WORD, Segment};
+use trace_user::render::apparmor::{self, collapse, escape, file_rules};
 
 const FIXTURE_V1: &str = include_str!("data/recording-v1.json");
 const FIXTURE_V2: &str = include_str!("data/recording-v2.json");
@@ -308,4 +312,427 @@ proptest! {
             "rule {}", rule
         );
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Any path of any bytes but NUL, short, near 4,095 bytes (the longest a system call takes)
+    /// or longer, renders a profile the parser loads, whose one file rule fits a token and allows
+    /// that path. Up to 4,095 bytes the rule is literal: its DFA accepts that path and nothing else.
+    #[test]
+    fn any_path_up_to_and_past_path_max_loads_and_is_allowed(
+        raw in prop_oneof![
+            proptest::collection::vec(1u8..=255, 1..300),
+            proptest::collection::vec(1u8..=255, 3_900..4_095),
+            proptest::collection::vec(1u8..=255, 4_095..4_400),
+        ]
+    ) {
+        let Some(parser) = parser("any_path_up_to_and_past_path_max_loads_and_is_allowed") else {
+            return Ok(());
+        };
+        let path = normalize(&raw).as_bytes().to_vec();
+        let recording = recording_with(std::slice::from_ref(&path));
+        let profile = apparmor::render(&recording);
+        let (ok, out) = compile(&parser, profile.as_bytes(), &[]);
+        prop_assert!(ok, "rejected:\n{}", out);
+        let rules = file_rule_lines(&profile);
+        prop_assert_eq!(rules.len(), 1);
+        let word = rule_words(&rules)[0];
+        prop_assert!(word.len() <= MAX_WORD);
+        if path.len() <= 4_095 {
+            prop_assert_eq!(escape::unquote_literal(word), Some(path.clone()));
+            let language = language_of(&parser, &rules);
+            prop_assert_eq!(language.keys().cloned().collect::<Vec<_>>(), vec![path]);
+        } else {
+            prop_assert_eq!(assert_covers(&parser, &profile, &recording), 1);
+        }
+    }
+}
+
+/// The transitions of one DFA state: on one byte each, then classes taken by the other bytes.
+type Edges = (BTreeMap<u8, u32>, Vec<(Vec<bool>, u32)>);
+
+/// A DFA as `-D dfa-states` prints it, glob classes included: enough to run paths through it.
+#[derive(Default)]
+struct Dfa {
+    /// Accepting states and their allow masks.
+    accepting: BTreeMap<u32, u64>,
+    /// The transitions of each state.
+    edges: BTreeMap<u32, Edges>,
+}
+
+impl Dfa {
+    fn parse(dump: &str) -> Dfa {
+        let state_of = |s: &str| -> u32 {
+            s.trim()
+                .trim_start_matches('{')
+                .trim_end_matches('}')
+                .parse()
+                .unwrap_or_else(|_| panic!("not a state: {s:?}"))
+        };
+        let mut dfa = Dfa::default();
+        let mut current = None;
+        let mut header = true;
+        for line in dump.lines() {
+            if line.starts_with("Cache read/write disabled") || line.is_empty() {
+                header &= !line.is_empty();
+                continue;
+            }
+            if header {
+                if let Some((state, perms)) = line.split_once(" (0x ") {
+                    let allow = perms.split('/').next().unwrap();
+                    dfa.accepting
+                        .insert(state_of(state), u64::from_str_radix(allow, 16).unwrap());
+                }
+                continue;
+            }
+            if let Some((state, _)) = line.split_once(" perms: ") {
+                current = Some(state_of(state));
+                continue;
+            }
+            let (label, target) = line
+                .trim_start()
+                .split_once(" -> ")
+                .unwrap_or_else(|| panic!("unexpected dump line {line:?}"));
+            let target = state_of(target.split("  ").next().unwrap());
+            let edges = dfa
+                .edges
+                .entry(current.expect("a transition before any state"))
+                .or_default();
+            let byte = label
+                .rsplit(' ')
+                .next()
+                .and_then(|hex| hex.strip_prefix("0x"))
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+            match byte {
+                Some(byte) => {
+                    edges.0.insert(byte, target);
+                }
+                None => edges.1.push((class(label), target)),
+            }
+        }
+        dfa
+    }
+
+    /// The allow mask of the state `path` ends in; 0 when the DFA does not accept it.
+    fn allowed(&self, path: &[u8]) -> u64 {
+        let mut state = 1;
+        for &b in path {
+            let Some((bytes, classes)) = self.edges.get(&state) else {
+                return 0;
+            };
+            state = match bytes.get(&b) {
+                Some(&next) => next,
+                None => match classes.iter().find(|(class, _)| class[usize::from(b)]) {
+                    Some(&(_, next)) => next,
+                    None => return 0,
+                },
+            };
+        }
+        self.accepting.get(&state).copied().unwrap_or(0)
+    }
+}
+
+/// The bytes of a class transition. Only the classes trace's globs make (`*` and `**`) are known;
+/// any other fails the test rather than being guessed.
+fn class(label: &str) -> Vec<bool> {
+    let excluded: &[u8] = match label {
+        "[^\\x0/]" => b"\0/",
+        "[^\\x0]" => b"\0",
+        _ => panic!("unknown class transition {label:?}"),
+    };
+    (0..=255u8).map(|b| !excluded.contains(&b)).collect()
+}
+
+/// The allow mask the parser gives a rule with `perms`.
+fn perm_mask(parser: &PathBuf, perms: &str) -> u64 {
+    let rule = format!("\"/x\" {perms},");
+    let (ok, dump) = compile(parser, &profile_with(&[rule.as_str()]), &["dfa-states"]);
+    assert!(ok, "{rule}: {dump}");
+    Dfa::parse(&dump).allowed(b"/x")
+}
+
+/// Asserts that the file rules of `profile`, compiled alone, allow every rule path of `recording`
+/// with at least the permissions it needs; returns how many paths were checked.
+fn assert_covers(parser: &PathBuf, profile: &str, recording: &Recording) -> usize {
+    let rules = file_rule_lines(profile);
+    let (ok, dump) = compile(parser, &profile_with(&rules), &["dfa-states"]);
+    assert!(ok, "file rules rejected:\n{dump}");
+    let dfa = Dfa::parse(&dump);
+    let mut masks: BTreeMap<String, u64> = BTreeMap::new();
+    let mut checked = 0;
+    for ((path, dir), accesses) in file_rules::rule_paths(recording) {
+        let perms = file_rules::perms_text(&accesses);
+        if perms.is_empty() {
+            continue;
+        }
+        let mut bytes = Vec::new();
+        for segment in &path {
+            match segment {
+                Segment::Literal(literal) => bytes.extend_from_slice(literal),
+                other => panic!("test recordings hold no {other:?}"),
+            }
+        }
+        if dir && !bytes.ends_with(b"/") {
+            bytes.push(b'/');
+        }
+        let want = *masks
+            .entry(perms.clone())
+            .or_insert_with(|| perm_mask(parser, &perms));
+        let got = dfa.allowed(&bytes);
+        assert_eq!(
+            got & want,
+            want,
+            "{:?} needs {perms}, the rules allow {got:#x}",
+            String::from_utf8_lossy(&bytes)
+        );
+        checked += 1;
+    }
+    checked
+}
+
+/// The quoted path of each file rule line.
+fn rule_words<'a>(rules: &[&'a str]) -> Vec<&'a str> {
+    rules
+        .iter()
+        .map(|rule| match rule.rfind("\" ") {
+            Some(end) => &rule[..=end],
+            None => panic!("not a file rule: {rule}"),
+        })
+        .collect()
+}
+
+/// The DFA sizes `-D dfa-stats` reports.
+fn dfa_states(out: &str) -> Vec<usize> {
+    out.lines()
+        .filter_map(|l| l.split_once("Created dfa: states "))
+        .map(|(_, rest)| rest.split(' ').next().unwrap().parse().unwrap())
+        .collect()
+}
+
+/// A deterministic stream of names (xorshift), so big recordings are the same on every run.
+struct Names(u64);
+
+impl Names {
+    fn hex(&mut self, len: usize) -> String {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        format!("{:016x}", self.0)[..len].to_owned()
+    }
+}
+
+/// A recording (files and programs recorded) for the big tests to add their files to: 100
+/// programs run from one directory (each also read), 300 libraries mapped from another, and
+/// `/etc/passwd`.
+fn programs_and_libraries() -> Recording {
+    let mut recording = recording_with(&[]);
+    recording.mark_recorded(Category::Execs);
+    for i in 0..100 {
+        let program = format!("/usr/bin/tool{i:03}");
+        recording.record_file(&program, Access::Read);
+        recording.record_exec(&program, &["tool"]);
+    }
+    for i in 0..300 {
+        let library = format!("/usr/lib/x86_64-linux-gnu/lib{i:03}.so.1");
+        recording.record_file(&library, Access::Read);
+        recording.record_file(&library, Access::MmapExec);
+    }
+    recording.record_file("/etc/passwd", Access::Read);
+    recording
+}
+
+/// Renders `recording`, checks the profile loads, stays within the budgets, keeps every program's
+/// own rule and allows every recorded path; returns the profile.
+fn assert_loads_within_budget(parser: &PathBuf, test: &str, recording: &Recording) -> String {
+    let started = std::time::Instant::now();
+    let profile = apparmor::render(recording);
+    let rendered = started.elapsed();
+    let started = std::time::Instant::now();
+    let (ok, out) = compile(parser, profile.as_bytes(), &["dfa-stats"]);
+    let compiled = started.elapsed();
+    assert!(ok, "{test}: rejected:\n{out}");
+    let states = dfa_states(&out);
+    let rules = file_rule_lines(&profile);
+    eprintln!(
+        "{test}: {} file rules, DFA states {states:?}, rendered in {rendered:?}, compiled in \
+         {compiled:?}",
+        rules.len(),
+    );
+    assert!(
+        rules.len() <= collapse::RULE_BUDGET,
+        "{test}: {}",
+        rules.len()
+    );
+    assert!(
+        states.iter().all(|&s| s <= collapse::STATE_BUDGET),
+        "{test}: {states:?}"
+    );
+    for i in 0..100 {
+        let rule = format!("\"/usr/bin/tool{i:03}\" rix,");
+        assert!(rules.contains(&rule.as_str()), "{test}: no rule {rule}");
+    }
+    assert!(
+        profile.contains(
+            "  \"/usr/lib/x86_64-linux-gnu/*\" rm,  # collapsed 300 recorded paths in this directory: read, mmap_exec\n"
+        ),
+        "{test}"
+    );
+    let files = file_rules::file_rules(recording);
+    assert!(
+        profile.contains(&format!(
+            "# warning: {} recorded paths are allowed through {} glob rules",
+            files.collapsed_paths(),
+            files.collapsed.len()
+        )),
+        "{test}"
+    );
+    assert_eq!(files.collapsed_programs(), 0, "{test}: ix widened");
+    let checked = assert_covers(parser, &profile, recording);
+    assert!(checked > 100_000, "{test}: {checked}");
+    profile
+}
+
+#[test]
+fn parser_token_limit_is_max_word() {
+    let Some(parser) = parser("parser_token_limit_is_max_word") else {
+        return;
+    };
+    // `"/` and `"` around escaped spaces and one plain byte: exactly `length` characters.
+    let word = |length: usize| {
+        let body = length - 3;
+        format!("\"/{}{}\"", "\\040".repeat(body / 4), "a".repeat(body % 4))
+    };
+    for (length, loads) in [(MAX_WORD, true), (MAX_WORD + 1, false)] {
+        let rule = format!("{} r,", word(length));
+        let (ok, out) = compile(&parser, &profile_with(&[rule.as_str()]), &[]);
+        assert_eq!(ok, loads, "a {length}-character path: {out}");
+        if !loads {
+            assert!(out.contains("input buffer overflow"), "{out}");
+        }
+    }
+}
+
+#[test]
+fn twenty_nested_directories_of_250_spaces_load() {
+    let Some(parser) = parser("twenty_nested_directories_of_250_spaces_load") else {
+        return;
+    };
+    let mut path = Vec::new();
+    for _ in 0..20 {
+        path.push(b'/');
+        path.extend([b' '; 250]);
+    }
+    path.extend_from_slice(b"/file");
+    let recording = recording_with(&[path]);
+    let profile = apparmor::render(&recording);
+    let (ok, out) = compile(&parser, profile.as_bytes(), &[]);
+    assert!(ok, "rejected:\n{out}");
+    let rules = file_rule_lines(&profile);
+    assert_eq!(rules.len(), 1);
+    assert!(rule_words(&rules).iter().all(|w| w.len() <= MAX_WORD));
+    assert!(
+        profile.contains(
+            "  # 1 recorded path; 4 names too long for apparmor_parser written as *: read\n"
+        ),
+        "{profile}"
+    );
+    assert_eq!(assert_covers(&parser, &profile, &recording), 1);
+}
+
+#[test]
+fn paths_too_long_for_one_token_load_and_stay_allowed() {
+    let Some(parser) = parser("paths_too_long_for_one_token_load_and_stay_allowed") else {
+        return;
+    };
+    // The longest path a system call takes, in names of 199 escaped bytes: one literal rule.
+    let mut longest = b"/".to_vec();
+    while longest.len() < 4095 {
+        longest.push(if longest.len().is_multiple_of(200) {
+            b'/'
+        } else {
+            0xff
+        });
+    }
+    // Names of 250 non-UTF-8 bytes, 17,500 in all: some become `*`.
+    let mut wide = Vec::new();
+    for _ in 0..70 {
+        wide.push(b'/');
+        wide.extend([0x80; 250]);
+    }
+    // 4,200 one-byte names: no name can shrink, so the path is cut to a directory and `/**`.
+    let deep = b"/a".repeat(4200);
+    let recording = recording_with(&[longest.clone(), wide, deep]);
+    let profile = apparmor::render(&recording);
+    let (ok, out) = compile(&parser, profile.as_bytes(), &[]);
+    assert!(ok, "rejected:\n{out}");
+    let rules = file_rule_lines(&profile);
+    let words = rule_words(&rules);
+    assert!(words.iter().all(|w| w.len() <= MAX_WORD), "{words:?}");
+    let literal = escape::quote_literal(&longest).unwrap();
+    assert!(literal.len() > 16_000);
+    assert!(
+        words.contains(&literal.as_str()),
+        "the 4,095-byte path keeps a literal rule"
+    );
+    assert!(profile.contains("cut to a directory and **"), "{profile}");
+    assert!(profile.contains("too long for apparmor_parser written as *"));
+    assert_eq!(assert_covers(&parser, &profile, &recording), 3);
+}
+
+#[test]
+fn a_hundred_thousand_files_in_few_directories_load() {
+    let test = "a_hundred_thousand_files_in_few_directories_load";
+    let Some(parser) = parser(test) else {
+        return;
+    };
+    let mut recording = programs_and_libraries();
+    let mut names = Names(0x9e37_79b9_7f4a_7c15);
+    for i in 0..100_000u32 {
+        let path = format!("/srv/cache/d{}/{}.dat", i % 10, names.hex(12));
+        recording.record_file(&path, Access::Read);
+        if i.is_multiple_of(7) {
+            recording.record_file(&path, Access::Write);
+        }
+        if i.is_multiple_of(11) {
+            recording.record_file(&path, Access::Lock);
+        }
+    }
+    for d in 0..10 {
+        recording.record_dir(format!("/srv/cache/d{d}"), Access::List);
+    }
+    let profile = assert_loads_within_budget(&parser, test, &recording);
+    assert!(profile.contains("  \"/srv/cache/d0/*\" rwk,  # collapsed 10000 recorded paths in this directory: read, write, lock\n"));
+    assert!(profile.contains("  \"/srv/cache/d0/\" r,  # list\n"));
+}
+
+#[test]
+fn a_hundred_thousand_files_over_many_directories_load() {
+    let test = "a_hundred_thousand_files_over_many_directories_load";
+    let Some(parser) = parser(test) else {
+        return;
+    };
+    let mut recording = programs_and_libraries();
+    let mut names = Names(0x2545_f491_4f6c_dd1d);
+    // Content-addressed objects: two levels of 256 directories, one or two files in most.
+    for i in 0..50_000u32 {
+        let (a, b, name) = (names.hex(2), names.hex(2), names.hex(14));
+        let path = format!("/srv/objects/{a}/{b}/{name}");
+        recording.record_file(&path, Access::Read);
+        if i.is_multiple_of(5) {
+            recording.record_file(&path, Access::Create);
+        }
+    }
+    // A file in a directory of its own, three levels deep.
+    for _ in 0..50_000 {
+        let path = format!(
+            "/home/app/{}/{}/{}.py",
+            names.hex(6),
+            names.hex(6),
+            names.hex(8)
+        );
+        recording.record_file(&path, Access::Read);
+    }
+    assert_loads_within_budget(&parser, test, &recording);
 }

@@ -54,6 +54,20 @@ fn observed(recording: &Recording) -> (Vec<String>, Vec<&'static str>) {
             recording.files.len(),
             recording.links.len()
         ));
+        let rules = super::apparmor::file_rules::file_rules(recording);
+        if !rules.collapsed.is_empty() {
+            let programs = rules.collapsed_programs();
+            lines.push(format!(
+                "apparmor: {} glob rules stand for {} paths, too many for a rule each{}",
+                rules.collapsed.len(),
+                rules.collapsed_paths(),
+                if programs > 0 {
+                    format!("; {programs} programs' ix widened")
+                } else {
+                    String::new()
+                }
+            ));
+        }
     } else {
         missing.push("files");
     }

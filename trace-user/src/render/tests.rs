@@ -296,3 +296,20 @@ fn a_merged_recording_renders_the_union_of_its_sources() {
     let back = Recording::from_json(&merged.to_json(), "merged.json").unwrap();
     assert_eq!(profiles(&back), profiles(&merged));
 }
+
+#[test]
+fn the_summary_says_when_file_rules_were_collapsed_into_globs() {
+    let mut recording = fixture();
+    assert!(!summary::render(&recording, &[]).contains("glob rules"));
+    for i in 0..65 {
+        recording.record_file(
+            format!("/var/cache/app/entry-{i}").as_bytes(),
+            crate::recording::Access::Read,
+        );
+    }
+    let text = summary::render(&recording, &[]);
+    assert!(
+        text.contains("apparmor: 1 glob rules stand for 65 paths, too many for a rule each"),
+        "{text}"
+    );
+}

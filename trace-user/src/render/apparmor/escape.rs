@@ -9,9 +9,18 @@
 //! path and `\000` would put one in the rule, so a path holding NUL is refused.
 //!
 //! Only [`Segment::Pid`] and [`Segment::Tid`] (from trace's own `/proc` normaliser) are written as
-//! variables; nothing taken from the recording is ever written unescaped.
+//! variables, and only [`Segment::AnyName`] and [`Segment::AnyPath`] (from the rule collapsing in
+//! [`super::file_rules`]) as globs; nothing taken from the recording is ever written unescaped.
+//!
+//! The parser reads a quoted path as one token, and a token longer than [`MAX_WORD`] characters
+//! stops it ("input buffer overflow"); [`word_len`] tells the length before writing.
 
 use std::fmt::Write;
+
+/// The longest token `apparmor_parser` reads, quotes included: 16,384 bytes of flex input buffer
+/// less its two end-of-buffer bytes (measured with 3.0.8, docs/apparmor.md). The longest path a
+/// system call takes (4,095 bytes, every one escaped to four characters) is exactly this long.
+pub const MAX_WORD: usize = 16_382;
 
 /// One piece of a rule path.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -22,6 +31,10 @@ pub enum Segment {
     Pid,
     /// `@{tid}`: any thread id.
     Tid,
+    /// `*`: any one name (one or more bytes, no `/`).
+    AnyName,
+    /// `**`: anything (one or more bytes, the first not `/`).
+    AnyPath,
 }
 
 /// Bytes written as themselves: they have no meaning to the AppArmor lexer or its globbing.
@@ -30,7 +43,7 @@ pub fn is_safe(b: u8) -> bool {
 }
 
 /// `path` appended to `out`: bytes outside [`is_safe`] through `unsafe_byte`, the variables as
-/// `@{pid}` and `@{tid}`. `None` when a literal holds a NUL byte.
+/// `@{pid}` and `@{tid}`, the globs as `*` and `**`. `None` when a literal holds a NUL byte.
 pub fn write_path(
     path: &[Segment],
     mut out: String,
@@ -52,9 +65,32 @@ pub fn write_path(
             }
             Segment::Pid => out.push_str("@{pid}"),
             Segment::Tid => out.push_str("@{tid}"),
+            Segment::AnyName => out.push('*'),
+            Segment::AnyPath => out.push_str("**"),
         }
     }
     Some(out)
+}
+
+/// The characters [`quote`] writes for the literal `bytes`: one per safe byte, four per escaped
+/// byte.
+pub fn literal_len(bytes: &[u8]) -> usize {
+    bytes.iter().map(|&b| if is_safe(b) { 1 } else { 4 }).sum()
+}
+
+/// The characters [`quote`] writes for `segment`.
+pub fn segment_len(segment: &Segment) -> usize {
+    match segment {
+        Segment::Literal(bytes) => literal_len(bytes),
+        Segment::Pid | Segment::Tid => 6,
+        Segment::AnyName => 1,
+        Segment::AnyPath => 2,
+    }
+}
+
+/// The length of the word [`quote`] writes for `path`, quotes included.
+pub fn word_len(path: &[Segment]) -> usize {
+    2 + path.iter().map(segment_len).sum::<usize>()
 }
 
 /// `path` as a double-quoted AppArmor path, or `None` when it holds a NUL byte.
@@ -134,7 +170,31 @@ mod tests {
         );
     }
 
+    #[test]
+    fn globs_are_the_only_bare_glob_characters() {
+        // AppArmor glob characters in the directory stay escaped; only the glob itself is bare.
+        let names = [
+            Segment::Literal(b"/a*b/{x,y}[z]/".to_vec()),
+            Segment::AnyName,
+        ];
+        assert_eq!(
+            quote(&names).unwrap(),
+            r#""/a\052b/\173x\054y\175\133z\135/*""#
+        );
+        let tree = [Segment::Literal(b"/**/".to_vec()), Segment::AnyPath];
+        assert_eq!(quote(&tree).unwrap(), r#""/\052\052/**""#);
+        for path in [&names[..], &tree[..]] {
+            assert_eq!(word_len(path), quote(path).unwrap().len());
+        }
+    }
+
     proptest! {
+        #[test]
+        fn the_length_is_known_before_writing(bytes in proptest::collection::vec(1u8..=255, 0..5000)) {
+            let path = [Segment::Literal(bytes), Segment::Pid, Segment::AnyPath];
+            prop_assert_eq!(word_len(&path), quote(&path).unwrap().len());
+        }
+
         #[test]
         fn escaping_is_literal_and_reversible(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
             let word = quote_literal(&bytes);

@@ -1,4 +1,6 @@
-//! File rules: each observed access mapped to the AppArmor permission that mediates it.
+//! File rules: each observed access mapped to the AppArmor permission that mediates it. One rule
+//! per path, except where that would be more than `apparmor_parser` loads: then [`collapse`]
+//! writes globs, each standing for many paths with the union of their permissions.
 //!
 //! | access | permission | why |
 //! |---|---|---|
@@ -14,6 +16,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::collapse::{Glob, Pattern, collapse};
 use super::escape::{Segment, quote};
 use crate::recording::{Access, PathBytes, Recording, normalize};
 
@@ -80,8 +83,22 @@ pub fn perms_text(accesses: &BTreeSet<Access>) -> String {
 pub struct FileRule {
     /// `"path" perms,`
     pub rule: String,
-    /// The accesses observed, for the trailing comment.
+    /// The accesses observed, for the trailing comment; for a glob, first what it stands for.
     pub observed: String,
+}
+
+/// A glob rule written in place of one rule per path (see [`collapse`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Collapsed {
+    /// The rule's quoted path.
+    pub path: String,
+    /// Rule paths it stands for.
+    pub paths: usize,
+    /// Of those, programs run: `ix` widened to the glob.
+    pub programs: usize,
+    /// Some name was written as `*` (or the path cut to `dir/**`) because the path was too long
+    /// for the parser.
+    pub too_long: bool,
 }
 
 /// The file part of a profile.
@@ -93,6 +110,20 @@ pub struct FileRules {
     pub unmediated: usize,
     /// Paths that cannot be written as a rule (they hold a NUL byte, so they are not real paths).
     pub unwritable: usize,
+    /// The glob rules among `rules`, in the same order.
+    pub collapsed: Vec<Collapsed>,
+}
+
+impl FileRules {
+    /// Rule paths allowed through glob rules rather than a rule of their own.
+    pub fn collapsed_paths(&self) -> usize {
+        self.collapsed.iter().map(|c| c.paths).sum()
+    }
+
+    /// Programs allowed to run (`ix`) through glob rules rather than a rule of their own.
+    pub fn collapsed_programs(&self) -> usize {
+        self.collapsed.iter().map(|c| c.programs).sum()
+    }
 }
 
 /// `/proc/<pid>/...` with `@{pid}` (and `/proc/<pid>/task/<tid>/...` with `@{tid}`): a process id
@@ -152,31 +183,85 @@ pub fn rule_paths(recording: &Recording) -> BTreeMap<(Vec<Segment>, bool), BTree
     merged
 }
 
-/// The file rules of `recording`: `files` plus every program in `execs` (as `exec`).
+/// `n` and the noun, singular or plural.
+pub(super) fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The trailing comment of `pattern`'s rule: what a glob stands for, then the accesses.
+fn comment(pattern: &Pattern) -> String {
+    let accesses = pattern
+        .accesses
+        .iter()
+        .map(|a| a.name())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut notes = Vec::new();
+    if pattern.widened() {
+        let paths = count(pattern.paths, "recorded path", "recorded paths");
+        notes.push(match pattern.glob {
+            Some(Glob::Names) => format!("collapsed {paths} in this directory"),
+            Some(Glob::Tree) => format!("collapsed {paths} below this directory"),
+            None => paths,
+        });
+    }
+    if pattern.long_names > 0 {
+        notes.push(format!(
+            "{} too long for apparmor_parser written as *",
+            count(pattern.long_names, "name", "names")
+        ));
+    }
+    if pattern.cut {
+        notes.push("path too long for apparmor_parser cut to a directory and **".to_owned());
+    }
+    if pattern.widened() && pattern.programs > 0 {
+        notes.push(format!(
+            "{} run, ix widened",
+            count(pattern.programs, "program", "programs")
+        ));
+    }
+    if notes.is_empty() {
+        accesses
+    } else {
+        format!("{}: {accesses}", notes.join("; "))
+    }
+}
+
+/// The file rules of `recording`: `files` plus every program in `execs` (as `exec`), collapsed
+/// into globs where one rule per path would not load ([`collapse`]).
 pub fn file_rules(recording: &Recording) -> FileRules {
     let mut out = FileRules::default();
+    let mut paths = Vec::new();
+    for ((path, dir), accesses) in rule_paths(recording) {
+        if perms_text(&accesses).is_empty() {
+            out.unmediated += 1;
+        } else if path
+            .iter()
+            .any(|s| matches!(s, Segment::Literal(l) if l.contains(&0)))
+        {
+            out.unwritable += 1;
+        } else {
+            paths.push((path, dir, accesses));
+        }
+    }
     // A directory is written with a trailing slash: that is how AppArmor names a directory when
     // it mediates one.
-    for ((mut path, dir), accesses) in rule_paths(recording) {
-        let perms = perms_text(&accesses);
-        if perms.is_empty() {
-            out.unmediated += 1;
-            continue;
-        }
-        if dir && !matches!(path.last(), Some(Segment::Literal(l)) if l.ends_with(b"/")) {
-            path.push(Segment::Literal(b"/".to_vec()));
-        }
-        let Some(word) = quote(&path) else {
-            out.unwritable += 1;
+    for pattern in collapse(paths) {
+        let Some(word) = quote(&pattern.quoted_path()) else {
+            out.unwritable += pattern.paths;
             continue;
         };
+        if pattern.widened() {
+            out.collapsed.push(Collapsed {
+                path: word.clone(),
+                paths: pattern.paths,
+                programs: pattern.programs,
+                too_long: pattern.long_names > 0 || pattern.cut,
+            });
+        }
         out.rules.push(FileRule {
-            rule: format!("{word} {perms},"),
-            observed: accesses
-                .iter()
-                .map(|a| a.name())
-                .collect::<Vec<_>>()
-                .join(", "),
+            rule: format!("{word} {},", perms_text(&pattern.accesses)),
+            observed: comment(&pattern),
         });
     }
     out

@@ -14,8 +14,13 @@
 //!
 //! Escaping ([`escape`]) is the security core: every path is quoted and every byte outside a small
 //! safe set written as an octal escape, so no file name can add, widen or end a rule.
+//!
+//! The profile always loads: where one rule per path would be more than `apparmor_parser` takes
+//! (too many rules, too large a DFA, too long a path), [`collapse`] writes globs instead, each
+//! commented with what it stands for, and the header says so.
 
 pub mod capabilities;
+pub mod collapse;
 pub mod escape;
 pub mod file_rules;
 pub mod network;
@@ -64,6 +69,8 @@ fn comment_text(text: &str) -> String {
 struct FilesView {
     rules: Vec<file_rules::FileRule>,
     unmediated: usize,
+    /// Glob rules standing for many paths.
+    globs: usize,
 }
 
 /// What the template is given. A section is `None` when the recording does not hold that kind of
@@ -80,7 +87,7 @@ struct View {
     ptrace_trace: bool,
 }
 
-fn warnings(recording: &Recording, unwritable: usize) -> Vec<String> {
+fn warnings(recording: &Recording, files: &file_rules::FileRules) -> Vec<String> {
     let mut warnings = Vec::new();
     if !recording.startup_seen {
         warnings.push(
@@ -109,9 +116,29 @@ fn warnings(recording: &Recording, unwritable: usize) -> Vec<String> {
             ));
         }
     }
-    if unwritable > 0 {
+    if files.unwritable > 0 {
         warnings.push(format!(
-            "{unwritable} recorded paths hold a NUL byte and cannot be rules (not real paths)"
+            "{} recorded paths hold a NUL byte and cannot be rules (not real paths)",
+            files.unwritable
+        ));
+    }
+    if !files.collapsed.is_empty() {
+        warnings.push(format!(
+            "{} allowed through {} (each commented with what it stands for), so that \
+             apparmor_parser can load the profile: it allows more than was observed there",
+            file_rules::count(
+                files.collapsed_paths(),
+                "recorded path is",
+                "recorded paths are"
+            ),
+            file_rules::count(files.collapsed.len(), "glob rule", "glob rules"),
+        ));
+    }
+    let programs = files.collapsed_programs();
+    if programs > 0 {
+        warnings.push(format!(
+            "{} allowed through glob rules (ix): too many or too long paths for a rule each",
+            file_rules::count(programs, "program run is", "programs run are"),
         ));
     }
     warnings
@@ -123,8 +150,9 @@ fn view(recording: &Recording) -> View {
         name: profile_name(&recording.container.name, &recording.container.id),
         container: comment_text(&recording.container.name),
         image: comment_text(&recording.container.image),
-        warnings: warnings(recording, files.unwritable),
+        warnings: warnings(recording, &files),
         files: recording.files_recorded().then_some(FilesView {
+            globs: files.collapsed.len(),
             rules: files.rules,
             unmediated: files.unmediated,
         }),

@@ -17,15 +17,18 @@
 //! The operator writes paths unquoted and accepts only `A-Z a-z 0-9 _ . / * ? + @ { } -` and
 //! space. So a path byte outside `A-Z a-z 0-9 _ . / + -` is written as `?` (one character, never
 //! `/`): the rule widens to names differing in those bytes, and can never add or end a rule. Only
-//! trace's `/proc` normaliser writes `@{pid}` and `@{tid}`. Socket families other than inet and
-//! inet6 (unix, netlink, ...) have no field: the operator's template includes `abstractions/base`.
+//! trace's `/proc` normaliser writes `@{pid}` and `@{tid}`, and only the collapsing that keeps the
+//! operator's profile loadable ([`super::collapse`], as for `apparmor.profile`) writes `*` and
+//! `**`. Socket families other than inet and inet6 (unix, netlink, ...) have no field: the
+//! operator's template includes `abstractions/base`.
 
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use super::collapse::collapse;
 use super::escape::{Segment, write_path};
-use super::file_rules::{Perm, perms_of, rule_paths};
+use super::file_rules::{Perm, count, perms_of, rule_paths};
 use crate::recording::{Recording, SocketFamily};
 use crate::render::seccomp::spo::ObjectMeta;
 
@@ -140,6 +143,45 @@ fn operator_path(path: &[Segment], dir: bool) -> Option<(String, bool)> {
     Some((text, widened))
 }
 
+/// One path of the abstract with the permissions it needs.
+struct Entry {
+    /// As the operator writes it.
+    text: String,
+    /// A glob (collapsed or shortened).
+    glob: bool,
+    perms: BTreeSet<Perm>,
+}
+
+impl Entry {
+    /// The text before the first glob: every path the entry covers starts with it.
+    fn literal_prefix(&self) -> &str {
+        self.text.split('*').next().unwrap_or_default()
+    }
+
+    fn reads(&self) -> bool {
+        self.perms.contains(&Perm::Read)
+    }
+
+    fn writes(&self) -> bool {
+        self.perms
+            .iter()
+            .any(|p| matches!(p, Perm::Write | Perm::Append | Perm::Link | Perm::Lock))
+    }
+
+    fn executes(&self) -> bool {
+        self.perms.contains(&Perm::Exec)
+    }
+
+    fn maps(&self) -> bool {
+        self.perms.contains(&Perm::MmapExec)
+    }
+
+    /// Reads, runs or maps: what the operator's `deny PATH r,` (write-only paths) would stop.
+    fn needs_read(&self) -> bool {
+        self.reads() || self.executes() || self.maps()
+    }
+}
+
 /// The abstract and the notes (for the YAML header) of `recording`.
 pub fn abstract_rules(recording: &Recording) -> (Abstract, Vec<String>) {
     let mut notes = Vec::new();
@@ -147,36 +189,62 @@ pub fn abstract_rules(recording: &Recording) -> (Abstract, Vec<String>) {
     let mut libs = BTreeSet::new();
     let (mut ro, mut wo, mut rw) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
     let mut widened = 0usize;
+    let (mut collapsed, mut globs) = (0usize, 0usize);
     if recording.files_recorded() {
-        for ((path, dir), accesses) in rule_paths(recording) {
-            let perms: BTreeSet<Perm> = accesses
+        let paths = rule_paths(recording)
+            .into_iter()
+            .filter(|((path, _), accesses)| {
+                accesses.iter().any(|&a| !perms_of(a).is_empty())
+                    && !path
+                        .iter()
+                        .any(|s| matches!(s, Segment::Literal(l) if l.contains(&0)))
+            })
+            .map(|((path, dir), accesses)| (path, dir, accesses));
+        let mut entries = Vec::new();
+        for pattern in collapse(paths) {
+            if pattern.widened() {
+                collapsed += pattern.paths;
+                globs += 1;
+            }
+            let perms: BTreeSet<Perm> = pattern
+                .accesses
                 .iter()
                 .flat_map(|&a| perms_of(a).iter().copied())
                 .collect();
-            if perms.is_empty() {
-                continue;
-            }
-            let Some((text, wide)) = operator_path(&path, dir) else {
+            let Some((text, wide)) = operator_path(&pattern.path, pattern.dir) else {
                 continue;
             };
             widened += usize::from(wide);
-            let executes = perms.contains(&Perm::Exec);
-            let maps = perms.contains(&Perm::MmapExec);
-            if executes {
-                exe.insert(text.clone());
+            entries.push(Entry {
+                text,
+                glob: pattern.widened(),
+                perms,
+            });
+        }
+        for entry in &entries {
+            if entry.executes() {
+                exe.insert(entry.text.clone());
             }
-            if maps {
-                libs.insert(text.clone());
+            if entry.maps() {
+                libs.insert(entry.text.clone());
             }
-            let reads = perms.contains(&Perm::Read);
-            let writes = perms
-                .iter()
-                .any(|p| matches!(p, Perm::Write | Perm::Append | Perm::Link | Perm::Lock));
-            match (reads, writes) {
+            // The operator denies `wlk` on read-only and `r` on write-only paths: a glob must not
+            // deny what a path it covers needs.
+            let covers = |needs: fn(&Entry) -> bool| {
+                entry.glob
+                    && entries
+                        .iter()
+                        .any(|other| needs(other) && other.text.starts_with(entry.literal_prefix()))
+            };
+            match (entry.reads(), entry.writes()) {
                 // The operator denies `r` on write-only paths: a program or library needs it.
-                (_, true) if reads || executes || maps => rw.insert(text),
-                (false, true) => wo.insert(text),
-                (true, false) if !executes && !maps => ro.insert(text),
+                (_, true) if entry.needs_read() || covers(Entry::needs_read) => {
+                    rw.insert(entry.text.clone())
+                }
+                (false, true) => wo.insert(entry.text.clone()),
+                (true, false) if entry.executes() || entry.maps() => false,
+                (true, false) if covers(Entry::writes) => rw.insert(entry.text.clone()),
+                (true, false) => ro.insert(entry.text.clone()),
                 _ => false,
             };
         }
@@ -187,6 +255,13 @@ pub fn abstract_rules(recording: &Recording) -> (Abstract, Vec<String>) {
     if widened > 0 {
         notes.push(format!(
             "{widened} paths hold bytes the operator cannot take: each such byte is written as ? (any one character but /)"
+        ));
+    }
+    if globs > 0 {
+        notes.push(format!(
+            "{} allowed through {} (dir/*, dir/**), so that apparmor_parser can load the profile",
+            count(collapsed, "recorded path is", "recorded paths are"),
+            count(globs, "glob path", "glob paths"),
         ));
     }
     let network = if recording.sockets_recorded() {
