@@ -13,14 +13,8 @@ use trace_user::check::{self, Committed, apparmor, glob::Pattern, seccomp};
 use trace_user::recording::{Access, Recording};
 use trace_user::render::{self, Format, Options};
 
-const FIXTURES: [&str; 6] = [
-    include_str!("data/recording-v1.json"),
-    include_str!("data/recording-v2.json"),
-    include_str!("data/recording-v3.json"),
-    include_str!("data/recording-v4.json"),
-    include_str!("data/recording-v5.json"),
-    include_str!("data/recording-v6.json"),
-];
+mod fixtures;
+use fixtures::FIXTURES;
 
 /// Longest a single parse and match may take. Matching is linear, a few milliseconds in a debug
 /// build; a backtracking matcher takes seconds to hours on these inputs. The margin is for a

@@ -7,15 +7,8 @@ use serde_json::Value;
 use trace_user::recording::Recording;
 use trace_user::render::{self, Format, Options};
 
-const FIXTURES: [&str; 7] = [
-    include_str!("data/recording-v1.json"),
-    include_str!("data/recording-v2.json"),
-    include_str!("data/recording-v3.json"),
-    include_str!("data/recording-v4.json"),
-    include_str!("data/recording-v5.json"),
-    include_str!("data/recording-v6.json"),
-    include_str!("data/recording-v7.json"),
-];
+mod fixtures;
+use fixtures::FIXTURES;
 
 /// Every JSON pointer into `value` (objects' keys and arrays' elements, at every depth).
 fn pointers(value: &Value, at: &str, out: &mut Vec<String>) {

@@ -54,15 +54,22 @@ pub(super) fn attach_sys_enter(
             attach_point: SYSCALL_ATTACH,
             source,
         })?;
-    Ok(LoadedProgram {
-        program: name,
-        verified_insns: program
-            .info()
-            .ok()
-            .and_then(|i| i.verified_instruction_count()),
+    Ok(loaded(name, program.info(), load_time, 1))
+}
+
+/// What the probe reports of a program it attached `attached` times.
+fn loaded(
+    program: &'static str,
+    info: Result<aya::programs::ProgramInfo, aya::programs::ProgramError>,
+    load_time: std::time::Duration,
+    attached: usize,
+) -> LoadedProgram {
+    LoadedProgram {
+        program,
+        verified_insns: info.ok().and_then(|i| i.verified_instruction_count()),
         load_time,
-        attached: 1,
-    })
+        attached,
+    }
 }
 
 /// What the optional programs depend on.
@@ -164,15 +171,7 @@ pub(super) fn attach_optional(
             Err(e) => missing.push(gap(name, one_line(&e))),
         }
     }
-    (attached > 0).then(|| LoadedProgram {
-        program: feature.program,
-        verified_insns: program
-            .info()
-            .ok()
-            .and_then(|i| i.verified_instruction_count()),
-        load_time,
-        attached,
-    })
+    (attached > 0).then(|| loaded(feature.program, program.info(), load_time, attached))
 }
 
 /// The attach points of a program that runs elsewhere which it cannot use: each is one system
@@ -243,15 +242,7 @@ pub(super) fn attach_fexit(
             .map_err(|e| format!("the kernel refused the program: {}", one_line(&e)))?;
         let load_time = started.elapsed();
         program.attach().map_err(|e| one_line(&e))?;
-        Ok::<_, String>(LoadedProgram {
-            program: feature.program,
-            verified_insns: program
-                .info()
-                .ok()
-                .and_then(|i| i.verified_instruction_count()),
-            load_time,
-            attached: 1,
-        })
+        Ok::<_, String>(loaded(feature.program, program.info(), load_time, 1))
     })();
     attached
         .map_err(|why| {
