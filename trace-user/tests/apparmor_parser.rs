@@ -65,69 +65,7 @@ fn compile(parser: &PathBuf, profile: &[u8], dumps: &[&str]) -> (bool, String) {
 /// permissions. Panics when the DFA has a transition on anything but a single byte (a class, a
 /// wildcard) or a cycle: either would mean a rule matches more than one literal path.
 fn dfa_language(dump: &str) -> BTreeMap<Vec<u8>, String> {
-    let mut accepting: BTreeMap<u32, String> = BTreeMap::new();
-    let mut edges: BTreeMap<u32, Vec<(u8, u32)>> = BTreeMap::new();
-    let state_of = |s: &str| -> u32 {
-        s.trim()
-            .trim_start_matches('{')
-            .trim_end_matches('}')
-            .parse()
-            .unwrap_or_else(|_| panic!("not a state: {s:?}"))
-    };
-    let mut current = None;
-    let mut header = true;
-    for line in dump.lines() {
-        if line.starts_with("Cache read/write disabled") || line.is_empty() {
-            header &= !line.is_empty();
-            continue;
-        }
-        if header {
-            // `{1} <== (allow/deny/audit/quiet)` then one `{n} (0x perms)` per accepting state.
-            if let Some((state, perms)) = line.split_once(" (0x ") {
-                accepting.insert(state_of(state), perms.trim_end_matches(')').to_owned());
-            }
-            continue;
-        }
-        if let Some((state, _)) = line.split_once(" perms: ") {
-            current = Some(state_of(state));
-            continue;
-        }
-        let (label, target) = line
-            .trim_start()
-            .split_once(" -> ")
-            .unwrap_or_else(|| panic!("unexpected dump line {line:?}"));
-        let byte = label
-            .rsplit(' ')
-            .next()
-            .and_then(|hex| hex.strip_prefix("0x"))
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok())
-            .unwrap_or_else(|| panic!("transition on more than one byte: {line:?}"));
-        let target = state_of(target.split("  ").next().unwrap());
-        edges
-            .entry(current.expect("a transition before any state"))
-            .or_default()
-            .push((byte, target));
-    }
-    let mut language = BTreeMap::new();
-    // Depth-first over (state, bytes so far, states on the path); iterative (4 KiB paths).
-    let mut stack = vec![(1u32, Vec::new(), BTreeSet::from([1u32]))];
-    while let Some((state, bytes, on_path)) = stack.pop() {
-        if let Some(perms) = accepting.get(&state) {
-            language.insert(bytes.clone(), perms.clone());
-        }
-        for &(byte, next) in edges.get(&state).map(Vec::as_slice).unwrap_or_default() {
-            assert!(
-                !on_path.contains(&next),
-                "cycle: a rule matches unboundedly"
-            );
-            let mut bytes = bytes.clone();
-            bytes.push(byte);
-            let mut on_path = on_path.clone();
-            on_path.insert(next);
-            stack.push((next, bytes, on_path));
-        }
-    }
-    language
+    Dfa::parse(dump).language()
 }
 
 /// A minimal profile around `rules`.
@@ -356,8 +294,8 @@ type Edges = (BTreeMap<u8, u32>, Vec<(Vec<bool>, u32)>);
 /// A DFA as `-D dfa-states` prints it, glob classes included: enough to run paths through it.
 #[derive(Default)]
 struct Dfa {
-    /// Accepting states and their allow masks.
-    accepting: BTreeMap<u32, u64>,
+    /// Accepting states and their permissions as printed (`allow/deny/audit/quiet`, hex).
+    accepting: BTreeMap<u32, String>,
     /// The transitions of each state.
     edges: BTreeMap<u32, Edges>,
 }
@@ -380,10 +318,10 @@ impl Dfa {
                 continue;
             }
             if header {
+                // `{1} <== (allow/deny/audit/quiet)` then one `{n} (0x perms)` per accepting state.
                 if let Some((state, perms)) = line.split_once(" (0x ") {
-                    let allow = perms.split('/').next().unwrap();
                     dfa.accepting
-                        .insert(state_of(state), u64::from_str_radix(allow, 16).unwrap());
+                        .insert(state_of(state), perms.trim_end_matches(')').to_owned());
                 }
                 continue;
             }
@@ -430,7 +368,42 @@ impl Dfa {
                 },
             };
         }
-        self.accepting.get(&state).copied().unwrap_or(0)
+        self.accepting.get(&state).map_or(0, |perms| {
+            let allow = perms.split('/').next().unwrap();
+            u64::from_str_radix(allow, 16).unwrap()
+        })
+    }
+
+    /// Every accepted byte string with its permissions. Panics on a class transition or a cycle
+    /// (see [`dfa_language`]).
+    fn language(&self) -> BTreeMap<Vec<u8>, String> {
+        let mut language = BTreeMap::new();
+        // Depth-first over (state, bytes so far, states on the path); iterative (4 KiB paths).
+        let mut stack = vec![(1u32, Vec::new(), BTreeSet::from([1u32]))];
+        while let Some((state, bytes, on_path)) = stack.pop() {
+            if let Some(perms) = self.accepting.get(&state) {
+                language.insert(bytes.clone(), perms.clone());
+            }
+            let Some((by_byte, classes)) = self.edges.get(&state) else {
+                continue;
+            };
+            assert!(
+                classes.is_empty(),
+                "transition on more than one byte from state {state}"
+            );
+            for (&byte, &next) in by_byte {
+                assert!(
+                    !on_path.contains(&next),
+                    "cycle: a rule matches unboundedly"
+                );
+                let mut bytes = bytes.clone();
+                bytes.push(byte);
+                let mut on_path = on_path.clone();
+                on_path.insert(next);
+                stack.push((next, bytes, on_path));
+            }
+        }
+        language
     }
 }
 
