@@ -696,17 +696,18 @@ impl Session<'_> {
 
     /// Records who the processes of container `id` are, when it runs.
     async fn observe_identity(&mut self, id: &str) {
-        let Some(index) = self.targets.index_of(id) else {
-            return;
-        };
-        let Ok(now_state) = docker_api::resolve_any(self.docker, id).await else {
-            return;
-        };
-        if now_state.state.running {
-            let tracked = &mut self.targets.tracked[index];
-            tracked.recording.identity =
-                identity::observe(now_state.pid, tracked.recording.execs.keys());
+        if let Some(index) = self.targets.index_of(id)
+            && let Ok(now_state) = docker_api::resolve_any(self.docker, id).await
+            && now_state.state.running
+        {
+            self.set_identity(index, now_state.pid);
         }
+    }
+
+    /// The identity of the processes of the tracked container `index`, whose main process is `pid`.
+    fn set_identity(&mut self, index: usize, pid: u32) {
+        let tracked = &mut self.targets.tracked[index];
+        tracked.recording.identity = identity::observe(pid, tracked.recording.execs.keys());
     }
 
     /// What each container's state says at the end: the identity of those still running, the
@@ -723,7 +724,7 @@ impl Session<'_> {
                 .iter()
                 .any(|l| l.life.ended.is_none());
             if state.running {
-                self.observe_identity(&id).await;
+                self.set_identity(index, now_state.pid);
             } else if unended && !state.restarting {
                 if state.oom_killed {
                     self.targets.on_docker(&id, "oom", None, &now());
