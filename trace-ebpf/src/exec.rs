@@ -42,7 +42,7 @@ fn try_exec_done(ctx: &TracePointContext, mut target: Target) -> Result<(), i64>
     let mut call = FileCall::new(FileOp::Exec, target, 0);
     call.path = filename;
     call.path_in_kernel = true;
-    call.object = Some(exe);
+    call.object = exe;
     let _ = emit(&call);
     exec_record(mm, exe, &target)
 }

@@ -99,11 +99,12 @@ pub struct FileCall {
     /// The requested path: a user pointer (or a kernel one, see `path_in_kernel`), 0 for none.
     pub path: u64,
     pub path_in_kernel: bool,
-    /// The directory a relative `path` is relative to (`AT_FDCWD`: the cwd); `None`: the path
-    /// is literal text, never resolved (a symlink's target).
-    pub dirfd: Option<i64>,
-    /// The object after the call, walked for the resolved path (and the dedup key).
-    pub object: Option<PathRef>,
+    /// The directory a relative `path` is relative to (`AT_FDCWD`: the cwd); [`LITERAL`]: the
+    /// path is literal text, never resolved (a symlink's target).
+    pub dirfd: i64,
+    /// The object after the call, walked for the resolved path (and the dedup key);
+    /// [`PathRef::NONE`] for none.
+    pub object: PathRef,
     /// The second path (rename, link, symlink: the new name), a user pointer, 0 for none.
     pub path2: u64,
     pub dirfd2: i64,
@@ -119,8 +120,8 @@ impl FileCall {
             result,
             path: 0,
             path_in_kernel: false,
-            dirfd: Some(AT_FDCWD),
-            object: None,
+            dirfd: AT_FDCWD,
+            object: PathRef::NONE,
             path2: 0,
             dirfd2: AT_FDCWD,
         }
@@ -129,7 +130,7 @@ impl FileCall {
     #[inline(always)]
     fn at(mut self, dirfd: u64, path: u64) -> Self {
         // The dirfd argument is an int: sign-extend its low 32 bits.
-        self.dirfd = Some(i64::from(dirfd as i32));
+        self.dirfd = i64::from(dirfd as i32);
         self.path = path;
         self
     }
@@ -179,7 +180,7 @@ fn try_file_open(ctx: &TracePointContext, target: Target) -> Result<(), i64> {
         _ => return Ok(()),
     };
     if ret >= 0 {
-        call.object = Some(file_f_path(fd_file(ret)?)?);
+        call.object = file_f_path(fd_file(ret)?)?;
     }
     emit(&call)
 }
@@ -247,7 +248,7 @@ fn try_file_path(ctx: &TracePointContext, target: Target) -> Result<(), i64> {
         SYS_CHDIR => {
             let mut c = FileCall::new(FileOp::Chdir, target, ret).cwd(a[0]);
             if ret == 0 {
-                c.object = Some(fs_pwd()?);
+                c.object = fs_pwd()?;
             }
             c
         }
@@ -311,7 +312,7 @@ fn try_file_two_paths(ctx: &TracePointContext, target: Target) -> Result<(), i64
     };
     if call.op == FileOp::Symlink {
         // The target is text stored in the link, relative to the link's directory if at all.
-        call.dirfd = None;
+        call.dirfd = LITERAL;
     }
     emit(&call)
 }
@@ -352,10 +353,16 @@ fn try_file_fd(ctx: &TracePointContext, target: Target) -> Result<(), i64> {
         _ => return Ok(()),
     };
     let fd = i64::from(if nr == SYS_MMAP { a[4] } else { a[0] } as i32);
-    call.dirfd = None;
-    call.object = Some(file_f_path(fd_file(fd)?)?);
+    call.dirfd = LITERAL;
+    call.object = file_f_path(fd_file(fd)?)?;
     emit(&call)
 }
+
+/// The `dirfd` of a path that is literal text (no file descriptor is negative but `AT_FDCWD`).
+pub const LITERAL: i64 = i64::MIN;
+
+/// No second string: its length and whether it was cut, as a plain value (see `PathRef::NONE`).
+const NO_STR: (u64, bool) = (u64::MAX, false);
 
 /// Records `call` unless its dedup key was seen: the requested path (and the absolute base of
 /// a relative one), the resolved path of the object, and the second path with its base.
@@ -377,6 +384,7 @@ pub fn emit(call: &FileCall) -> Result<(), i64> {
     // so execs are keyed by the name with the object below.
     let object_key = call
         .object
+        .some()
         .filter(|_| call.op != FileOp::Exec)
         .map(|object| DedupKey {
             a: object.dentry,
@@ -397,7 +405,8 @@ pub fn emit(call: &FileCall) -> Result<(), i64> {
     // one marks a missing piece as incomplete.
     let mut paths = Paths::new(rec, call.result >= 0);
 
-    let mut base = None;
+    // Plain values with a "none" value rather than `Option`s (see `PathRef::NONE`).
+    let mut base = PathRef::NONE;
     let mut requested_len = 0;
     clear_short(rec, header);
     if call.path != 0 {
@@ -409,11 +418,11 @@ pub fn emit(call: &FileCall) -> Result<(), i64> {
         paths.set(PATH_REQUESTED, read);
         if let Some((len, _)) = read {
             requested_len = len;
-            if let Some(dirfd) = call.dirfd
+            if call.dirfd != LITERAL
                 && b.byte_at(0) != b'/'
             {
-                base = dirfd_path(dirfd).ok();
-                if base.is_none() {
+                base = dirfd_path(call.dirfd).unwrap_or(PathRef::NONE);
+                if base.some().is_none() {
                     paths.set(PATH_BASE, None);
                 }
             }
@@ -421,8 +430,8 @@ pub fn emit(call: &FileCall) -> Result<(), i64> {
     }
 
     // The second string waits in the scratch space until its turn in the record.
-    let mut second = None;
-    let mut second_base = None;
+    let mut second = NO_STR;
+    let mut second_base = PathRef::NONE;
     if call.path2 != 0 {
         // SAFETY: `str2` (PATH_MAX bytes) is inside this CPU's scratch value; the helper reads
         // user memory safely and NUL-terminates.
@@ -435,11 +444,11 @@ pub fn emit(call: &FileCall) -> Result<(), i64> {
         };
         if n > 0 {
             let len = (n as u64 - 1) & WALK_MASK;
-            second = Some((len, n as u64 >= PATH_MAX as u64));
+            second = (len, n as u64 >= PATH_MAX as u64);
             // SAFETY: `str2` is inside the scratch value.
             if unsafe { (*s).str2[0] } != b'/' {
-                second_base = dirfd_path(call.dirfd2).ok();
-                if second_base.is_none() {
+                second_base = dirfd_path(call.dirfd2).unwrap_or(PathRef::NONE);
+                if second_base.some().is_none() {
                     paths.set(PATH_SECOND_BASE, None);
                 }
             }
@@ -453,14 +462,18 @@ pub fn emit(call: &FileCall) -> Result<(), i64> {
         None => {
             // Keyed by the strings and the directories they are relative to (and an exec's
             // executable).
-            let identity = |p: Option<PathRef>| p.map_or(0, |p| combine(p.dentry, p.vfsmnt));
+            let identity = |p: PathRef| p.some().map_or(0, |p| combine(p.dentry, p.vfsmnt));
             let key = DedupKey {
                 a: if requested_len <= SHORT_STR {
                     hash_short(rec, header, requested_len)
                 } else {
                     hash_record(s, header, requested_len)
                 } ^ u64::from(call.path == 0),
-                b: second.map_or_else(|| identity(call.object), |(len, _)| hash_str2(s, len)),
+                b: if second == NO_STR {
+                    identity(call.object)
+                } else {
+                    hash_str2(s, second.0)
+                },
                 c: combine(identity(base), identity(second_base)),
                 d: key_tag(KEY_STRINGS, op, call.target.phase, call.result, flags_key),
                 t: call.target.cgroup_id,
@@ -483,23 +496,24 @@ pub fn emit(call: &FileCall) -> Result<(), i64> {
     // Paths from the host's root (runc before its pivot) or to objects outside the task's root
     // (a file runc opened before it) are host paths, not the container's.
     let mut outside = is_host_root(root.dentry);
-    if let Some(base) = base {
+    if let Some(base) = base.some() {
         paths.set(PATH_BASE, walk_into(&mut b, s, base, root, &mut outside));
     }
-    if let Some(object) = call.object {
+    if let Some(object) = call.object.some() {
         paths.set(
             PATH_RESOLVED,
             walk_into(&mut b, s, object, root, &mut outside),
         );
     }
-    if let Some((len, cut)) = second {
+    if second != NO_STR {
+        let (len, cut) = second;
         // SAFETY: `str2` is inside the scratch value.
         let src = unsafe { (&raw const (*s).str2).cast::<u8>() };
         paths.set(
             PATH_SECOND_REQUESTED,
             b.bytes(src, len).map(|len| (len, cut)),
         );
-        if let Some(base2) = second_base {
+        if let Some(base2) = second_base.some() {
             paths.set(
                 PATH_SECOND_BASE,
                 walk_into(&mut b, s, base2, root, &mut outside),

@@ -49,6 +49,23 @@ pub struct PathRef {
     pub dentry: u64,
 }
 
+impl PathRef {
+    /// No object: a plain zero value rather than `Option::None`, whose payload stays
+    /// uninitialized on the stack. A verifier before 6.3 refuses to read uninitialized stack,
+    /// and it may follow a path the compiler knows cannot happen (a bound learned on a
+    /// register is not carried to its spilled copy) into such a read.
+    pub const NONE: Self = Self {
+        vfsmnt: 0,
+        dentry: 0,
+    };
+
+    /// The path, unless it is [`PathRef::NONE`].
+    #[inline(always)]
+    pub fn some(self) -> Option<Self> {
+        (self.dentry != 0).then_some(self)
+    }
+}
+
 /// The `struct path` at `addr`.
 #[inline(always)]
 pub fn read_path(addr: u64) -> Result<PathRef, i64> {

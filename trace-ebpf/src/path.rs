@@ -44,6 +44,13 @@ pub const RECORD_BUF: usize = 32 * 1024;
 pub const PAYLOAD_MASK: u64 = 0x3fff;
 /// Masks the length of one piece of payload (a path is at most `PATH_MAX` = 0x1000 bytes).
 pub const PIECE_MASK: u64 = 0x1fff;
+/// [`PIECE_MASK`] as a global that the compiler cannot see through, for lengths that it already
+/// knows to be in bounds: it would drop a constant mask as redundant and pass a length whose
+/// bound the verifier learned after a stack spill, which a 6.1 verifier does not carry to the
+/// spilled copy (`R2 min value is negative`). The verifier knows this value (a frozen read-only
+/// map), so the `&` right before the helper call bounds the length on every kernel.
+#[unsafe(no_mangle)]
+static PIECE_LEN_MASK: u64 = PIECE_MASK;
 
 /// `status` bits of the walk.
 const WALK_DONE: u64 = 1;
@@ -428,7 +435,7 @@ impl Builder {
     #[inline(always)]
     pub fn bytes(&mut self, src: *const u8, len: u64) -> Option<u64> {
         let dst = self.cursor()?;
-        let len = len & PIECE_MASK;
+        let len = len & global!(PIECE_LEN_MASK);
         // SAFETY: `dst` has room for 0x1fff bytes (see `cursor`); the helper reads `src` safely.
         let ret = unsafe { bpf_probe_read_kernel(dst.cast(), len as u32, src.cast()) };
         if ret != 0 {
@@ -442,7 +449,7 @@ impl Builder {
     #[inline(always)]
     pub fn user_bytes(&mut self, src: u64, len: u64) -> Option<u64> {
         let dst = self.cursor()?;
-        let len = len & PIECE_MASK;
+        let len = len & global!(PIECE_LEN_MASK);
         // SAFETY: `dst` has room for 0x1fff bytes (see `cursor`); the helper reads user memory
         // safely.
         let ret = unsafe { bpf_probe_read_user(dst.cast(), len as u32, src as *const c_void) };

@@ -26,6 +26,9 @@ pub enum Command {
     /// system call overhead in and around the traced container, a file storm, nginx and python's
     /// http.server under load, trace's footprint (docs/bench.md). Prints a table, writes bench/results.json.
     Bench(BenchArgs),
+    /// Boot Debian guests under qemu (their stock kernels, systemd, cgroup v2, AppArmor
+    /// enforcing) and run the real-system checks that matter inside each (docs/vm.md).
+    Vm(VmArgs),
 }
 
 #[derive(Debug, Args)]
@@ -36,6 +39,9 @@ pub struct TestArgs {
     /// Skip `cargo fmt --check` and `cargo clippy`.
     #[arg(long)]
     pub no_lint: bool,
+    /// Skip the VM tier (`cargo xtask vm`), which boots Debian guests under emulation.
+    #[arg(long)]
+    pub no_vm: bool,
     /// Extra arguments for `cargo test` (e.g. a test name filter).
     #[arg(last = true, value_name = "CARGO_TEST_ARGS")]
     pub passthrough: Vec<String>,
@@ -108,4 +114,14 @@ pub struct BenchArgs {
     /// Where to write the results [default: bench/results.json].
     #[arg(long, value_name = "FILE")]
     pub out: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Default, Args)]
+pub struct VmArgs {
+    /// Only this guest (repeatable) [default: every guest].
+    #[arg(long, value_name = "GUEST")]
+    pub guest: Vec<crate::vm::Guest>,
+    /// The `trace` binary to run in the guests [default: the debug build, built first].
+    #[arg(long, value_name = "TRACE")]
+    pub trace: Option<std::path::PathBuf>,
 }

@@ -18,7 +18,8 @@ use crate::cmd;
 /// Debian packages: Debian's Rust 1.96 with the prebuilt BPF core library (the eBPF build), LLVM 22
 /// (bpf-linker), the Docker engine, `apparmor_parser` (checks generated profiles), busybox-static,
 /// gcc and debootstrap (the test images), strace and bpftrace (side-by-side comparisons in
-/// `cargo xtask bench`), docker-compose (the tests of compose projects).
+/// `cargo xtask bench`), docker-compose (the tests of compose projects), qemu-system-x86
+/// (the VM tier).
 const APT_PACKAGES: &[&str] = &[
     "rustc-web",
     "cargo-web",
@@ -33,6 +34,7 @@ const APT_PACKAGES: &[&str] = &[
     "strace",
     "bpftrace",
     "docker-compose",
+    "qemu-system-x86",
 ];
 const POLICY_RC_D: &str = "/usr/sbin/policy-rc.d";
 const BPF_LINKER_VERSION: &str = "0.13.0";

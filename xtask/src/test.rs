@@ -1,15 +1,15 @@
 //! `cargo xtask test`: the project's one test command (and what CI runs).
 //!
 //! Order: `cargo fmt --check` (instant), setup, clippy (after setup: trace-user's build script
-//! needs the eBPF toolchain), the debug `trace` binary, then `cargo test --workspace` with the
-//! real-system tier required. A lint or test failure does not stop the later steps, so one run
-//! reports everything; a failed setup or build does.
+//! needs the eBPF toolchain), the debug `trace` binary, `cargo test --workspace` with the
+//! real-system tier required, then the VM tier (`cargo xtask vm`). A lint or test failure does
+//! not stop the later steps, so one run reports everything; a failed setup or build does.
 
 use anyhow::{Result, bail};
 
-use crate::cli::TestArgs;
+use crate::cli::{TestArgs, VmArgs};
 use crate::cmd::{self, cargo, one_line, target_dir};
-use crate::setup;
+use crate::{setup, vm};
 
 pub fn run(args: &TestArgs) -> Result<()> {
     let mut report = Report::default();
@@ -17,6 +17,8 @@ pub fn run(args: &TestArgs) -> Result<()> {
         report.record("fmt", cmd::run(cargo().args(["fmt", "--all", "--check"])));
     }
     setup::run()?;
+    // The VM tier's images build in the background: debootstrap mostly waits on the mirror.
+    let vm_images = (!args.no_vm).then(|| std::thread::spawn(vm::build_images));
     if !args.no_lint {
         report.record(
             "clippy",
@@ -52,6 +54,19 @@ pub fn run(args: &TestArgs) -> Result<()> {
                 .env("TRACE_SYSTEM_TESTS", tier),
         ),
     );
+
+    if let Some(images) = vm_images {
+        let built = images.join().expect("the image builds do not panic");
+        report.record(
+            "vm",
+            built.and_then(|()| {
+                vm::run(&VmArgs {
+                    trace: Some(target_dir().join("debug/trace")),
+                    ..VmArgs::default()
+                })
+            }),
+        );
+    }
 
     if report.failed.is_empty() {
         eprintln!("xtask test: all passed ({})", report.passed.join(", "));

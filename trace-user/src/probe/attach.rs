@@ -99,8 +99,13 @@ pub(super) fn attach_optional(
         attach_point: format!("tracepoint/{category}/{name}"),
         why,
     };
+    // The program itself cannot run: one gap for all its attach points, not one each.
     let all_missing = |missing: &mut Vec<MissingFeature>, why: &str| {
-        missing.extend(names.iter().map(|name| gap(name, why.to_owned())));
+        let points = match names {
+            [one] => (*one).to_owned(),
+            _ => format!("{{{}}}", names.join(",")),
+        };
+        missing.push(gap(&points, why.to_owned()));
     };
     if !(feature.layout_ok)(env.layout) {
         all_missing(
@@ -293,7 +298,8 @@ pub(super) fn cap_capable_fields(tracefs: &Path) -> Option<(u64, u64, u64)> {
     Some((cred.offset as u64, cap.offset as u64, ret.offset as u64))
 }
 
-/// An error and its sources in one line; of a long verifier log only the first and last lines.
+/// An error and its sources in one line; of a long verifier log only the first line and the one
+/// that says why (the last line that is neither an instruction, a source line nor a statistic).
 pub(super) fn one_line(error: &dyn std::error::Error) -> String {
     let mut parts = Vec::new();
     let mut next = Some(error);
@@ -307,11 +313,39 @@ pub(super) fn one_line(error: &dyn std::error::Error) -> String {
         parts.push(match lines.as_slice() {
             [] => String::new(),
             [one] => (*one).to_owned(),
-            [first, .., last] => format!("{first} ... {last}"),
+            [first, rest @ ..] => {
+                let why = rest
+                    .iter()
+                    .rev()
+                    .find(|l| says_why(l))
+                    .or(rest.last())
+                    .unwrap_or(first);
+                format!("{first} ... {why}")
+            }
         });
         next = e.source();
     }
     parts.join(": ")
+}
+
+/// Whether a verifier log line is a message rather than an instruction (`12: (85) call ...`),
+/// a register state (`R1=ctx() ...`), a source line (`; ...`) or the closing statistics.
+fn says_why(line: &str) -> bool {
+    const STATISTICS: [&str; 5] = [
+        "processed ",
+        "verification time",
+        "stack depth",
+        "max_states_per_insn",
+        "mark_precise",
+    ];
+    let numbered = line
+        .split_once(':')
+        .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    let state = line.starts_with('R') && line[1..].starts_with(|c: char| c.is_ascii_digit()) && {
+        let word = line.split_whitespace().next().unwrap_or("");
+        word.contains('=')
+    };
+    !numbered && !state && !line.starts_with(';') && !STATISTICS.iter().any(|s| line.starts_with(s))
 }
 
 /// Lifts `RLIMIT_MEMLOCK` for kernels that still charge BPF memory to it (before 5.11). Newer

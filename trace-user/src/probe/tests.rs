@@ -268,7 +268,28 @@ fn errors_fit_one_line() {
     let inner = std::io::Error::other("first line\nverifier: step 1\n\nprocessed 10 insns\n");
     assert_eq!(
         attach::one_line(&Outer(inner)),
-        "loading `x` failed: first line ... processed 10 insns"
+        "loading `x` failed: first line ... verifier: step 1"
+    );
+}
+
+#[test]
+fn a_verifier_refusal_names_the_line_that_says_why() {
+    #[derive(Debug, thiserror::Error)]
+    #[error("loading `exec_done` failed")]
+    struct Outer(#[source] std::io::Error);
+    // The shape of a 6.1 kernel's log: instructions and states, the reason, then statistics.
+    let log = "the BPF_PROG_LOAD syscall failed. Verifier output: 0: R1=ctx(off=0,imm=0) R10=fp0\n\
+        ; let start: u64 = read(mm);\n\
+        41: (79) r2 = *(u64 *)(r10 -64)       ; R2_w=scalar() R10=fp0\n\
+        R2=scalar() R10=fp0\n\
+        42: (85) call bpf_probe_read_user#112\n\
+        R2 min value is negative, either use unsigned or 'var &= const'\n\
+        processed 381 insns (limit 1000000) max_states_per_insn 1 total_states 25 peak_states 25 mark_read 9\n";
+    assert_eq!(
+        attach::one_line(&Outer(std::io::Error::other(log))),
+        "loading `exec_done` failed: the BPF_PROG_LOAD syscall failed. Verifier output: 0: \
+         R1=ctx(off=0,imm=0) R10=fp0 ... R2 min value is negative, either use unsigned or \
+         'var &= const'"
     );
 }
 
