@@ -35,7 +35,7 @@ async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
         } else {
             project.clone()
         };
-        say!("trace: recording compose project {project}");
+        note!("trace: recording compose project {project}");
         selection.projects.push(project);
     }
     // One container named: its directory is --out, and the exercise learns which one it is
@@ -76,7 +76,11 @@ async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
         check: args.check.clone(),
         max_containers: args.max_containers,
         stop_started: false,
+        output_name: None,
     };
     let finished = session::record(&docker, &request, &mut signals).await?;
+    if let Some(path) = &args.summary_json {
+        super::summary::write(path, &finished)?;
+    }
     Ok(finished.exit_code)
 }

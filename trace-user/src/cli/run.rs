@@ -43,6 +43,11 @@ async fn run_container(args: RunArgs) -> anyhow::Result<i32> {
         check: args.check.clone(),
         max_containers: super::DEFAULT_MAX_CONTAINERS,
         stop_started: !args.keep,
+        // Docker's random name would change the outputs' names with every run.
+        output_name: match &args.name {
+            Some(_) => None,
+            None => Some(stable_name(&args.image)),
+        },
     };
     let result = session::record(&docker, &request, &mut signals).await;
     if !args.keep {
@@ -51,6 +56,9 @@ async fn run_container(args: RunArgs) -> anyhow::Result<i32> {
         lifecycle::remove(&docker, &id).await;
     }
     let finished = result?;
+    if let Some(path) = &args.summary_json {
+        super::summary::write(path, &finished)?;
+    }
     if !args.minimize {
         return Ok(finished.exit_code);
     }
@@ -81,6 +89,40 @@ async fn run_container(args: RunArgs) -> anyhow::Result<i32> {
     Ok(finished.exit_code)
 }
 
+/// The name of the outputs of `trace run IMAGE` without `--name`: the last component of the image's
+/// repository, without registry, tag or digest (`nginx` for `registry:5000/library/nginx:1.27`),
+/// every character outside `a-z A-Z 0-9 _ . -` as `_`; an image id gives `image-` and its first
+/// 12 digits. The same on every run, and a valid directory and AppArmor profile name.
+pub fn stable_name(image: &str) -> String {
+    let image = image.trim();
+    let without_digest = image.split_once('@').map_or(image, |(name, _)| name);
+    let id = without_digest
+        .strip_prefix("sha256:")
+        .unwrap_or(without_digest);
+    if id.len() >= 12 && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return format!("image-{}", &id[..12]);
+    }
+    let last = without_digest.rsplit('/').next().unwrap_or(without_digest);
+    let repository = last.split_once(':').map_or(last, |(name, _)| name);
+    let name: String = repository
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    // Not hidden, not `.` or `..`, not empty.
+    let name = name.trim_start_matches(['.', '-']);
+    if name.is_empty() {
+        "container".to_owned()
+    } else {
+        name.to_owned()
+    }
+}
+
 /// The exercise `args` describe.
 fn run_exercise(args: &RunArgs) -> RunExercise {
     RunExercise {
@@ -104,7 +146,7 @@ async fn exercise_slim(
     spec.image = image.to_owned();
     spec.name = spec.name.map(|name| format!("{name}-slim"));
     let id = lifecycle::create(docker, &spec).await?;
-    say!("trace: exercising the slim image {image}");
+    note!("trace: exercising the slim image {image}");
     let result = async {
         lifecycle::start(docker, &id).await?;
         let name = target::docker::resolve_any(docker, &id).await?.name;
@@ -145,4 +187,37 @@ async fn exercise_slim(
         lifecycle::remove(docker, &id).await;
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stable_name;
+
+    #[test]
+    fn names_from_images_are_stable_and_safe() {
+        for (image, name) in [
+            ("nginx", "nginx"),
+            ("nginx:1.27", "nginx"),
+            ("docker.io/library/nginx:1.27-alpine", "nginx"),
+            ("registry.example:5000/team/api", "api"),
+            ("registry.example:5000/team/api:v2", "api"),
+            (
+                "redis@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                "redis",
+            ),
+            ("ghcr.io/org/my_app.web-1:latest@sha256:ab", "my_app.web-1"),
+            (
+                "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                "image-0123456789ab",
+            ),
+            ("0123456789ab", "image-0123456789ab"),
+            ("trace-test/workload:local", "workload"),
+            ("..", "container"),
+            ("", "container"),
+            ("-x", "x"),
+        ] {
+            assert_eq!(stable_name(image), name, "{image}");
+            assert_eq!(stable_name(image), stable_name(image));
+        }
+    }
 }

@@ -97,12 +97,39 @@ pub fn spawn_host(command: &[OsString], env: &[(&str, String)]) -> anyhow::Resul
     let Some((program, args)) = command.split_first() else {
         return Ok(None);
     };
-    let child = tokio::process::Command::new(program)
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k, v)))
+    let mut command = tokio::process::Command::new(program);
+    command.args(args).envs(env.iter().map(|(k, v)| (k, v)));
+    // With a progress line on the terminal, the exercise's output passes through trace so that
+    // the line is drawn around it; otherwise the exercise writes to trace's streams itself.
+    let forward = crate::term::progress_shown();
+    if forward {
+        command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+    }
+    let mut child = command
         .spawn()
         .with_context(|| format!("cannot start the exercise {}", program.to_string_lossy()))?;
+    if forward {
+        if let Some(out) = child.stdout.take() {
+            tokio::spawn(forward_output(out, crate::term::Stream::Stdout));
+        }
+        if let Some(err) = child.stderr.take() {
+            tokio::spawn(forward_output(err, crate::term::Stream::Stderr));
+        }
+    }
     Ok(Some(child))
+}
+
+/// Copies what the exercise writes to trace's `stream`, around the progress line.
+async fn forward_output(mut from: impl tokio::io::AsyncRead + Unpin, stream: crate::term::Stream) {
+    use tokio::io::AsyncReadExt;
+    let mut buffer = vec![0; 8192];
+    while let Ok(n) = from.read(&mut buffer).await
+        && n > 0
+    {
+        crate::term::write(stream, &buffer[..n]);
+    }
 }
 
 /// The environment a host exercise of `trace run` gets.
@@ -185,7 +212,7 @@ pub async fn stop(docker: &Docker, id: &str, signals: &mut StopSignals) {
         _ = signals.stop() => true,
     };
     if !interrupted {
-        say!(
+        note!(
             "trace: stopping the container (Docker gives it {} s after SIGTERM; Ctrl-C again kills it now)",
             lifecycle::STOP_TIMEOUT_S
         );
@@ -194,7 +221,7 @@ pub async fn stop(docker: &Docker, id: &str, signals: &mut StopSignals) {
             _ = signals.stop() => {}
         }
     }
-    say!("trace: killing the container");
+    note!("trace: killing the container");
     lifecycle::kill(docker, id).await;
     stopping.await;
 }
@@ -275,9 +302,9 @@ async fn builtin(ip: String, ports: Vec<u16>) -> i32 {
     let fetched = exercise::crawl(&ip, &ports).await;
     for page in &fetched {
         if let Some(status) = page.status {
-            say!("trace: GET {} -> {status}", page.url);
+            note!("trace: GET {} -> {status}", page.url);
         } else {
-            say!("trace: GET {} -> no answer", page.url);
+            note!("trace: GET {} -> no answer", page.url);
         }
     }
     i32::from(!fetched.iter().any(|f| f.status.is_some_and(|s| s < 400)))
