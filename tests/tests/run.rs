@@ -106,9 +106,50 @@ fn run_busybox_profile_starts_it_every_time() {
     let denied = run_once(&image, &["--security-opt", &profile], &["mkdir", "/tmp/x"]).unwrap();
     assert!(!denied.status.success(), "mkdir ran under the profile");
 
-    // A container that lives well under 100 ms is recorded completely.
+    // Without --name the outputs are named after the image, the same on every run (the
+    // container itself had a random name from Docker).
+    assert_eq!(rec["container"]["name"], "busybox");
+    let apparmor = std::fs::read_to_string(out.path().join("apparmor.profile")).unwrap();
+    assert!(
+        apparmor.contains("profile \"trace-busybox\" "),
+        "{apparmor}"
+    );
+
+    short_run_is_recorded_whole_and_summarised(&system.trace_bin(), &image);
+}
+
+/// A container that lives well under 100 ms is recorded completely; the summary for scripts says
+/// what was written.
+fn short_run_is_recorded_whole_and_summarised(trace: &std::path::Path, image: &str) {
     let short = tempfile::tempdir().unwrap();
-    let rec = trace_run(&system.trace_bin(), short.path(), &[&image, "true"]);
+    let summary_path = short.path().join("summary/run.json");
+    let rec = trace_run(
+        trace,
+        short.path(),
+        &[
+            "--summary-json",
+            summary_path.to_str().unwrap(),
+            image,
+            "true",
+        ],
+    );
+    assert_eq!(rec["container"]["name"], "busybox", "the same name again");
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary_path).unwrap()).unwrap();
+    assert_eq!(summary["schema"], "trace-summary");
+    assert_eq!(summary["exit_code"], 0);
+    let output = &summary["outputs"][0];
+    assert_eq!(output["name"], "busybox");
+    assert_eq!(output["dir"], short.path().to_str().unwrap());
+    assert_eq!(
+        output["files"][0],
+        short.path().join("recording.json").to_str().unwrap()
+    );
+    assert_eq!(output["startup_seen"], true);
+    assert_eq!(output["crashed"], false);
+    assert_eq!(output["stopped_by"], "the container stopped");
+    assert_eq!(output["exercise_status"], Value::Null);
+    assert!(output["counts"]["syscalls"].as_u64().unwrap() >= names(&rec["syscalls"]).len() as u64);
     assert!(names(&rec["startup"]["runc_after_filter"]).contains(&"execve".to_owned()));
     assert!(
         names(&rec["syscalls"]).contains(&"exit_group".to_owned()),
