@@ -91,8 +91,9 @@ async fn run_container(args: RunArgs) -> anyhow::Result<i32> {
 
 /// The name of the outputs of `trace run IMAGE` without `--name`: the last component of the image's
 /// repository, without registry, tag or digest (`nginx` for `registry:5000/library/nginx:1.27`),
-/// every character outside `a-z A-Z 0-9 _ . -` as `_`; an image id gives `image-` and its first
-/// 12 digits. The same on every run, and a valid directory and AppArmor profile name.
+/// every character outside `a-z A-Z 0-9 _ . -` as `_`, starting with a letter or digit; an image id
+/// gives `image-` and its first 12 digits. The same on every run, and a valid directory, Docker
+/// container name (a recording's `container.name` must be one) and AppArmor profile name.
 pub fn stable_name(image: &str) -> String {
     let image = image.trim();
     let without_digest = image.split_once('@').map_or(image, |(name, _)| name);
@@ -114,8 +115,8 @@ pub fn stable_name(image: &str) -> String {
             }
         })
         .collect();
-    // Not hidden, not `.` or `..`, not empty.
-    let name = name.trim_start_matches(['.', '-']);
+    // A container name starts with a letter or digit: not hidden, not `.` or `..`, not empty.
+    let name = name.trim_start_matches(['.', '-', '_']);
     if name.is_empty() {
         "container".to_owned()
     } else {
@@ -215,8 +216,15 @@ mod tests {
             ("..", "container"),
             ("", "container"),
             ("-x", "x"),
+            ("_x", "x"),
+            ("reg/a b*c", "a_b_c"),
         ] {
             assert_eq!(stable_name(image), name, "{image}");
+            // A Docker container name, as recordings require.
+            assert!(
+                name.starts_with(|c: char| c.is_ascii_alphanumeric()),
+                "{name}"
+            );
             assert_eq!(stable_name(image), stable_name(image));
         }
     }
