@@ -5,6 +5,8 @@
 //! and bpf-linker, so this runs Debian's cargo in a clean environment: nothing of the outer build
 //! (rustup toolchain, RUSTFLAGS, clippy's wrapper, target dir, profile settings) leaks into it, and
 //! the `RUSTC_BOOTSTRAP` it needs stays out of the userspace build. See docs/building.md.
+//!
+//! It also sets `TRACE_VERSION`, the version `trace --version` prints, with the commit built.
 
 use std::{
     env, fs,
