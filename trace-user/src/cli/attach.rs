@@ -6,17 +6,15 @@ use anyhow::Context;
 
 use super::AttachArgs;
 use crate::session::select::{Selection, default_project};
-use crate::session::{self, Exercise, Out, Request, StopSignals};
-use crate::{probe, target};
+use crate::session::{self, Exercise, Out, Request};
+use crate::target;
 
 pub(super) fn run(args: AttachArgs) -> anyhow::Result<i32> {
     super::block_on(attach(args))
 }
 
 async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
-    let mut signals = StopSignals::install().context("cannot install signal handlers")?;
-    probe::preflight()?;
-    let docker = target::docker::connect().await?;
+    let (mut signals, docker) = super::start_recording().await?;
     let mut selection = Selection {
         names: args.container.clone(),
         labels: args.label.clone(),

@@ -596,6 +596,18 @@ fn parse_ready(text: &str) -> Result<crate::session::exercise::Ready, String> {
     }
 }
 
+/// What the recording subcommands set up first, in this order: the signal handlers (so that no
+/// SIGINT or SIGTERM can kill trace between attaching and writing), the check that this host can
+/// record, and the Docker connection.
+async fn start_recording() -> anyhow::Result<(crate::session::StopSignals, bollard::Docker)> {
+    use anyhow::Context;
+    let signals =
+        crate::session::StopSignals::install().context("cannot install signal handlers")?;
+    crate::probe::preflight()?;
+    let docker = crate::target::docker::connect().await?;
+    Ok((signals, docker))
+}
+
 /// Runs a recording subcommand on a single-threaded tokio runtime, on a host trace can record.
 fn block_on(
     recording: impl std::future::Future<Output = anyhow::Result<i32>>,

@@ -5,7 +5,6 @@ use anyhow::Context;
 use bollard::Docker;
 
 use super::RunArgs;
-use crate::probe;
 use crate::session::exercise::{self, RunExercise};
 use crate::session::select::Selection;
 use crate::session::{self, Exercise, Out, Request, StopSignals};
@@ -24,9 +23,7 @@ async fn run_container(args: RunArgs) -> anyhow::Result<i32> {
         args.minimize || args.slim == super::SlimArgs::default(),
         "--tag, --include and --include-from go with --minimize"
     );
-    let mut signals = StopSignals::install().context("cannot install signal handlers")?;
-    probe::preflight()?;
-    let docker = target::docker::connect().await?;
+    let (mut signals, docker) = super::start_recording().await?;
     let id = lifecycle::create(&docker, &args.spec()).await?;
     // From here on the container exists: remove it whatever happens (unless --keep).
     let request = Request {
