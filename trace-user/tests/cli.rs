@@ -323,3 +323,37 @@ fn check_prints_text_json_github_and_sarif_and_how_to_accept() {
     );
     assert!(err.contains("/nonexistent"), "{err}");
 }
+
+/// Runs `command` (a shell line) under script(1), on a terminal; `None` without script(1).
+fn on_a_terminal(command: &str) -> Option<Output> {
+    let output = Command::new("script")
+        .args(["-qec", command, "/dev/null"])
+        .stdin(Stdio::null())
+        .output();
+    match output {
+        Ok(output) => Some(output),
+        Err(e) => {
+            eprintln!("skipping the terminal case: cannot run script(1): {e}");
+            None
+        }
+    }
+}
+
+#[test]
+fn standard_input_on_a_terminal_is_refused_not_waited_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(output) = on_a_terminal(&format!(
+        "{TRACE} render - -o {}",
+        dir.path().to_str().unwrap()
+    )) else {
+        return;
+    };
+    let shown = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{shown}");
+    assert!(
+        shown.contains(
+            "trace: error: - reads the recording from standard input, which is a terminal: pipe or redirect one into trace"
+        ),
+        "{shown}"
+    );
+}

@@ -1,5 +1,6 @@
 //! Reading the recordings a subcommand is given: a path, or `-` for standard input.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use crate::out::{self, OutError};
@@ -11,6 +12,11 @@ pub const STDIN: &str = "-";
 /// Why the recordings given cannot be read, or their outputs not written.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
+    /// `-` was given and standard input is a terminal: trace would wait for a recording typed in.
+    #[error(
+        "- reads the recording from standard input, which is a terminal: pipe or redirect one into trace"
+    )]
+    StdinIsTerminal,
     /// `-` was given more than once.
     #[error("- (standard input) can be given once")]
     StdinTwice,
@@ -31,11 +37,15 @@ pub fn is_stdin(path: &Path) -> bool {
 }
 
 /// Reads the recording at `path`, or from standard input for `-` (with the same size limit).
-pub fn read_recording(path: &Path) -> Result<Recording, RecordingError> {
+pub fn read_recording(path: &Path) -> Result<Recording, InputError> {
     if is_stdin(path) {
-        Recording::read_from(std::io::stdin().lock(), "standard input")
+        let stdin = std::io::stdin();
+        if stdin.is_terminal() {
+            return Err(InputError::StdinIsTerminal);
+        }
+        Ok(Recording::read_from(stdin.lock(), "standard input")?)
     } else {
-        Recording::read(path)
+        Ok(Recording::read(path)?)
     }
 }
 
@@ -44,10 +54,7 @@ pub fn read_recordings(paths: &[PathBuf]) -> Result<Vec<Recording>, InputError> 
     if paths.iter().filter(|p| is_stdin(p)).count() > 1 {
         return Err(InputError::StdinTwice);
     }
-    Ok(paths
-        .iter()
-        .map(|path| read_recording(path))
-        .collect::<Result<_, _>>()?)
+    paths.iter().map(|path| read_recording(path)).collect()
 }
 
 /// Reads a recording and prepares the directory its outputs go to: `out`, else the recording's
