@@ -3,7 +3,7 @@
 //! Conventions every subcommand keeps: `--format` is the profile format (docker, oci, spo) and
 //! `--output-format` the format of what trace prints (text, json, ...); `-o/--out` is where the
 //! files go (a directory, except for `trace merge`, which writes one file); durations are written
-//! as [`durations!`] says; `-q` and `-v` work everywhere (`-v` is `--volume` in `trace run`, as in
+//! as `durations!` says; `-q` and `-v` work everywhere (`-v` is `--volume` in `trace run`, as in
 //! `docker run`: there verbosity is `--verbose`).
 
 mod advise;

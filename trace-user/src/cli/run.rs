@@ -153,9 +153,7 @@ async fn exercise_slim(
             Ok(address) => address,
             Err(early) => return Ok(early.exit_code),
         };
-        let mut host = exercise::spawn_host(&run.host, &exercise::run_env(&name, &id, &address))?;
-        let code = {
-            let running = exercise::running(docker, &id, &run, &address, host.as_mut());
+        exercise::run_ready(docker, &id, &name, &run, &address, async |running| {
             let finished = async {
                 match running {
                     Some(running) => running.await,
@@ -173,11 +171,8 @@ async fn exercise_slim(
                 () = limit => 0,
                 code = signals.received() => code,
             }
-        };
-        if let Some(child) = host.as_mut() {
-            exercise::finish(child).await;
-        }
-        anyhow::Ok(code)
+        })
+        .await
     }
     .await;
     if !args.keep {

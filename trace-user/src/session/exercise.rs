@@ -132,6 +132,38 @@ async fn forward_output(mut from: impl tokio::io::AsyncRead + Unpin, stream: cra
     }
 }
 
+/// Runs the exercise of the ready container `id` (`trace run`'s, named `name`, answering at
+/// `address`): starts its host command, hands the running exercise (`None`: there is none) to
+/// `until` and waits for it, then ends the host command if it still runs.
+pub async fn run_ready<T>(
+    docker: &Docker,
+    id: &str,
+    name: &str,
+    exercise: &RunExercise,
+    address: &Address,
+    until: impl for<'r> AsyncFnOnce(Option<Running<'r>>) -> T,
+) -> anyhow::Result<T> {
+    with_host(&exercise.host, &run_env(name, id, address), async |host| {
+        until(running(docker, id, exercise, address, host)).await
+    })
+    .await
+}
+
+/// Starts `command` on the host (nothing when it is empty) with `env` added to its environment,
+/// hands it to `until` and waits for that, then ends the command if it still runs.
+pub async fn with_host<T>(
+    command: &[OsString],
+    env: &[(&str, String)],
+    until: impl for<'r> AsyncFnOnce(Option<&'r mut Child>) -> T,
+) -> anyhow::Result<T> {
+    let mut host = spawn_host(command, env)?;
+    let result = until(host.as_mut()).await;
+    if let Some(child) = host.as_mut() {
+        finish(child).await;
+    }
+    Ok(result)
+}
+
 /// The environment a host exercise of `trace run` gets.
 pub fn run_env(name: &str, id: &str, address: &Address) -> Vec<(&'static str, String)> {
     vec![

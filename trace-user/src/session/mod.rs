@@ -534,17 +534,12 @@ impl Session<'_> {
         match &self.request.exercise {
             Exercise::None => self.watch(None, signals).await,
             Exercise::Host { command, env } => {
-                let mut child = exercise::spawn_host(command, env)?;
-                let outcome = {
-                    let running = child
-                        .as_mut()
-                        .map(|c| Box::pin(exercise::wait_child(c)) as exercise::Running<'_>);
+                exercise::with_host(command, env, async |child| {
+                    let running =
+                        child.map(|c| Box::pin(exercise::wait_child(c)) as exercise::Running<'_>);
                     self.watch(running, signals).await
-                };
-                if let Some(child) = child.as_mut() {
-                    exercise::finish(child).await;
-                }
-                outcome
+                })
+                .await?
             }
             Exercise::Run(run) => {
                 let id = self
@@ -569,21 +564,15 @@ impl Session<'_> {
                         return self.watch(None, signals).await;
                     }
                 };
-                let mut host =
-                    exercise::spawn_host(&run.host, &exercise::run_env(&name, &id, &address))?;
-                let outcome = {
-                    let running = exercise::running(docker, &id, run, &address, host.as_mut());
+                exercise::run_ready(docker, &id, &name, run, &address, async |running| {
                     if running.is_none() {
                         note!(
                             "trace: no exercise given and no TCP port to probe; recording until the container stops, --duration or Ctrl-C"
                         );
                     }
                     self.watch(running, signals).await
-                };
-                if let Some(child) = host.as_mut() {
-                    exercise::finish(child).await;
-                }
-                outcome
+                })
+                .await?
             }
         }
     }
