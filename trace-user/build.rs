@@ -5,6 +5,8 @@
 //! and bpf-linker, so this runs Debian's cargo in a clean environment: nothing of the outer build
 //! (rustup toolchain, RUSTFLAGS, clippy's wrapper, target dir, profile settings) leaks into it, and
 //! the `RUSTC_BOOTSTRAP` it needs stays out of the userspace build. See docs/building.md.
+//!
+//! It also sets `TRACE_VERSION`, the version `trace --version` prints, with the commit built.
 
 use std::{
     env, fs,
@@ -62,6 +64,7 @@ enum Failure {
 }
 
 fn main() -> ExitCode {
+    version();
     match build() {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Toolchain(what)) => {
@@ -75,6 +78,53 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Sets `TRACE_VERSION` for `trace --version`: the package version and the commit it was built
+/// from, `0.1.0 (commit 1a2b3c4)`. The commit is `$TRACE_BUILD_COMMIT` when set (a packager building
+/// from a tarball), else `git rev-parse --short HEAD` of this checkout; without either it is left
+/// out (`0.1.0`).
+fn version() {
+    let package = env::var("CARGO_PKG_VERSION").unwrap_or_default();
+    println!("cargo::rerun-if-env-changed=TRACE_BUILD_COMMIT");
+    let commit = env::var("TRACE_BUILD_COMMIT")
+        .ok()
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| c.trim().to_owned())
+        .or_else(git_commit);
+    match commit {
+        Some(commit) => println!("cargo::rustc-env=TRACE_VERSION={package} (commit {commit})"),
+        None => println!("cargo::rustc-env=TRACE_VERSION={package}"),
+    }
+}
+
+/// The short commit of the checkout holding this crate, and reruns when HEAD moves.
+fn git_commit() -> Option<String> {
+    let git = |args: &[&str]| {
+        let output = Command::new("git")
+            .args(args)
+            .current_dir(env::var_os("CARGO_MANIFEST_DIR")?)
+            .output()
+            .ok()?;
+        let text = String::from_utf8(output.stdout).ok()?;
+        (output.status.success() && !text.trim().is_empty()).then(|| text.trim().to_owned())
+    };
+    let commit = git(&["rev-parse", "--short", "HEAD"])?;
+    // HEAD names a branch whose ref file (or packed-refs) moves with each commit; in a worktree
+    // these live in different git directories, which `--git-path` resolves.
+    let mut watched = vec!["HEAD".to_owned(), "packed-refs".to_owned()];
+    if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
+        watched.push(branch);
+    }
+    for name in watched {
+        // A path that does not exist would rerun this script on every build.
+        if let Some(path) = git(&["rev-parse", "--path-format=absolute", "--git-path", &name])
+            && Path::new(&path).exists()
+        {
+            println!("cargo::rerun-if-changed={path}");
+        }
+    }
+    Some(commit)
 }
 
 fn build() -> Result<(), Failure> {

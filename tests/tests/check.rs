@@ -223,7 +223,7 @@ fn cli_reports(bin: &Path, committed: &Path, newer: &Path, work: &Path) {
         bin,
         &[
             "check",
-            "--format",
+            "--output-format",
             "json",
             "--against",
             committed.to_str().unwrap(),

@@ -106,9 +106,50 @@ fn run_busybox_profile_starts_it_every_time() {
     let denied = run_once(&image, &["--security-opt", &profile], &["mkdir", "/tmp/x"]).unwrap();
     assert!(!denied.status.success(), "mkdir ran under the profile");
 
-    // A container that lives well under 100 ms is recorded completely.
+    // Without --name the outputs are named after the image, the same on every run (the
+    // container itself had a random name from Docker).
+    assert_eq!(rec["container"]["name"], "busybox");
+    let apparmor = std::fs::read_to_string(out.path().join("apparmor.profile")).unwrap();
+    assert!(
+        apparmor.contains("profile \"trace-busybox\" "),
+        "{apparmor}"
+    );
+
+    short_run_is_recorded_whole_and_summarised(&system.trace_bin(), &image);
+}
+
+/// A container that lives well under 100 ms is recorded completely; the summary for scripts says
+/// what was written.
+fn short_run_is_recorded_whole_and_summarised(trace: &std::path::Path, image: &str) {
     let short = tempfile::tempdir().unwrap();
-    let rec = trace_run(&system.trace_bin(), short.path(), &[&image, "true"]);
+    let summary_path = short.path().join("summary/run.json");
+    let rec = trace_run(
+        trace,
+        short.path(),
+        &[
+            "--summary-json",
+            summary_path.to_str().unwrap(),
+            image,
+            "true",
+        ],
+    );
+    assert_eq!(rec["container"]["name"], "busybox", "the same name again");
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary_path).unwrap()).unwrap();
+    assert_eq!(summary["schema"], "trace-summary");
+    assert_eq!(summary["exit_code"], 0);
+    let output = &summary["outputs"][0];
+    assert_eq!(output["name"], "busybox");
+    assert_eq!(output["dir"], short.path().to_str().unwrap());
+    assert_eq!(
+        output["files"][0],
+        short.path().join("recording.json").to_str().unwrap()
+    );
+    assert_eq!(output["startup_seen"], true);
+    assert_eq!(output["crashed"], false);
+    assert_eq!(output["stopped_by"], "the container stopped");
+    assert_eq!(output["exercise_status"], Value::Null);
+    assert!(output["counts"]["syscalls"].as_u64().unwrap() >= names(&rec["syscalls"]).len() as u64);
     assert!(names(&rec["startup"]["runc_after_filter"]).contains(&"execve".to_owned()));
     assert!(
         names(&rec["syscalls"]).contains(&"exit_group".to_owned()),
@@ -253,4 +294,78 @@ fn run_nginx_with_the_builtin_crawl_serves_every_time() {
             }
         }
     }
+}
+
+/// On a terminal the progress line is drawn, cleared around every other line and held back while
+/// the exercise's line is unfinished, so the two never run into each other; without a terminal
+/// nothing is drawn and the exercise's output arrives as it was written.
+#[test]
+fn the_progress_line_never_runs_into_the_exercise_output() {
+    let Some(system) = system_tier("the_progress_line_never_runs_into_the_exercise_output") else {
+        return;
+    };
+    let image = ensure_image(TestImage::Busybox).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let exercise = "sleep 1.2; printf 200; sleep 1.2; echo; echo second; sleep 0.7";
+    let trace_line = format!(
+        "{} run --out {} {image} sleep 30 -- sh -c '{exercise}'",
+        system.trace_bin().display(),
+        out.path().display()
+    );
+    let terminal = match Command::new("script")
+        .args(["-qec", &trace_line, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+    {
+        Ok(output) => output,
+        Err(e) => panic!("script(1) runs trace on a terminal (util-linux): {e}"),
+    };
+    let screen = String::from_utf8_lossy(&terminal.stdout);
+    assert!(terminal.status.success(), "{screen}");
+    assert!(
+        screen.contains(" containers recorded (1 running), "),
+        "the progress line is drawn: {screen:?}"
+    );
+    // The terminal turns each \n into \r\n: "200" and its line end arrive together, nothing drawn
+    // between them, and the progress line is cleared before the next line.
+    assert!(screen.contains("200\r\nsecond\r\n"), "{screen:?}");
+    assert!(
+        !screen.contains("200trace") && !screen.contains("files200"),
+        "{screen:?}"
+    );
+
+    // Quiet: no progress line and no lines on what trace is doing, even on a terminal; the
+    // exercise's output and the line per output directory stay.
+    let quiet = Command::new("script")
+        .args([
+            "-qec",
+            &trace_line.replacen(" run ", " run -q ", 1),
+            "/dev/null",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&quiet.stdout);
+    assert!(quiet.status.success(), "{screen}");
+    assert!(!screen.contains("containers recorded ("), "{screen:?}");
+    assert!(!screen.contains("trace: recording container"), "{screen:?}");
+    assert!(screen.contains("200\r\nsecond\r\n"), "{screen:?}");
+    assert!(
+        screen.contains("  busybox: from its start, 1 life, "),
+        "{screen:?}"
+    );
+
+    let piped = Command::new("sh")
+        .args(["-c", &trace_line])
+        .output()
+        .unwrap();
+    assert!(piped.status.success(), "{}", describe(&piped));
+    let stdout = String::from_utf8_lossy(&piped.stdout);
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(stdout.starts_with("200\nsecond\n"), "{stdout}");
+    assert!(
+        !stderr.contains('\x1b') && !stderr.contains('\r'),
+        "{stderr:?}"
+    );
+    assert!(!stderr.contains("containers recorded ("), "{stderr}");
 }

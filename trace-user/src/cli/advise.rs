@@ -1,11 +1,11 @@
 //! `trace advise`: hardening advice from a saved recording, offline.
 
-use super::AdviseArgs;
+use super::{AdviseArgs, input};
 use crate::out;
 use crate::render::{self, advice};
 
 pub(super) fn run(args: &AdviseArgs) -> anyhow::Result<i32> {
-    let (recording, dir) = super::render::load(&args.recording, args.out.as_deref())?;
+    let (recording, dir) = input::recording_and_dir(&args.recording, args.out.as_deref())?;
     // The advice names the seccomp and AppArmor profiles of the format: write them there too
     // (everything but files.txt).
     let mut markdown = String::new();
@@ -14,7 +14,7 @@ pub(super) fn run(args: &AdviseArgs) -> anyhow::Result<i32> {
             continue;
         }
         let written = out::write_atomic(&dir, file.file_name, file.contents.as_bytes())?;
-        say!("trace: wrote {}", written.display());
+        note!("trace: wrote {}", written.display());
         if file.file_name == advice::HARDENING_FILE {
             markdown = file.contents;
         }

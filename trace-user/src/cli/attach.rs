@@ -6,17 +6,15 @@ use anyhow::Context;
 
 use super::AttachArgs;
 use crate::session::select::{Selection, default_project};
-use crate::session::{self, Exercise, Out, Request, StopSignals};
-use crate::{probe, target};
+use crate::session::{self, Exercise, Out, Request};
+use crate::target;
 
 pub(super) fn run(args: AttachArgs) -> anyhow::Result<i32> {
     super::block_on(attach(args))
 }
 
 async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
-    let mut signals = StopSignals::install().context("cannot install signal handlers")?;
-    probe::preflight()?;
-    let docker = target::docker::connect().await?;
+    let (mut signals, docker) = super::start_recording().await?;
     let mut selection = Selection {
         names: args.container.clone(),
         labels: args.label.clone(),
@@ -35,7 +33,7 @@ async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
         } else {
             project.clone()
         };
-        say!("trace: recording compose project {project}");
+        note!("trace: recording compose project {project}");
         selection.projects.push(project);
     }
     // One container named: its directory is --out, and the exercise learns which one it is
@@ -76,7 +74,11 @@ async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
         check: args.check.clone(),
         max_containers: args.max_containers,
         stop_started: false,
+        output_name: None,
     };
     let finished = session::record(&docker, &request, &mut signals).await?;
+    if let Some(path) = &args.summary_json {
+        super::summary::write(path, &finished)?;
+    }
     Ok(finished.exit_code)
 }

@@ -10,10 +10,7 @@ use crate::recording::{MergeError, MergeOptions, Recording};
 
 pub(super) fn run(args: &MergeArgs) -> anyhow::Result<i32> {
     // Everything is read and merged before anything is written: an error leaves no output.
-    let mut inputs = Vec::with_capacity(args.recordings.len());
-    for path in &args.recordings {
-        inputs.push(Recording::read(path)?);
-    }
+    let inputs = super::input::read_recordings(&args.recordings)?;
     let options = MergeOptions {
         allow_different_images: args.allow_different_images,
     };
@@ -38,7 +35,7 @@ pub(super) fn run(args: &MergeArgs) -> anyhow::Result<i32> {
 }
 
 /// The output's directory (`.` for a bare file name) and file name.
-fn split_out(path: &Path) -> anyhow::Result<(&Path, &str)> {
+pub(super) fn split_out(path: &Path) -> anyhow::Result<(&Path, &str)> {
     let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
         anyhow!(
             "{}: the output must be a file with a UTF-8 name",

@@ -15,7 +15,7 @@ use crate::target;
 
 pub(super) fn run(args: &MinimizeArgs) -> anyhow::Result<i32> {
     let path = &args.recording;
-    let recording = Recording::read(path)?;
+    let recording = super::input::read_recording(path)?;
     let options = options(&args.slim)?;
     super::block_on(async {
         let mut signals = StopSignals::install().context("cannot install signal handlers")?;

@@ -1,65 +1,210 @@
 //! Command-line interface: clap types here, one module per subcommand.
+//!
+//! Conventions every subcommand keeps: `--format` is the profile format (docker, oci, spo) and
+//! `--output-format` the format of what trace prints (text, json, ...); `-o/--out` is where the
+//! files go (a directory, except for `trace merge`, which writes one file); durations are written
+//! as `durations!` says; `-q` and `-v` work everywhere (`-v` is `--volume` in `trace run`, as in
+//! `docker run`: there verbosity is `--verbose`).
 
 mod advise;
 mod attach;
 mod check;
+mod docs;
+mod input;
 mod merge;
 mod minimize;
 mod render;
 mod run;
+mod summary;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::render::seccomp::{Arch, SeccompOptions};
 use crate::render::{Format, Options};
 
+/// How every duration is written, in every help text and error message.
+macro_rules! durations {
+    () => {
+        "a number and a unit: 30s, 5m, 1h30m, 250ms (a plain number is seconds)"
+    };
+}
+
+/// trace's version: the package's and the commit it was built from (see build.rs).
+pub const VERSION: &str = env!("TRACE_VERSION");
+
 /// Record what a container does with eBPF and write the security profiles that lock it down.
 ///
-/// Attach to a running container, run an exercise (e.g. its integration tests), and get a seccomp
-/// profile built from the system calls it really made, e.g.
-/// `trace --container petclinic -- ./integration-tests.sh`.
+/// Attach to containers (running ones, or those the exercise starts), run an exercise (e.g. their
+/// integration tests), and get a seccomp profile, an AppArmor profile, the list of files used and
+/// hardening advice built from what they really did. Without a subcommand trace records the
+/// containers `--container`, `--label` or `--compose-project` select.
 #[derive(Debug, Parser)]
 #[command(
     name = "trace",
-    version,
-    args_conflicts_with_subcommands = true,
-    subcommand_negates_reqs = true
+    version = VERSION,
+    arg_required_else_help = true,
+    subcommand_negates_reqs = true,
+    after_help = concat!(
+        "Examples:\n",
+        "  trace --container petclinic -- ./integration-tests.sh\n",
+        "  trace run -p 8080:80 nginx:1.27 -- ./smoke-test.sh\n",
+        "  trace check --against profiles/petclinic new/petclinic/recording.json\n",
+        "\n",
+        "Without arguments trace prints this help and exits with status 2.\n",
+        "\n",
+        "Environment:\n",
+        "  RUST_LOG     the log's filter (env_logger syntax, e.g. debug or trace_user::probe=trace);\n",
+        "               it takes precedence over -v and -q\n",
+        "  DOCKER_HOST  the Docker engine to talk to [default: unix:///var/run/docker.sock]",
+    )
 )]
 pub struct Cli {
-    /// A subcommand; without one, trace attaches to --container.
+    /// A subcommand; without one, trace records the containers --container, --label or
+    /// --compose-project select.
     #[command(subcommand)]
     pub command: Option<Command>,
-    /// Options for attaching to a running container.
+    /// Options for recording selected containers.
     #[command(flatten)]
     pub attach: AttachArgs,
+    /// `-q`, `-v`.
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
-/// trace's subcommands.
+/// Options every subcommand takes.
+#[derive(Debug, Args, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GlobalArgs {
+    /// Show only errors, warnings and results: no progress line, no lines on what trace is doing
+    /// (the one line per output directory stays).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Log more on stderr: -v info, -vv debug, -vvv everything (`RUST_LOG` takes precedence).
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+}
+
+impl GlobalArgs {
+    /// The log filter the flags ask for, when `RUST_LOG` does not say.
+    pub fn log_filter(self) -> &'static str {
+        match (self.quiet, self.verbose) {
+            (true, _) => "error",
+            (false, 0) => "warn",
+            (false, 1) => "info",
+            (false, 2) => "debug",
+            (false, _) => "trace",
+        }
+    }
+}
+
+/// trace's subcommands, in the order a user meets them.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Render the profiles from a saved recording.json again (byte for byte what tracing wrote).
-    Render(RenderArgs),
     /// Start a container under trace, from its first instruction, so its profile covers startup.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  trace run -p 8080:80 nginx:1.27                 # exercised by a crawl of its exposed port\n",
+        "  trace run --name web -p 8080:80 nginx:1.27 -- ./smoke-test.sh\n",
+        "  trace run --exec 'redis-cli ping' redis:7       # the exercise runs inside the container\n",
+        "  trace run --duration 2m --out profiles/api my/api:dev\n",
+        "\n",
+        "Outputs go to ./profiles/NAME: --name, else the image's name (nginx for nginx:1.27), the same on\n",
+        "every run. -v is --volume here, as in docker run; more log detail is --verbose."
+    ))]
     Run(Box<RunArgs>),
-    /// Merge recordings of one image into one, keeping which recording saw what.
-    Merge(MergeArgs),
-    /// Build a slim image from a recording: the files it used, the original configuration.
-    Minimize(MinimizeArgs),
+    /// Render the profiles from a saved recording.json again (byte for byte what tracing wrote).
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  trace render profiles/web/recording.json\n",
+        "  trace render profiles/web/recording.json --format spo --arch x86_64,arm64 -o k8s/web\n",
+        "  curl -s https://ci.example/recording.json | trace render - -o profiles/web"
+    ))]
+    Render(RenderArgs),
+    /// Hardening advice (hardening.md, docker run flags, compose) from a saved recording.json.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  trace advise profiles/web/recording.json\n",
+        "  trace advise profiles/web/recording.json --profile-path deploy/web -o deploy/web"
+    ))]
+    Advise(AdviseArgs),
     /// Compare a recording with committed profiles: exit 0 when everything observed is allowed,
     /// 1 on drift (each new system call, file, capability, socket listed), 2 on bad input.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  trace check --against profiles/web new/web/recording.json\n",
+        "  trace check --against profiles/web new/web/recording.json --output-format json\n",
+        "  trace check --against profiles/web new/web/recording.json --strict"
+    ))]
     Check(CheckArgs),
-    /// Hardening advice (hardening.md, docker run flags, compose) from a saved recording.json.
-    Advise(AdviseArgs),
+    /// Merge recordings of one image into one, keeping which recording saw what.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  trace merge profiles/web/recording.json new/web/recording.json -o profiles/web/recording.json\n",
+        "  trace render profiles/web/recording.json      # then render the merged recording"
+    ))]
+    Merge(MergeArgs),
+    /// Build a slim image from a recording: the files it used, the original configuration.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  trace minimize profiles/web/recording.json\n",
+        "  trace minimize profiles/web/recording.json --tag web:slim --include /usr/lib/plugins"
+    ))]
+    Minimize(MinimizeArgs),
+    /// Print a shell completion script for trace.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  trace completions bash > /usr/share/bash-completion/completions/trace\n",
+        "  trace completions zsh > /usr/share/zsh/vendor-completions/_trace\n",
+        "  trace completions fish > /usr/share/fish/vendor_completions.d/trace.fish"
+    ))]
+    Completions(CompletionsArgs),
+    /// Print trace's manual page, or write one page per subcommand with --out.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  trace man | man -l -\n",
+        "  trace man -o /usr/share/man/man1     # trace.1, trace-run.1, trace-render.1, ..."
+    ))]
+    Man(ManArgs),
 }
 
-/// `trace check --against DIR RECORDING.json [--strict] [--format text|json]`
+/// `trace completions SHELL`
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_name = "SHELL", value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `trace man [--out DIR]`
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write trace.1 and one trace-SUBCOMMAND.1 per subcommand into DIR instead of printing
+    /// trace.1.
+    #[arg(short, long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// What `trace check` prints.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Lines for a person or a CI log.
+    #[default]
+    Text,
+    /// One JSON document (docs/check.md).
+    Json,
+    /// GitHub Actions workflow commands: an `::error` annotation per drift, on the committed file.
+    Github,
+    /// A SARIF 2.1.0 log, for code-scanning tools.
+    Sarif,
+}
+
+/// `trace check --against DIR RECORDING.json [--strict] [--output-format FORMAT]`
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The recording to check (a new run's recording.json).
+    /// The recording to check (a new run's recording.json; - reads standard input).
     #[arg(value_name = "RECORDING")]
     pub recording: PathBuf,
     /// The directory of the committed profiles (seccomp.json or seccomp-profile.yaml,
@@ -69,9 +214,26 @@ pub struct CheckArgs {
     /// Also report what the profiles allow and the recording no longer shows, as drift.
     #[arg(long)]
     pub strict: bool,
-    /// Report format: text (for a CI log) or json.
-    #[arg(long = "format", value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
-    pub format: String,
+    /// What to print: text (for a person or a CI log), json, github (workflow annotations) or
+    /// sarif (SARIF 2.1.0).
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = ReportFormat::Text)]
+    pub output_format: ReportFormat,
+    /// The old spelling of --output-format text|json (deprecated: --format is the profile
+    /// format everywhere else).
+    #[arg(long = "format", value_name = "FORMAT", hide = true, conflicts_with = "output_format",
+          value_parser = ["text", "json"])]
+    pub deprecated_format: Option<String>,
+}
+
+impl CheckArgs {
+    /// The report format, from --output-format or the deprecated --format.
+    pub fn report_format(&self) -> ReportFormat {
+        match self.deprecated_format.as_deref() {
+            Some("json") => ReportFormat::Json,
+            Some(_) => ReportFormat::Text,
+            None => self.output_format,
+        }
+    }
 }
 
 /// How profiles are rendered: `--format`, `--arch`, `--relative-to-default`, and where the advice
@@ -83,7 +245,8 @@ pub struct ProfileArgs {
     /// Operator seccomp-profile.yaml and apparmor-profile.yaml).
     #[arg(long = "format", value_name = "FORMAT", default_value = "docker", value_parser = parse_format)]
     pub format: Format,
-    /// Architectures of the seccomp profile, comma-separated: `x86_64`, aarch64 (by system call name).
+    /// Architectures of the seccomp profile, comma-separated: `x86_64` (or amd64), aarch64 (or
+    /// arm64), by system call name.
     #[arg(long = "arch", value_name = "ARCH,...", value_delimiter = ',', value_parser = parse_arch)]
     pub arch: Vec<Arch>,
     /// Never looser than Docker's default seccomp profile: keep its argument filters (clone
@@ -128,8 +291,15 @@ fn parse_profile_path(text: &str) -> Result<String, String> {
     crate::render::advice::check_profile_path(text).map_err(|e| e.to_string())
 }
 
+/// An architecture by its kernel name, or its Debian/Docker name (`amd64`, `arm64`).
 fn parse_arch(text: &str) -> Result<Arch, String> {
-    text.parse()
+    match text {
+        "amd64" => Ok(Arch::X86_64),
+        "arm64" => Ok(Arch::Aarch64),
+        _ => text.parse().map_err(|_| {
+            format!("unknown architecture {text:?} (x86_64 or amd64, aarch64 or arm64)")
+        }),
+    }
 }
 
 /// `trace run [OPTIONS] IMAGE [ARGS...] [-- CMD...]`
@@ -141,7 +311,9 @@ pub struct RunArgs {
     /// Command or entrypoint arguments, as after the image in `docker run`.
     #[arg(value_name = "ARGS", allow_hyphen_values = true)]
     pub args: Vec<String>,
-    /// Container name [default: chosen by Docker].
+    /// Container name, also the name of the output directory and of the AppArmor profile
+    /// [default: the container gets Docker's random name, the outputs the image's name: nginx
+    /// for docker.io/library/nginx:1.27].
     #[arg(long)]
     pub name: Option<String>,
     /// Environment variable KEY=VALUE (or KEY, taken from trace's environment).
@@ -185,17 +357,26 @@ pub struct RunArgs {
     pub exec: Option<String>,
     /// When the container is ready: port:N (a TCP connect works), log:TEXT, delay:D
     /// [default: the first exposed port, else delay:1s].
-    #[arg(long, value_name = "COND", value_parser = parse_ready)]
+    #[arg(long, value_name = "COND", value_parser = parse_ready,
+          help = concat!("When the container is ready: port:N (a TCP connect works), log:TEXT, or delay:D, D ",
+                         durations!(), " [default: the first exposed port, else delay:1s]"))]
     pub ready: Option<crate::session::exercise::Ready>,
     /// Keep the container afterwards (default: stop and remove it).
     #[arg(long)]
     pub keep: bool,
-    /// Where to write the outputs [default: ./profiles/<container name>].
+    /// Where to write the outputs [default: ./profiles/NAME, NAME as for --name].
     #[arg(short, long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Stop after this long (e.g. 30s, 5m).
-    #[arg(short, long, value_name = "D", value_parser = parse_duration)]
+    /// Stop after this long.
+    #[arg(short, long, value_name = "D", value_parser = parse_duration,
+          help = concat!("Stop after this long: ", durations!()))]
     pub duration: Option<Duration>,
+    /// Also write a JSON summary of the run to FILE, for scripts (docs/summary.md).
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+    /// Log more on stderr (repeatable); `-v` is --volume here, as in docker run.
+    #[arg(long, action = ArgAction::Count)]
+    pub verbose: u8,
     /// After recording, build the slim image and run the exercise again against it; fail when
     /// it fails there.
     #[arg(long)]
@@ -255,7 +436,7 @@ impl RunArgs {
 /// `trace minimize RECORDING [--tag NAME] [--include PATH]... [--include-from FILE]...`
 #[derive(Debug, Args)]
 pub struct MinimizeArgs {
-    /// A recording.json written by trace (of an image Docker still has).
+    /// A recording.json written by trace (of an image Docker still has); - reads standard input.
     #[arg(value_name = "RECORDING")]
     pub recording: PathBuf,
     /// The slim image's options.
@@ -312,9 +493,13 @@ pub struct AttachArgs {
     /// compose service [default: ./profiles].
     #[arg(short, long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Stop after this long (e.g. 30s, 5m, 1h30m).
-    #[arg(short, long, value_name = "D", value_parser = parse_duration)]
+    /// Stop after this long.
+    #[arg(short, long, value_name = "D", value_parser = parse_duration,
+          help = concat!("Stop after this long: ", durations!()))]
     pub duration: Option<Duration>,
+    /// Also write a JSON summary of the run to FILE, for scripts (docs/summary.md).
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
     /// How to render the profiles.
     #[command(flatten)]
     pub profile: ProfileArgs,
@@ -340,7 +525,7 @@ fn parse_label(text: &str) -> Result<(String, Option<String>), String> {
 /// `trace render RECORDING [--out DIR]`
 #[derive(Debug, Args)]
 pub struct RenderArgs {
-    /// A recording.json written by trace.
+    /// A recording.json written by trace; - reads it from standard input (then --out is needed).
     #[arg(value_name = "RECORDING")]
     pub recording: PathBuf,
     /// Where to write the profiles [default: the recording's directory].
@@ -354,7 +539,7 @@ pub struct RenderArgs {
 /// `trace advise RECORDING [--out DIR]`
 #[derive(Debug, Args)]
 pub struct AdviseArgs {
-    /// A recording.json written by trace.
+    /// A recording.json written by trace; - reads it from standard input (then --out is needed).
     #[arg(value_name = "RECORDING")]
     pub recording: PathBuf,
     /// Where to write hardening.md, hardening.json and the profiles they name [default: the
@@ -369,10 +554,12 @@ pub struct AdviseArgs {
 /// `trace merge A.json B.json [...] -o OUT.json`
 #[derive(Debug, Args)]
 pub struct MergeArgs {
-    /// Recordings (recording.json files, merged ones too) of one image.
+    /// Recordings (recording.json files, merged ones too) of one image; - (once) reads one from
+    /// standard input.
     #[arg(value_name = "RECORDING", required = true)]
     pub recordings: Vec<PathBuf>,
-    /// The merged recording to write.
+    /// The merged recording to write: a file, not a directory as elsewhere, since merge writes
+    /// only the recording (render it with `trace render`).
     #[arg(short, long, value_name = "OUT.json", required = true)]
     pub out: PathBuf,
     /// Merge recordings of different images (the merged recording names the first one's).
@@ -383,7 +570,7 @@ pub struct MergeArgs {
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let duration = humantime::parse_duration(text)
         .or_else(|e| text.parse::<u64>().map(Duration::from_secs).map_err(|_| e))
-        .map_err(|e| format!("{e} (examples: 30s, 5m, 1h30m)"))?;
+        .map_err(|e| format!("{e}: expected {}", durations!()))?;
     if duration.is_zero() {
         return Err("must be longer than zero".into());
     }
@@ -409,6 +596,18 @@ fn parse_ready(text: &str) -> Result<crate::session::exercise::Ready, String> {
     }
 }
 
+/// What the recording subcommands set up first, in this order: the signal handlers (so that no
+/// SIGINT or SIGTERM can kill trace between attaching and writing), the check that this host can
+/// record, and the Docker connection.
+async fn start_recording() -> anyhow::Result<(crate::session::StopSignals, bollard::Docker)> {
+    use anyhow::Context;
+    let signals =
+        crate::session::StopSignals::install().context("cannot install signal handlers")?;
+    crate::probe::preflight()?;
+    let docker = crate::target::docker::connect().await?;
+    Ok((signals, docker))
+}
+
 /// Runs a recording subcommand on a single-threaded tokio runtime, on a host trace can record.
 fn block_on(
     recording: impl std::future::Future<Output = anyhow::Result<i32>>,
@@ -426,17 +625,62 @@ fn block_on(
         .block_on(recording)
 }
 
+/// Parses `args` (the program's name first) as trace's command line; clap's error for bad usage,
+/// or for recording options given with a subcommand.
+pub fn parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let mut command = Cli::command();
+    let matches = command.try_get_matches_from_mut(args)?;
+    let cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))?;
+    if let Some(sub) = matches.subcommand_name() {
+        // The recording options belong to recording without a subcommand.
+        let given = command
+            .get_arguments()
+            .filter(|a| !a.is_global_set())
+            .find(|a| {
+                matches!(
+                    matches.value_source(a.get_id().as_str()),
+                    Some(clap::parser::ValueSource::CommandLine)
+                )
+            });
+        if let Some(arg) = given {
+            let name = arg
+                .get_long()
+                .map_or_else(|| arg.get_id().to_string(), |l| format!("--{l}"));
+            return Err(command.error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!("{name} records selected containers and cannot be used with `trace {sub}`"),
+            ));
+        }
+    }
+    Ok(cli)
+}
+
 /// Runs trace with the process's arguments; returns the process exit code.
 pub fn main() -> i32 {
-    let cli = Cli::parse();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let cli = parse_args(std::env::args_os()).unwrap_or_else(|e| e.exit());
+    let mut global = cli.global;
+    if let Some(Command::Run(run)) = &cli.command {
+        global.verbose = global.verbose.max(run.verbose);
+    }
+    crate::term::set_quiet(global.quiet);
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or(global.log_filter()),
+    )
+    .target(env_logger::Target::Pipe(Box::new(crate::term::LogWriter)))
+    .init();
     let result = match cli.command {
-        Some(Command::Render(args)) => render::run(&args),
         Some(Command::Run(args)) => run::run((*args).split_exercise()),
+        Some(Command::Render(args)) => render::run(&args),
+        Some(Command::Advise(args)) => advise::run(&args),
+        Some(Command::Check(args)) => Ok(check::run(&args)),
         Some(Command::Merge(args)) => merge::run(&args),
         Some(Command::Minimize(args)) => minimize::run(&args),
-        Some(Command::Check(args)) => Ok(check::run(&args)),
-        Some(Command::Advise(args)) => advise::run(&args),
+        Some(Command::Completions(args)) => Ok(docs::completions(&args)),
+        Some(Command::Man(args)) => docs::man(&args),
         None => attach::run(cli.attach),
     };
     match result {
@@ -454,7 +698,7 @@ mod tests {
     use clap::CommandFactory;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        Cli::try_parse_from(std::iter::once("trace").chain(args.iter().copied()))
+        parse_args(std::iter::once("trace").chain(args.iter().copied()))
     }
 
     #[test]
@@ -526,8 +770,10 @@ mod tests {
     fn a_selection_is_required_without_a_subcommand() {
         assert_eq!(
             parse(&[]).unwrap_err().kind(),
-            clap::error::ErrorKind::MissingRequiredArgument
+            clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand,
+            "no arguments: the help"
         );
+        assert_eq!(parse(&[]).unwrap_err().exit_code(), 2);
         assert_eq!(
             parse(&["--restart"]).unwrap_err().kind(),
             clap::error::ErrorKind::MissingRequiredArgument
@@ -700,11 +946,11 @@ mod tests {
         let Some(Command::Check(args)) = cli.command else {
             panic!("not check")
         };
+        assert!(args.strict && args.report_format() == ReportFormat::Json);
         assert_eq!(
             (args.against, args.recording),
             (PathBuf::from("p"), PathBuf::from("r.json"))
         );
-        assert!(args.strict && args.format == "json");
         assert!(
             parse(&["check", "r.json"]).is_err(),
             "--against is required"
@@ -742,7 +988,18 @@ mod tests {
             Options::default()
         );
         assert!(parse(&["render", "r.json", "--format", "podman"]).is_err());
-        assert!(parse(&["render", "r.json", "--arch", "arm64"]).is_err());
+        assert!(parse(&["render", "r.json", "--arch", "arm"]).is_err());
+        let Some(Command::Render(args)) = parse(&["render", "r.json", "--arch", "arm64,amd64"])
+            .unwrap()
+            .command
+        else {
+            panic!("not render")
+        };
+        assert_eq!(
+            args.profile.options().seccomp.arches,
+            [Arch::X86_64, Arch::Aarch64],
+            "arm64 is aarch64, amd64 is x86_64"
+        );
 
         let run = parse(&["run", "--check", "p", "--format", "oci", "img"]).unwrap();
         let Some(Command::Run(args)) = run.command else {
@@ -754,6 +1011,57 @@ mod tests {
         );
         let attach = parse(&["-c", "web", "--check", "p", "--arch", "x86_64"]).unwrap();
         assert_eq!(attach.attach.check, Some(PathBuf::from("p")));
+    }
+
+    #[test]
+    fn check_output_formats() {
+        for (format, expected) in [
+            ("text", ReportFormat::Text),
+            ("json", ReportFormat::Json),
+            ("github", ReportFormat::Github),
+            ("sarif", ReportFormat::Sarif),
+        ] {
+            let Some(Command::Check(args)) = parse(&[
+                "check",
+                "--against",
+                "p",
+                "r.json",
+                "--output-format",
+                format,
+            ])
+            .unwrap()
+            .command
+            else {
+                panic!("not check")
+            };
+            assert_eq!(args.report_format(), expected);
+            assert!(args.deprecated_format.is_none());
+        }
+        assert!(
+            parse(&[
+                "check",
+                "--against",
+                "p",
+                "r.json",
+                "--format",
+                "json",
+                "--output-format",
+                "text"
+            ])
+            .is_err(),
+            "the old and the new spelling exclude each other"
+        );
+        assert!(
+            parse(&[
+                "check",
+                "--against",
+                "p",
+                "r.json",
+                "--output-format",
+                "spo"
+            ])
+            .is_err()
+        );
     }
 
     #[test]
@@ -776,5 +1084,145 @@ mod tests {
         assert_eq!(args.recording, PathBuf::from("p/recording.json"));
         assert_eq!(args.out, Some(PathBuf::from("x")));
         assert!(parse(&["render", "r.json", "--container", "x"]).is_err());
+    }
+
+    #[test]
+    fn quiet_and_verbose_work_before_and_after_a_subcommand() {
+        let cli = parse(&["-q", "render", "r.json"]).unwrap();
+        assert!(cli.global.quiet);
+        assert_eq!(cli.global.log_filter(), "error");
+        let cli = parse(&["render", "-vv", "r.json"]).unwrap();
+        assert_eq!((cli.global.verbose, cli.global.log_filter()), (2, "debug"));
+        let cli = parse(&["-c", "web", "-v", "--", "./t.sh", "-v"]).unwrap();
+        assert_eq!(cli.global.verbose, 1);
+        assert_eq!(cli.attach.exercise, ["./t.sh", "-v"]);
+        assert_eq!(parse(&["-c", "web"]).unwrap().global.log_filter(), "warn");
+        assert!(parse(&["-q", "-v", "render", "r.json"]).is_err());
+        // In `trace run`, -v is --volume, as in docker run; verbosity is --verbose.
+        let cli = parse(&["run", "-v", "/data:/data", "--verbose", "img"]).unwrap();
+        let Some(Command::Run(args)) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(args.volume, ["/data:/data"]);
+        assert_eq!(args.verbose, 1);
+        let cli = parse(&["-v", "run", "-v", "/d:/d", "img"]).unwrap();
+        assert_eq!(cli.global.verbose, 1);
+    }
+
+    #[test]
+    fn recording_options_are_refused_with_a_subcommand() {
+        let err = parse(&["-c", "web", "render", "r.json"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+        assert!(
+            err.to_string().contains(
+                "--container records selected containers and cannot be used with `trace render`"
+            ),
+            "{err}"
+        );
+        assert!(parse(&["--restart", "check", "--against", "p", "r"]).is_err());
+    }
+
+    #[test]
+    fn subcommands_come_in_the_order_a_user_meets_them_each_with_examples() {
+        let command = Cli::command();
+        let names: Vec<&str> = command
+            .get_subcommands()
+            .map(clap::Command::get_name)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "run",
+                "render",
+                "advise",
+                "check",
+                "merge",
+                "minimize",
+                "completions",
+                "man"
+            ]
+        );
+        for sub in command.get_subcommands() {
+            let after = sub
+                .get_after_help()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            assert!(
+                after.starts_with("Examples:\n  trace "),
+                "{}: {after}",
+                sub.get_name()
+            );
+        }
+        let top = command.get_after_help().unwrap().to_string();
+        assert!(top.contains("RUST_LOG"), "{top}");
+        assert!(top.contains("exits with status 2"), "{top}");
+    }
+
+    #[test]
+    fn durations_are_explained_the_same_way_everywhere() {
+        let mut command = Cli::command();
+        command.build();
+        let mut seen = 0;
+        let mut check = |cmd: &clap::Command| {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "duration" || id == "ready" {
+                    let help = arg.get_help().unwrap().to_string();
+                    assert!(
+                        help.contains(durations!()),
+                        "{} --{id}: {help}",
+                        cmd.get_name()
+                    );
+                    seen += 1;
+                }
+            }
+        };
+        check(&command);
+        for sub in command.get_subcommands() {
+            check(sub);
+        }
+        assert_eq!(seen, 3, "attach --duration, run --duration, run --ready");
+        let err = parse_duration("soon").unwrap_err();
+        assert!(err.ends_with(concat!("expected ", durations!())), "{err}");
+    }
+
+    #[test]
+    fn out_means_a_directory_except_for_merge_which_says_why() {
+        let mut command = Cli::command();
+        command.build();
+        for sub in command.get_subcommands() {
+            let Some(out) = sub.get_arguments().find(|a| a.get_short() == Some('o')) else {
+                continue;
+            };
+            let help = out.get_help().unwrap().to_string();
+            let names: Vec<String> = out
+                .get_value_names()
+                .unwrap()
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            if sub.get_name() == "merge" {
+                assert_eq!(names, ["OUT.json"]);
+                assert!(
+                    help.contains("a file, not a directory as elsewhere"),
+                    "{help}"
+                );
+            } else {
+                assert_eq!(names, ["DIR"], "{}", sub.get_name());
+            }
+        }
+    }
+
+    #[test]
+    fn the_version_names_the_commit_when_built_from_git() {
+        assert!(VERSION.starts_with(env!("CARGO_PKG_VERSION")), "{VERSION}");
+        let rest = &VERSION[env!("CARGO_PKG_VERSION").len()..];
+        assert!(
+            rest.is_empty()
+                || (rest.starts_with(" (commit ")
+                    && rest.ends_with(')')
+                    && rest.len() > " (commit )".len()),
+            "{VERSION}"
+        );
     }
 }

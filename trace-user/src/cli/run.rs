@@ -5,7 +5,6 @@ use anyhow::Context;
 use bollard::Docker;
 
 use super::RunArgs;
-use crate::probe;
 use crate::session::exercise::{self, RunExercise};
 use crate::session::select::Selection;
 use crate::session::{self, Exercise, Out, Request, StopSignals};
@@ -24,9 +23,7 @@ async fn run_container(args: RunArgs) -> anyhow::Result<i32> {
         args.minimize || args.slim == super::SlimArgs::default(),
         "--tag, --include and --include-from go with --minimize"
     );
-    let mut signals = StopSignals::install().context("cannot install signal handlers")?;
-    probe::preflight()?;
-    let docker = target::docker::connect().await?;
+    let (mut signals, docker) = super::start_recording().await?;
     let id = lifecycle::create(&docker, &args.spec()).await?;
     // From here on the container exists: remove it whatever happens (unless --keep).
     let request = Request {
@@ -43,6 +40,11 @@ async fn run_container(args: RunArgs) -> anyhow::Result<i32> {
         check: args.check.clone(),
         max_containers: super::DEFAULT_MAX_CONTAINERS,
         stop_started: !args.keep,
+        // Docker's random name would change the outputs' names with every run.
+        output_name: match &args.name {
+            Some(_) => None,
+            None => Some(stable_name(&args.image)),
+        },
     };
     let result = session::record(&docker, &request, &mut signals).await;
     if !args.keep {
@@ -51,6 +53,9 @@ async fn run_container(args: RunArgs) -> anyhow::Result<i32> {
         lifecycle::remove(&docker, &id).await;
     }
     let finished = result?;
+    if let Some(path) = &args.summary_json {
+        super::summary::write(path, &finished)?;
+    }
     if !args.minimize {
         return Ok(finished.exit_code);
     }
@@ -81,6 +86,41 @@ async fn run_container(args: RunArgs) -> anyhow::Result<i32> {
     Ok(finished.exit_code)
 }
 
+/// The name of the outputs of `trace run IMAGE` without `--name`: the last component of the image's
+/// repository, without registry, tag or digest (`nginx` for `registry:5000/library/nginx:1.27`),
+/// every character outside `a-z A-Z 0-9 _ . -` as `_`, starting with a letter or digit; an image id
+/// gives `image-` and its first 12 digits. The same on every run, and a valid directory, Docker
+/// container name (a recording's `container.name` must be one) and AppArmor profile name.
+pub fn stable_name(image: &str) -> String {
+    let image = image.trim();
+    let without_digest = image.split_once('@').map_or(image, |(name, _)| name);
+    let id = without_digest
+        .strip_prefix("sha256:")
+        .unwrap_or(without_digest);
+    if id.len() >= 12 && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return format!("image-{}", &id[..12]);
+    }
+    let last = without_digest.rsplit('/').next().unwrap_or(without_digest);
+    let repository = last.split_once(':').map_or(last, |(name, _)| name);
+    let name: String = repository
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    // A container name starts with a letter or digit: not hidden, not `.` or `..`, not empty.
+    let name = name.trim_start_matches(['.', '-', '_']);
+    if name.is_empty() {
+        "container".to_owned()
+    } else {
+        name.to_owned()
+    }
+}
+
 /// The exercise `args` describe.
 fn run_exercise(args: &RunArgs) -> RunExercise {
     RunExercise {
@@ -104,7 +144,7 @@ async fn exercise_slim(
     spec.image = image.to_owned();
     spec.name = spec.name.map(|name| format!("{name}-slim"));
     let id = lifecycle::create(docker, &spec).await?;
-    say!("trace: exercising the slim image {image}");
+    note!("trace: exercising the slim image {image}");
     let result = async {
         lifecycle::start(docker, &id).await?;
         let name = target::docker::resolve_any(docker, &id).await?.name;
@@ -113,9 +153,7 @@ async fn exercise_slim(
             Ok(address) => address,
             Err(early) => return Ok(early.exit_code),
         };
-        let mut host = exercise::spawn_host(&run.host, &exercise::run_env(&name, &id, &address))?;
-        let code = {
-            let running = exercise::running(docker, &id, &run, &address, host.as_mut());
+        exercise::run_ready(docker, &id, &name, &run, &address, async |running| {
             let finished = async {
                 match running {
                     Some(running) => running.await,
@@ -133,11 +171,8 @@ async fn exercise_slim(
                 () = limit => 0,
                 code = signals.received() => code,
             }
-        };
-        if let Some(child) = host.as_mut() {
-            exercise::finish(child).await;
-        }
-        anyhow::Ok(code)
+        })
+        .await
     }
     .await;
     if !args.keep {
@@ -145,4 +180,44 @@ async fn exercise_slim(
         lifecycle::remove(docker, &id).await;
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stable_name;
+
+    #[test]
+    fn names_from_images_are_stable_and_safe() {
+        for (image, name) in [
+            ("nginx", "nginx"),
+            ("nginx:1.27", "nginx"),
+            ("docker.io/library/nginx:1.27-alpine", "nginx"),
+            ("registry.example:5000/team/api", "api"),
+            ("registry.example:5000/team/api:v2", "api"),
+            (
+                "redis@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                "redis",
+            ),
+            ("ghcr.io/org/my_app.web-1:latest@sha256:ab", "my_app.web-1"),
+            (
+                "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                "image-0123456789ab",
+            ),
+            ("0123456789ab", "image-0123456789ab"),
+            ("trace-test/workload:local", "workload"),
+            ("..", "container"),
+            ("", "container"),
+            ("-x", "x"),
+            ("_x", "x"),
+            ("reg/a b*c", "a_b_c"),
+        ] {
+            assert_eq!(stable_name(image), name, "{image}");
+            // A Docker container name, as recordings require.
+            assert!(
+                name.starts_with(|c: char| c.is_ascii_alphanumeric()),
+                "{name}"
+            );
+            assert_eq!(stable_name(image), stable_name(image));
+        }
+    }
 }

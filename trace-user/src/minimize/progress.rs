@@ -1,11 +1,10 @@
-//! Progress of a transfer on stderr: a line redrawn a few times a second on a terminal, one line
-//! every ten seconds otherwise, and a last line with the total.
+//! Progress of a transfer on stderr: the live progress line on a terminal (see `crate::term`),
+//! one line every ten seconds otherwise, and a last line with the total.
 
-use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-/// How often the line is redrawn on a terminal.
-const TTY_EVERY: Duration = Duration::from_millis(250);
+use crate::term::Live;
+
 /// How often a line is printed when stderr is not a terminal.
 const LOG_EVERY: Duration = Duration::from_secs(10);
 
@@ -13,54 +12,43 @@ const LOG_EVERY: Duration = Duration::from_secs(10);
 pub struct Progress {
     what: &'static str,
     bytes: u64,
-    started: Instant,
     shown: Instant,
-    tty: bool,
-    drawn: bool,
+    live: Live,
 }
 
 impl Progress {
     /// A transfer described by `what` ("exporting the image", ...).
     pub fn new(what: &'static str) -> Self {
-        let now = Instant::now();
         Progress {
             what,
             bytes: 0,
-            started: now,
-            shown: now,
-            tty: std::io::stderr().is_terminal(),
-            drawn: false,
+            shown: Instant::now(),
+            live: Live::new(),
         }
     }
 
     /// Counts `n` more bytes, and shows them when it is time.
     pub fn add(&mut self, n: usize) {
         self.bytes += n as u64;
-        let every = if self.tty { TTY_EVERY } else { LOG_EVERY };
-        if self.shown.elapsed() < every {
-            return;
+        if crate::term::progress_shown() {
+            self.live
+                .set(&format!("trace: {}: {}", self.what, size(self.bytes)));
+        } else if self.shown.elapsed() >= LOG_EVERY {
+            self.shown = Instant::now();
+            note!("trace: {}: {} so far", self.what, size(self.bytes));
         }
-        self.shown = Instant::now();
-        let mut err = std::io::stderr().lock();
-        if self.tty {
-            let _ = write!(err, "\r\x1b[Ktrace: {}: {}", self.what, size(self.bytes));
-            self.drawn = true;
-        } else {
-            let _ = writeln!(err, "trace: {}: {} so far", self.what, size(self.bytes));
-        }
-        let _ = err.flush();
     }
 
     /// Prints the total.
     pub fn finish(&mut self) {
-        let clear = if self.drawn { "\r\x1b[K" } else { "" };
-        say!(
-            "{clear}trace: {}: {} in {:.1} s",
+        let elapsed = self.live.elapsed();
+        self.live.finish();
+        note!(
+            "trace: {}: {} in {:.1} s",
             self.what,
             size(self.bytes),
-            self.started.elapsed().as_secs_f64()
+            elapsed.as_secs_f64()
         );
-        self.drawn = false;
     }
 }
 

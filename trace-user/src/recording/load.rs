@@ -145,20 +145,31 @@ impl Recording {
     /// larger than [`MAX_RECORDING_BYTES`].
     pub fn read(path: &Path) -> Result<Recording, RecordingError> {
         let shown = path.display().to_string();
-        let read_error = |source| RecordingError::Read {
+        let file = std::fs::File::open(path).map_err(|source| RecordingError::Read {
             path: shown.clone(),
             source,
-        };
-        let file = std::fs::File::open(path).map_err(read_error)?;
+        })?;
+        Recording::read_from(file, &shown)
+    }
+
+    /// Reads and parses a recording from `input` (standard input, ...), named `shown` in errors,
+    /// with the same limit as [`Recording::read`].
+    pub fn read_from(input: impl Read, shown: &str) -> Result<Recording, RecordingError> {
         let mut text = String::new();
-        // One byte more than allowed tells a file that is too large, whatever its metadata says.
-        file.take(MAX_RECORDING_BYTES + 1)
+        // One byte more than allowed tells an input that is too large, whatever its metadata says.
+        input
+            .take(MAX_RECORDING_BYTES + 1)
             .read_to_string(&mut text)
-            .map_err(read_error)?;
+            .map_err(|source| RecordingError::Read {
+                path: shown.to_owned(),
+                source,
+            })?;
         if text.len() as u64 > MAX_RECORDING_BYTES {
-            return Err(RecordingError::TooLarge { path: shown });
+            return Err(RecordingError::TooLarge {
+                path: shown.to_owned(),
+            });
         }
-        Recording::from_json(&text, &shown)
+        Recording::from_json(&text, shown)
     }
 
     /// The recording as pretty JSON with a trailing newline (maps are sorted, so output is stable).

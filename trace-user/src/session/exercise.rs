@@ -97,12 +97,71 @@ pub fn spawn_host(command: &[OsString], env: &[(&str, String)]) -> anyhow::Resul
     let Some((program, args)) = command.split_first() else {
         return Ok(None);
     };
-    let child = tokio::process::Command::new(program)
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k, v)))
+    let mut command = tokio::process::Command::new(program);
+    command.args(args).envs(env.iter().map(|(k, v)| (k, v)));
+    // With a progress line on the terminal, the exercise's output passes through trace so that
+    // the line is drawn around it; otherwise the exercise writes to trace's streams itself.
+    let forward = crate::term::progress_shown();
+    if forward {
+        command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+    }
+    let mut child = command
         .spawn()
         .with_context(|| format!("cannot start the exercise {}", program.to_string_lossy()))?;
+    if forward {
+        if let Some(out) = child.stdout.take() {
+            tokio::spawn(forward_output(out, crate::term::Stream::Stdout));
+        }
+        if let Some(err) = child.stderr.take() {
+            tokio::spawn(forward_output(err, crate::term::Stream::Stderr));
+        }
+    }
     Ok(Some(child))
+}
+
+/// Copies what the exercise writes to trace's `stream`, around the progress line.
+async fn forward_output(mut from: impl tokio::io::AsyncRead + Unpin, stream: crate::term::Stream) {
+    use tokio::io::AsyncReadExt;
+    let mut buffer = vec![0; 8192];
+    while let Ok(n) = from.read(&mut buffer).await
+        && n > 0
+    {
+        crate::term::write(stream, &buffer[..n]);
+    }
+}
+
+/// Runs the exercise of the ready container `id` (`trace run`'s, named `name`, answering at
+/// `address`): starts its host command, hands the running exercise (`None`: there is none) to
+/// `until` and waits for it, then ends the host command if it still runs.
+pub async fn run_ready<T>(
+    docker: &Docker,
+    id: &str,
+    name: &str,
+    exercise: &RunExercise,
+    address: &Address,
+    until: impl for<'r> AsyncFnOnce(Option<Running<'r>>) -> T,
+) -> anyhow::Result<T> {
+    with_host(&exercise.host, &run_env(name, id, address), async |host| {
+        until(running(docker, id, exercise, address, host)).await
+    })
+    .await
+}
+
+/// Starts `command` on the host (nothing when it is empty) with `env` added to its environment,
+/// hands it to `until` and waits for that, then ends the command if it still runs.
+pub async fn with_host<T>(
+    command: &[OsString],
+    env: &[(&str, String)],
+    until: impl for<'r> AsyncFnOnce(Option<&'r mut Child>) -> T,
+) -> anyhow::Result<T> {
+    let mut host = spawn_host(command, env)?;
+    let result = until(host.as_mut()).await;
+    if let Some(child) = host.as_mut() {
+        finish(child).await;
+    }
+    Ok(result)
 }
 
 /// The environment a host exercise of `trace run` gets.
@@ -185,7 +244,7 @@ pub async fn stop(docker: &Docker, id: &str, signals: &mut StopSignals) {
         _ = signals.stop() => true,
     };
     if !interrupted {
-        say!(
+        note!(
             "trace: stopping the container (Docker gives it {} s after SIGTERM; Ctrl-C again kills it now)",
             lifecycle::STOP_TIMEOUT_S
         );
@@ -194,7 +253,7 @@ pub async fn stop(docker: &Docker, id: &str, signals: &mut StopSignals) {
             _ = signals.stop() => {}
         }
     }
-    say!("trace: killing the container");
+    note!("trace: killing the container");
     lifecycle::kill(docker, id).await;
     stopping.await;
 }
@@ -275,9 +334,9 @@ async fn builtin(ip: String, ports: Vec<u16>) -> i32 {
     let fetched = exercise::crawl(&ip, &ports).await;
     for page in &fetched {
         if let Some(status) = page.status {
-            say!("trace: GET {} -> {status}", page.url);
+            note!("trace: GET {} -> {status}", page.url);
         } else {
-            say!("trace: GET {} -> no answer", page.url);
+            note!("trace: GET {} -> no answer", page.url);
         }
     }
     i32::from(!fetched.iter().any(|f| f.status.is_some_and(|s| s < 400)))

@@ -80,6 +80,10 @@ pub struct Request {
     /// Stop the started container (`start`) at the end while still recording, so that its
     /// shutdown is in the recording and its profile lets it stop cleanly.
     pub stop_started: bool,
+    /// The name the outputs carry instead of the container's (its directory, the recording's
+    /// container name, the AppArmor profile's name): `trace run` without `--name`, whose
+    /// container has a random name.
+    pub output_name: Option<String>,
 }
 
 /// The exercise of a session.
@@ -115,6 +119,8 @@ pub struct Written {
     pub dir: PathBuf,
     /// The recording written there.
     pub recording: Recording,
+    /// The files written, the recording first.
+    pub files: Vec<PathBuf>,
 }
 
 /// What a session produced.
@@ -190,7 +196,7 @@ pub async fn record(
         session.attach_running(container, cg, slot);
     }
     for (container, _) in running.iter().filter(|_| request.restart) {
-        say!(
+        note!(
             "trace: restarting container {} to record its startup",
             container.name
         );
@@ -211,7 +217,7 @@ pub async fn record(
         .collect();
     let awaited = request.selection.unmatched_names(&seen);
     if !awaited.is_empty() && request.start.is_none() {
-        say!(
+        note!(
             "trace: waiting for container{} {} to start; recording from its first instruction",
             if awaited.len() == 1 { "" } else { "s" },
             awaited.join(", ")
@@ -364,7 +370,7 @@ impl Session<'_> {
                 container.name
             ),
         }
-        say!(
+        note!(
             "trace: recording container {} ({}) in cgroup {} (id {}), attached: its startup was not seen",
             container.name,
             short_id(&container.id),
@@ -450,7 +456,7 @@ impl Session<'_> {
         slot: Option<u32>,
         at: String,
     ) {
-        say!(
+        note!(
             "trace: recording container {} ({}) from its start, cgroup id {cgroup_id}",
             container.name,
             short_id(&container.id)
@@ -528,17 +534,12 @@ impl Session<'_> {
         match &self.request.exercise {
             Exercise::None => self.watch(None, signals).await,
             Exercise::Host { command, env } => {
-                let mut child = exercise::spawn_host(command, env)?;
-                let outcome = {
-                    let running = child
-                        .as_mut()
-                        .map(|c| Box::pin(exercise::wait_child(c)) as exercise::Running<'_>);
+                exercise::with_host(command, env, async |child| {
+                    let running =
+                        child.map(|c| Box::pin(exercise::wait_child(c)) as exercise::Running<'_>);
                     self.watch(running, signals).await
-                };
-                if let Some(child) = child.as_mut() {
-                    exercise::finish(child).await;
-                }
-                outcome
+                })
+                .await?
             }
             Exercise::Run(run) => {
                 let id = self
@@ -563,21 +564,15 @@ impl Session<'_> {
                         return self.watch(None, signals).await;
                     }
                 };
-                let mut host =
-                    exercise::spawn_host(&run.host, &exercise::run_env(&name, &id, &address))?;
-                let outcome = {
-                    let running = exercise::running(docker, &id, run, &address, host.as_mut());
+                exercise::run_ready(docker, &id, &name, run, &address, async |running| {
                     if running.is_none() {
-                        say!(
+                        note!(
                             "trace: no exercise given and no TCP port to probe; recording until the container stops, --duration or Ctrl-C"
                         );
                     }
                     self.watch(running, signals).await
-                };
-                if let Some(child) = host.as_mut() {
-                    exercise::finish(child).await;
-                }
-                outcome
+                })
+                .await?
             }
         }
     }
@@ -783,7 +778,13 @@ impl Session<'_> {
         for tracked in &mut self.targets.tracked {
             finish::complete(tracked, &features, malformed, &outcome.reason);
         }
-        let grouped = finish::group(&self.targets.tracked);
+        let mut grouped = finish::group(&self.targets.tracked);
+        if let Some(name) = &self.request.output_name {
+            for g in &mut grouped {
+                g.name.clone_from(name);
+                g.recording.container.name.clone_from(name);
+            }
+        }
         if grouped.is_empty() {
             let running = docker_api::running_names(self.docker).await?;
             anyhow::bail!(
@@ -823,7 +824,9 @@ impl Session<'_> {
         let mut checked = 0;
         for ((g, dir), committed) in grouped.iter().zip(&dirs).zip(&committed) {
             let files = finish::write_outputs(dir, &g.recording, &self.request.options)?;
-            show!("{}", render::summary::render(&g.recording, &files));
+            if !crate::term::quiet() {
+                show!("{}", render::summary::render(&g.recording, &files));
+            }
             if let Some((committed, against)) = committed {
                 checked = checked.max(crate::check::report(
                     &g.recording,
@@ -836,6 +839,7 @@ impl Session<'_> {
             written.push(Written {
                 dir: dir.clone(),
                 recording: g.recording.clone(),
+                files,
             });
         }
         say!(

@@ -1,8 +1,7 @@
 //! What a session waits on besides its events: SIGINT and SIGTERM, the deadline, and the live
 //! progress line on a terminal.
 
-use std::io::{IsTerminal, Write};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
@@ -67,50 +66,28 @@ pub async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 /// How often the containers' states are checked and the progress line redrawn.
 pub const TICK: Duration = Duration::from_millis(500);
 
-/// The live progress line on stderr, drawn only when stderr is a terminal.
-#[derive(Debug)]
+/// The live progress line on stderr (see `crate::term`: only on a terminal, not with `--quiet`).
+#[derive(Debug, Default)]
 pub struct Progress {
-    enabled: bool,
-    drawn: bool,
-    started: Instant,
-}
-
-impl Default for Progress {
-    fn default() -> Self {
-        Self::new()
-    }
+    live: crate::term::Live,
 }
 
 impl Progress {
     /// A progress line starting now.
     pub fn new() -> Self {
-        Progress {
-            enabled: std::io::stderr().is_terminal(),
-            drawn: false,
-            started: Instant::now(),
-        }
+        Progress::default()
     }
 
     /// Redraws the line: the time so far, the containers recorded and the files seen.
     pub fn draw(&mut self, containers: usize, running: usize, files: usize) {
-        if !self.enabled {
-            return;
-        }
-        let mut err = std::io::stderr().lock();
-        let _ = write!(
-            err,
-            "\r\x1b[Ktrace: {:.1}s, {containers} containers recorded ({running} running), {files} files",
-            self.started.elapsed().as_secs_f64(),
-        );
-        let _ = err.flush();
-        self.drawn = true;
+        self.live.set(&format!(
+            "trace: {:.1}s, {containers} containers recorded ({running} running), {files} files",
+            self.live.elapsed().as_secs_f64(),
+        ));
     }
 
     /// Ends the line.
     pub fn finish(&mut self) {
-        if self.drawn {
-            say!();
-            self.drawn = false;
-        }
+        self.live.finish();
     }
 }

@@ -11,7 +11,6 @@ use bollard::query_parameters::{
     RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
-use tokio::io::AsyncWriteExt;
 
 use super::create::{RunSpec, container_body};
 use super::docker::DockerError;
@@ -137,16 +136,16 @@ pub async fn exec_shell(docker: &Docker, id: &str, command: &str) -> anyhow::Res
         .await
         .map_err(DockerError::Api)?
     {
-        let mut stdout = tokio::io::stdout();
-        let mut stderr = tokio::io::stderr();
-        // The exercise's output is shown as it comes; a closed terminal drops it but not the exercise.
+        // The exercise's output is shown as it comes, around the progress line; a closed
+        // terminal drops it but not the exercise.
         while let Some(chunk) = output.next().await {
-            let _ = match chunk.map_err(DockerError::Api)? {
-                LogOutput::StdErr { message } => stderr.write_all(&message).await,
-                other => stdout.write_all(&other.into_bytes()).await,
-            };
+            match chunk.map_err(DockerError::Api)? {
+                LogOutput::StdErr { message } => {
+                    crate::term::write(crate::term::Stream::Stderr, &message);
+                }
+                other => crate::term::write(crate::term::Stream::Stdout, &other.into_bytes()),
+            }
         }
-        let _ = stdout.flush().await;
     }
     // The exec may take a moment to report its exit code after its output ends.
     for _ in 0..50 {
