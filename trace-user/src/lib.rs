@@ -32,6 +32,7 @@ pub mod exercise;
 pub mod ingest;
 pub mod minimize;
 pub mod out;
+pub mod platform;
 pub mod probe;
 pub mod recording;
 pub mod render;

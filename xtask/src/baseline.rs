@@ -1,10 +1,10 @@
 //! `cargo xtask runc-baseline`: measure which calls of trace's runc baseline runc really needs.
 //!
 //! Every profile trace writes allows the runc baseline (`RUNC_BASELINE` in
-//! trace-user/src/render/seccomp.rs): calls runc makes in the container's process after it has
-//! installed the seccomp filter and before it executes the entrypoint. This measures that set on the
-//! Docker engine of this machine, in both of runc's modes (default, and `no-new-privileges`, where
-//! runc installs the filter later):
+//! trace-user/src/platform/runc.rs, which a unit test holds to the JSON this writes): calls runc
+//! makes in the container's process after it has installed the seccomp filter and before it
+//! executes the entrypoint. This measures that set on the Docker engine of this machine, in both
+//! of runc's modes (default, and `no-new-privileges`, where runc installs the filter later):
 //!
 //! 1. the real profile: `trace render` of a recording with no system calls at all, so that it
 //!    allows the baseline and nothing else; busybox `true` must start under it every time;

@@ -31,8 +31,8 @@ use std::collections::BTreeSet;
 
 use super::Snippet;
 use super::glob::{Pattern, PatternError};
+use crate::platform::operator::AppArmorProfile;
 use crate::recording::{CAPABILITY_NAMES, Capability, FAMILY_NAMES, SocketFamily, SocketType};
-use crate::render::apparmor::spo::AppArmorProfile;
 
 /// One file rule.
 #[derive(Clone, Debug)]
@@ -95,7 +95,7 @@ impl Rules {
                 (Some("inet" | "inet6"), Some("stream" | "dgram")) | (_, Some("raw"))
             )
         } else {
-            crate::render::apparmor::network::apparmor_family(family).is_some()
+            crate::platform::apparmor::apparmor_family(family).is_some()
         }
     }
 }

@@ -20,9 +20,9 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
+use crate::platform::apparmor::{Perm, perms_of};
+use crate::platform::runc::RUNC_BASELINE;
 use crate::recording::{BoundPort, Recording, SocketUse, encode};
-use crate::render::apparmor::file_rules::{Perm, perms_of};
-use crate::render::seccomp::RUNC_BASELINE;
 
 /// Text from a committed file quoted in an error message: escaped as recording.json escapes
 /// (no control bytes, so it cannot fake or break a log line), cut after 80 characters, shown in

@@ -26,8 +26,8 @@ use serde_json::Value;
 
 use self::progress::{Progress, size};
 use self::select::{Origin, Selection, Wanted};
+use crate::platform::docker::DOCKER_MOUNTS;
 use crate::recording::{PathBytes, Recording};
-use crate::render::files::{DOCKER_MOUNTS, used_files};
 use crate::session::StopSignals;
 
 /// Files the runtime reads to start a container with a user given by name (`--user app`, or
@@ -120,7 +120,8 @@ fn short(id: &str) -> &str {
 /// paths with what is below them, the runtime's user files, the configured working directory,
 /// and the configured volumes with their contents (Docker copies them into a new volume).
 pub fn wanted(recording: &Recording, config: &Value, include: &[PathBytes]) -> Vec<Wanted> {
-    let mut wanted: Vec<Wanted> = used_files(recording)
+    let mut wanted: Vec<Wanted> = recording
+        .used_files()
         .into_iter()
         .map(|(path, _)| Wanted {
             path,

@@ -26,6 +26,7 @@ mod config;
 mod events;
 mod execs;
 mod files;
+mod image;
 mod load;
 mod merge;
 mod paths;
