@@ -4,7 +4,7 @@
 //! Data flows one way, one module per stage:
 //!
 //! ```text
-//! target     resolve the container (Docker API) -> its cgroup v2 id and level
+//! runtime    resolve the container (Docker API) -> its cgroup v2 id and level
 //!   -> probe      load + attach the eBPF programs, filter by cgroup in the kernel, read the maps
 //!   -> recording  the aggregated model: plain data, serializable, versioned (recording.json)
 //!   -> render     pure functions: recording -> seccomp.json, apparmor.profile, files.txt, summary
@@ -36,5 +36,5 @@ pub mod platform;
 pub mod probe;
 pub mod recording;
 pub mod render;
+pub mod runtime;
 pub mod session;
-pub mod target;

@@ -7,7 +7,7 @@ use anyhow::Context;
 use super::AttachArgs;
 use crate::session::select::{Selection, default_project};
 use crate::session::{self, Exercise, Out, Request, StopSignals};
-use crate::{probe, target};
+use crate::{probe, runtime};
 
 pub(super) fn run(args: AttachArgs) -> anyhow::Result<i32> {
     super::block_on(attach(args))
@@ -16,7 +16,7 @@ pub(super) fn run(args: AttachArgs) -> anyhow::Result<i32> {
 async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
     let mut signals = StopSignals::install().context("cannot install signal handlers")?;
     probe::preflight()?;
-    let docker = target::docker::connect().await?;
+    let docker = runtime::docker::connect().await?;
     let mut selection = Selection {
         names: args.container.clone(),
         labels: args.label.clone(),
@@ -45,7 +45,7 @@ async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
     let mut env = Vec::new();
     if single
         && !args.exercise.is_empty()
-        && let Ok(container) = target::docker::resolve(&docker, &args.container[0]).await
+        && let Ok(container) = runtime::docker::resolve(&docker, &args.container[0]).await
     {
         env.push(("TRACE_CONTAINER", container.name));
         env.push(("TRACE_CONTAINER_ID", container.id));

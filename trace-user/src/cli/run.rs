@@ -6,10 +6,10 @@ use bollard::Docker;
 
 use super::RunArgs;
 use crate::probe;
+use crate::runtime::{self, lifecycle};
 use crate::session::exercise::{self, RunExercise};
 use crate::session::select::Selection;
 use crate::session::{self, Exercise, Out, Request, StopSignals};
-use crate::target::{self, lifecycle};
 
 pub(super) fn run(args: RunArgs) -> anyhow::Result<i32> {
     super::block_on(run_container(args))
@@ -26,7 +26,7 @@ async fn run_container(args: RunArgs) -> anyhow::Result<i32> {
     );
     let mut signals = StopSignals::install().context("cannot install signal handlers")?;
     probe::preflight()?;
-    let docker = target::docker::connect().await?;
+    let docker = runtime::docker::connect().await?;
     let id = lifecycle::create(&docker, &args.spec()).await?;
     // From here on the container exists: remove it whatever happens (unless --keep).
     let request = Request {
@@ -107,7 +107,7 @@ async fn exercise_slim(
     say!("trace: exercising the slim image {image}");
     let result = async {
         lifecycle::start(docker, &id).await?;
-        let name = target::docker::resolve_any(docker, &id).await?.name;
+        let name = runtime::docker::resolve_any(docker, &id).await?.name;
         let run = run_exercise(args);
         let address = match exercise::prepare(docker, &id, &run).await {
             Ok(address) => address,

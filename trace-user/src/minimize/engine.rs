@@ -16,8 +16,8 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
 use super::progress::Progress;
-use crate::target::docker::DockerError;
-use crate::target::lifecycle;
+use crate::runtime::docker::DockerError;
+use crate::runtime::lifecycle;
 
 /// Chunks in flight between the HTTP stream and the blocking reader.
 const CHANNEL_CHUNKS: usize = 16;

@@ -308,7 +308,7 @@ mod kernel {
             return skip(&e.to_string());
         }
         let mountinfo = fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
-        let Some(mount) = crate::target::cgroup::cgroup2_mount(&mountinfo) else {
+        let Some(mount) = crate::runtime::cgroup::cgroup2_mount(&mountinfo) else {
             return skip("no cgroup2 mount");
         };
         let mount = mount.mount_point;
@@ -519,7 +519,7 @@ mod kernel {
             return skip(&e.to_string());
         }
         let mountinfo = fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
-        let Some(mount) = crate::target::cgroup::cgroup2_mount(&mountinfo) else {
+        let Some(mount) = crate::runtime::cgroup::cgroup2_mount(&mountinfo) else {
             return skip("no cgroup2 mount");
         };
         let cgroup = TempCgroup::create(&mount.mount_point, "caps");

@@ -35,8 +35,8 @@ use futures_util::{Stream, StreamExt};
 use crate::probe::{EventReader, Probe, ProbeEvent, ProbeOptions, ProbeTarget};
 use crate::recording::{ContainerInfo, Gap, GapKind, HostInfo, Life, Recording, StopReason};
 use crate::render;
-use crate::target::docker::{self as docker_api, ContainerEvent, DockerError};
-use crate::target::{ContainerTarget, cgroup, identity, lifecycle, snapshot};
+use crate::runtime::docker::{self as docker_api, ContainerEvent, DockerError};
+use crate::runtime::{ContainerTarget, cgroup, identity, lifecycle, snapshot};
 
 use exercise::RunExercise;
 use finish::now;

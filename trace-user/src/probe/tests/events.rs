@@ -53,7 +53,7 @@ fn records_files_execs_sockets_and_caps() {
         return skip(&e.to_string());
     }
     let mountinfo = fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
-    let Some(mount) = crate::target::cgroup::cgroup2_mount(&mountinfo) else {
+    let Some(mount) = crate::runtime::cgroup::cgroup2_mount(&mountinfo) else {
         return skip("no cgroup2 mount");
     };
     let cgroup = TempCgroup::create(&mount.mount_point, "events");

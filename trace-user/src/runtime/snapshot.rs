@@ -462,7 +462,7 @@ fn mount_ids(mountinfo: &[u8]) -> BTreeSet<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::cgroup::{cgroup2_mount, locate, unified_path};
+    use crate::runtime::cgroup::{cgroup2_mount, locate, unified_path};
 
     /// Lines of a python container's maps, read from the host, cut to what the rules need.
     const PYTHON_MAPS: &[u8] = b"\
