@@ -27,7 +27,7 @@ pub use self::engine::{Interrupted, StreamError};
 use self::image::InvalidTag;
 use self::progress::{Progress, size};
 use self::select::{Origin, Selection, Wanted};
-use crate::platform::docker::DOCKER_MOUNTS;
+use crate::platform::docker::{DOCKER_MOUNTS, short_id};
 use crate::recording::{PathBytes, Recording};
 use crate::runtime::docker::DockerError;
 use crate::session::StopSignals;
@@ -147,7 +147,7 @@ impl Report {
             text,
             "slim image: {} ({})\nkept {} of {} entries of the image\n",
             self.tag,
-            short(&self.id),
+            short_id(&self.id),
             self.kept,
             self.total
         );
@@ -164,11 +164,6 @@ impl Report {
         }
         text
     }
-}
-
-fn short(id: &str) -> &str {
-    let hex = id.trim_start_matches("sha256:");
-    hex.get(..12).unwrap_or(hex)
 }
 
 /// Every path the slim image must have: the recording's used files (files.txt), the `include`

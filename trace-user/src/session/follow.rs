@@ -1,7 +1,8 @@
 //! A session in progress, while the probe records: the running containers attached, new ones
 //! caught in their cgroup's `mkdir` and kept or released, Docker's events followed.
 
-use super::{CATCH_TIMEOUT, DockerEvents, Request, container_info, short_id};
+use super::{CATCH_TIMEOUT, DockerEvents, Request, container_info};
+use crate::platform::docker::short_id;
 use crate::probe::{EventReader, Probe, ProbeEvent};
 use crate::recording::{Gap, GapKind, HostInfo, Life, Recording};
 use crate::runtime::docker::{self as docker_api, ContainerEvent};

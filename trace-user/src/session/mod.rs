@@ -318,9 +318,6 @@ fn describe_selection(selection: &Selection) -> String {
     parts.join(", or ")
 }
 
-fn short_id(id: &str) -> &str {
-    id.get(..12).unwrap_or(id)
-}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,11 +333,5 @@ mod tests {
             describe_selection(&selection),
             "named 'web' or 'db', or of compose project 'shop', or with label tier=data and team"
         );
-    }
-
-    #[test]
-    fn short_ids() {
-        assert_eq!(short_id("0123456789abcdef"), "0123456789ab");
-        assert_eq!(short_id("abc"), "abc");
     }
 }
