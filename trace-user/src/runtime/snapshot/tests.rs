@@ -258,8 +258,9 @@ fn finds_its_own_executable_and_working_directory_in_its_cgroup() {
     let dir = match own_cgroup() {
         Ok(dir) => dir,
         Err(reason) => {
-            println!(
-                "skipping finds_its_own_executable_and_working_directory_in_its_cgroup: {reason}"
+            trace_tests::cannot_run(
+                "finds_its_own_executable_and_working_directory_in_its_cgroup",
+                &reason,
             );
             return;
         }
@@ -286,8 +287,9 @@ fn of_cgroup_leaves_out_processes_of_its_own_mount_namespace() {
     let dir = match own_cgroup() {
         Ok(dir) => dir,
         Err(reason) => {
-            println!(
-                "skipping of_cgroup_leaves_out_processes_of_its_own_mount_namespace: {reason}"
+            trace_tests::cannot_run(
+                "of_cgroup_leaves_out_processes_of_its_own_mount_namespace",
+                &reason,
             );
             return;
         }
