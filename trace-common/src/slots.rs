@@ -1,4 +1,4 @@
-//! Slot arithmetic of the per-CPU counter arrays: system calls per target, [`Phase`](crate::Phase) and
+//! Slot arithmetic of the per-CPU counter arrays: system calls per target, [`Phase`] and
 //! [`Abi`]; capability checks; `socket(2)` calls. Both sides compute slots here, so the layout
 //! is defined once.
 

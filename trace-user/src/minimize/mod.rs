@@ -28,6 +28,7 @@ use self::image::InvalidTag;
 use self::progress::{Progress, size};
 use self::select::{Origin, Selection, Wanted};
 use crate::platform::docker::{DOCKER_MOUNTS, short_id};
+use crate::platform::image::used_files;
 use crate::recording::{PathBytes, Recording};
 use crate::runtime::docker::DockerError;
 use crate::session::StopSignals;
@@ -170,8 +171,7 @@ impl Report {
 /// paths with what is below them, the runtime's user files, the configured working directory,
 /// and the configured volumes with their contents (Docker copies them into a new volume).
 pub fn wanted(recording: &Recording, config: &Value, include: &[PathBytes]) -> Vec<Wanted> {
-    let mut wanted: Vec<Wanted> = recording
-        .used_files()
+    let mut wanted: Vec<Wanted> = used_files(recording)
         .into_iter()
         .map(|(path, _)| Wanted {
             path,

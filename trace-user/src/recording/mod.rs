@@ -26,7 +26,6 @@ mod config;
 mod events;
 mod execs;
 mod files;
-mod image;
 mod load;
 mod merge;
 mod paths;

@@ -5,10 +5,11 @@
 //! file name holding a newline still takes one line). A line ending in `/` is a directory that
 //! must exist, not its contents (copy with `tar --no-recursion -T` or the like).
 //!
-//! The list is [`Recording::used_files`]: every path the container found in the image, every
+//! The list is [`used_files`]: every path the container found in the image, every
 //! program it ran, the directories it created files in and the symlinks it went through; not the
 //! pseudo filesystems, the container's mounts or what it created itself. See docs/files.md.
 
+use crate::platform::image::used_files;
 use crate::recording::{Recording, encode};
 
 /// What files.txt says when the recording holds no file observations: a comment line, which is not
@@ -21,7 +22,7 @@ pub fn render(recording: &Recording) -> String {
         return NOT_RECORDED.to_owned();
     }
     let mut text = String::new();
-    for (path, dir) in recording.used_files() {
+    for (path, dir) in used_files(recording) {
         text.push_str(&encode(path.as_bytes()));
         if dir {
             text.push('/');

@@ -62,7 +62,7 @@ impl Current {
 }
 
 /// Splits the file into blocks and statements, each with the line it starts on; drops comments
-/// and directives. Checks quotes and glob braces; block balance is [`structure`]'s.
+/// and directives. Checks quotes and glob braces; block balance is [`structure`](super::blocks::structure)'s.
 pub(super) fn lex(text: &str) -> Result<Vec<(usize, Item)>, ParseError> {
     let mut lexer = Lexer {
         bytes: text.as_bytes(),
