@@ -11,7 +11,7 @@ pub(super) struct Block {
     /// The profile's name.
     pub(super) name: String,
     /// The line of its header.
-    pub(super) line: usize,
+    line: usize,
     /// Its own statements with their lines.
     pub(super) statements: Vec<(usize, String)>,
     /// The titles of its hats and child profiles.

@@ -36,9 +36,9 @@ pub(super) fn is_directive(text: &[u8]) -> bool {
 
 /// The statement being read.
 pub(super) struct Current {
-    pub(super) text: Vec<u8>,
+    text: Vec<u8>,
     /// The line its first character is on.
-    pub(super) line: usize,
+    line: usize,
 }
 
 impl Current {
@@ -90,19 +90,19 @@ pub(super) fn at(line: usize, problem: Problem) -> ParseError {
 
 /// The state of [`lex`].
 pub(super) struct Lexer<'a> {
-    pub(super) bytes: &'a [u8],
+    bytes: &'a [u8],
     /// The next byte to read.
-    pub(super) i: usize,
+    i: usize,
     /// The line of byte `i`.
-    pub(super) line: usize,
-    pub(super) current: Current,
+    line: usize,
+    current: Current,
     /// Depth of `{` in the path being read.
-    pub(super) glob_depth: usize,
+    glob_depth: usize,
     /// Depth of `(`.
-    pub(super) paren_depth: usize,
+    paren_depth: usize,
     /// Where the inside of the `[...]` class being read starts in `current`.
-    pub(super) class: Option<usize>,
-    pub(super) items: Vec<(usize, Item)>,
+    class: Option<usize>,
+    items: Vec<(usize, Item)>,
 }
 
 impl Lexer<'_> {

@@ -15,14 +15,14 @@ pub(super) type Seen = BTreeSet<SourceKey>;
 
 /// A recording with its provenance in full: every item with the keys of every source that saw it.
 pub(super) struct Expanded<'a> {
-    pub(super) recording: &'a Recording,
+    recording: &'a Recording,
     pub(super) sources: BTreeMap<SourceKey, Source>,
-    pub(super) syscalls: BTreeMap<(Abi, String), Seen>,
-    pub(super) files: BTreeMap<PathBytes, Seen>,
-    pub(super) execs: BTreeMap<PathBytes, Seen>,
-    pub(super) capabilities: BTreeMap<Capability, Seen>,
-    pub(super) sockets: BTreeMap<(SocketFamily, SocketType), Seen>,
-    pub(super) bound_ports: BTreeMap<BoundPort, Seen>,
+    syscalls: BTreeMap<(Abi, String), Seen>,
+    files: BTreeMap<PathBytes, Seen>,
+    execs: BTreeMap<PathBytes, Seen>,
+    capabilities: BTreeMap<Capability, Seen>,
+    sockets: BTreeMap<(SocketFamily, SocketType), Seen>,
+    bound_ports: BTreeMap<BoundPort, Seen>,
 }
 
 /// Every item with the sources that saw it: those listed, or all of them when not listed.

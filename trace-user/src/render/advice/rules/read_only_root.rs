@@ -8,18 +8,18 @@ use std::collections::BTreeMap;
 
 /// A directory to mount a tmpfs on, with why.
 pub(super) struct TmpfsDir {
-    pub(super) written: Vec<String>,
-    pub(super) exec: bool,
+    written: Vec<String>,
+    exec: bool,
 }
 
 /// Where the writes go under a read-only root.
 pub(super) struct TmpfsPlan {
     /// The outermost directories written, each with what was written there.
-    pub(super) dirs: BTreeMap<PathBytes, TmpfsDir>,
+    dirs: BTreeMap<PathBytes, TmpfsDir>,
     /// Files the image ships that it changed.
-    pub(super) image_files: Vec<String>,
+    image_files: Vec<String>,
     /// Why some directories cannot be a tmpfs.
-    pub(super) blocked: Vec<String>,
+    blocked: Vec<String>,
 }
 
 pub(super) fn tmpfs_plan(recording: &Recording) -> TmpfsPlan {
