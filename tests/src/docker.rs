@@ -1,5 +1,6 @@
 //! The Docker CLI, and containers that remove themselves.
 
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -153,6 +154,30 @@ fn unique_name(prefix: &str) -> String {
         prefix
     };
     format!("{prefix}-{}-{n}", std::process::id())
+}
+
+/// The proof that a generated profile works: calls `start(extra, n)` for the `n`-th of `starts`
+/// starts in each of runc's two modes, with `extra` the `docker run` options that put the
+/// container under the seccomp profile `seccomp_json`: the profile alone, then with
+/// `no-new-privileges` (runc installs the filter later there, so it makes other calls under it).
+pub fn start_under_profile(
+    seccomp_json: &Path,
+    starts: usize,
+    mut start: impl FnMut(&[&str], usize),
+) {
+    let profile = format!("seccomp={}", seccomp_json.display());
+    let alone = ["--security-opt", profile.as_str()];
+    let no_new_privileges = [
+        "--security-opt",
+        profile.as_str(),
+        "--security-opt",
+        "no-new-privileges",
+    ];
+    for extra in [&alone[..], &no_new_privileges[..]] {
+        for n in 1..=starts {
+            start(extra, n);
+        }
+    }
 }
 
 #[cfg(test)]

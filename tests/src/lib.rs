@@ -4,9 +4,14 @@
 //!   Docker engine, kernel BTF and a built `trace` binary. When something is missing a test prints
 //!   `skipping <test>: <reason>` and returns, except with `TRACE_SYSTEM_TESTS=require` (what
 //!   `cargo xtask test` sets), where it panics so that CI fails instead of passing without testing.
+//!   [`cannot_run`] is that policy for any test of the tier that finds something missing
+//!   (trace-user's kernel probe, BTF and `apparmor_parser` tests use it too); [`docker_answers`]
+//!   is the engine check.
 //! - [`ensure_image`] builds the test images from `tests/images/` when they are missing or stale
 //!   (there is no registry: nothing is ever pulled); [`compile_c`] compiles a C program with the
 //!   host's gcc, as the images' programs are.
+//! - [`start_under_profile`] starts a container under a generated seccomp profile in both of
+//!   runc's modes, the proof that the profile works.
 //! - [`Container`] runs a detached container and removes it when dropped; [`docker`],
 //!   [`docker_ok`] and [`run_once`] run the Docker CLI.
 //!
@@ -36,9 +41,9 @@ mod system;
 
 use std::path::{Path, PathBuf};
 
-pub use docker::{Container, docker, docker_ok, run_once};
+pub use docker::{Container, docker, docker_ok, run_once, start_under_profile};
 pub use images::{Linking, TestImage, compile_c, ensure_image};
-pub use system::{System, system_tier};
+pub use system::{System, cannot_run, docker_answers, system_tier};
 
 /// A process's exit status and output, for assertion messages.
 pub fn describe(output: &std::process::Output) -> String {

@@ -1,4 +1,5 @@
-//! Whether the real-system tier can run on this machine.
+//! Whether the real-system tier can run on this machine, and the one policy for a test of it that
+//! cannot: say why and return, or fail under `TRACE_SYSTEM_TESTS=require`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -43,6 +44,34 @@ impl Mode {
     }
 }
 
+/// A real-system test that cannot run here: prints `skipping <test>: <reason>` to stderr and
+/// returns, so that the test returns too; under `TRACE_SYSTEM_TESTS=require` (CI) it panics
+/// instead, so that a run without the tier fails rather than passes without testing. Every test of
+/// the tier (here, in trace-user's probe tests, its `apparmor_parser` tests) skips through it.
+///
+/// # Panics
+/// Under `TRACE_SYSTEM_TESTS=require`, or when `TRACE_SYSTEM_TESTS` holds anything but `require`
+/// or `allow-skip`.
+pub fn cannot_run(test: &str, reason: &str) {
+    skip(test, mode(test), reason);
+}
+
+/// The policy of `TRACE_SYSTEM_TESTS`.
+fn mode(test: &str) -> Mode {
+    Mode::parse(std::env::var("TRACE_SYSTEM_TESTS").ok().as_deref())
+        .unwrap_or_else(|e| panic!("{test}: {e}"))
+}
+
+/// Says that `test` is skipped, or panics under [`Mode::Require`].
+fn skip(test: &str, mode: Mode, reason: &str) {
+    match mode {
+        Mode::Require => panic!(
+            "{test}: the real-system tier cannot run but TRACE_SYSTEM_TESTS=require: {reason}"
+        ),
+        Mode::AllowSkip => eprintln!("skipping {test}: {reason}"),
+    }
+}
+
 /// Decides whether the real-system test `test` can run here.
 ///
 /// It needs root, `docker info` to work, kernel BTF at `/sys/kernel/btf/vmlinux` and the `trace`
@@ -56,22 +85,17 @@ impl Mode {
 /// anything but `require` or `allow-skip`.
 pub fn system_tier(test: &str) -> Option<System> {
     static PROBE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let mode = Mode::parse(std::env::var("TRACE_SYSTEM_TESTS").ok().as_deref())
-        .unwrap_or_else(|e| panic!("{test}: {e}"));
-    decide(test, mode, PROBE.get_or_init(probe))
+    decide(test, mode(test), PROBE.get_or_init(probe))
 }
 
 /// The policy, apart from the probing: `probed` is the trace binary or why the tier cannot run.
 fn decide(test: &str, mode: Mode, probed: &Result<PathBuf, String>) -> Option<System> {
-    match (probed, mode) {
-        (Ok(trace_bin), _) => Some(System {
+    match probed {
+        Ok(trace_bin) => Some(System {
             trace_bin: trace_bin.clone(),
         }),
-        (Err(reason), Mode::Require) => panic!(
-            "{test}: the real-system tier cannot run but TRACE_SYSTEM_TESTS=require: {reason}"
-        ),
-        (Err(reason), Mode::AllowSkip) => {
-            eprintln!("skipping {test}: {reason}");
+        Err(reason) => {
+            skip(test, mode, reason);
             None
         }
     }
@@ -105,7 +129,8 @@ fn probe() -> Result<PathBuf, String> {
     }
 }
 
-fn docker_answers() -> bool {
+/// Whether the Docker engine answers (`docker info` succeeds).
+pub fn docker_answers() -> bool {
     Command::new("docker")
         .arg("info")
         .stdin(Stdio::null())

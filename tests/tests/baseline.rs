@@ -4,7 +4,9 @@
 
 use std::process::Command;
 
-use trace_tests::{TestImage, ensure_image, run_once, system_tier, workspace_root};
+use trace_tests::{
+    TestImage, ensure_image, run_once, start_under_profile, system_tier, workspace_root,
+};
 
 #[test]
 fn runc_baseline_alone_starts_a_container() {
@@ -33,24 +35,14 @@ fn runc_baseline_alone_starts_a_container() {
     );
     let profile = format!("seccomp={}", dir.path().join("seccomp.json").display());
 
-    for extra in [
-        &["--security-opt", &profile][..],
-        &[
-            "--security-opt",
-            &profile,
-            "--security-opt",
-            "no-new-privileges",
-        ],
-    ] {
-        for attempt in 1..=20 {
-            let run = run_once(&image, extra, &["true"]).unwrap();
-            assert!(
-                run.status.success(),
-                "start {attempt} with {extra:?} failed: {}",
-                String::from_utf8_lossy(&run.stderr)
-            );
-        }
-    }
+    start_under_profile(&dir.path().join("seccomp.json"), 20, |extra, attempt| {
+        let run = run_once(&image, extra, &["true"]).unwrap();
+        assert!(
+            run.status.success(),
+            "start {attempt} with {extra:?} failed: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+    });
     // And the profile really is in force: a call outside the baseline is refused.
     let denied = run_once(&image, &["--security-opt", &profile], &["mkdir", "/tmp/x"]).unwrap();
     assert!(

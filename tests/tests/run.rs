@@ -6,7 +6,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use trace_tests::{Container, TestImage, describe, ensure_image, run_once, system_tier, trace_run};
+use trace_tests::{
+    Container, TestImage, describe, ensure_image, run_once, start_under_profile, system_tier,
+    trace_run,
+};
 
 /// Starts per mode in the proof.
 const STARTS: usize = 20;
@@ -84,25 +87,14 @@ fn run_busybox_profile_starts_it_every_time() {
         !seccomp.contains("\"pivot_root\"") && !seccomp.contains("\"mount\""),
         "runc's setup is not allowed"
     );
-    for extra in [
-        &["--security-opt", &profile][..],
-        &[
-            "--security-opt",
-            &profile,
-            "--security-opt",
-            "no-new-privileges",
-        ],
-    ] {
-        for start in 1..=STARTS {
-            let run = run_once(&image, extra, &["sh", "/exercise.sh"]).unwrap();
-            assert!(
-                run.status.success()
-                    && String::from_utf8_lossy(&run.stdout).contains("exercise-ok"),
-                "start {start} with {extra:?}: {}",
-                describe(&run)
-            );
-        }
-    }
+    start_under_profile(&out.path().join("seccomp.json"), STARTS, |extra, start| {
+        let run = run_once(&image, extra, &["sh", "/exercise.sh"]).unwrap();
+        assert!(
+            run.status.success() && String::from_utf8_lossy(&run.stdout).contains("exercise-ok"),
+            "start {start} with {extra:?}: {}",
+            describe(&run)
+        );
+    });
     let denied = run_once(&image, &["--security-opt", &profile], &["mkdir", "/tmp/x"]).unwrap();
     assert!(!denied.status.success(), "mkdir ran under the profile");
 
@@ -180,33 +172,22 @@ fn run_python_server_profile_serves_every_time() {
     for call in ["bind", "listen", "accept4"] {
         assert!(app.contains(&call.to_owned()), "{call}: {app:?}");
     }
-    let profile = format!("seccomp={}", out.path().join("seccomp.json").display());
-    for extra in [
-        &["--security-opt", &profile][..],
-        &[
-            "--security-opt",
-            &profile,
-            "--security-opt",
-            "no-new-privileges",
-        ],
-    ] {
-        for start in 1..=STARTS {
-            let server = Container::run(&image, "trace-run-proof", extra, &[]).unwrap();
-            let mut last = String::new();
-            let passed = (0..100).any(|_| {
-                let run = server
-                    .exec(&["python3", "/srv/exercise.py", "8000"])
-                    .unwrap();
-                last = describe(&run);
-                let ok = run.status.success() && last.contains("exercise-ok");
-                if !ok {
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-                ok
-            });
-            assert!(passed, "start {start} with {extra:?}: {last}");
-        }
-    }
+    start_under_profile(&out.path().join("seccomp.json"), STARTS, |extra, start| {
+        let server = Container::run(&image, "trace-run-proof", extra, &[]).unwrap();
+        let mut last = String::new();
+        let passed = (0..100).any(|_| {
+            let run = server
+                .exec(&["python3", "/srv/exercise.py", "8000"])
+                .unwrap();
+            last = describe(&run);
+            let ok = run.status.success() && last.contains("exercise-ok");
+            if !ok {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            ok
+        });
+        assert!(passed, "start {start} with {extra:?}: {last}");
+    });
 }
 
 /// nginx (Debian nginx-light) with no exercise given: trace run's built-in crawl fetches / and the
@@ -241,59 +222,47 @@ fn run_nginx_with_the_builtin_crawl_serves_every_time() {
     for call in ["bind", "listen", "epoll_wait", "sendfile"] {
         assert!(app.iter().any(|c| c.starts_with(call)), "{call}: {app:?}");
     }
-    let profile = format!("seccomp={}", out.path().join("seccomp.json").display());
-    for extra in [
-        &["--security-opt", &profile][..],
-        &[
-            "--security-opt",
-            &profile,
-            "--security-opt",
-            "no-new-privileges",
-        ],
-    ] {
-        for start in 1..=STARTS {
-            let server = Container::run(&image, "trace-nginx-proof", extra, &[]).unwrap();
-            let ip = trace_tests::docker_ok(&[
-                "inspect",
-                "-f",
-                "{{.NetworkSettings.IPAddress}}",
-                server.id(),
-            ])
-            .unwrap();
-            let answered = (0..100).any(|_| {
-                let both = ["/", "/about.html"].iter().all(|page| {
-                    trace_tests::http_get(&ip, 80, page)
-                        .is_some_and(|r| r.starts_with("HTTP/1.1 200"))
-                });
-                if !both {
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-                both
+    start_under_profile(&out.path().join("seccomp.json"), STARTS, |extra, start| {
+        let server = Container::run(&image, "trace-nginx-proof", extra, &[]).unwrap();
+        let ip = trace_tests::docker_ok(&[
+            "inspect",
+            "-f",
+            "{{.NetworkSettings.IPAddress}}",
+            server.id(),
+        ])
+        .unwrap();
+        let answered = (0..100).any(|_| {
+            let both = ["/", "/about.html"].iter().all(|page| {
+                trace_tests::http_get(&ip, 80, page).is_some_and(|r| r.starts_with("HTTP/1.1 200"))
             });
+            if !both {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            both
+        });
+        let logs = trace_tests::docker(&["logs", server.id()]).unwrap();
+        assert!(
+            answered,
+            "start {start} with {extra:?} never served: {}",
+            describe(&logs)
+        );
+        // Its shutdown was recorded too: `docker stop` ends it cleanly under the profile,
+        // well before Docker's 5 s kill.
+        if start <= 3 {
+            let asked = std::time::Instant::now();
+            trace_tests::docker_ok(&["stop", "-t", "5", server.id()]).unwrap();
+            let took = asked.elapsed();
+            let code =
+                trace_tests::docker_ok(&["inspect", "-f", "{{.State.ExitCode}}", server.id()])
+                    .unwrap();
             let logs = trace_tests::docker(&["logs", server.id()]).unwrap();
             assert!(
-                answered,
-                "start {start} with {extra:?} never served: {}",
+                took < Duration::from_secs(4) && code == "0",
+                "stop {start} with {extra:?}: {took:?}, exit code {code}: {}",
                 describe(&logs)
             );
-            // Its shutdown was recorded too: `docker stop` ends it cleanly under the profile,
-            // well before Docker's 5 s kill.
-            if start <= 3 {
-                let asked = std::time::Instant::now();
-                trace_tests::docker_ok(&["stop", "-t", "5", server.id()]).unwrap();
-                let took = asked.elapsed();
-                let code =
-                    trace_tests::docker_ok(&["inspect", "-f", "{{.State.ExitCode}}", server.id()])
-                        .unwrap();
-                let logs = trace_tests::docker(&["logs", server.id()]).unwrap();
-                assert!(
-                    took < Duration::from_secs(4) && code == "0",
-                    "stop {start} with {extra:?}: {took:?}, exit code {code}: {}",
-                    describe(&logs)
-                );
-            }
         }
-    }
+    });
 }
 
 /// On a terminal the progress line is drawn, cleared around every other line and held back while

@@ -1,17 +1,31 @@
 //! trace: watch a real container with eBPF while its tests exercise it, and write the security
 //! profiles that lock it down.
 //!
-//! Data flows one way, one module per stage:
+//! A recording flows one way, one module (room) per stage:
 //!
 //! ```text
-//! target     resolve the container (Docker API) -> its cgroup v2 id and level
+//! runtime     the container through the Docker API: its cgroup v2 id and level, its lifecycle for
+//!             `trace run`, who its processes are, what /proc still shows of them
 //!   -> probe      load + attach the eBPF programs, filter by cgroup in the kernel, read the maps
-//!   -> recording  the aggregated model: plain data, serializable, versioned (recording.json)
-//!   -> render     pure functions: recording -> seccomp.json, apparmor.profile, files.txt, summary
-//!   -> out        atomic writes
+//!                 and ring buffers into typed events and counters
+//!   -> ingest     those events and counters as recording entries (the one place that decides
+//!                 which access a kernel event stands for)
+//!   -> recording  the aggregated model: plain data, serializable, mergeable, versioned
+//!                 (recording.json)
+//!   -> render     pure functions: recording -> seccomp.json, apparmor.profile, files.txt, advice,
+//!                 summary
+//!   -> out        atomic writes of the output directory
 //! ```
 //!
-//! `session` waits for the stop condition while the probe records; `cli` wires it together.
+//! Beside the stages:
+//! - `platform`: facts about runc, Docker, AppArmor and the Security Profiles Operator in terms of
+//!   the recording (runc's baseline, the runtime's paths, which permission mediates an access,
+//!   the image files a recording used); render, check and minimize share them.
+//! - `session`: one recording session for N containers (arm, start or wait, exercise, stop,
+//!   finish), driving the stages above; `exercise`: the built-in exercise of `trace run`.
+//! - `check`: a recording against committed profiles (drift); `minimize`: a slim image from a
+//!   recording.
+//! - `cli`: the command line, one module per subcommand; `term`: terminal output that never fails.
 //!
 //! Rendering needs no root and no kernel:
 //!
@@ -32,8 +46,9 @@ pub mod exercise;
 pub mod ingest;
 pub mod minimize;
 pub mod out;
+pub mod platform;
 pub mod probe;
 pub mod recording;
 pub mod render;
+pub mod runtime;
 pub mod session;
-pub mod target;

@@ -34,12 +34,10 @@ fn parser(test: &str) -> Option<PathBuf> {
         )
         .find(|p| p.is_file());
     if found.is_none() {
-        let reason = "apparmor_parser is not installed (Debian package apparmor)";
-        assert!(
-            std::env::var("TRACE_SYSTEM_TESTS").as_deref() != Ok("require"),
-            "{test}: {reason}, but TRACE_SYSTEM_TESTS=require"
+        trace_tests::cannot_run(
+            test,
+            "apparmor_parser is not installed (Debian package apparmor)",
         );
-        eprintln!("skipping {test}: {reason}");
     }
     found
 }

@@ -255,7 +255,7 @@ fn dockerd() -> Result<String> {
     if find_on_path("docker").is_none() {
         bail!("no `docker` on PATH (the apt step installs docker.io)");
     }
-    if docker_answers() {
+    if trace_tests::docker_answers() {
         return Ok("running".to_string());
     }
     need_root("starting dockerd")?;
@@ -284,7 +284,7 @@ fn dockerd() -> Result<String> {
     let started = Instant::now();
     while started.elapsed() < DOCKERD_WAIT {
         sleep(Duration::from_millis(250));
-        if docker_answers() {
+        if trace_tests::docker_answers() {
             return Ok(format!("started (pid {})", child.id()));
         }
         if let Some(status) = child.try_wait()? {
@@ -296,16 +296,6 @@ fn dockerd() -> Result<String> {
         DOCKERD_WAIT.as_secs(),
         log_tail()
     )
-}
-
-fn docker_answers() -> bool {
-    Command::new("docker")
-        .arg("info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 /// The last line of the dockerd log, for an error message.

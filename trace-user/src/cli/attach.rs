@@ -6,8 +6,8 @@ use anyhow::Context;
 
 use super::AttachArgs;
 use crate::session::select::{Selection, default_project};
+use crate::runtime;
 use crate::session::{self, Exercise, Out, Request};
-use crate::target;
 
 pub(super) fn run(args: AttachArgs) -> anyhow::Result<i32> {
     super::block_on(attach(args))
@@ -43,7 +43,7 @@ async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
     let mut env = Vec::new();
     if single
         && !args.exercise.is_empty()
-        && let Ok(container) = target::docker::resolve(&docker, &args.container[0]).await
+        && let Ok(container) = runtime::docker::resolve(&docker, &args.container[0]).await
     {
         env.push(("TRACE_CONTAINER", container.name));
         env.push(("TRACE_CONTAINER_ID", container.id));

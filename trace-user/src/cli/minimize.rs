@@ -10,8 +10,8 @@ use bollard::Docker;
 use super::{MinimizeArgs, SlimArgs};
 use crate::minimize::{self, Options, Report};
 use crate::recording::{PathBytes, Recording, decode};
+use crate::runtime;
 use crate::session::StopSignals;
-use crate::target;
 
 pub(super) fn run(args: &MinimizeArgs) -> anyhow::Result<i32> {
     let path = &args.recording;
@@ -19,7 +19,7 @@ pub(super) fn run(args: &MinimizeArgs) -> anyhow::Result<i32> {
     let options = options(&args.slim)?;
     super::block_on(async {
         let mut signals = StopSignals::install().context("cannot install signal handlers")?;
-        let docker = target::docker::connect().await?;
+        let docker = runtime::docker::connect().await?;
         let report = minimize::minimize(&docker, &recording, &options, &mut signals).await?;
         print_report(&report);
         Ok(0)

@@ -412,8 +412,8 @@ impl RunArgs {
     }
 
     /// The container the options describe.
-    pub fn spec(&self) -> crate::target::create::RunSpec {
-        crate::target::create::RunSpec {
+    pub fn spec(&self) -> crate::runtime::create::RunSpec {
+        crate::runtime::create::RunSpec {
             image: self.image.clone(),
             args: self.args.clone(),
             name: self.name.clone(),

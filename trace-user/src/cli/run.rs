@@ -5,10 +5,10 @@ use anyhow::Context;
 use bollard::Docker;
 
 use super::RunArgs;
+use crate::runtime::{self, lifecycle};
 use crate::session::exercise::{self, RunExercise};
 use crate::session::select::Selection;
 use crate::session::{self, Exercise, Out, Request, StopSignals};
-use crate::target::{self, lifecycle};
 
 pub(super) fn run(args: RunArgs) -> anyhow::Result<i32> {
     super::block_on(run_container(args))
@@ -147,7 +147,7 @@ async fn exercise_slim(
     note!("trace: exercising the slim image {image}");
     let result = async {
         lifecycle::start(docker, &id).await?;
-        let name = target::docker::resolve_any(docker, &id).await?.name;
+        let name = runtime::docker::resolve_any(docker, &id).await?.name;
         let run = run_exercise(args);
         let address = match exercise::prepare(docker, &id, &run).await {
             Ok(address) => address,

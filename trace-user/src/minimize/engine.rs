@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::io::{self, Read};
 
-use anyhow::Context;
 use bollard::Docker;
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::ImportImageOptionsBuilder;
@@ -16,8 +15,8 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
 use super::progress::Progress;
-use crate::target::docker::DockerError;
-use crate::target::lifecycle;
+use crate::runtime::docker::DockerError;
+use crate::runtime::lifecycle;
 
 /// Chunks in flight between the HTTP stream and the blocking reader.
 const CHANNEL_CHUNKS: usize = 16;
@@ -26,12 +25,34 @@ const UPLOAD_CHUNK: usize = 256 << 10;
 /// The label that marks the export container as trace's.
 const EXPORT_LABEL: &str = "trace.minimize";
 
+/// Why reading a stream from Docker stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// The blocking reader panicked or was cancelled.
+    #[error("the stream reader stopped")]
+    Stopped(#[source] tokio::task::JoinError),
+    /// The stream or the reader failed.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    /// A signal came first.
+    #[error(transparent)]
+    Interrupted(#[from] Interrupted),
+}
+
+/// SIGINT or SIGTERM stopped the work.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted (signal {signal})")]
+pub struct Interrupted {
+    /// The signal's number.
+    pub signal: i32,
+}
+
 /// Feeds `source` to `consume` (on a blocking thread) as a [`Read`]; returns its result.
 pub async fn consume<T: Send + 'static>(
     source: impl Stream<Item = Result<Bytes, bollard::errors::Error>>,
     mut progress: Progress,
     consume: impl FnOnce(&mut dyn Read) -> io::Result<T> + Send + 'static,
-) -> anyhow::Result<T> {
+) -> Result<T, StreamError> {
     let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
     let worker = tokio::task::spawn_blocking(move || {
         consume(&mut ChannelReader {
@@ -53,7 +74,7 @@ pub async fn consume<T: Send + 'static>(
     }
     drop(tx);
     progress.finish();
-    Ok(worker.await.context("the stream reader stopped")??)
+    Ok(worker.await.map_err(StreamError::Stopped)??)
 }
 
 /// A blocking [`Read`] over the chunks an async task sends.
@@ -77,7 +98,10 @@ impl Read for ChannelReader {
 }
 
 /// Creates a container from `image_id` that is never started, only exported; returns its id.
-pub async fn create_export_container(docker: &Docker, image_id: &str) -> anyhow::Result<String> {
+pub async fn create_export_container(
+    docker: &Docker,
+    image_id: &str,
+) -> Result<String, DockerError> {
     let body = ContainerCreateBody {
         image: Some(image_id.to_owned()),
         // Never run; an entrypoint lets images without a command be created too.
@@ -95,8 +119,7 @@ pub async fn create_export_container(docker: &Docker, image_id: &str) -> anyhow:
             body,
         )
         .await
-        .map_err(DockerError::Api)
-        .context("cannot create a container to export the image from")?;
+        .map_err(DockerError::Api)?;
     Ok(created.id)
 }
 
@@ -119,7 +142,7 @@ pub async fn load(
     head: Vec<u8>,
     layer: std::fs::File,
     tail: Vec<u8>,
-) -> anyhow::Result<()> {
+) -> Result<(), DockerError> {
     struct Upload {
         head: Option<Bytes>,
         layer: tokio::fs::File,
@@ -159,9 +182,7 @@ pub async fn load(
     let options = ImportImageOptionsBuilder::default().quiet(true).build();
     let mut responses = docker.import_image(options, bollard::body_try_stream(body), None);
     while let Some(response) = responses.next().await {
-        let info = response
-            .map_err(DockerError::Api)
-            .context("Docker refused the slim image")?;
+        let info = response.map_err(DockerError::Api)?;
         if let Some(message) = info
             .stream
             .as_deref()

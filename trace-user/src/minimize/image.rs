@@ -23,9 +23,44 @@ pub enum ImageError {
     /// The save stream could not be read.
     #[error("cannot read the saved image")]
     Io(#[from] io::Error),
-    /// The stream has no usable manifest.json or configuration.
-    #[error("the saved image has no readable manifest.json and configuration: {0}")]
-    Format(String),
+    /// The stream has no manifest.json, or it is not JSON.
+    #[error("the saved image has no readable manifest.json and configuration: no manifest.json")]
+    NoManifest,
+    /// manifest.json names no configuration file.
+    #[error(
+        "the saved image has no readable manifest.json and configuration: manifest.json names no Config"
+    )]
+    NoConfig,
+    /// The configuration file manifest.json names is not in the stream.
+    #[error("the saved image has no readable manifest.json and configuration: {name} is missing")]
+    ConfigMissing {
+        /// Its name in the stream.
+        name: String,
+    },
+    /// The configuration file is not JSON.
+    #[error("the saved image has no readable manifest.json and configuration: {name}")]
+    ConfigJson {
+        /// Its name in the stream.
+        name: String,
+        /// What the JSON parser said.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The configuration is JSON but not an object.
+    #[error(
+        "the saved image has no readable manifest.json and configuration: the configuration is not a JSON object"
+    )]
+    ConfigNotObject,
+}
+
+/// A slim image tag that Docker would refuse.
+#[derive(Debug, thiserror::Error)]
+#[error("{reference:?} is not a valid image name ({why})")]
+pub struct InvalidTag {
+    /// The tag as given.
+    pub reference: String,
+    /// The rule it breaks.
+    pub why: &'static str,
 }
 
 /// Directories Docker's init layer makes anew in every container (as the parents of the files it
@@ -69,23 +104,27 @@ pub fn read_save(reader: impl Read) -> Result<Saved, ImageError> {
             in_layers.insert(name, found);
         }
     }
-    let format = |what: &str| ImageError::Format(what.to_owned());
     let manifest: Value = small
         .get(&b"manifest.json"[..])
         .and_then(|m| serde_json::from_slice(m).ok())
-        .ok_or_else(|| format("no manifest.json"))?;
+        .ok_or(ImageError::NoManifest)?;
     let config_name = manifest
         .get(0)
         .and_then(|m| m.get("Config"))
         .and_then(Value::as_str)
-        .ok_or_else(|| format("manifest.json names no Config"))?;
+        .ok_or(ImageError::NoConfig)?;
     let config = small
         .get(config_name.trim_start_matches("./").as_bytes())
-        .ok_or_else(|| format(&format!("{config_name} is missing")))?;
+        .ok_or_else(|| ImageError::ConfigMissing {
+            name: config_name.to_owned(),
+        })?;
     let config: Value =
-        serde_json::from_slice(config).map_err(|e| format(&format!("{config_name}: {e}")))?;
+        serde_json::from_slice(config).map_err(|source| ImageError::ConfigJson {
+            name: config_name.to_owned(),
+            source,
+        })?;
     if !config.is_object() {
-        return Err(format("the configuration is not a JSON object"));
+        return Err(ImageError::ConfigNotObject);
     }
     let mut shadowed = BTreeMap::new();
     for layer in manifest[0]["Layers"].as_array().into_iter().flatten() {
@@ -245,8 +284,13 @@ pub fn default_tag(image: &str, container_name: &str) -> String {
 
 /// Checks an image reference `NAME[:TAG]` as Docker reads it; returns it with `:latest` added
 /// when it has no tag.
-pub fn check_tag(reference: &str) -> Result<String, String> {
-    let bad = |why: &str| Err(format!("{reference:?} is not a valid image name ({why})"));
+pub fn check_tag(reference: &str) -> Result<String, InvalidTag> {
+    let bad = |why: &'static str| {
+        Err(InvalidTag {
+            reference: reference.to_owned(),
+            why,
+        })
+    };
     if reference.contains('@') {
         return bad("a digest cannot be a tag");
     }

@@ -20,14 +20,17 @@ pub mod select;
 
 use std::collections::BTreeSet;
 
-use anyhow::Context;
 use bollard::Docker;
 use serde_json::Value;
 
+pub use self::engine::{Interrupted, StreamError};
+use self::image::InvalidTag;
 use self::progress::{Progress, size};
 use self::select::{Origin, Selection, Wanted};
+use crate::platform::docker::{DOCKER_MOUNTS, short_id};
+use crate::platform::image::used_files;
 use crate::recording::{PathBytes, Recording};
-use crate::render::files::{DOCKER_MOUNTS, used_files};
+use crate::runtime::docker::DockerError;
 use crate::session::StopSignals;
 
 /// Files the runtime reads to start a container with a user given by name (`--user app`, or
@@ -37,6 +40,59 @@ pub const RUNTIME_FILES: [&str; 2] = ["/etc/passwd", "/etc/group"];
 /// Paths Docker makes in every container (the mount points of its own bind mounts, its marker
 /// file): never image content, so never kept.
 const DOCKER_MADE: [&str; 1] = ["/.dockerenv"];
+
+/// Why a slim image could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum MinimizeError {
+    /// The recording cannot say which files the image needs.
+    #[error(
+        "the recording holds no file observations (a version 1 recording, or a probe without file events): it cannot say what the image needs"
+    )]
+    FilesNotRecorded,
+    /// `--tag` is not a valid image name.
+    #[error("--tag")]
+    Tag(#[source] InvalidTag),
+    /// `--tag` names the image the recording was made from.
+    #[error("--tag {tag} names the recorded image itself; choose another tag")]
+    TagIsOriginal {
+        /// The tag.
+        tag: String,
+    },
+    /// The recorded image is not in Docker's image store.
+    #[error(
+        "the recorded image {image} ({image_id}) is not in Docker's image store: minimize needs the image the recording was made from"
+    )]
+    ImageNotStored {
+        /// The image as the container named it.
+        image: String,
+        /// Its id.
+        image_id: String,
+        /// What Docker said.
+        #[source]
+        source: DockerError,
+    },
+    /// The image's configuration could not be read.
+    #[error("cannot read the image's configuration")]
+    ReadConfig(#[source] StreamError),
+    /// The container to export the image from could not be created.
+    #[error("cannot create a container to export the image from")]
+    CreateExport(#[source] DockerError),
+    /// The image's file system could not be read.
+    #[error("cannot read the image's file system")]
+    ReadFiles(#[source] StreamError),
+    /// The slim layer could not be written.
+    #[error("cannot write the slim layer")]
+    WriteLayer(#[source] StreamError),
+    /// Docker refused the upload.
+    #[error("Docker refused the slim image")]
+    Load(#[source] DockerError),
+    /// The upload was taken but no image came of it.
+    #[error("the slim image did not appear after loading it")]
+    NotLoaded(#[source] DockerError),
+    /// A signal came first.
+    #[error(transparent)]
+    Interrupted(#[from] Interrupted),
+}
 
 /// What to minimize beyond the recording.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -92,7 +148,7 @@ impl Report {
             text,
             "slim image: {} ({})\nkept {} of {} entries of the image\n",
             self.tag,
-            short(&self.id),
+            short_id(&self.id),
             self.kept,
             self.total
         );
@@ -109,11 +165,6 @@ impl Report {
         }
         text
     }
-}
-
-fn short(id: &str) -> &str {
-    let hex = id.trim_start_matches("sha256:");
-    hex.get(..12).unwrap_or(hex)
 }
 
 /// Every path the slim image must have: the recording's used files (files.txt), the `include`
@@ -165,11 +216,10 @@ pub async fn minimize(
     recording: &Recording,
     options: &Options,
     signals: &mut StopSignals,
-) -> anyhow::Result<Report> {
-    anyhow::ensure!(
-        recording.files_recorded(),
-        "the recording holds no file observations (a version 1 recording, or a probe without file events): it cannot say what the image needs"
-    );
+) -> Result<Report, MinimizeError> {
+    if !recording.files_recorded() {
+        return Err(MinimizeError::FilesNotRecorded);
+    }
     if recording.events.dropped > 0 {
         say!(
             "trace: warning: {} events were dropped while recording: the slim image may miss files",
@@ -183,20 +233,18 @@ pub async fn minimize(
             .clone()
             .unwrap_or_else(|| image::default_tag(&container.image, &container.name)),
     )
-    .map_err(|e| anyhow::anyhow!("--tag: {e}"))?;
+    .map_err(MinimizeError::Tag)?;
     let (original_id, original_size) = engine::image_id_and_size(docker, &container.image_id)
         .await
-        .with_context(|| {
-            format!(
-                "the recorded image {} ({}) is not in Docker's image store: minimize needs the image the recording was made from",
-                container.image, container.image_id
-            )
+        .map_err(|source| MinimizeError::ImageNotStored {
+            image: container.image.clone(),
+            image_id: container.image_id.clone(),
+            source,
         })?;
-    if let Ok((existing, _)) = engine::image_id_and_size(docker, &tag).await {
-        anyhow::ensure!(
-            existing != original_id,
-            "--tag {tag} names the recorded image itself; choose another tag"
-        );
+    if let Ok((existing, _)) = engine::image_id_and_size(docker, &tag).await
+        && existing == original_id
+    {
+        return Err(MinimizeError::TagIsOriginal { tag });
     }
 
     let saved = unless_interrupted(
@@ -208,10 +256,12 @@ pub async fn minimize(
         ),
     )
     .await
-    .context("cannot read the image's configuration")?;
+    .map_err(MinimizeError::ReadConfig)?;
     let wanted = wanted(recording, &saved.config, &options.include);
 
-    let export_id = engine::create_export_container(docker, &original_id).await?;
+    let export_id = engine::create_export_container(docker, &original_id)
+        .await
+        .map_err(MinimizeError::CreateExport)?;
     // From here the container exists: remove it whatever happens.
     let written = unless_interrupted(
         signals,
@@ -228,10 +278,12 @@ pub async fn minimize(
     );
     let config = image::slim_config(&saved.config, &layer.diff_id, &created_by);
     let tarball = image::tarball(&config, &layer, &tag);
-    engine::load(docker, tarball.head, file, tarball.tail).await?;
+    engine::load(docker, tarball.head, file, tarball.tail)
+        .await
+        .map_err(MinimizeError::Load)?;
     let (id, size) = engine::image_id_and_size(docker, &tag)
         .await
-        .context("the slim image did not appear after loading it")?;
+        .map_err(MinimizeError::NotLoaded)?;
     Ok(Report {
         original: container.image.clone(),
         original_id,
@@ -253,14 +305,14 @@ async fn export_layer(
     export_id: &str,
     wanted: Vec<Wanted>,
     metadata: std::collections::BTreeMap<PathBytes, tar::Header>,
-) -> anyhow::Result<(Selection, usize, layer::Layer, std::fs::File)> {
+) -> Result<(Selection, usize, layer::Layer, std::fs::File), MinimizeError> {
     let index = engine::consume(
         engine::export(docker, export_id),
         Progress::new("reading the image's files"),
         |reader| layer::index(reader),
     )
     .await
-    .context("cannot read the image's file system")?;
+    .map_err(MinimizeError::ReadFiles)?;
     let total = index.len();
     let selection = without_docker_made(select::select(&index, &wanted));
     let keep: BTreeSet<PathBytes> = selection.keep.clone();
@@ -277,18 +329,18 @@ async fn export_layer(
         },
     )
     .await
-    .context("cannot write the slim layer")?;
+    .map_err(MinimizeError::WriteLayer)?;
     Ok((selection, total, layer, file))
 }
 
 /// `work`, unless SIGINT or SIGTERM comes first (then `work` is dropped).
-async fn unless_interrupted<T>(
+async fn unless_interrupted<T, E: From<Interrupted>>(
     signals: &mut StopSignals,
-    work: impl Future<Output = anyhow::Result<T>>,
-) -> anyhow::Result<T> {
+    work: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
     tokio::select! {
         done = work => done,
-        code = signals.received() => Err(anyhow::anyhow!("interrupted (signal {})", code - 128)),
+        code = signals.received() => Err(Interrupted { signal: code - 128 }.into()),
     }
 }
 

@@ -216,15 +216,24 @@ fn strip(btf: &Btf, mut t: Type) -> Result<Type, btf_rs::Error> {
 mod tests {
     use super::*;
 
+    /// This kernel's BTF, or `None` after saying why not (a failure under
+    /// `TRACE_SYSTEM_TESTS=require`: [`trace_tests::cannot_run`]).
+    fn vmlinux_or_skip() -> Option<Btf> {
+        Btf::from_file(VMLINUX_BTF)
+            .inspect_err(|e| {
+                trace_tests::cannot_run(
+                    "a kernel BTF test",
+                    &format!("cannot read {VMLINUX_BTF}: {e}"),
+                );
+            })
+            .ok()
+    }
+
     /// Needs only a readable kernel BTF (no privileges).
     #[test]
     fn thread_info_status_offset_on_this_kernel() {
-        let btf = match Btf::from_file(VMLINUX_BTF) {
-            Ok(btf) => btf,
-            Err(e) => {
-                eprintln!("skipping: cannot read {VMLINUX_BTF}: {e}");
-                return;
-            }
+        let Some(btf) = vmlinux_or_skip() else {
+            return;
         };
         let layout = layout_from(&btf).expect("BTF lookups");
         if cfg!(target_arch = "x86_64") {
@@ -257,12 +266,8 @@ mod tests {
     /// land where the kernel's headers put them.
     #[test]
     fn file_offsets_on_this_kernel() {
-        let btf = match Btf::from_file(VMLINUX_BTF) {
-            Ok(btf) => btf,
-            Err(e) => {
-                eprintln!("skipping: cannot read {VMLINUX_BTF}: {e}");
-                return;
-            }
+        let Some(btf) = vmlinux_or_skip() else {
+            return;
         };
         let layout = layout_from(&btf).expect("BTF lookups");
         let mut offsets = layout.offsets;

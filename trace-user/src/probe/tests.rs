@@ -325,14 +325,9 @@ mod kernel {
     #[test]
     #[allow(clippy::too_many_lines, reason = "one traced run, then its checks")]
     fn counts_the_target_cgroup_only() {
-        if let Err(e) = preflight() {
-            return skip(&e.to_string());
-        }
-        let mountinfo = fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
-        let Some(mount) = crate::target::cgroup::cgroup2_mount(&mountinfo) else {
-            return skip("no cgroup2 mount");
+        let Some(mount) = cgroup2_mount_or_skip() else {
+            return;
         };
-        let mount = mount.mount_point;
         let cgroup = TempCgroup::create(&mount, "counts");
         // The child runs one level below the target: the probe covers the whole subtree.
         let nested = TempCgroup::create(&cgroup.0, "nested");
@@ -536,14 +531,10 @@ mod kernel {
     /// kernel that refuses fexit programs, the gap names the fexit point instead.
     #[test]
     fn capability_checks_are_counted_by_fexit_without_the_tracepoint() {
-        if let Err(e) = preflight() {
-            return skip(&e.to_string());
-        }
-        let mountinfo = fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
-        let Some(mount) = crate::target::cgroup::cgroup2_mount(&mountinfo) else {
-            return skip("no cgroup2 mount");
+        let Some(mount) = cgroup2_mount_or_skip() else {
+            return;
         };
-        let cgroup = TempCgroup::create(&mount.mount_point, "caps");
+        let cgroup = TempCgroup::create(&mount, "caps");
         let running = [ProbeTarget {
             cgroup_id: fs::metadata(&cgroup.0).expect("stat cgroup").ino(),
             cgroup_level: 1,
@@ -654,12 +645,22 @@ mod kernel {
     }
 
     /// Skips with a reason, except under `TRACE_SYSTEM_TESTS=require` (CI), where the kernel
-    /// tier must run.
+    /// tier must run: the real-system tier's one policy ([`trace_tests::cannot_run`]).
     pub(super) fn skip(reason: &str) {
-        assert!(
-            env::var("TRACE_SYSTEM_TESTS").as_deref() != Ok("require"),
-            "a kernel probe test cannot run but TRACE_SYSTEM_TESTS=require: {reason}"
-        );
-        eprintln!("skipping a kernel probe test: {reason}");
+        trace_tests::cannot_run("a kernel probe test", reason);
+    }
+
+    /// The cgroup2 mount point, when the probe can run here; else `None` after [`skip`].
+    pub(super) fn cgroup2_mount_or_skip() -> Option<PathBuf> {
+        if let Err(e) = preflight() {
+            skip(&e.to_string());
+            return None;
+        }
+        let mountinfo = fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
+        let Some(mount) = crate::runtime::cgroup::cgroup2_mount(&mountinfo) else {
+            skip("no cgroup2 mount");
+            return None;
+        };
+        Some(mount.mount_point)
     }
 }

@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use super::seccomp::{Arch, SeccompOptions, docker_default};
 use super::*;
+use crate::platform::operator::AppArmorProfile;
 use crate::recording::{Access, Recording};
 
 const FIXTURE: &str = include_str!("../../tests/data/recording-v2.json");
@@ -133,7 +134,7 @@ fn spo_yaml_round_trips() {
     );
 
     let text = file(&rendered, SPO_APPARMOR_FILE);
-    let parsed: apparmor::spo::AppArmorProfile = serde_norway::from_str(text).unwrap();
+    let parsed: AppArmorProfile = serde_norway::from_str(text).unwrap();
     assert_eq!(
         parsed.api_version,
         "security-profiles-operator.x-k8s.io/v1alpha1"
@@ -198,7 +199,7 @@ fn spo_paths_never_carry_bytes_the_operator_refuses() {
         SPO_APPARMOR_FILE,
     )
     .to_owned();
-    assert!(serde_norway::from_str::<apparmor::spo::AppArmorProfile>(&yaml).is_ok());
+    assert!(serde_norway::from_str::<AppArmorProfile>(&yaml).is_ok());
 }
 
 #[test]

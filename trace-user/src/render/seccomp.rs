@@ -1,7 +1,7 @@
 //! Docker / Podman seccomp profile (JSON) from a recording.
 //!
 //! The profile allows exactly the system calls observed plus the runc baseline (what runc itself
-//! calls after it installs the filter). Everything else fails with `EPERM`, except a short list of
+//! calls after it installs the filter: [`crate::platform::runc`]). Everything else fails with `EPERM`, except a short list of
 //! newer calls that C libraries and runtimes probe and replace with an older call only when the
 //! kernel answers `ENOSYS` (glibc's `clone3` -> `clone`, `faccessat2` -> `faccessat`, ...): those get
 //! `ENOSYS` by an explicit rule, as Docker's own default profile does for `clone3`.
@@ -24,6 +24,7 @@ use trace_common::Abi;
 
 pub use arch::Arch;
 
+use crate::platform::runc::RUNC_BASELINE;
 use crate::recording::Recording;
 
 /// `EPERM`: what calls outside the profile get.
@@ -44,42 +45,6 @@ pub const ENOSYS_FALLBACKS: &[&str] = &[
     "openat2",
     "pidfd_open",
     "statx",
-];
-
-/// System calls runc 1.1 makes in the container's process after it has installed the seccomp
-/// filter and before the entrypoint runs; a profile without them can stop the container from
-/// starting at all. Measured with Docker 20.10 / runc 1.1.5 by starting busybox under shrinking
-/// allow lists (default mode; with `no-new-privileges` runc installs the filter later and needs a
-/// subset). `rt_sigreturn` is needed only when a Go runtime signal lands in that window (about one
-/// start in eight). See docs/seccomp.md for the method and figures.
-pub const RUNC_BASELINE: &[&str] = &[
-    "arch_prctl",
-    "capget",
-    "capset",
-    "chdir",
-    "close",
-    "execve",
-    "exit_group",
-    "fstat",
-    "fstatfs",
-    "futex",
-    "getcwd",
-    "getdents64",
-    "getppid",
-    "getuid",
-    "mmap",
-    "mprotect",
-    "newfstatat",
-    "openat",
-    "prctl",
-    "read",
-    "rt_sigreturn",
-    "set_robust_list",
-    "setgid",
-    "setgroups",
-    "setuid",
-    "umask",
-    "write",
 ];
 
 /// The subset of Docker's seccomp profile format that trace writes.

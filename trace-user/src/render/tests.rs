@@ -1,4 +1,5 @@
 use super::*;
+use crate::platform::runc::RUNC_BASELINE;
 use crate::recording::Recording;
 
 const FIXTURE: &str = include_str!("../../tests/data/recording-v2.json");
@@ -93,7 +94,7 @@ fn seccomp_allows_observed_and_baseline_and_covers_recorded_abis() {
         "observed calls are not repeated in the baseline"
     );
     let all: Vec<&String> = profile.syscalls.iter().flat_map(|r| &r.names).collect();
-    for name in seccomp::RUNC_BASELINE {
+    for name in RUNC_BASELINE {
         assert!(all.iter().any(|n| n == name), "{name} missing");
     }
     assert!(!all.iter().any(|n| *n == "mkdir"));
@@ -115,10 +116,7 @@ fn observed_fallback_calls_are_allowed_not_refused() {
 
 #[test]
 fn baseline_and_fallback_names_exist_in_the_syscall_table() {
-    for name in seccomp::RUNC_BASELINE
-        .iter()
-        .chain(seccomp::ENOSYS_FALLBACKS)
-    {
+    for name in RUNC_BASELINE.iter().chain(seccomp::ENOSYS_FALLBACKS) {
         assert!(
             (0..1024).any(
                 |nr| crate::recording::syscall_name(trace_common::Abi::X86_64, nr).map(|n| n.0)
@@ -159,10 +157,7 @@ fn empty_recording_still_gets_the_native_arch_and_baseline() {
     let profile = seccomp::profile(&recording);
     assert_eq!(profile.architectures, ["SCMP_ARCH_X86_64"]);
     assert!(profile.syscalls[0].names.is_empty());
-    assert_eq!(
-        profile.syscalls[1].names.len(),
-        seccomp::RUNC_BASELINE.len()
-    );
+    assert_eq!(profile.syscalls[1].names.len(), RUNC_BASELINE.len());
     assert_eq!(profile.syscalls.len(), 3);
 }
 
@@ -230,7 +225,7 @@ fn a_seen_startup_replaces_the_baseline_with_what_runc_did() {
         .collect();
     for before in startup.runc_before_filter[&trace_common::Abi::X86_64].keys() {
         assert!(
-            !allowed.contains(before) || seccomp::RUNC_BASELINE.contains(&before.as_str()),
+            !allowed.contains(before) || RUNC_BASELINE.contains(&before.as_str()),
             "{before} allowed"
         );
     }

@@ -13,7 +13,7 @@ use tokio::process::Child;
 
 use super::StopSignals;
 use crate::exercise;
-use crate::target::{self, lifecycle};
+use crate::runtime::{self, lifecycle};
 
 /// How long to wait for readiness at most.
 const READY_TIMEOUT: Duration = Duration::from_mins(1);
@@ -270,7 +270,7 @@ async fn exposed_tcp_ports(publish: &[String], docker: &Docker, id: &str) -> Vec
         })
         .collect();
     if ports.is_empty() {
-        ports = target::docker::exposed_tcp_ports(docker, id).await;
+        ports = runtime::docker::exposed_tcp_ports(docker, id).await;
     }
     ports.sort_unstable();
     ports.dedup();

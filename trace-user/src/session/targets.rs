@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use crate::ingest;
 use crate::probe::{CgroupEvent, ProbeEvent, SlotCounts};
 use crate::recording::{Ending, Gap, GapKind, Life, Recording};
-use crate::target::ContainerTarget;
+use crate::runtime::ContainerTarget;
 
 use super::select::Group;
 
@@ -274,7 +274,7 @@ mod tests {
             mounts: Vec::new(),
             config: crate::recording::ContainerConfig::default(),
             labels: std::collections::BTreeMap::new(),
-            state: crate::target::docker::ContainerState::default(),
+            state: crate::runtime::docker::ContainerState::default(),
         };
         let info = ContainerInfo {
             id: id.into(),

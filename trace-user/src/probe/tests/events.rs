@@ -26,7 +26,7 @@ use std::{
 };
 
 use super::super::*;
-use super::kernel::{TempCgroup, skip};
+use super::kernel::{TempCgroup, cgroup2_mount_or_skip, skip};
 
 /// Tells the re-executed test binary which cgroup to join and where to work.
 const CHILD_CGROUP: &str = "TRACE_PROBE_EVENTS_CGROUP";
@@ -49,14 +49,10 @@ impl Drop for TempDir {
 
 #[test]
 fn records_files_execs_sockets_and_caps() {
-    if let Err(e) = preflight() {
-        return skip(&e.to_string());
-    }
-    let mountinfo = fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
-    let Some(mount) = crate::target::cgroup::cgroup2_mount(&mountinfo) else {
-        return skip("no cgroup2 mount");
+    let Some(mount) = cgroup2_mount_or_skip() else {
+        return;
     };
-    let cgroup = TempCgroup::create(&mount.mount_point, "events");
+    let cgroup = TempCgroup::create(&mount, "events");
     let dir = env::temp_dir().join(format!("trace-probe-events-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(dir.join("storm")).expect("create test dir");

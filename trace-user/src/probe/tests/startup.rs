@@ -10,7 +10,6 @@
 use std::{
     collections::{BTreeMap, BTreeSet},
     env,
-    process::{Command, Output},
     time::{Duration, Instant},
 };
 
@@ -18,24 +17,15 @@ use super::super::*;
 use super::kernel::skip;
 use crate::recording::{SyscallName, syscall_name};
 use trace_common::Abi;
+use trace_tests::docker;
 
 const IMAGE: &str = "trace-test/busybox:local";
 const NNP: &[&str] = &["--security-opt", "no-new-privileges"];
 
-fn docker(args: &[&str]) -> Output {
-    Command::new("docker")
-        .args(args)
-        .output()
-        .expect("run the docker CLI")
-}
-
 /// Why Docker cannot run the test, if it cannot.
 fn docker_missing() -> Option<String> {
-    match Command::new("docker")
-        .args(["image", "inspect", "--format", "{{.Id}}", IMAGE])
-        .output()
-    {
-        Err(e) => Some(format!("no docker CLI: {e}")),
+    match docker(&["image", "inspect", "--format", "{{.Id}}", IMAGE]) {
+        Err(e) => Some(format!("no docker CLI: {e:#}")),
         Ok(out) if !out.status.success() => Some(format!(
             "docker cannot inspect {IMAGE} (daemon down or image not built): {}",
             String::from_utf8_lossy(&out.stderr).trim()
@@ -82,7 +72,7 @@ fn traced_start(options: &[&str], cmd: &[&str]) -> Option<Start> {
     create.extend_from_slice(options);
     create.push(IMAGE);
     create.extend_from_slice(cmd);
-    let out = docker(&create);
+    let out = docker(&create).expect("run the docker CLI");
     assert!(
         out.status.success(),
         "docker create: {}",
@@ -123,7 +113,7 @@ fn traced_start(options: &[&str], cmd: &[&str]) -> Option<Start> {
     let mut reader = probe.take_event_reader().expect("first reader");
 
     let started = Instant::now();
-    let out = docker(&["start", "-a", &id]);
+    let out = docker(&["start", "-a", &id]).expect("run the docker CLI");
     let ran = started.elapsed();
     // The container's cgroup is gone once `docker start -a` returns, or soon after.
     let mut events = Vec::new();

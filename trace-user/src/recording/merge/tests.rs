@@ -1,7 +1,10 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::recording::{Access, Events, RecordingError};
+use crate::recording::{
+    Access, Category, ContainerInfo, Events, Gap, GapKind, HostInfo, RecordingError, Startup,
+    StopReason, SyscallsByAbi, UnknownSyscall,
+};
 
 const IMAGE_ID: &str = "sha256:feed000000000000000000000000000000000000000000000000000000000000";
 const OTHER_IMAGE_ID: &str =

@@ -1,60 +1,15 @@
-//! File rules: each observed access mapped to the AppArmor permission that mediates it. One rule
-//! per path, except where that would be more than `apparmor_parser` loads: then [`collapse`]
-//! writes globs, each standing for many paths with the union of their permissions.
-//!
-//! | access | permission | why |
-//! |---|---|---|
-//! | read, metadata, list | `r` | `r` also grants getattr, which `stat` needs (AppArmor has no separate `stat` permission); directories are listed under `dir/` |
-//! | write, create, delete, chmod, chown | `w` | AppArmor's `w` covers create, delete, setattr, chmod, chown |
-//! | append | `a` | dropped when `w` is there (the parser refuses both) |
-//! | rename (old name) | `rw` | the kernel checks read, write and delete on the old name |
-//! | link | `l` | a hard link made at this path |
-//! | lock | `k` | |
-//! | mmap_exec | `m` | |
-//! | exec | `ix` | the program runs under this same profile |
-//! | chdir, probe | none | AppArmor does not mediate entering a directory or failing to find a path |
+//! File rules: each observed access mapped to the AppArmor permission that mediates it
+//! ([`crate::platform::apparmor`]), written `rwalkm` then `ix`, with `a` dropped when `w` is there
+//! (the parser refuses both) and directories written `dir/`. One rule per path, except where that
+//! would be more than `apparmor_parser` loads: then [`collapse`] writes globs, each standing for
+//! many paths with the union of their permissions.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::collapse::{Glob, Pattern, collapse};
 use super::escape::{Segment, quote};
+use crate::platform::apparmor::{Perm, perms_of};
 use crate::recording::{Access, PathBytes, Recording, normalize};
-
-/// One AppArmor file permission; ordered as written in a rule.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Perm {
-    /// `r`
-    Read,
-    /// `w`
-    Write,
-    /// `a`
-    Append,
-    /// `l`
-    Link,
-    /// `k`
-    Lock,
-    /// `m`
-    MmapExec,
-    /// `ix`
-    Exec,
-}
-
-/// The permissions that mediate `access` (see the module documentation).
-pub fn perms_of(access: Access) -> &'static [Perm] {
-    match access {
-        Access::Read | Access::Metadata | Access::List => &[Perm::Read],
-        Access::Write | Access::Create | Access::Delete | Access::Chmod | Access::Chown => {
-            &[Perm::Write]
-        }
-        Access::Append => &[Perm::Append],
-        Access::Rename => &[Perm::Read, Perm::Write],
-        Access::Link => &[Perm::Link],
-        Access::Lock => &[Perm::Lock],
-        Access::MmapExec => &[Perm::MmapExec],
-        Access::Exec => &[Perm::Exec],
-        Access::Chdir | Access::Probe => &[],
-    }
-}
 
 /// The permissions of `accesses` as written in a rule: `rwalkm` then `ix`, and `a` only without
 /// `w` (which includes it; the parser refuses both). Empty when none is needed.

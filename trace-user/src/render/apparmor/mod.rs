@@ -28,6 +28,7 @@ pub mod spo;
 
 use serde::Serialize;
 
+use crate::platform::docker::short_id;
 use crate::recording::{Recording, encode};
 
 const TEMPLATE: &str = include_str!("../../../../templates/apparmor.profile");
@@ -42,7 +43,7 @@ pub fn profile_name(container_name: &str, container_id: &str) -> String {
 /// `A-Z a-z 0-9 _ . -` replaced by `_`: usable as a profile or compose service name.
 pub fn safe_name(container_name: &str, container_id: &str) -> String {
     let source = if container_name.is_empty() {
-        container_id.get(..12).unwrap_or(container_id)
+        short_id(container_id)
     } else {
         container_name
     };

@@ -4,18 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::recording::{Recording, SocketFamily, SocketType};
-
-/// Families `network` rules can name: `apparmor_parser` 3.0 knows every `AF_*` name but `decnet`
-/// (the kernel dropped that protocol).
-pub(crate) fn apparmor_family(family: SocketFamily) -> Option<&'static str> {
-    family.name().filter(|name| *name != "decnet")
-}
-
-/// Types `network` rules can name: `apparmor_parser` 3.0 has no `dccp`.
-fn apparmor_type(sock_type: SocketType) -> Option<&'static str> {
-    sock_type.name().filter(|name| *name != "dccp")
-}
+use crate::platform::apparmor::{apparmor_family, apparmor_type};
+use crate::recording::Recording;
 
 /// One `network` rule and why it is as wide as it is (empty when it is exact).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

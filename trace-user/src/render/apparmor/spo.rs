@@ -24,110 +24,15 @@
 
 use std::collections::BTreeSet;
 
-use serde::{Deserialize, Serialize};
-
 use super::collapse::collapse;
 use super::escape::{Segment, write_path};
-use super::file_rules::{Perm, count, perms_of, rule_paths};
+use super::file_rules::{count, rule_paths};
+use crate::platform::apparmor::{Perm, perms_of};
+use crate::platform::operator::{
+    APPARMOR_API_VERSION, Abstract, AppArmorProfile, AppArmorProfileSpec, Capabilities, Executable,
+    Filesystem, Network, ObjectMeta, Protocols,
+};
 use crate::recording::{Recording, SocketFamily};
-use crate::render::seccomp::spo::ObjectMeta;
-
-/// The CRD's API group and version.
-pub const API_VERSION: &str = "security-profiles-operator.x-k8s.io/v1alpha1";
-
-/// `AppArmorProfile`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AppArmorProfile {
-    /// [`API_VERSION`].
-    pub api_version: String,
-    /// `AppArmorProfile`.
-    pub kind: String,
-    /// Name and annotations.
-    pub metadata: ObjectMeta,
-    /// The profile.
-    pub spec: AppArmorProfileSpec,
-}
-
-/// `AppArmorProfileSpec`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AppArmorProfileSpec {
-    /// The rules.
-    #[serde(rename = "abstract")]
-    pub abstract_: Abstract,
-}
-
-/// `AppArmorAbstract`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Abstract {
-    /// Programs and libraries.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub executable: Option<Executable>,
-    /// File paths.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub filesystem: Option<Filesystem>,
-    /// Sockets.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub network: Option<Network>,
-    /// Capabilities.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capability: Option<Capabilities>,
-}
-
-/// `AppArmorExecutablesRules`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Executable {
-    /// `PATH ixr,`
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub allowed_executables: Vec<String>,
-    /// `PATH mr,`
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub allowed_libraries: Vec<String>,
-}
-
-/// `AppArmorFsRules`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Filesystem {
-    /// `PATH r,`
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub read_only_paths: Vec<String>,
-    /// `PATH wlk,`
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub write_only_paths: Vec<String>,
-    /// `PATH rwlk,`
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub read_write_paths: Vec<String>,
-}
-
-/// `AppArmorNetworkRules`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Network {
-    /// Raw sockets.
-    pub allow_raw: bool,
-    /// TCP and UDP.
-    pub allowed_protocols: Protocols,
-}
-
-/// `AppArmorAllowedProtocols`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Protocols {
-    /// `network tcp,`
-    pub allow_tcp: bool,
-    /// `network udp,`
-    pub allow_udp: bool,
-}
-
-/// `AppArmorCapabilityRules`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Capabilities {
-    /// AppArmor capability names.
-    pub allowed_capabilities: Vec<String>,
-}
 
 /// A rule path as the operator accepts it (module docs); `None` when it holds NUL. The second
 /// value tells whether a byte had to be widened to `?`.
@@ -331,7 +236,7 @@ pub fn apparmor_profile(
     let (abstract_, notes) = abstract_rules(recording);
     (
         AppArmorProfile {
-            api_version: API_VERSION.into(),
+            api_version: APPARMOR_API_VERSION.into(),
             kind: "AppArmorProfile".into(),
             metadata: ObjectMeta {
                 name,

@@ -12,19 +12,10 @@ use std::fmt::Write;
 use serde::{Deserialize, Serialize};
 
 use super::{DockerSeccomp, SyscallRule};
+use crate::platform::operator::ObjectMeta;
 
 /// The CRD's API group and version.
 pub const API_VERSION: &str = "security-profiles-operator.x-k8s.io/v1beta1";
-
-/// A Kubernetes object's metadata, as far as trace writes it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ObjectMeta {
-    /// The object's name (a DNS-1123 subdomain).
-    pub name: String,
-    /// `description`: where the profile came from.
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub annotations: std::collections::BTreeMap<String, String>,
-}
 
 /// `SeccompProfile`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,14 +12,42 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 
-use super::create::{RunSpec, container_body};
+use super::create::{CreateError, RunSpec, container_body};
 use super::docker::DockerError;
 
 /// Seconds `docker stop` waits before it kills.
 pub const STOP_TIMEOUT_S: i32 = 10;
 
+/// Why a container could not be created or a command run in it.
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    /// The `docker run`-style options do not make a container definition.
+    #[error(transparent)]
+    Options(#[from] CreateError),
+    /// The image is not on this machine.
+    #[error("image {image} not found ({message}); build or pull it first")]
+    ImageNotFound {
+        /// The image asked for.
+        image: String,
+        /// Docker's message.
+        message: String,
+    },
+    /// Docker refused to create the container.
+    #[error("cannot create the container")]
+    Create(#[source] DockerError),
+    /// A Docker API request failed.
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    /// The exec's output ended but Docker never said how it exited.
+    #[error("the exec in {id} did not report an exit code")]
+    NoExitCode {
+        /// The container.
+        id: String,
+    },
+}
+
 /// Creates the container (not started); returns its id.
-pub async fn create(docker: &Docker, spec: &RunSpec) -> anyhow::Result<String> {
+pub async fn create(docker: &Docker, spec: &RunSpec) -> Result<String, LifecycleError> {
     let body = container_body(spec)?;
     let options = spec
         .name
@@ -32,15 +60,11 @@ pub async fn create(docker: &Docker, spec: &RunSpec) -> anyhow::Result<String> {
             bollard::errors::Error::DockerResponseServerError {
                 status_code: 404,
                 message,
-            } => {
-                anyhow::anyhow!(
-                    "image {} not found ({message}); build or pull it first",
-                    spec.image
-                )
-            }
-            other => {
-                anyhow::Error::new(DockerError::Api(other)).context("cannot create the container")
-            }
+            } => LifecycleError::ImageNotFound {
+                image: spec.image.clone(),
+                message,
+            },
+            other => LifecycleError::Create(DockerError::Api(other)),
         })?;
     Ok(created.id)
 }
@@ -116,7 +140,7 @@ pub async fn logs_contain(docker: &Docker, id: &str, text: &str) -> bool {
 
 /// Runs `/bin/sh -c COMMAND` inside the container, copying its output to trace's stdout and
 /// stderr; returns its exit code.
-pub async fn exec_shell(docker: &Docker, id: &str, command: &str) -> anyhow::Result<i32> {
+pub async fn exec_shell(docker: &Docker, id: &str, command: &str) -> Result<i32, LifecycleError> {
     let options = CreateExecOptions {
         cmd: Some(vec![
             "/bin/sh".to_owned(),
@@ -161,7 +185,7 @@ pub async fn exec_shell(docker: &Docker, id: &str, command: &str) -> anyhow::Res
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    anyhow::bail!("the exec in {id} did not report an exit code")
+    Err(LifecycleError::NoExitCode { id: id.to_owned() })
 }
 
 /// Waits until the container stops; returns its exit code (1 when Docker cannot say).

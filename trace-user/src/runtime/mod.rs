@@ -1,4 +1,7 @@
-//! The target: a container resolved through Docker, and the cgroup v2 the probe filters on.
+//! The container runtime, the first stage of a recording: a container resolved through Docker
+//! ([`docker`]), created and driven for `trace run` ([`create`], [`lifecycle`]), the cgroup v2 the
+//! probe filters on ([`cgroup`]), and what `/proc` shows of its processes: who they are
+//! ([`identity`]) and the files an attach missed ([`snapshot`]).
 
 pub mod cgroup;
 pub mod create;

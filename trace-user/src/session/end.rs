@@ -1,0 +1,359 @@
+//! How a session ends: the exercise run to its stop condition, the containers' final states
+//! and identities, crashes reported, the recordings finished and written.
+
+use super::{
+    DEFAULT_OUT, EVENTS_QUIET, EVENTS_SETTLE, EXIT_CRASHED, Exercise, Finished, Out, Session,
+    Written, describe_selection,
+};
+use super::{Outcome, StopSignals, exercise, finish, watch};
+use crate::recording::StopReason;
+use crate::render;
+use crate::runtime::docker::{self as docker_api, ContainerEvent};
+use crate::runtime::identity;
+use crate::session::finish::now;
+use crate::session::select::Candidate;
+use anyhow::Context;
+use futures_util::StreamExt;
+use std::path::PathBuf;
+
+impl Session<'_> {
+    /// Starts the exercise and records until the first stop condition.
+    pub(super) async fn run_exercise(
+        &mut self,
+        signals: &mut StopSignals,
+    ) -> anyhow::Result<Outcome> {
+        match &self.request.exercise {
+            Exercise::None => self.watch(None, signals).await,
+            Exercise::Host { command, env } => {
+                exercise::with_host(command, env, async |child| {
+                    let running =
+                        child.map(|c| Box::pin(exercise::wait_child(c)) as exercise::Running<'_>);
+                    self.watch(running, signals).await
+                })
+                .await?
+            }
+            Exercise::Run(run) => {
+                let id = self
+                    .request
+                    .start
+                    .clone()
+                    .context("trace run starts a container")?;
+                self.wait_caught(&id).await?;
+                let docker = self.docker;
+                let name = self
+                    .targets
+                    .index_of(&id)
+                    .map(|i| self.targets.tracked[i].container.name.clone())
+                    .unwrap_or_default();
+                let address = match exercise::prepare(docker, &id, run).await {
+                    Ok(address) => address,
+                    Err(early) => {
+                        say!(
+                            "trace: container {name} stopped (status {}) before it was ready; nothing to exercise",
+                            early.exit_code
+                        );
+                        return self.watch(None, signals).await;
+                    }
+                };
+                exercise::run_ready(docker, &id, &name, run, &address, async |running| {
+                    if running.is_none() {
+                        note!(
+                            "trace: no exercise given and no TCP port to probe; recording until the container stops, --duration or Ctrl-C"
+                        );
+                    }
+                    self.watch(running, signals).await
+                })
+                .await?
+            }
+        }
+    }
+
+    /// Stops container `id` (see [`exercise::stop`]) and records what it does until it has.
+    pub(super) async fn record_stop(
+        &mut self,
+        id: &str,
+        signals: &mut StopSignals,
+    ) -> anyhow::Result<()> {
+        let docker = self.docker;
+        // Who its processes are can only be seen while they run.
+        self.observe_identity(id).await;
+        let stopping = exercise::stop(docker, id, signals);
+        tokio::pin!(stopping);
+        loop {
+            tokio::select! {
+                () = &mut stopping => break,
+                ready = self.reader.readable() => {
+                    ready.context("waiting for the probe's records")?;
+                    self.drain().await?;
+                }
+            }
+        }
+        self.drain().await
+    }
+
+    /// Records until the exercise ends, the deadline, a signal, or (without an exercise) every
+    /// recorded container has stopped and no awaited name is left.
+    pub(super) async fn watch(
+        &mut self,
+        exercise: Option<exercise::Running<'_>>,
+        signals: &mut StopSignals,
+    ) -> anyhow::Result<Outcome> {
+        let deadline = self
+            .request
+            .duration
+            // A duration past what the clock can hold is no deadline at all.
+            .and_then(|d| tokio::time::Instant::now().checked_add(d));
+        let without_exercise = exercise.is_none();
+        let exercise_exit = async {
+            match exercise {
+                Some(exercise) => exercise.await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(exercise_exit);
+        let mut progress = watch::Progress::new();
+        let mut ticker = tokio::time::interval(watch::TICK);
+        let mut docker_open = true;
+        let outcome = loop {
+            tokio::select! {
+                status = &mut exercise_exit => {
+                    break Outcome { reason: StopReason::CommandExited { status }, exit_code: status };
+                }
+                () = watch::sleep_until(deadline) => break Outcome { reason: StopReason::Duration, exit_code: 0 },
+                outcome = signals.stop() => break outcome,
+                ready = self.reader.readable() => {
+                    ready.context("waiting for the probe's records")?;
+                    self.drain().await?;
+                }
+                event = self.events.next(), if docker_open => match event {
+                    Some(Ok(event)) => {
+                        // The kernel's records first: a death after its cgroup's last events.
+                        self.drain().await?;
+                        self.on_docker(&event).await;
+                    }
+                    Some(Err(e)) => log::warn!("Docker's event stream: {e}"),
+                    None => {
+                        log::warn!("Docker's event stream ended; deaths are found by polling");
+                        docker_open = false;
+                    }
+                },
+                _ = ticker.tick() => {
+                    let running = self.running_count().await;
+                    let files = self.targets.tracked.iter().map(|t| t.recording.files.len()).sum();
+                    progress.draw(self.targets.tracked.len(), running, files);
+                    if without_exercise && self.all_stopped(running) {
+                        break Outcome { reason: StopReason::ContainerExited, exit_code: 0 };
+                    }
+                }
+            }
+        };
+        self.drain().await?;
+        progress.finish();
+        Ok(outcome)
+    }
+
+    /// How many recorded containers run (or are about to restart).
+    pub(super) async fn running_count(&self) -> usize {
+        let mut running = 0;
+        for tracked in &self.targets.tracked {
+            if let Ok(c) = docker_api::resolve_any(self.docker, &tracked.container.id).await
+                && (c.state.running || c.state.restarting)
+            {
+                running += 1;
+            }
+        }
+        running
+    }
+
+    /// Whether recording without an exercise is over: containers were recorded, none runs, and
+    /// every name asked for was seen.
+    pub(super) fn all_stopped(&self, running: usize) -> bool {
+        if self.targets.tracked.is_empty() || running > 0 {
+            return false;
+        }
+        let seen: Vec<Candidate<'_>> = self
+            .targets
+            .tracked
+            .iter()
+            .map(|t| Candidate {
+                id: &t.container.id,
+                name: &t.container.name,
+                labels: &t.container.labels,
+            })
+            .collect();
+        self.request.selection.unmatched_names(&seen).is_empty()
+    }
+
+    /// Records who the processes of container `id` are, when it runs.
+    pub(super) async fn observe_identity(&mut self, id: &str) {
+        if let Some(index) = self.targets.index_of(id)
+            && let Ok(now_state) = docker_api::resolve_any(self.docker, id).await
+            && now_state.state.running
+        {
+            self.set_identity(index, now_state.pid);
+        }
+    }
+
+    /// The identity of the processes of the tracked container `index`, whose main process is `pid`.
+    pub(super) fn set_identity(&mut self, index: usize, pid: u32) {
+        let tracked = &mut self.targets.tracked[index];
+        tracked.recording.identity = identity::observe(pid, tracked.recording.execs.keys());
+    }
+
+    /// What each container's state says at the end: the identity of those still running, the
+    /// end of those that died without Docker's stream telling yet (it lags the kernel's records).
+    pub(super) async fn final_states(&mut self) {
+        for index in 0..self.targets.tracked.len() {
+            let id = self.targets.tracked[index].container.id.clone();
+            let Ok(now_state) = docker_api::resolve_any(self.docker, &id).await else {
+                continue;
+            };
+            let state = &now_state.state;
+            let unended = self.targets.tracked[index]
+                .lives
+                .iter()
+                .any(|l| l.life.ended.is_none());
+            if state.running {
+                self.set_identity(index, now_state.pid);
+            } else if unended && !state.restarting {
+                if state.oom_killed {
+                    self.targets.on_docker(&id, "oom", None, &now());
+                }
+                self.on_docker(&ContainerEvent {
+                    id: id.clone(),
+                    action: "die".into(),
+                    attributes: [("exitCode".to_owned(), state.exit_code.to_string())].into(),
+                })
+                .await;
+            }
+        }
+    }
+
+    /// Handles the Docker events still on their way (a stop the exercise asked for just before it
+    /// exited), until none comes for [`EVENTS_QUIET`] or [`EVENTS_SETTLE`] has passed.
+    pub(super) async fn settle_docker_events(&mut self) {
+        let until = tokio::time::Instant::now() + EVENTS_SETTLE;
+        while tokio::time::Instant::now() < until {
+            match tokio::time::timeout(EVENTS_QUIET, self.events.next()).await {
+                Ok(Some(Ok(event))) => self.on_docker(&event).await,
+                _ => break,
+            }
+        }
+    }
+
+    /// Prints how each crashed container ended and its last log lines; whether any crashed.
+    pub(super) fn report_crashes(&self) -> bool {
+        let mut crashed = false;
+        for tracked in &self.targets.tracked {
+            if let Some(ending) = tracked.crashed() {
+                crashed = true;
+                say!(
+                    "trace: container {} crashed: {ending}; its last log lines:",
+                    tracked.container.name
+                );
+                for line in &tracked.crash_log {
+                    say!("  | {line}");
+                }
+            }
+        }
+        crashed
+    }
+
+    /// Reads the final counters, completes and writes every recording, prints the summaries and
+    /// the final table; returns the exit status.
+    pub(super) async fn finish(mut self, outcome: Outcome) -> anyhow::Result<Finished> {
+        for (index, _, slot) in self.targets.live_slots() {
+            let counts = self.probe.counts(slot)?;
+            self.targets.add_counts(index, &counts);
+        }
+        self.settle_docker_events().await;
+        self.final_states().await;
+        let malformed = self.reader.malformed_records();
+        let features = self.probe.features().clone();
+        for tracked in &mut self.targets.tracked {
+            finish::complete(tracked, &features, malformed, &outcome.reason);
+        }
+        let mut grouped = finish::group(&self.targets.tracked);
+        if let Some(name) = &self.request.output_name {
+            for g in &mut grouped {
+                g.name.clone_from(name);
+                g.recording.container.name.clone_from(name);
+            }
+        }
+        if grouped.is_empty() {
+            let running = docker_api::running_names(self.docker).await?;
+            anyhow::bail!(
+                "no container {} ran while recording; nothing was written (running containers: {})",
+                describe_selection(&self.request.selection),
+                if running.is_empty() {
+                    "none".to_owned()
+                } else {
+                    running.join(", ")
+                }
+            );
+        }
+        let dirs: Vec<PathBuf> = grouped
+            .iter()
+            .map(|g| match &self.request.out {
+                Out::Dir(Some(dir)) if grouped.len() == 1 => dir.clone(),
+                Out::Dir(Some(root)) | Out::Root(root) => root.join(&g.name),
+                Out::Dir(None) => PathBuf::from(DEFAULT_OUT).join(&g.name),
+            })
+            .collect();
+        // The committed profiles are read before anything is written (--out may be --check).
+        let committed = match &self.request.check {
+            Some(check) => grouped
+                .iter()
+                .map(|g| {
+                    let dir = if grouped.len() == 1 && matches!(self.request.out, Out::Dir(_)) {
+                        check.clone()
+                    } else {
+                        check.join(&g.name)
+                    };
+                    crate::check::load_committed(&dir).map(|c| Some((c, dir)))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?,
+            None => grouped.iter().map(|_| None).collect(),
+        };
+        let mut written = Vec::new();
+        let mut checked = 0;
+        for ((g, dir), committed) in grouped.iter().zip(&dirs).zip(&committed) {
+            let files = finish::write_outputs(dir, &g.recording, &self.request.options)?;
+            if !crate::term::quiet() {
+                show!("{}", render::summary::render(&g.recording, &files));
+            }
+            if let Some((committed, against)) = committed {
+                checked = checked.max(crate::check::report(
+                    &g.recording,
+                    committed,
+                    against,
+                    false,
+                    false,
+                ));
+            }
+            written.push(Written {
+                dir: dir.clone(),
+                recording: g.recording.clone(),
+                files,
+            });
+        }
+        say!(
+            "trace: recorded {} output director{}:",
+            grouped.len(),
+            if grouped.len() == 1 { "y" } else { "ies" }
+        );
+        for (g, dir) in grouped.iter().zip(&dirs) {
+            say!("{}", finish::summary_line(g, dir));
+        }
+        let crashed = self.report_crashes();
+        // The probe detaches when the session is dropped (about 2 s, a grace period per
+        // tracepoint, see probe::links): after the outputs and the reports are written.
+        let exit_code = match outcome.reason {
+            StopReason::Signal { .. } => outcome.exit_code,
+            _ if outcome.exit_code != 0 => outcome.exit_code,
+            _ if crashed => EXIT_CRASHED,
+            _ => checked,
+        };
+        Ok(Finished { written, exit_code })
+    }
+}
