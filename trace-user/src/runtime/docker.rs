@@ -416,7 +416,17 @@ pub fn container_events(
     docker: &Docker,
 ) -> impl Stream<Item = Result<ContainerEvent, DockerError>> + use<> {
     let filters = HashMap::from([("type".to_owned(), vec!["container".to_owned()])]);
-    let options = EventsOptionsBuilder::default().filters(&filters).build();
+    // The request is sent when the stream is first polled, which may be after the probe has
+    // loaded: asking for the events since now replays what happened in between (a container
+    // that died meanwhile), so no event after this call is missed.
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let since = format!("{}.{:09}", since.as_secs(), since.subsec_nanos());
+    let options = EventsOptionsBuilder::default()
+        .since(&since)
+        .filters(&filters)
+        .build();
     docker.events(Some(options)).map(|event| {
         let EventMessage { action, actor, .. } = event.map_err(DockerError::Api)?;
         let actor = actor.unwrap_or_default();
@@ -431,6 +441,46 @@ pub fn container_events(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A container that dies after the event stream was made but before it is first read (while
+    /// trace loads its probe) is still seen to die: the stream asks for the events since it was
+    /// made. Without that, trace waited forever for a death it had missed.
+    #[test]
+    fn a_death_before_the_first_read_is_not_missed() {
+        const TEST: &str = "a_death_before_the_first_read_is_not_missed";
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        runtime.block_on(async {
+            let docker = match connect().await {
+                Ok(docker) if docker.ping().await.is_ok() => docker,
+                _ => return trace_tests::cannot_run(TEST, "no Docker engine answers"),
+            };
+            let image = trace_tests::ensure_image(trace_tests::TestImage::Busybox)
+                .expect("the busybox test image");
+            let container =
+                trace_tests::Container::run(&image, "trace-event-replay", &[], &["sleep", "600"])
+                    .expect("a container");
+            let mut events = Box::pin(container_events(&docker));
+            trace_tests::docker_ok(&["kill", container.id()]).expect("docker kill");
+            let died = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+                while let Some(event) = events.next().await {
+                    let event = event.expect("an event");
+                    if event.id == container.id() && event.action == "die" {
+                        return true;
+                    }
+                }
+                false
+            })
+            .await;
+            assert_eq!(
+                died,
+                Ok(true),
+                "the container's death was not in the stream"
+            );
+        });
+    }
 
     /// The program and the variable names come from inspect; the values never reach the
     /// configuration, and the image's own variables are left out.
