@@ -7,7 +7,7 @@ use bollard::Docker;
 use super::RunArgs;
 use crate::runtime::{self, lifecycle};
 use crate::session::exercise::{self, RunExercise};
-use crate::session::select::Selection;
+use crate::session::select::{Selection, safe_component};
 use crate::session::{self, Exercise, Out, Request, StopSignals};
 
 pub(super) fn run(args: RunArgs) -> anyhow::Result<i32> {
@@ -102,16 +102,7 @@ pub fn stable_name(image: &str) -> String {
     }
     let last = without_digest.rsplit('/').next().unwrap_or(without_digest);
     let repository = last.split_once(':').map_or(last, |(name, _)| name);
-    let name: String = repository
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let name = safe_component(repository);
     // A container name starts with a letter or digit: not hidden, not `.` or `..`, not empty.
     let name = name.trim_start_matches(['.', '-', '_']);
     if name.is_empty() {
