@@ -18,6 +18,11 @@
 #![no_std]
 #![deny(missing_docs)]
 
+#[cfg(feature = "user")]
+extern crate std;
+
+#[cfg(feature = "user")]
+pub mod cgroup;
 mod maps;
 mod offsets;
 mod records;

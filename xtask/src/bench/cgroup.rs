@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use trace_common::cgroup::{cgroup2_mount, unified_path};
+
 use anyhow::{Context, Result, bail};
 
 /// The cgroup v2 directory of process `pid` on the host.
@@ -9,10 +11,10 @@ pub fn dir(pid: u32) -> Result<PathBuf> {
     let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
         .with_context(|| format!("reading /proc/{pid}/cgroup"))?;
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")?;
-    let (Some(rel), Some(mount)) = (v2_path(&cgroup), cgroup2_mount(&mountinfo)) else {
+    let (Some(rel), Some(mount)) = (unified_path(&cgroup), cgroup2_mount(&mountinfo)) else {
         bail!("process {pid} has no cgroup v2 path, or no cgroup2 is mounted");
     };
-    Ok(Path::new(mount).join(rel.trim_start_matches('/')))
+    Ok(mount.mount_point.join(rel.trim_start_matches('/')))
 }
 
 /// CPU time used by the processes of cgroup `dir` so far, in µs (`usage_usec` of `cpu.stat`,
@@ -31,19 +33,6 @@ fn usage_usec(stat: &str) -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// The path of the `0::` line of a `/proc/<pid>/cgroup` text.
-fn v2_path(cgroup: &str) -> Option<&str> {
-    cgroup.lines().find_map(|l| l.strip_prefix("0::"))
-}
-
-/// The mount point of the first cgroup2 file system in a mountinfo text.
-fn cgroup2_mount(mountinfo: &str) -> Option<&str> {
-    mountinfo.lines().find_map(|line| {
-        let (fields, rest) = line.split_once(" - ")?;
-        (rest.split(' ').next() == Some("cgroup2")).then(|| fields.split(' ').nth(4))?
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,8 +44,11 @@ mod tests {
 31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
 41 31 0:38 / /sys/fs/cgroup/unified rw,relatime shared:9 - cgroup2 cgroup2 rw
 ";
-        assert_eq!(v2_path(cgroup), Some("/docker/abc"));
-        assert_eq!(cgroup2_mount(mountinfo), Some("/sys/fs/cgroup/unified"));
+        assert_eq!(unified_path(cgroup), Some("/docker/abc"));
+        assert_eq!(
+            cgroup2_mount(mountinfo).unwrap().mount_point,
+            Path::new("/sys/fs/cgroup/unified")
+        );
     }
 
     #[test]
