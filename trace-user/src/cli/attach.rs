@@ -5,8 +5,8 @@
 use anyhow::Context;
 
 use super::AttachArgs;
-use crate::session::select::{Selection, default_project};
 use crate::runtime;
+use crate::session::select::{Selection, default_project};
 use crate::session::{self, Exercise, Out, Request};
 
 pub(super) fn run(args: AttachArgs) -> anyhow::Result<i32> {

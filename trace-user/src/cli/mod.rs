@@ -604,7 +604,7 @@ async fn start_recording() -> anyhow::Result<(crate::session::StopSignals, bolla
     let signals =
         crate::session::StopSignals::install().context("cannot install signal handlers")?;
     crate::probe::preflight()?;
-    let docker = crate::target::docker::connect().await?;
+    let docker = crate::runtime::docker::connect().await?;
     Ok((signals, docker))
 }
 
