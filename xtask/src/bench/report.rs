@@ -74,6 +74,8 @@ impl Results {
         let mut t = String::new();
         let s = &self.sizes;
         let _ = writeln!(t, "\n$ {}", self.command);
+        // Figures move by 2-4x between CPUs: each table names the one it was measured on.
+        let _ = writeln!(t, "on {}", machine_line(&machine()));
         if let Some(syscalls) = &self.syscalls {
             self.syscall_table(syscalls, &mut t);
         }
@@ -495,6 +497,20 @@ fn machine() -> serde_json::Value {
     })
 }
 
+/// The machine in one line: CPU model and count, kernel, load average.
+fn machine_line(machine: &serde_json::Value) -> String {
+    let text = |key: &str| machine[key].as_str().unwrap_or("unknown").to_owned();
+    let cpus = machine["cpus"]
+        .as_u64()
+        .map_or_else(|| "? CPUs".to_owned(), |n| format!("{n} CPUs"));
+    format!(
+        "{} ({cpus}), kernel {}, load average {}",
+        text("cpu_model"),
+        text("kernel"),
+        text("load_average")
+    )
+}
+
 /// The trimmed stdout of a command, if it ran.
 fn shell(argv: &[&str]) -> Option<String> {
     let output = Command::new(argv[0]).args(&argv[1..]).output().ok()?;
@@ -502,4 +518,24 @@ fn shell(argv: &[&str]) -> Option<String> {
         .status
         .success()
         .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_machine_line_names_the_cpu() {
+        let machine = json!({
+            "cpu_model": "Intel Xeon Processor (Icelake)",
+            "cpus": 2,
+            "kernel": "6.18.0",
+            "load_average": "0.10 0.20 0.30 1/200 42",
+        });
+        assert_eq!(
+            machine_line(&machine),
+            "Intel Xeon Processor (Icelake) (2 CPUs), kernel 6.18.0, load average 0.10 0.20 0.30 1/200 42"
+        );
+        assert!(machine_line(&json!({})).starts_with("unknown (? CPUs)"));
+    }
 }
