@@ -101,6 +101,17 @@ load_apparmor() {
     fi
 }
 
+# Starts container $1 from image $2 under both profiles of directory $3 (the AppArmor one loaded
+# as $4); a failure to start is check $5's.
+start_enforced() {
+    docker rm -f "$1" >/dev/null 2>&1
+    if ! err=$(docker run -d --name "$1" --security-opt "seccomp=$3/seccomp.json" \
+        --security-opt "apparmor=$4" "$2" 2>&1); then
+        fail "$5" "docker run: $err"
+        return 1
+    fi
+}
+
 # --- the host as users run it ---------------------------------------------------------------
 fact kernel "$(uname -r)"
 fact os "$(. /etc/os-release && printf '%s' "$PRETTY_NAME")"
@@ -146,13 +157,8 @@ esac
 # Both profiles enforced: nginx starts and serves three times, stops cleanly, no denial.
 if profile=$(load_apparmor "$out/nginx"); then
     for start in 1 2 3; do
-        docker rm -f "$nginx" >/dev/null 2>&1
-        if ! err=$(docker run -d --name "$nginx" \
-            --security-opt "seccomp=$out/nginx/seccomp.json" \
-            --security-opt "apparmor=$profile" trace-test/nginx:local 2>&1); then
-            fail "nginx enforced $start" "docker run: $err"
-            continue
-        fi
+        start_enforced "$nginx" trace-test/nginx:local "$out/nginx" "$profile" \
+            "nginx enforced $start" || continue
         ip=$(ip_of "$nginx")
         if fetch "http://$ip/" | grep -q . && fetch "http://$ip/about.html" | grep -q .; then
             pass "nginx enforced $start" "served / and /about.html under $profile and seccomp.json"
@@ -189,13 +195,8 @@ fi
 
 if profile=$(load_apparmor "$out/demo"); then
     for start in 1 2 3; do
-        docker rm -f "$demo" >/dev/null 2>&1
-        if ! err=$(docker run -d --name "$demo" \
-            --security-opt "seccomp=$out/demo/seccomp.json" \
-            --security-opt "apparmor=$profile" trace-demo/httpd:local 2>&1); then
-            fail "demo enforced $start" "docker run: $err"
-            continue
-        fi
+        start_enforced "$demo" trace-demo/httpd:local "$out/demo" "$profile" \
+            "demo enforced $start" || continue
         if ex=$("$in/exercise.sh" "$demo" 2>&1); then
             pass "demo enforced $start" "the exercise passed under $profile and seccomp.json"
         else
