@@ -2,8 +2,9 @@
 //!
 //! Order: `cargo fmt --check` (instant), setup, clippy (after setup: trace-user's build script
 //! needs the eBPF toolchain), the debug `trace` binary, `cargo test --workspace` with the
-//! real-system tier required, then the VM tier (`cargo xtask vm`). A lint or test failure does
-//! not stop the later steps, so one run reports everything; a failed setup or build does.
+//! real-system tier required, and beside it the VM tier (`cargo xtask vm`, its guests at the
+//! lowest CPU priority). A lint or test failure does not stop the later steps, so one run reports
+//! everything; a failed setup or build does.
 
 use anyhow::{Result, bail};
 
@@ -39,6 +40,17 @@ pub fn run(args: &TestArgs) -> Result<()> {
     if report.failed.contains(&"build") {
         bail!("{} failed; tests not run", report.failed.join(", "));
     }
+    // The VM tier runs beside the tests: its guests run at the lowest CPU priority, so they take
+    // only what the tests leave (most of their time they wait on containers) until the tests end.
+    let vm = vm_images.map(|images| {
+        std::thread::spawn(|| {
+            images.join().expect("the image builds do not panic")?;
+            vm::run(&VmArgs {
+                trace: Some(target_dir().join("debug/trace")),
+                ..VmArgs::default()
+            })
+        })
+    });
     let tier = if args.allow_skip {
         "allow-skip"
     } else {
@@ -55,17 +67,8 @@ pub fn run(args: &TestArgs) -> Result<()> {
         ),
     );
 
-    if let Some(images) = vm_images {
-        let built = images.join().expect("the image builds do not panic");
-        report.record(
-            "vm",
-            built.and_then(|()| {
-                vm::run(&VmArgs {
-                    trace: Some(target_dir().join("debug/trace")),
-                    ..VmArgs::default()
-                })
-            }),
-        );
+    if let Some(vm) = vm {
+        report.record("vm", vm.join().expect("the VM tier does not panic"));
     }
 
     if report.failed.is_empty() {
