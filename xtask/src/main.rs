@@ -22,7 +22,7 @@ fn main() -> ExitCode {
         cli::Command::Demo(args) => demo::run(&args),
         cli::Command::RuncBaseline(args) => baseline::run(&args),
         cli::Command::Bench(args) => bench::run(&args),
-        cli::Command::Vm(args) => vm::run(&args),
+        cli::Command::Vm(args) => vm::run(&args, &std::sync::atomic::AtomicBool::new(true)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,9 +2,12 @@
 //!
 //! Order: `cargo fmt --check` (instant), setup, clippy (after setup: trace-user's build script
 //! needs the eBPF toolchain), the debug `trace` binary, `cargo test --workspace` with the
-//! real-system tier required, and beside it the VM tier (`cargo xtask vm`, its guests at the
-//! lowest CPU priority). A lint or test failure does not stop the later steps, so one run reports
-//! everything; a failed setup or build does.
+//! real-system tier required, and beside it the VM tier (`cargo xtask vm`: its guests boot at the
+//! lowest CPU priority and start their checks when the tests are done). A lint or test failure
+//! does not stop the later steps, so one run reports everything; a failed setup or build does.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Result, bail};
 
@@ -40,15 +43,20 @@ pub fn run(args: &TestArgs) -> Result<()> {
     if report.failed.contains(&"build") {
         bail!("{} failed; tests not run", report.failed.join(", "));
     }
-    // The VM tier runs beside the tests: its guests run at the lowest CPU priority, so they take
-    // only what the tests leave (most of their time they wait on containers) until the tests end.
+    // The VM tier's guests boot and load their images beside the tests, at the lowest CPU
+    // priority; their checks, which have deadlines, start once the tests are done.
+    let released = Arc::new(AtomicBool::new(false));
     let vm = vm_images.map(|images| {
-        std::thread::spawn(|| {
+        let released = Arc::clone(&released);
+        std::thread::spawn(move || {
             images.join().expect("the image builds do not panic")?;
-            vm::run(&VmArgs {
-                trace: Some(target_dir().join("debug/trace")),
-                ..VmArgs::default()
-            })
+            vm::run(
+                &VmArgs {
+                    trace: Some(target_dir().join("debug/trace")),
+                    ..VmArgs::default()
+                },
+                &released,
+            )
         })
     });
     let tier = if args.allow_skip {
@@ -67,6 +75,7 @@ pub fn run(args: &TestArgs) -> Result<()> {
         ),
     );
 
+    released.store(true, Ordering::Release);
     if let Some(vm) = vm {
         report.record("vm", vm.join().expect("the VM tier does not panic"));
     }

@@ -15,6 +15,7 @@ mod results;
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -64,7 +65,9 @@ impl Guest {
 /// The images the guest's checks run, saved into the shared folder.
 const IMAGES: [TestImage; 3] = [TestImage::Nginx, TestImage::Demo, TestImage::Busybox];
 
-pub fn run(args: &VmArgs) -> Result<()> {
+/// Runs the VM tier; each guest starts its checks once `released` is set (at once for
+/// `cargo xtask vm`; `cargo xtask test` sets it when its other tests are done).
+pub fn run(args: &VmArgs, released: &AtomicBool) -> Result<()> {
     let trace = if let Some(path) = &args.trace {
         path.clone()
     } else {
@@ -87,7 +90,7 @@ pub fn run(args: &VmArgs) -> Result<()> {
                 let (work, trace, images) = (&work, &trace, &images);
                 scope.spawn(move || {
                     let started = Instant::now();
-                    let report = run_guest(guest, work, trace, images);
+                    let report = run_guest(guest, work, trace, images, released);
                     (guest, report, started.elapsed().as_secs_f64())
                 })
             })
@@ -140,7 +143,13 @@ pub fn build_images() -> Result<()> {
 }
 
 /// Boots `guest` on its cached image with a fresh shared folder, and reads its results.
-fn run_guest(guest: Guest, work: &Path, trace: &Path, images: &Path) -> Result<results::Report> {
+fn run_guest(
+    guest: Guest,
+    work: &Path,
+    trace: &Path,
+    images: &Path,
+    released: &AtomicBool,
+) -> Result<results::Report> {
     let image = image::ensure(guest, work)?;
     let share = work.join(format!("{}-share", guest.suite()));
     if share.exists() {
@@ -164,8 +173,13 @@ fn run_guest(guest: Guest, work: &Path, trace: &Path, images: &Path) -> Result<r
         guest.describe(),
         outputs.display()
     );
-    boot::boot(&image, &share)?;
-    results::read(&outputs)
+    boot::boot(&image, &share, released)?;
+    results::read(&outputs).with_context(|| {
+        format!(
+            "its console ended with: {}",
+            boot::tail(&share.with_extension("console.log"))
+        )
+    })
 }
 
 /// `docker save` of the test images, once per run.
