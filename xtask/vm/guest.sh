@@ -38,7 +38,7 @@ denials() {
     dmesg | grep 'apparmor="DENIED"' | grep -c "profile=\"$1\"" || true
 }
 
-# `wget` of a page until it answers (10 s at most); prints the page.
+# `wget` of a page until it answers (100 tries, 0.1 s apart); prints the page.
 fetch() {
     tries=0
     while [ "$tries" -lt 100 ]; do
