@@ -318,9 +318,13 @@ impl Session<'_> {
         let mut written = Vec::new();
         let mut checked = 0;
         for ((g, dir), committed) in grouped.iter().zip(&dirs).zip(&committed) {
-            let files = finish::write_outputs(dir, &g.recording, &self.request.options)?;
+            let (files, left_out) =
+                finish::write_outputs(dir, &g.recording, &self.request.options)?;
             if !crate::term::quiet() {
-                show!("{}", render::summary::render(&g.recording, &files));
+                show!(
+                    "{}",
+                    render::summary::render(&g.recording, &files, &left_out)
+                );
             }
             if let Some((committed, against)) = committed {
                 checked = checked.max(crate::check::report(
