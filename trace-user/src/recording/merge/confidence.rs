@@ -4,7 +4,7 @@
 //! Read from [`Recording::provenance`]: an item it does not list was seen by every source. A
 //! recording of one run is its only run, so everything in it was seen in 1 of 1.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use trace_common::Abi;
@@ -182,8 +182,8 @@ impl SeenIn {
         items.extend(each(ItemKind::Syscall, &self.syscalls, |(abi, name)| {
             format!("{name} ({})", abi.name())
         }));
-        items.extend(each(ItemKind::File, &self.files, |p| p.to_string()));
-        items.extend(each(ItemKind::Exec, &self.execs, |p| p.to_string()));
+        items.extend(each(ItemKind::File, &self.files, ToString::to_string));
+        items.extend(each(ItemKind::Exec, &self.execs, ToString::to_string));
         items.extend(each(ItemKind::Capability, &self.capabilities, |c| {
             c.to_string()
         }));
@@ -213,11 +213,8 @@ impl SeenIn {
 impl Recording {
     /// In how many of this recording's runs each item was seen ([`SeenIn`]).
     pub fn seen_in(&self) -> SeenIn {
-        let runs = self.sources.len().max(1);
-        let items = Items::of(self);
-        let listed = Listed::of(&self.provenance);
         fn runs_of<K: Ord + Clone>(
-            keys: &std::collections::BTreeSet<K>,
+            keys: &BTreeSet<K>,
             listed: &BTreeMap<K, &super::SourceSet>,
             runs: usize,
         ) -> BTreeMap<K, usize> {
@@ -225,6 +222,9 @@ impl Recording {
                 .map(|key| (key.clone(), listed.get(key).map_or(runs, |set| set.len())))
                 .collect()
         }
+        let runs = self.sources.len().max(1);
+        let items = Items::of(self);
+        let listed = Listed::of(&self.provenance);
         SeenIn {
             runs,
             syscalls: runs_of(&items.syscalls, &listed.syscalls, runs),
