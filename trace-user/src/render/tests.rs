@@ -379,3 +379,21 @@ fn min_runs_renders_only_what_enough_runs_saw() {
         "--min-runs 3 asks for more runs than the recording has: it is merged from 2 runs"
     );
 }
+
+#[test]
+fn the_summary_lists_at_most_ten_items_not_every_run_saw() {
+    use crate::recording::{Access, MergeOptions};
+
+    let (a, mut b, _) = two_runs_merged();
+    for i in 0..10 {
+        b.record_file(format!("/srv/cache/{i}").as_bytes(), Access::Create);
+    }
+    let merged = a.merge(&b, MergeOptions::default()).unwrap();
+    let text = summary::render(&merged, &[], &LeftOut::default());
+    let listed: Vec<&str> = text.lines().filter(|l| l.starts_with("    1/2 ")).collect();
+    assert_eq!(listed.len(), summary::SOME_RUNS_LISTED, "{text}");
+    assert!(
+        text.contains("    ... and 6 more (provenance in recording.json)\n"),
+        "{text}"
+    );
+}

@@ -145,13 +145,14 @@ pub fn group(tracked: &[Tracked]) -> Vec<Grouped> {
 }
 
 /// Writes the recording first (the source of truth, it can always re-render the profiles), then
-/// every profile from what `--min-runs` keeps of it; returns the paths written and what was left
-/// out.
+/// every profile from what `--min-runs` keeps of it; returns the paths written, the recording the
+/// profiles were rendered from and what it left out. When `--min-runs` asks for more runs than
+/// the recording has, only the recording is written.
 pub fn write_outputs(
     dir: &Path,
     recording: &Recording,
     options: &render::Options,
-) -> anyhow::Result<(Vec<PathBuf>, LeftOut)> {
+) -> anyhow::Result<(Vec<PathBuf>, Recording, LeftOut)> {
     out::prepare_dir(dir)?;
     let mut written = vec![out::write_atomic(
         dir,
@@ -166,7 +167,7 @@ pub fn write_outputs(
             file.contents.as_bytes(),
         )?);
     }
-    Ok((written, left_out))
+    Ok((written, selected, left_out))
 }
 
 /// The line of the final table for one output directory.
