@@ -357,3 +357,78 @@ fn standard_input_on_a_terminal_is_refused_not_waited_for() {
         "{shown}"
     );
 }
+
+#[test]
+fn min_runs_keeps_what_enough_merged_runs_saw_in_render_and_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let committed = dir.path().join("committed");
+    let newer = dir.path().join("newer.json");
+    committed_and_newer(&committed, &newer);
+    let merged = dir.path().join("m.json");
+    let merged_str = merged.to_str().unwrap();
+    let output = trace(&[
+        "merge",
+        RECORDING,
+        newer.to_str().unwrap(),
+        "-o",
+        merged_str,
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+
+    // mkdirat was seen in one of the two runs, read in both.
+    let out = dir.path().join("out");
+    let seccomp = |args: &[&str]| {
+        let mut all = vec!["render", merged_str, "-o", out.to_str().unwrap()];
+        all.extend(args);
+        let output = trace(&all);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        (
+            std::fs::read_to_string(out.join("seccomp.json")).unwrap(),
+            text(&output.stderr),
+        )
+    };
+    let (all, _) = seccomp(&[]);
+    assert!(
+        all.contains("\"mkdirat\"") && all.contains("\"read\""),
+        "{all}"
+    );
+    let (both, stderr) = seccomp(&["--min-runs", "2"]);
+    assert!(
+        !both.contains("\"mkdirat\"") && both.contains("\"read\""),
+        "{both}"
+    );
+    assert!(
+        stderr.contains("trace: --min-runs 2: left out of the profiles what fewer of the 2 runs saw: 1 system call"),
+        "{stderr}"
+    );
+    let err = one_line_error(
+        &trace(&[
+            "render",
+            merged_str,
+            "--min-runs",
+            "3",
+            "-o",
+            out.to_str().unwrap(),
+        ]),
+        2,
+    );
+    assert_eq!(
+        err,
+        "trace: error: --min-runs 3 asks for more runs than the recording has: it is merged from 2 runs"
+    );
+
+    // check: the call one run saw is drift, unless two runs must have seen it.
+    let committed_str = committed.to_str().unwrap();
+    let check = |args: &[&str]| {
+        let mut all = vec!["check", "--against", committed_str, merged_str];
+        all.extend(args);
+        trace(&all)
+    };
+    let drift = check(&[]);
+    assert_eq!(drift.status.code(), Some(1), "{}", text(&drift.stderr));
+    assert!(text(&drift.stdout).contains("mkdirat"));
+    let steady = check(&["--min-runs", "2"]);
+    assert_eq!(steady.status.code(), Some(0), "{}", text(&steady.stdout));
+    let err = one_line_error(&check(&["--min-runs", "3"]), 2);
+    assert!(err.contains("merged from 2 runs"), "{err}");
+}

@@ -72,7 +72,12 @@ fn render_all(recording: &Recording) {
         };
         let _ = render::profiles_and_advice(recording, &options);
     }
-    let _ = render::summary::render(recording, &[]);
+    // What every run saw, the filter --min-runs applies.
+    let (kept, left_out) = recording
+        .seen_in_at_least(recording.seen_in().runs)
+        .unwrap();
+    let _ = render::profiles_and_advice(&kept, &Options::default());
+    let _ = render::summary::render(recording, &[], &left_out);
     let _ = recording.to_json();
 }
 

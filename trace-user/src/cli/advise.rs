@@ -9,7 +9,12 @@ pub(super) fn run(args: &AdviseArgs) -> anyhow::Result<i32> {
     // The advice names the seccomp and AppArmor profiles of the format: write them there too
     // (everything but files.txt).
     let mut markdown = String::new();
-    for file in render::profiles_and_advice(&recording, &args.profile.options()) {
+    let options = args.profile.options();
+    let (selected, left_out) = render::selected(&recording, &options)?;
+    if let Some(line) = render::left_out_note(&left_out) {
+        note!("trace: {line}");
+    }
+    for file in render::profiles_and_advice(&selected, &options) {
         if file.file_name == render::FILES_FILE {
             continue;
         }

@@ -206,6 +206,15 @@ pub struct CheckArgs {
     #[arg(long = "format", value_name = "FORMAT", hide = true, conflicts_with = "output_format",
           value_parser = ["text", "json"])]
     pub deprecated_format: Option<String>,
+    /// Of a merged recording, report drift only for what was seen in at least M of its runs
+    /// (at most the number of runs) [default: everything].
+    #[arg(
+        long = "min-runs",
+        value_name = "M",
+        default_value_t = 0,
+        hide_default_value = true
+    )]
+    pub min_runs: usize,
 }
 
 impl CheckArgs {
@@ -243,6 +252,16 @@ pub struct ProfileArgs {
     /// `seccomp.json`].
     #[arg(long = "profile-path", value_name = "DIR", value_parser = parse_profile_path)]
     pub profile_path: Option<String>,
+    /// Of a merged recording, keep in the profiles and the advice only the system calls, files,
+    /// programs, capabilities, sockets and ports seen in at least M of its runs (recording.json
+    /// keeps everything); at most the number of runs [default: everything].
+    #[arg(
+        long = "min-runs",
+        value_name = "M",
+        default_value_t = 0,
+        hide_default_value = true
+    )]
+    pub min_runs: usize,
 }
 
 impl ProfileArgs {
@@ -262,6 +281,7 @@ impl ProfileArgs {
                 relative_to_default: self.relative_to_default,
             },
             profile_path: self.profile_path.clone(),
+            min_runs: self.min_runs,
         }
     }
 }

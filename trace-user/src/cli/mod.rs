@@ -116,7 +116,12 @@ pub fn main() -> i32 {
         Ok(code) => code,
         Err(e) => {
             say!("trace: error: {e:#}");
-            1
+            // An argument the recording cannot satisfy is bad usage, as clap's errors are.
+            if e.downcast_ref::<crate::recording::MinRunsError>().is_some() {
+                2
+            } else {
+                1
+            }
         }
     }
 }

@@ -6,7 +6,12 @@ use crate::{out, render};
 
 pub(super) fn run(args: &RenderArgs) -> anyhow::Result<i32> {
     let (recording, dir) = input::recording_and_dir(&args.recording, args.out.as_deref())?;
-    for file in render::profiles_and_advice(&recording, &args.profile.options()) {
+    let options = args.profile.options();
+    let (selected, left_out) = render::selected(&recording, &options)?;
+    if let Some(line) = render::left_out_note(&left_out) {
+        note!("trace: {line}");
+    }
+    for file in render::profiles_and_advice(&selected, &options) {
         let written = out::write_atomic(&dir, file.file_name, file.contents.as_bytes())?;
         showln!("{}", written.display());
     }

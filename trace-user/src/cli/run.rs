@@ -23,6 +23,14 @@ async fn run_container(args: RunArgs) -> anyhow::Result<i32> {
         args.minimize || args.slim == super::SlimArgs::default(),
         "--tag, --include and --include-from go with --minimize"
     );
+    // One container, one run: more cannot be asked of its recording.
+    if args.profile.min_runs > 1 {
+        return Err(crate::recording::MinRunsError::MoreThanRuns {
+            min_runs: args.profile.min_runs,
+            runs: 1,
+        }
+        .into());
+    }
     let (mut signals, docker) = super::start_recording().await?;
     let id = lifecycle::create(&docker, &args.spec()).await?;
     // From here on the container exists: remove it whatever happens (unless --keep).

@@ -268,6 +268,20 @@ fn parses_check_and_the_profile_flags() {
         "--against is required"
     );
     assert!(parse(&["check", "--against", "p", "r.json", "--format", "yaml"]).is_err());
+    let min_runs = |args: &[&str]| match parse(args).unwrap().command {
+        Some(Command::Check(a)) => a.min_runs,
+        Some(Command::Render(a)) => a.profile.options().min_runs,
+        Some(Command::Advise(a)) => a.profile.min_runs,
+        _ => panic!("not check, render or advise"),
+    };
+    assert_eq!(min_runs(&["check", "--against", "p", "r.json"]), 0);
+    assert_eq!(
+        min_runs(&["check", "--against", "p", "r.json", "--min-runs", "2"]),
+        2
+    );
+    assert_eq!(min_runs(&["render", "r.json", "--min-runs", "3"]), 3);
+    assert_eq!(min_runs(&["advise", "r.json", "--min-runs", "2"]), 2);
+    assert!(parse(&["render", "r.json", "--min-runs", "-1"]).is_err());
 
     let cli = parse(&[
         "render",

@@ -46,8 +46,8 @@ pub use execs::{EXEC_SAMPLE_ARG_BYTES, EXEC_SAMPLE_ARGS, EXEC_SAMPLES, ExecUse};
 pub use files::{Access, FileUse, Links};
 pub use load::{MAX_RECORDING_BYTES, RecordingError};
 pub use merge::{
-    MergeError, MergeOptions, PortSources, Provenance, SocketSources, Source, SourceKey, SourceSet,
-    SourcesError,
+    ItemCounts, ItemKind, LeftOut, MergeError, MergeOptions, MinRunsError, PortSources, Provenance,
+    SeenIn, SeenItem, SocketSources, Source, SourceKey, SourceSet, SourcesError,
 };
 pub use paths::{ArgBytes, ByteTextError, PathBytes, absolute, decode, encode, normalize};
 pub use sockets::{BoundPort, FAMILY_NAMES, SOCK_TYPE_MASK, SocketFamily, SocketType, SocketUse};

@@ -8,7 +8,7 @@ pub mod files;
 pub mod seccomp;
 pub mod summary;
 
-use crate::recording::Recording;
+use crate::recording::{LeftOut, MinRunsError, Recording};
 
 /// One rendered output file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,6 +68,30 @@ pub struct Options {
     /// `docker run` line and compose snippet; `None`: relative to the output directory
     /// (`seccomp.json`), so the advice is the same wherever it is written.
     pub profile_path: Option<String>,
+    /// Of a merged recording, only what was seen in at least this many of its runs goes into the
+    /// profiles and the advice (`--min-runs`; 0 or 1: everything). Applied by [`selected`],
+    /// before anything is rendered.
+    pub min_runs: usize,
+}
+
+/// The recording the profiles and the advice are rendered from: `recording` less what was seen
+/// in fewer than `options.min_runs` of its runs ([`Recording::seen_in_at_least`]), and what that
+/// left out. The recording itself (recording.json) is never filtered.
+pub fn selected(
+    recording: &Recording,
+    options: &Options,
+) -> Result<(Recording, LeftOut), MinRunsError> {
+    recording.seen_in_at_least(options.min_runs)
+}
+
+/// The note on what `--min-runs` left out, when it was given (more than 1).
+pub fn left_out_note(left_out: &LeftOut) -> Option<String> {
+    (left_out.min_runs > 1).then(|| {
+        format!(
+            "--min-runs {}: left out of the profiles what fewer of the {} runs saw: {}",
+            left_out.min_runs, left_out.runs, left_out.items
+        )
+    })
 }
 
 /// Every profile rendered from `recording` with `options`, in a fixed order: the seccomp profile,

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::recording::{Access, Recording};
+use crate::recording::{Access, LeftOut, Recording};
 
 const TEMPLATE: &str = include_str!("../../../templates/summary.txt");
 
@@ -28,7 +28,48 @@ struct Summary<'a> {
     observed: Vec<String>,
     not_recorded: Option<String>,
     dropped: u64,
+    runs: Vec<String>,
+    left_out: Option<String>,
     files: Vec<String>,
+}
+
+/// How many items of the summary's list of items seen in some runs only.
+pub const SOME_RUNS_LISTED: usize = 10;
+
+/// Of a merged recording: how many items every run saw and how many some runs only, then those
+/// (the fewest runs first, at most [`SOME_RUNS_LISTED`]) with `k/n`. Nothing for one run.
+fn runs(recording: &Recording) -> Vec<String> {
+    let seen = recording.seen_in();
+    if seen.runs < 2 {
+        return Vec::new();
+    }
+    let (every, some) = seen.every_and_some();
+    let mut lines = vec![format!(
+        "runs: {} merged; seen in every run: {every}; in some runs only: {some}",
+        seen.runs
+    )];
+    let mut partial: Vec<_> = seen
+        .items()
+        .into_iter()
+        .filter(|item| item.runs < seen.runs)
+        .collect();
+    partial.sort_by_key(|item| item.runs);
+    for item in partial.iter().take(SOME_RUNS_LISTED) {
+        lines.push(format!(
+            "  {}/{} {} {}",
+            item.runs,
+            seen.runs,
+            item.kind.names().0,
+            item.name
+        ));
+    }
+    if partial.len() > SOME_RUNS_LISTED {
+        lines.push(format!(
+            "  ... and {} more (provenance in recording.json)",
+            partial.len() - SOME_RUNS_LISTED
+        ));
+    }
+    lines
 }
 
 /// One line per kind of observation the recording holds (besides system calls), and the kinds it
@@ -132,8 +173,9 @@ fn observed(recording: &Recording) -> (Vec<String>, Vec<&'static str>) {
     (lines, missing)
 }
 
-/// The summary of `recording`, listing the `written` files.
-pub fn render(recording: &Recording, written: &[PathBuf]) -> String {
+/// The summary of `recording`, listing the `written` files and what `--min-runs` left out of
+/// them.
+pub fn render(recording: &Recording, written: &[PathBuf], left_out: &LeftOut) -> String {
     let (observed, not_recorded) = observed(recording);
     let summary = Summary {
         container: &recording.container.name,
@@ -165,6 +207,8 @@ pub fn render(recording: &Recording, written: &[PathBuf]) -> String {
             )
         }),
         dropped: recording.events.dropped,
+        runs: runs(recording),
+        left_out: super::left_out_note(left_out),
         files: written.iter().map(|p| p.display().to_string()).collect(),
     };
     let mut tera = tera::Tera::default();

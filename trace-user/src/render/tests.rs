@@ -1,6 +1,6 @@
 use super::*;
 use crate::platform::runc::RUNC_BASELINE;
-use crate::recording::Recording;
+use crate::recording::{LeftOut, Recording};
 
 const FIXTURE: &str = include_str!("../../tests/data/recording-v2.json");
 const FIXTURE_V1: &str = include_str!("../../tests/data/recording-v1.json");
@@ -45,7 +45,7 @@ fn v1_recordings_render_with_what_was_not_recorded_allowed_and_said() {
     assert!(!profile.contains("\" r,"), "no file rules: {profile}");
     assert_eq!(files::render(&recording), files::NOT_RECORDED);
     assert!(files::NOT_RECORDED.starts_with('#') && files::NOT_RECORDED.ends_with('\n'));
-    let text = summary::render(&recording, &[]);
+    let text = summary::render(&recording, &[], &LeftOut::default());
     assert!(
         text.contains("  not recorded: files, programs, capabilities, sockets (the AppArmor profile allows all of it; files.txt lists nothing)\n"),
         "{text}"
@@ -163,7 +163,11 @@ fn empty_recording_still_gets_the_native_arch_and_baseline() {
 
 #[test]
 fn summary_names_the_container_counts_and_gaps() {
-    let text = summary::render(&fixture(), &[std::path::PathBuf::from("out/seccomp.json")]);
+    let text = summary::render(
+        &fixture(),
+        &[std::path::PathBuf::from("out/seccomp.json")],
+        &LeftOut::default(),
+    );
     assert!(
         text.starts_with(
             "trace: recorded container workload (trace-test/workload:local) from 2026-11-28T15:00:00Z"
@@ -232,14 +236,12 @@ fn a_seen_startup_replaces_the_baseline_with_what_runc_did() {
     assert!(!allowed.contains(&"mount".to_owned()) && !allowed.contains(&"pivot_root".to_owned()));
 }
 
-#[test]
-fn a_merged_recording_renders_the_union_of_its_sources() {
-    use std::collections::BTreeSet;
-
+/// recording-v4.json, another run of its image (attached late; other calls, files, capabilities,
+/// sockets), and the two merged.
+fn two_runs_merged() -> (Recording, Recording, Recording) {
     use crate::recording::{Access, MergeOptions};
 
     let a = Recording::from_json(include_str!("../../tests/data/recording-v4.json"), "a").unwrap();
-    // Another run of the same image: attached late, other calls, files, capabilities, sockets.
     let mut b = fixture();
     b.container.id = "b".repeat(64);
     b.started_at = "2026-11-28T16:00:00Z".into();
@@ -251,6 +253,14 @@ fn a_merged_recording_renders_the_union_of_its_sources() {
     b.record_capability(5, true, 1); // CAP_KILL
     b.record_socket(1, 1, 1); // unix stream
     let merged = a.merge(&b, MergeOptions::default()).unwrap();
+    (a, b, merged)
+}
+
+#[test]
+fn a_merged_recording_renders_the_union_of_its_sources() {
+    use std::collections::BTreeSet;
+
+    let (a, b, merged) = two_runs_merged();
     assert_eq!(merged.sources.len(), 2);
 
     let rules = |r: &Recording, action: &str| -> BTreeSet<String> {
@@ -295,16 +305,95 @@ fn a_merged_recording_renders_the_union_of_its_sources() {
 #[test]
 fn the_summary_says_when_file_rules_were_collapsed_into_globs() {
     let mut recording = fixture();
-    assert!(!summary::render(&recording, &[]).contains("glob rules"));
+    assert!(!summary::render(&recording, &[], &LeftOut::default()).contains("glob rules"));
     for i in 0..65 {
         recording.record_file(
             format!("/var/cache/app/entry-{i}").as_bytes(),
             crate::recording::Access::Read,
         );
     }
-    let text = summary::render(&recording, &[]);
+    let text = summary::render(&recording, &[], &LeftOut::default());
     assert!(
         text.contains("apparmor: 1 glob rules stand for 65 paths, too many for a rule each"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_summary_of_a_merged_recording_shows_in_how_many_runs_each_item_was_seen() {
+    let (a, _, merged) = two_runs_merged();
+    assert!(!summary::render(&a, &[], &LeftOut::default()).contains("runs:"));
+    insta::assert_snapshot!(
+        "summary_merged",
+        summary::render(&merged, &[], &LeftOut::default())
+    );
+}
+
+#[test]
+fn min_runs_renders_only_what_enough_runs_saw() {
+    let (_, _, merged) = two_runs_merged();
+    let options = Options {
+        min_runs: 2,
+        ..Options::default()
+    };
+    let (selected, left_out) = super::selected(&merged, &options).unwrap();
+    let rendered = profiles_and_advice(&selected, &options);
+    let file = |name: &str| {
+        rendered
+            .iter()
+            .find(|r| r.file_name == name)
+            .map(|r| r.contents.clone())
+            .unwrap()
+    };
+    let seccomp = file(SECCOMP_FILE);
+    assert!(!seccomp.contains("\"unlinkat\""), "{seccomp}");
+    assert!(seccomp.contains("\"read\""), "{seccomp}");
+    let apparmor = file(APPARMOR_FILE);
+    assert!(!apparmor.contains("capability kill,"), "{apparmor}");
+    let upload = "/srv/upload".into();
+    assert!(merged.files.contains_key(&upload) && !selected.files.contains_key(&upload));
+
+    let text = summary::render(&merged, &[], &left_out);
+    let note = text
+        .lines()
+        .find(|l| l.contains("--min-runs"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(
+        note,
+        format!(
+            "  --min-runs 2: left out of the profiles what fewer of the 2 runs saw: {}",
+            left_out.items
+        )
+    );
+    assert!(left_out.items.total() > 0);
+    assert_eq!(
+        super::selected(
+            &merged,
+            &Options {
+                min_runs: 3,
+                ..Options::default()
+            }
+        )
+        .unwrap_err()
+        .to_string(),
+        "--min-runs 3 asks for more runs than the recording has: it is merged from 2 runs"
+    );
+}
+
+#[test]
+fn the_summary_lists_at_most_ten_items_not_every_run_saw() {
+    use crate::recording::{Access, MergeOptions};
+
+    let (a, mut b, _) = two_runs_merged();
+    for i in 0..10 {
+        b.record_file(format!("/srv/cache/{i}").as_bytes(), Access::Create);
+    }
+    let merged = a.merge(&b, MergeOptions::default()).unwrap();
+    let text = summary::render(&merged, &[], &LeftOut::default());
+    let listed: Vec<&str> = text.lines().filter(|l| l.starts_with("    1/2 ")).collect();
+    assert_eq!(listed.len(), summary::SOME_RUNS_LISTED, "{text}");
+    assert!(
+        text.contains("    ... and 6 more (provenance in recording.json)\n"),
         "{text}"
     );
 }

@@ -6,7 +6,7 @@ use super::{
     Written, describe_selection,
 };
 use super::{Outcome, StopSignals, exercise, finish, watch};
-use crate::recording::StopReason;
+use crate::recording::{MinRunsError, StopReason};
 use crate::render;
 use crate::runtime::docker::{self as docker_api, ContainerEvent};
 use crate::runtime::identity;
@@ -259,6 +259,55 @@ impl Session<'_> {
         crashed
     }
 
+    /// Writes each group's outputs to its directory, prints its summary and checks it against
+    /// its committed profiles; returns what was written and the worst check status.
+    fn write_groups(
+        &self,
+        grouped: &[finish::Grouped],
+        dirs: &[PathBuf],
+        committed: &[Option<(crate::check::Committed, PathBuf)>],
+    ) -> anyhow::Result<(Vec<Written>, i32)> {
+        let mut written = Vec::new();
+        let mut checked = 0;
+        // --min-runs more than a group's runs: its recording is written, the other groups too,
+        // and then trace fails naming the group.
+        let mut too_few_runs = None;
+        for ((g, dir), committed) in grouped.iter().zip(dirs).zip(committed) {
+            let (files, selected, left_out) =
+                match finish::write_outputs(dir, &g.recording, &self.request.options) {
+                    Ok(outputs) => outputs,
+                    Err(e) if e.downcast_ref::<MinRunsError>().is_some() => {
+                        too_few_runs.get_or_insert(e.context(format!(
+                            "{}: wrote recording.json, not the profiles",
+                            dir.display()
+                        )));
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+            if !crate::term::quiet() {
+                show!(
+                    "{}",
+                    render::summary::render(&g.recording, &files, &left_out)
+                );
+            }
+            if let Some((committed, against)) = committed {
+                checked = checked.max(crate::check::report(
+                    &selected, committed, against, false, false,
+                ));
+            }
+            written.push(Written {
+                dir: dir.clone(),
+                recording: g.recording.clone(),
+                files,
+            });
+        }
+        if let Some(e) = too_few_runs {
+            return Err(e);
+        }
+        Ok((written, checked))
+    }
+
     /// Reads the final counters, completes and writes every recording, prints the summaries and
     /// the final table; returns the exit status.
     pub(super) async fn finish(mut self, outcome: Outcome) -> anyhow::Result<Finished> {
@@ -315,28 +364,7 @@ impl Session<'_> {
                 .collect::<anyhow::Result<Vec<_>>>()?,
             None => grouped.iter().map(|_| None).collect(),
         };
-        let mut written = Vec::new();
-        let mut checked = 0;
-        for ((g, dir), committed) in grouped.iter().zip(&dirs).zip(&committed) {
-            let files = finish::write_outputs(dir, &g.recording, &self.request.options)?;
-            if !crate::term::quiet() {
-                show!("{}", render::summary::render(&g.recording, &files));
-            }
-            if let Some((committed, against)) = committed {
-                checked = checked.max(crate::check::report(
-                    &g.recording,
-                    committed,
-                    against,
-                    false,
-                    false,
-                ));
-            }
-            written.push(Written {
-                dir: dir.clone(),
-                recording: g.recording.clone(),
-                files,
-            });
-        }
+        let (written, checked) = self.write_groups(&grouped, &dirs, &committed)?;
         say!(
             "trace: recorded {} output director{}:",
             grouped.len(),

@@ -6,7 +6,9 @@ use std::time::SystemTime;
 
 use crate::ingest;
 use crate::probe::{CapChecker, ProbeFeatures, SlotCounts};
-use crate::recording::{Gap, GapKind, MergeOptions, Recording, Startup, StopReason, name_syscalls};
+use crate::recording::{
+    Gap, GapKind, LeftOut, MergeOptions, Recording, Startup, StopReason, name_syscalls,
+};
 use crate::{out, render};
 
 use super::select::{Group, dir_names};
@@ -143,26 +145,29 @@ pub fn group(tracked: &[Tracked]) -> Vec<Grouped> {
 }
 
 /// Writes the recording first (the source of truth, it can always re-render the profiles), then
-/// every profile; returns the paths written.
+/// every profile from what `--min-runs` keeps of it; returns the paths written, the recording the
+/// profiles were rendered from and what it left out. When `--min-runs` asks for more runs than
+/// the recording has, only the recording is written.
 pub fn write_outputs(
     dir: &Path,
     recording: &Recording,
     options: &render::Options,
-) -> anyhow::Result<Vec<PathBuf>> {
+) -> anyhow::Result<(Vec<PathBuf>, Recording, LeftOut)> {
     out::prepare_dir(dir)?;
     let mut written = vec![out::write_atomic(
         dir,
         render::RECORDING_FILE,
         recording.to_json().as_bytes(),
     )?];
-    for file in render::profiles_and_advice(recording, options) {
+    let (selected, left_out) = render::selected(recording, options)?;
+    for file in render::profiles_and_advice(&selected, options) {
         written.push(out::write_atomic(
             dir,
             file.file_name,
             file.contents.as_bytes(),
         )?);
     }
-    Ok(written)
+    Ok((written, selected, left_out))
 }
 
 /// The line of the final table for one output directory.

@@ -16,8 +16,11 @@ use trace_common::Abi;
 
 use super::{BoundPort, Capability, PathBytes, Recording, SocketFamily, SocketType};
 
+mod confidence;
 mod provenance;
 mod union;
+
+pub use confidence::{ItemCounts, ItemKind, LeftOut, MinRunsError, SeenIn, SeenItem};
 
 pub use provenance::{
     MergeError, MergeOptions, PortSources, Provenance, SocketSources, Source, SourceKey, SourceSet,

@@ -485,3 +485,96 @@ fn a_configuration_all_sources_agree_on_is_kept_else_noted() {
     old.container.config = None;
     assert!(differs(&merge(&a, &old)));
 }
+
+/// Three runs: what all saw, what two saw, what one saw.
+fn three_runs() -> Recording {
+    let (a, b) = two_runs();
+    let mut c = run("cccc", "2026-11-28T17:00:00Z");
+    calls(&mut c, &[("read", 1), ("write", 1), ("openat", 1)]);
+    c.record_file("/etc/passwd", Access::Read);
+    c.record_exec("/bin/sh", &["sh"]);
+    c.record_socket(2, 1, 1);
+    merge(&merge(&a, &b), &c)
+}
+
+#[test]
+fn every_item_shows_in_how_many_runs_it_was_seen() {
+    let merged = three_runs();
+    let seen = merged.seen_in();
+    assert_eq!(seen.runs, 3);
+    let call = |name: &str| seen.syscalls.get(&(Abi::X86_64, name.to_owned())).copied();
+    assert_eq!(
+        (call("read"), call("openat"), call("unlink"), call("mmap")),
+        (Some(3), Some(2), Some(1), None)
+    );
+    assert_eq!(seen.files[&"/etc/passwd".into()], 3);
+    assert_eq!(seen.files[&"/srv/upload".into()], 1);
+    assert_eq!(seen.execs[&"/bin/sh".into()], 3);
+    assert_eq!(seen.capabilities.values().copied().collect::<Vec<_>>(), [2]);
+    let sockets: Vec<usize> = seen.sockets.values().copied().collect();
+    assert_eq!(sockets, [3, 1], "inet stream by all, inet6 stream by one");
+    assert_eq!(seen.bound_ports.values().copied().collect::<Vec<_>>(), [1]);
+    let (every, some) = seen.every_and_some();
+    assert_eq!(
+        every.to_string(),
+        "2 system calls, 1 file, 1 program, 1 socket"
+    );
+    assert_eq!(
+        some.to_string(),
+        "2 system calls, 2 files, 1 capability, 1 socket, 1 bound port"
+    );
+
+    // A recording of one run saw everything in its only run.
+    let (a, _) = two_runs();
+    let seen = a.seen_in();
+    assert_eq!(seen.runs, 1);
+    assert!(seen.items().iter().all(|item| item.runs == 1));
+    assert_eq!(seen.every_and_some().1.total(), 0);
+}
+
+#[test]
+fn keeping_what_m_runs_saw_leaves_out_the_rest_and_its_provenance() {
+    let merged = three_runs();
+    let (all, left_out) = merged.seen_in_at_least(1).unwrap();
+    assert_eq!((all, left_out.items.total()), (merged.clone(), 0));
+    assert_eq!(merged.seen_in_at_least(0).unwrap().0, merged);
+
+    let (kept, left_out) = merged.seen_in_at_least(2).unwrap();
+    assert_eq!((left_out.min_runs, left_out.runs), (2, 3));
+    assert_eq!(
+        left_out.items.to_string(),
+        "1 system call, 2 files, 1 socket, 1 bound port"
+    );
+    let names: Vec<&str> = kept.syscalls[&Abi::X86_64]
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(names, ["openat", "read", "write"]);
+    assert!(!kept.files.contains_key(&"/srv/upload".into()));
+    assert!(kept.files.contains_key(&"/etc/passwd".into()));
+    assert!(kept.bound_ports.is_empty());
+    assert_eq!(kept.sockets.len(), 1);
+    assert_eq!(kept.capabilities.len(), 1, "seen in 2 of 3");
+    kept.check_sources().unwrap();
+    assert_eq!(kept.sources, merged.sources);
+    assert!(kept.seen_in().items().iter().all(|item| item.runs >= 2));
+
+    let (kept, left_out) = merged.seen_in_at_least(3).unwrap();
+    assert_eq!(
+        left_out.items.to_string(),
+        "2 system calls, 2 files, 1 capability, 1 socket, 1 bound port"
+    );
+    assert!(kept.provenance.is_empty(), "{:?}", kept.provenance);
+    kept.check_sources().unwrap();
+
+    let err = merged.seen_in_at_least(4).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "--min-runs 4 asks for more runs than the recording has: it is merged from 3 runs"
+    );
+    let (a, _) = two_runs();
+    assert_eq!(
+        a.seen_in_at_least(2).unwrap_err().to_string(),
+        "--min-runs 2 asks for more runs than the recording has: it is of 1 run (merge recordings with `trace merge` first)"
+    );
+}
