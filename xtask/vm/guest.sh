@@ -2,10 +2,10 @@
 # The VM tier's checks, run inside a guest that `cargo xtask vm` booted: a stock distribution
 # kernel with systemd, cgroup v2, Docker's systemd cgroup driver and AppArmor enforcing.
 #
-# Usage: guest.sh IN OUT. IN holds `trace`, `images.tar`, the demo's `exercise.sh` and, once the
-# host releases the checks, `go`; OUT gets `results.tsv` (one `PASS|FAIL|FACT <tab> check <tab>
-# seconds <tab> detail` line each, then `END`), the profiles trace wrote, and the kernel's log.
-# Every check runs even when an earlier one failed.
+# Usage: guest.sh IN OUT. IN holds `trace`, `images.tar`, the demo container's `exercise.sh`
+# (xtask/vm/exercise.sh) and, once the host releases the checks, `go`; OUT gets `results.tsv` (one
+# `PASS|FAIL|FACT <tab> check <tab> seconds <tab> detail` line each, then `END`), the profiles
+# trace wrote, and the kernel's log. Every check runs even when an earlier one failed.
 set -u
 
 in="$1"

@@ -162,7 +162,7 @@ fn run_guest(
     let scripts = workspace_root().join("xtask");
     copy(&scripts.join("vm/guest.sh"), &inputs.join("guest.sh"))?;
     copy(
-        &scripts.join("demo/exercise.sh"),
+        &scripts.join("vm/exercise.sh"),
         &inputs.join("exercise.sh"),
     )?;
     // A hard link: the saved images are large and the same for every guest.
