@@ -161,10 +161,7 @@ fn run_guest(
     copy(trace, &inputs.join("trace"))?;
     let scripts = workspace_root().join("xtask");
     copy(&scripts.join("vm/guest.sh"), &inputs.join("guest.sh"))?;
-    copy(
-        &scripts.join("vm/exercise.sh"),
-        &inputs.join("exercise.sh"),
-    )?;
+    copy(&scripts.join("vm/exercise.sh"), &inputs.join("exercise.sh"))?;
     // A hard link: the saved images are large and the same for every guest.
     fs::hard_link(images, inputs.join("images.tar"))
         .or_else(|_| copy(images, &inputs.join("images.tar")))?;
