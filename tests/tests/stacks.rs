@@ -203,6 +203,88 @@ fn a_compose_project_gives_one_profile_per_service() {
     );
 }
 
+/// `--min-runs 2` over a service scaled to two replicas: what only one replica did stays in the
+/// recording, is left out of the profiles, and is counted in the table and the JSON summary; the
+/// profile still starts the service every time.
+#[test]
+fn min_runs_keeps_what_every_replica_did() {
+    let Some(system) = system_tier("min_runs_keeps_what_every_replica_did") else {
+        return;
+    };
+    let busybox = ensure_image(TestImage::Busybox).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let project = unique("tracereplicas");
+    let compose = work.path().join("compose.yaml");
+    std::fs::write(
+        &compose,
+        format!(
+            "version: '3'\nservices:\n  worker:\n    image: {busybox}\n    command: [\"sleep\", \"600\"]\n"
+        ),
+    )
+    .unwrap();
+    let dc = format!("docker-compose -p {project} -f {}", compose.display());
+    let exercise = format!(
+        "set -e\n\
+         {dc} up -d --scale worker=2\n\
+         {dc} exec -T --index=1 worker sh /exercise.sh\n\
+         {dc} exec -T --index=2 worker sh /exercise.sh\n\
+         {dc} exec -T --index=1 worker touch /tmp/only-one-replica\n\
+         {dc} down -t 1\n"
+    );
+    let out = work.path().join("profiles");
+    let summary = work.path().join("summary.json");
+    let output = trace(
+        &system,
+        &[
+            "--compose-project",
+            &project,
+            "--min-runs",
+            "2",
+            "--summary-json",
+            &summary.display().to_string(),
+            "--out",
+            &out.display().to_string(),
+            "--",
+            "sh",
+            "-c",
+            &exercise,
+        ],
+    );
+    let _ = Command::new("sh")
+        .args(["-c", &format!("{dc} down -t 1")])
+        .output();
+    assert!(output.status.success(), "{}", describe(&output));
+    let only_one = "/tmp/only-one-replica";
+    let recording = std::fs::read_to_string(out.join("worker/recording.json")).unwrap();
+    assert!(
+        recording.contains(only_one),
+        "the recording keeps everything"
+    );
+    let files = lines(&out.join("worker/files.txt"));
+    assert!(!files.iter().any(|f| f == only_one), "{files:?}");
+    assert!(files.iter().any(|f| f == "/exercise.sh"), "{files:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("profiles keep what at least 2 of 2 runs saw"),
+        "{}",
+        describe(&output)
+    );
+    let summary = read_json(&summary);
+    let worker = &summary["outputs"][0];
+    assert_eq!(worker["runs"], 2, "{summary}");
+    assert_eq!(worker["min_runs"], 2, "{summary}");
+    assert!(
+        worker["left_out"]["files"].as_u64().unwrap() >= 1,
+        "{summary}"
+    );
+    proven(
+        &busybox,
+        &["sleep", "600"],
+        &out.join("worker/seccomp.json"),
+        BUSYBOX_EXERCISE,
+    );
+}
+
 /// A container restarted during the run is followed: both lives are in its recording, the second
 /// from its first instruction.
 #[test]

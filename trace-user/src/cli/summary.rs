@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::out;
-use crate::recording::{Gap, Recording, StopReason};
+use crate::recording::{Gap, ItemCounts, ItemKind, Recording, StopReason};
 use crate::session::{Finished, Written};
 
 /// The `schema` value of a summary.
@@ -49,6 +49,12 @@ pub struct Output<'a> {
     pub crashed: bool,
     /// How much was observed.
     pub counts: Counts,
+    /// The runs merged into the recording (1 for one container's single run).
+    pub runs: usize,
+    /// `--min-runs`: the runs an item had to be seen in to enter the profiles (0 or 1: all).
+    pub min_runs: usize,
+    /// What `--min-runs` left out of the profiles, counted as `counts` is.
+    pub left_out: Counts,
     /// What the recording may have missed (the recording's `gaps`).
     pub gaps: &'a [Gap],
 }
@@ -91,6 +97,18 @@ impl Counts {
             bound_ports: recording.bound_ports.len(),
         }
     }
+
+    /// The counts of items of each kind in `items`.
+    pub fn of_items(items: &ItemCounts) -> Counts {
+        Counts {
+            syscalls: items.of(ItemKind::Syscall),
+            files: items.of(ItemKind::File),
+            programs: items.of(ItemKind::Exec),
+            capabilities: items.of(ItemKind::Capability),
+            sockets: items.of(ItemKind::Socket),
+            bound_ports: items.of(ItemKind::BoundPort),
+        }
+    }
 }
 
 /// The summary of `finished`.
@@ -129,6 +147,9 @@ fn output(written: &Written) -> Output<'_> {
             .filter_map(|l| l.ended.as_ref())
             .any(crate::recording::Ending::crashed),
         counts: Counts::of(r),
+        runs: written.left_out.runs,
+        min_runs: written.left_out.min_runs,
+        left_out: Counts::of_items(&written.left_out.items),
         gaps: &r.gaps,
     }
 }
@@ -153,6 +174,7 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
+    use crate::recording::LeftOut;
 
     const V4: &str = include_str!("../../tests/data/recording-v4.json");
 
@@ -165,6 +187,13 @@ mod tests {
                 dir: PathBuf::from("profiles/web"),
                 files: vec![PathBuf::from("profiles/web/recording.json")],
                 recording: recording.clone(),
+                left_out: LeftOut {
+                    min_runs: 2,
+                    runs: 3,
+                    items: ItemCounts {
+                        counts: [2, 1, 0, 0, 0, 0],
+                    },
+                },
             }],
             exit_code: 0,
         };
@@ -173,14 +202,8 @@ mod tests {
         assert_eq!(value["version"], 1);
         assert_eq!(value["exit_code"], 0);
         let output = &value["outputs"][0];
-        let keys: Vec<&str> = output
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
         assert_eq!(
-            keys,
+            keys_of(output),
             [
                 "container",
                 "counts",
@@ -189,7 +212,10 @@ mod tests {
                 "exercise_status",
                 "files",
                 "gaps",
+                "left_out",
+                "min_runs",
                 "name",
+                "runs",
                 "startup_seen",
                 "stopped_by",
             ]
@@ -205,22 +231,29 @@ mod tests {
             output["gaps"].as_array().unwrap().len(),
             recording.gaps.len()
         );
-        let counts: Vec<&str> = output["counts"]
+        let kinds = [
+            "bound_ports",
+            "capabilities",
+            "files",
+            "programs",
+            "sockets",
+            "syscalls",
+        ];
+        assert_eq!(keys_of(&output["counts"]), kinds);
+        assert_eq!(keys_of(&output["left_out"]), kinds);
+        assert_eq!(output["runs"], 3);
+        assert_eq!(output["min_runs"], 2);
+        assert_eq!(output["left_out"]["syscalls"], 2);
+        assert_eq!(output["left_out"]["files"], 1);
+        assert_eq!(output["left_out"]["programs"], 0);
+    }
+
+    fn keys_of(object: &serde_json::Value) -> Vec<&str> {
+        object
             .as_object()
             .unwrap()
             .keys()
             .map(String::as_str)
-            .collect();
-        assert_eq!(
-            counts,
-            [
-                "bound_ports",
-                "capabilities",
-                "files",
-                "programs",
-                "sockets",
-                "syscalls"
-            ]
-        );
+            .collect()
     }
 }

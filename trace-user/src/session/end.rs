@@ -300,6 +300,7 @@ impl Session<'_> {
                 dir: dir.clone(),
                 recording: g.recording.clone(),
                 files,
+                left_out,
             });
         }
         if let Some(e) = too_few_runs {
@@ -370,8 +371,8 @@ impl Session<'_> {
             grouped.len(),
             if grouped.len() == 1 { "y" } else { "ies" }
         );
-        for (g, dir) in grouped.iter().zip(&dirs) {
-            say!("{}", finish::summary_line(g, dir));
+        for (g, w) in grouped.iter().zip(&written) {
+            say!("{}", finish::summary_line(g, &w.dir, &w.left_out));
         }
         let crashed = self.report_crashes();
         // The probe detaches when the session is dropped (about 2 s, a grace period per

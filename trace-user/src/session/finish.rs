@@ -170,8 +170,9 @@ pub fn write_outputs(
     Ok((written, selected, left_out))
 }
 
-/// The line of the final table for one output directory.
-pub fn summary_line(grouped: &Grouped, dir: &Path) -> String {
+/// The line of the final table for one output directory; `left_out` says what `--min-runs` kept
+/// out of its profiles.
+pub fn summary_line(grouped: &Grouped, dir: &Path, left_out: &LeftOut) -> String {
     let r = &grouped.recording;
     let lives = r.lives.len().max(1);
     let start = if r.startup_seen {
@@ -191,8 +192,18 @@ pub fn summary_line(grouped: &Grouped, dir: &Path) -> String {
         .find(|e| e.crashed())
         .map(|e| format!("; CRASHED: {e}"))
         .unwrap_or_default();
+    let kept = if left_out.min_runs > 1 {
+        format!(
+            "; profiles keep what at least {} of {} runs saw ({} left out)",
+            left_out.min_runs,
+            left_out.runs,
+            left_out.items.total()
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "  {}{members}: {start}, {lives} li{}, {} system calls, {} files -> {}{crashed}",
+        "  {}{members}: {start}, {lives} li{}, {} system calls, {} files -> {}{kept}{crashed}",
         grouped.name,
         if lives == 1 { "fe" } else { "ves" },
         r.distinct_syscalls(),

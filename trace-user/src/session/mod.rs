@@ -35,7 +35,7 @@ use bollard::Docker;
 use futures_util::Stream;
 
 use crate::probe::{Probe, ProbeOptions, ProbeTarget};
-use crate::recording::{ContainerInfo, HostInfo, Recording};
+use crate::recording::{ContainerInfo, HostInfo, LeftOut, Recording};
 use crate::render;
 use crate::runtime::docker::{self as docker_api, ContainerEvent, DockerError};
 use crate::runtime::{ContainerTarget, cgroup, lifecycle};
@@ -124,6 +124,8 @@ pub struct Written {
     pub recording: Recording,
     /// The files written, the recording first.
     pub files: Vec<PathBuf>,
+    /// The runs the recording holds and what `--min-runs` left out of its profiles.
+    pub left_out: LeftOut,
 }
 
 /// What a session produced.
