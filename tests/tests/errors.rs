@@ -88,6 +88,49 @@ fn unknown_and_stopped_containers_are_named() {
     assert_empty_dir(out.path());
 }
 
+/// `trace run` of an image that is not on this machine pulls it (as `docker run` does); a pull
+/// that fails, or `--pull never`, is one line naming the image, and no container is left.
+#[test]
+fn an_image_that_cannot_be_pulled_is_one_line() {
+    let Some(system) = system_tier("an_image_that_cannot_be_pulled_is_one_line") else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let out_str = out.path().to_str().unwrap();
+    // Nothing listens on port 9 of the loopback: the engine's pull fails at once.
+    let unreachable = "127.0.0.1:9/trace-missing:1";
+    let err = one_line_error(&trace(
+        &system.trace_bin(),
+        &["run", "--out", out_str, "-d", "1s", unreachable],
+    ));
+    assert!(
+        err.contains(&format!("cannot pull image {unreachable}"))
+            && err.contains("connection refused"),
+        "{err}"
+    );
+    let err = one_line_error(&trace(
+        &system.trace_bin(),
+        &[
+            "run",
+            "--pull",
+            "never",
+            "--out",
+            out_str,
+            "-d",
+            "1s",
+            "trace-missing-image",
+        ],
+    ));
+    assert!(
+        err.contains("image trace-missing-image is not on this machine")
+            && err.contains("--pull never"),
+        "{err}"
+    );
+    assert_empty_dir(out.path());
+    let left = docker_ok(&["ps", "-aq", "--filter", "ancestor=trace-missing-image"]).unwrap();
+    assert!(left.is_empty(), "containers left: {left}");
+}
+
 #[test]
 fn unwritable_output_is_refused_before_tracing() {
     let Some(system) = system_tier("unwritable_output_is_refused_before_tracing") else {

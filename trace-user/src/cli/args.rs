@@ -308,9 +308,13 @@ pub(super) fn parse_arch(text: &str) -> Result<Arch, String> {
 /// `trace run [OPTIONS] IMAGE [ARGS...] [-- CMD...]`
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The image to run (local, or pullable by the engine).
+    /// The image to run; pulled when it is not on this machine (see --pull).
     #[arg(value_name = "IMAGE")]
     pub image: String,
+    /// When to pull the image: missing (only when it is not on this machine), always, never.
+    #[arg(long, value_name = "WHEN", default_value = "missing",
+          value_parser = ["missing", "always", "never"])]
+    pub pull: String,
     /// Command or entrypoint arguments, as after the image in `docker run`.
     #[arg(value_name = "ARGS", allow_hyphen_values = true)]
     pub args: Vec<String>,
@@ -416,8 +420,14 @@ impl RunArgs {
 
     /// The container the options describe.
     pub fn spec(&self) -> crate::runtime::create::RunSpec {
+        use crate::runtime::create::Pull;
         crate::runtime::create::RunSpec {
             image: self.image.clone(),
+            pull: match self.pull.as_str() {
+                "always" => Pull::Always,
+                "never" => Pull::Never,
+                _ => Pull::Missing,
+            },
             args: self.args.clone(),
             name: self.name.clone(),
             env: self.env.clone(),

@@ -12,8 +12,10 @@ use bollard::models::{ContainerCreateBody, HostConfig, PortBinding, PortMap};
 /// The options of `trace run` that shape the container.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RunSpec {
-    /// Image reference (must exist locally or be pullable).
+    /// Image reference.
     pub image: String,
+    /// When to pull the image (`--pull`).
+    pub pull: Pull,
     /// Arguments after the image (the command, or arguments to the entrypoint).
     pub args: Vec<String>,
     /// `--name`.
@@ -42,6 +44,18 @@ pub struct RunSpec {
     pub read_only: bool,
     /// `--tmpfs PATH[:OPTS]`.
     pub tmpfs: Vec<String>,
+}
+
+/// When the image is pulled, as `docker run --pull` says it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Pull {
+    /// Only when it is not on this machine.
+    #[default]
+    Missing,
+    /// Every time, before the container is created.
+    Always,
+    /// Never: an image not on this machine is an error.
+    Never,
 }
 
 /// Why the options cannot make a container.

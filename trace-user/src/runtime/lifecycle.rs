@@ -7,12 +7,12 @@ use bollard::Docker;
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, KillContainerOptions, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, KillContainerOptions,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 
-use super::create::{CreateError, RunSpec, container_body};
+use super::create::{CreateError, Pull, RunSpec, container_body};
 use super::docker::DockerError;
 
 /// Seconds `docker stop` waits before it kills.
@@ -24,12 +24,22 @@ pub enum LifecycleError {
     /// The `docker run`-style options do not make a container definition.
     #[error(transparent)]
     Options(#[from] CreateError),
-    /// The image is not on this machine.
-    #[error("image {image} not found ({message}); build or pull it first")]
+    /// The image is not on this machine and `--pull never` forbids pulling it.
+    #[error(
+        "image {image} is not on this machine ({message}) and --pull never was given; build or pull it first"
+    )]
     ImageNotFound {
         /// The image asked for.
         image: String,
         /// Docker's message.
+        message: String,
+    },
+    /// The engine could not pull the image.
+    #[error("cannot pull image {image}: {message}")]
+    Pull {
+        /// The image asked for.
+        image: String,
+        /// The engine's message.
         message: String,
     },
     /// Docker refused to create the container.
@@ -46,27 +56,75 @@ pub enum LifecycleError {
     },
 }
 
-/// Creates the container (not started); returns its id.
+/// Creates the container (not started), pulling its image first as `spec.pull` says; returns
+/// its id.
 pub async fn create(docker: &Docker, spec: &RunSpec) -> Result<String, LifecycleError> {
     let body = container_body(spec)?;
     let options = spec
         .name
         .as_deref()
         .map(|name| CreateContainerOptionsBuilder::default().name(name).build());
-    let created = docker
-        .create_container(options, body)
-        .await
-        .map_err(|e| match e {
-            bollard::errors::Error::DockerResponseServerError {
-                status_code: 404,
-                message,
-            } => LifecycleError::ImageNotFound {
+    if spec.pull == Pull::Always {
+        pull(docker, &spec.image).await?;
+    }
+    let created = match docker.create_container(options.clone(), body.clone()).await {
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            message,
+        }) if spec.pull == Pull::Missing => {
+            log::debug!("{}: {message}", spec.image);
+            pull(docker, &spec.image).await?;
+            docker.create_container(options, body).await
+        }
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            message,
+        }) => {
+            return Err(LifecycleError::ImageNotFound {
                 image: spec.image.clone(),
                 message,
-            },
-            other => LifecycleError::Create(DockerError::Api(other)),
-        })?;
-    Ok(created.id)
+            });
+        }
+        other => other,
+    };
+    Ok(created
+        .map_err(|e| LifecycleError::Create(DockerError::Api(e)))?
+        .id)
+}
+
+/// Pulls `image` (its `latest` tag when it names neither a tag nor a digest, as the Docker CLI
+/// does), to the end of the engine's progress stream.
+async fn pull(docker: &Docker, image: &str) -> Result<(), LifecycleError> {
+    let reference = with_tag(image);
+    note!("trace: pulling {reference}");
+    let options = CreateImageOptionsBuilder::default()
+        .from_image(&reference)
+        .build();
+    let mut progress = docker.create_image(Some(options), None, None);
+    while let Some(step) = progress.next().await {
+        if let Err(e) = step {
+            let message = match e {
+                bollard::errors::Error::DockerStreamError { error } => error,
+                bollard::errors::Error::DockerResponseServerError { message, .. } => message,
+                other => other.to_string(),
+            };
+            return Err(LifecycleError::Pull {
+                image: reference,
+                message: message.split_whitespace().collect::<Vec<_>>().join(" "),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `image` with `:latest` added when it names neither a tag nor a digest.
+fn with_tag(image: &str) -> String {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if image.contains('@') || last.contains(':') {
+        image.to_owned()
+    } else {
+        format!("{image}:latest")
+    }
 }
 
 /// Starts a created container.
