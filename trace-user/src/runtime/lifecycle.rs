@@ -262,3 +262,23 @@ pub async fn wait_exit(docker: &Docker, id: &str) -> i32 {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::with_tag;
+
+    #[test]
+    fn an_image_without_tag_or_digest_is_pulled_as_latest() {
+        assert_eq!(with_tag("nginx"), "nginx:latest");
+        assert_eq!(with_tag("nginx:1.27"), "nginx:1.27");
+        assert_eq!(
+            with_tag("registry:5000/team/app"),
+            "registry:5000/team/app:latest"
+        );
+        assert_eq!(
+            with_tag("registry:5000/team/app:2"),
+            "registry:5000/team/app:2"
+        );
+        assert_eq!(with_tag("app@sha256:abcd"), "app@sha256:abcd");
+    }
+}
