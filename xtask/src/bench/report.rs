@@ -92,6 +92,19 @@ impl Results {
                 ns_to_ms(storm.untraced.wall_ns),
                 ns_to_ms(storm.traced.wall_ns)
             );
+            for other in &storm.baselines {
+                let _ = writeln!(
+                    t,
+                    "- under {}: {} of {} paths, {} dropped; burst {:.0} ms traced; peak RSS {:.1} MiB ({:.1} MiB anonymous)",
+                    other.config,
+                    other.recorded,
+                    storm.files,
+                    other.dropped,
+                    ns_to_ms(other.traced.wall_ns),
+                    kib_to_mib(other.trace_usage.max_rss_kib),
+                    kib_to_mib(other.trace_usage.max_anon_kib)
+                );
+            }
         }
         for service in &self.service {
             let _ = writeln!(
@@ -183,15 +196,17 @@ impl Results {
         let _ = writeln!(t, "|---|---|---|---|---|---|---|---|---|");
         for workload in Workload::ALL {
             for location in Location::ALL {
-                for config in [
+                let baselines = (0..=u8::MAX).map(Config::TraceBaseline);
+                let configs = [
                     Config::Untraced,
                     Config::Floor,
                     Config::Trace,
                     Config::TraceEight,
-                    Config::TraceBaseline,
-                    Config::Bpftrace,
-                    Config::Strace,
-                ] {
+                ]
+                .into_iter()
+                .chain(baselines)
+                .chain([Config::Bpftrace, Config::Strace]);
+                for config in configs {
                     if let Some(row) = syscalls.row(workload, location, config) {
                         let _ = writeln!(t, "{}", table_row(row));
                     }
@@ -471,7 +486,7 @@ fn command_line(args: &BenchArgs) -> String {
     if let Some(part) = args.only {
         words.push(format!("--only {}", format!("{part:?}").to_lowercase()));
     }
-    if let Some(baseline) = &args.baseline {
+    for baseline in &args.baseline {
         words.push(format!("--baseline {}", baseline.display()));
     }
     words.join(" ")

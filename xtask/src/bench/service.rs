@@ -231,9 +231,7 @@ fn run_server(bench: &Bench, server: Server, outsider_ns: Option<f64>) -> Result
         cgroup_dir: None,
     };
     let mut configs = vec![Config::Untraced, Config::Floor, Config::Trace];
-    if bench.baseline.is_some() {
-        configs.push(Config::TraceBaseline);
-    }
+    configs.extend(Config::baselines(&bench.baseline));
     let mut runs: Vec<Vec<Run>> = vec![Vec::new(); configs.len()];
     let mut trace_usage = Vec::new();
     for round in 0..sizes.service_rounds as usize {
@@ -250,7 +248,7 @@ fn run_server(bench: &Bench, server: Server, outsider_ns: Option<f64>) -> Result
                 if config == Config::Trace {
                     trace_usage.push(usage);
                 }
-                if matches!(config, Config::Trace | Config::TraceBaseline) {
+                if matches!(config, Config::Trace | Config::TraceBaseline(_)) {
                     syscalls = Some(recorded_syscalls(out.path())?);
                 }
             }

@@ -211,8 +211,8 @@ pub fn run(bench: &Bench) -> Result<SyscallResults> {
         Config::Bpftrace,
         Config::Strace,
     ];
-    if bench.baseline.is_some() {
-        configs.insert(3, Config::TraceBaseline);
+    for (i, baseline) in Config::baselines(&bench.baseline).into_iter().enumerate() {
+        configs.insert(3 + i, baseline);
     }
     let mut series: Vec<Series> = Vec::new();
     let mut trace_usage = Vec::new();
