@@ -1,13 +1,15 @@
 //! trace's kernel side: what the processes of one cgroup v2 subtree do.
 //!
 //! - [`syscalls`]: a raw tracepoint on `sys_enter` counts every system call per ABI and number.
-//! - [`files`]: `syscalls:sys_exit_*` tracepoints of the file system calls send one record per
-//!   first sighting of a file access, with the paths walked in the kernel ([`path`]).
+//! - [`exits`]: one BTF tracepoint on `sys_exit` hands the calls recorded at their exit to their
+//!   programs by number (tail calls): [`files`], [`sockets`], the seccomp phase.
+//! - [`files`]: the exits of the file system calls send one record per first sighting of a file
+//!   access, with the paths walked in the kernel ([`path`]).
 //! - [`exec`]: `sched:sched_process_exec` sends the executed program's path and arguments.
 //! - [`caps`]: `capability:cap_capable` counts capability checks per capability and verdict.
 //! - [`sockets`]: the exits of `socket`, `bind` and `listen` count sockets and send bound ports.
-//! - [`args`]: `syscalls:sys_enter_*` of `personality`, `prctl`, `clone` keep the distinct
-//!   values of argument 0 (for argument-level seccomp rules).
+//! - [`args`]: the counter keeps the distinct values of argument 0 of `personality`, `prctl`,
+//!   `clone` (for argument-level seccomp rules).
 //! - [`phases`]: `cgroup:cgroup_mkdir` makes every new container cgroup a target inside its
 //!   mkdir, before any task can join it, and `cgroup:cgroup_rmdir` drops it; the exits of
 //!   `seccomp`/`prctl` and `sched:sched_process_exec` move a target through its startup phases.
@@ -16,7 +18,8 @@
 //!
 //! Every program starts with the cgroup filter ([`current_target`]): one helper call for the
 //! task's cgroup at the targets' level and one inlined array lookup of that id, whatever the
-//! number of targets; nothing else happens for tasks outside the targets. Counters, dedup and
+//! number of targets; nothing else happens for tasks outside the targets. (The `sys_exit`
+//! dispatcher comes before it: it only picks the program by number.) Counters, dedup and
 //! records are per target. Records go through one ring buffer without a wakeup per record;
 //! userspace polls it. Layouts and names shared with userspace are in `trace_common`.
 #![no_std]
@@ -25,6 +28,7 @@
 mod args;
 mod caps;
 mod exec;
+mod exits;
 mod files;
 mod floor;
 mod kernel;
@@ -63,6 +67,10 @@ static CAP_CRED_OFFSET: u64 = 8;
 /// Masks a cgroup id into an index of `TARGETS`.
 #[unsafe(no_mangle)]
 static INDEX_MASK: u32 = INDEX_SLOTS - 1;
+/// Bytes pending in `EVENTS` from which a record wakes userspace (`trace_common::wakeup_bytes`
+/// of the size userspace gave the ring).
+#[unsafe(no_mangle)]
+static WAKEUP_BYTES: u64 = 1 << 20;
 
 /// Reads a global (or one field of it) without letting rustc fold its initial value.
 macro_rules! global {
@@ -73,7 +81,8 @@ macro_rules! global {
 }
 pub(crate) use global;
 
-/// File, exec and socket records for userspace (`trace_common::FileRecord`, ...).
+/// File, exec and socket records for userspace (`trace_common::FileRecord`, ...); userspace sizes
+/// it at load (`trace_common::events_bytes`).
 #[map(name = "EVENTS")]
 static EVENTS: RingBuf = RingBuf::with_byte_size(EVENTS_BYTES, 0);
 

@@ -6,9 +6,9 @@
 //!
 //! - a raw tracepoint on `sys_enter` counts the system calls of each target per phase, ABI and
 //!   number in a per-CPU array ([`Probe::counts`]); it is mandatory;
-//! - `syscalls:sys_exit_*` tracepoints of the file system calls, `sched:sched_process_exec` and
-//!   the exits of `bind`/`listen` send first sightings of file accesses, executed programs and
-//!   bound ports through a ring buffer ([`Probe::take_event_reader`], [`ProbeEvent`]); the paths
+//! - the exits of the file system calls (handed over by number by one BTF tracepoint program on
+//!   `sys_exit`), `sched:sched_process_exec` and the exits of `bind`/`listen` send first
+//!   sightings of file accesses, executed programs and bound ports through a ring buffer ([`Probe::take_event_reader`], [`ProbeEvent`]); the paths
 //!   are walked in the kernel, repeats are filtered there by an LRU set;
 //! - `capability:cap_capable` and the exit of `socket` count capability checks and sockets;
 //! - `cgroup:cgroup_mkdir` makes every new container cgroup a target before any task can join it
@@ -66,18 +66,18 @@ use std::{path::Path, time::Duration};
 
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{Array, HashMap, MapData, Queue, RingBuf},
+    maps::{Array, HashMap, MapData, ProgramArray, Queue, RingBuf},
 };
 use trace_common::{
     CAP_SLOTS, DROPPED_SLOTS, GLOBAL_CAP_CRED_OFFSET, GLOBAL_CAP_FIELD_OFFSET,
     GLOBAL_CAP_RET_OFFSET, GLOBAL_COMPAT_STATUS_OFFSET, GLOBAL_INDEX_MASK, GLOBAL_OFFSETS,
-    INDEX_SLOTS, KernelOffsets, MAP_ARG_LOST, MAP_ARG_VALUES, MAP_CAPS, MAP_CGROUP_EVENTS,
-    MAP_CONFIG, MAP_DROPPED, MAP_EVENTS, MAP_FREE_SLOTS, MAP_OVERFLOW, MAP_SOCKETS, MAP_SYSCALLS,
-    MAP_TARGETS, MAX_SLOTS, NO_OFFSET, PHASE_SYSCALL_SLOTS, SOCKET_SLOTS, TargetConfig,
-    TargetEntry,
+    GLOBAL_WAKEUP_BYTES, INDEX_SLOTS, KernelOffsets, MAP_ARG_LOST, MAP_ARG_VALUES, MAP_CAPS,
+    MAP_CGROUP_EVENTS, MAP_CONFIG, MAP_DROPPED, MAP_EVENTS, MAP_FREE_SLOTS, MAP_OVERFLOW,
+    MAP_SOCKETS, MAP_SYSCALLS, MAP_TARGETS, MAX_SLOTS, NO_OFFSET, PHASE_SYSCALL_SLOTS,
+    SOCKET_SLOTS, TargetConfig, TargetEntry,
 };
 
-use attach::{AttachEnv, SYSCALL_ATTACH, attach_optional, attach_syscall_counter};
+use attach::{AttachEnv, SYSCALL_ATTACH, attach_exits, attach_optional, attach_syscall_counter};
 pub use btf::VMLINUX_BTF;
 pub use counters::{CapCount, PhaseSyscallCounts, SlotCounts, SyscallCounts};
 pub use error::ProbeError;
@@ -139,7 +139,7 @@ pub struct MissingFeature {
     pub what: String,
     /// The program.
     pub program: &'static str,
-    /// Where it was to attach, e.g. `tracepoint/syscalls/sys_exit_fchmodat2`.
+    /// Where it was to attach, e.g. `tracepoint/sched/sched_process_exec`.
     pub attach_point: String,
     /// Why, in one line.
     pub why: String,
@@ -172,6 +172,9 @@ pub struct Probe {
     /// The tracepoint links, detached concurrently when dropped (before `_ebpf`: fields drop in
     /// order).
     _links: links::Links,
+    /// The programs of the system call exits by number; the kernel empties the array when its
+    /// last file descriptor is closed.
+    _exits: Option<ProgramArray<MapData>>,
     /// Owns the programs and the `sys_enter` link: dropping it detaches and unloads them.
     _ebpf: Ebpf,
 }
@@ -229,6 +232,8 @@ impl Probe {
         let index_mask = options.index_mask.unwrap_or(INDEX_SLOTS - 1) & (INDEX_SLOTS - 1);
 
         let offsets = PodOffsets(layout.offsets);
+        let events_bytes = events_bytes_here();
+        let wakeup_bytes = trace_common::wakeup_bytes(events_bytes);
         let mut ebpf = EbpfLoader::new()
             // No CO-RE relocations in Rust eBPF: skip matching the object against kernel BTF.
             .btf(None)
@@ -238,6 +243,8 @@ impl Probe {
             .override_global(GLOBAL_CAP_RET_OFFSET, &ret_at, true)
             .override_global(GLOBAL_CAP_CRED_OFFSET, &cred_at, true)
             .override_global(GLOBAL_INDEX_MASK, &index_mask, true)
+            .override_global(GLOBAL_WAKEUP_BYTES, &wakeup_bytes, true)
+            .map_max_entries(MAP_EVENTS, events_bytes)
             .map_max_entries(MAP_SYSCALLS, slots * PHASE_SYSCALL_SLOTS)
             .map_max_entries(MAP_CAPS, slots * CAP_SLOTS)
             .map_max_entries(MAP_SOCKETS, slots * SOCKET_SLOTS)
@@ -261,7 +268,7 @@ impl Probe {
                 .map_err(ProbeError::map(MAP_FREE_SLOTS))?;
         }
 
-        let (programs, missing, links) = attach_all(
+        let (programs, missing, links, exits) = attach_all(
             &mut ebpf,
             &layout,
             tracefs.as_deref(),
@@ -308,6 +315,7 @@ impl Probe {
                 programs,
             },
             _links: links,
+            _exits: exits,
             _ebpf: ebpf,
         })
     }
@@ -384,6 +392,13 @@ impl Probe {
     }
 }
 
+/// The size of the record ring buffer on this machine ([`trace_common::events_bytes`] of its
+/// online CPUs).
+fn events_bytes_here() -> u32 {
+    let cpus = aya::util::online_cpus().map_or(1, |cpus| cpus.len());
+    trace_common::events_bytes(u32::try_from(cpus).unwrap_or(u32::MAX))
+}
+
 /// Refuses options no probe can be loaded with: no slots or too many, more running targets than
 /// slots, a zero cgroup id, targets at different levels.
 fn check_options(options: &ProbeOptions<'_>) -> Result<(), ProbeError> {
@@ -419,15 +434,23 @@ fn check_options(options: &ProbeOptions<'_>) -> Result<(), ProbeError> {
     Ok(())
 }
 
-/// Attaches the mandatory counter, then every optional program it can; returns the programs in
-/// use, what is missing, and the links.
+/// What [`attach_all`] attached: the programs in use, what is missing, the links and the exit
+/// programs' array.
+type Attached = (
+    Vec<LoadedProgram>,
+    Vec<MissingFeature>,
+    links::Links,
+    Option<ProgramArray<MapData>>,
+);
+
+/// Attaches the mandatory counter, then every optional program it can.
 fn attach_all(
     ebpf: &mut Ebpf,
     layout: &btf::KernelLayout,
     tracefs: Result<&Path, &std::io::Error>,
     cap_fields_ok: bool,
     without: &[&str],
-) -> Result<(Vec<LoadedProgram>, Vec<MissingFeature>, links::Links), ProbeError> {
+) -> Result<Attached, ProbeError> {
     let counter = attach_syscall_counter(ebpf)?;
     let mut programs = vec![counter];
     let mut missing = Vec::new();
@@ -437,11 +460,19 @@ fn attach_all(
         tracefs: tracefs.map_err(ToString::to_string),
         cap_fields_ok,
     };
-    for feature in FEATURES
-        .iter()
-        .filter(|f| !f.mandatory && !without.contains(&f.program))
-    {
+    let wanted = || {
+        FEATURES
+            .iter()
+            .filter(|f| !f.mandatory && !without.contains(&f.program))
+    };
+    let exit_features: Vec<&Feature> = wanted()
+        .filter(|f| matches!(f.attach, AttachPoint::SysExit { .. }))
+        .collect();
+    let (exit_programs, exits) = attach_exits(ebpf, &exit_features, &env, &mut missing);
+    programs.extend(exit_programs);
+    for feature in wanted() {
         let loaded = match feature.attach {
+            AttachPoint::SysExit { .. } => continue,
             AttachPoint::FExit {
                 function,
                 instead_of,
@@ -472,7 +503,7 @@ fn attach_all(
             gap.why
         );
     }
-    Ok((programs, missing, links))
+    Ok((programs, missing, links, exits))
 }
 
 /// Writes the running targets into the index (slots 0, 1, ... in order), to the overflow map when
