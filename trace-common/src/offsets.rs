@@ -23,9 +23,8 @@ pub const CGROUP_MKDIR_PATH_OFFSET: usize = 24;
 pub const SYS_EXIT_NR_OFFSET: usize = 8;
 /// `struct syscall_trace_exit`: `ret`.
 pub const SYS_EXIT_RET_OFFSET: usize = 16;
-/// `x86_64` `struct pt_regs`: offset of `r10`, the first of the nine registers the probe reads
-/// (`r10 r9 r8 ax cx dx si di orig_ax`): the six system call arguments and, in `orig_ax`, the
-/// call's number.
+/// `x86_64` `struct pt_regs`: offset of `r10`, the first of the eight registers the probe reads at
+/// once (`r10 r9 r8 ax cx dx si di`), which hold the six system call arguments.
 pub const PT_REGS_R10_OFFSET: u64 = 56;
 
 /// Kernel struct member offsets in bytes, from the running kernel's BTF, [`NO_OFFSET`] where BTF

@@ -1,15 +1,17 @@
-//! File accesses, at the exits of the file system calls ([`crate::exits`] hands them over by
-//! number). At the exit the user strings are read (at the entry about 1 in 200 reads fail: the
-//! page is not faulted in yet) and the arguments come from the registers the task saved on entry.
+//! File accesses: `syscalls:sys_exit_*` tracepoints of the file system calls.
 //!
-//! Four programs, each for several calls and told apart by number:
+//! The exit tracepoints run only for their own system call, so tasks outside the target pay
+//! nothing for them beyond the kernel's syscall-tracepoint slow path, which `sys_enter` already
+//! turns on (measured in docs/probe.md). At the exit the user strings are read (at the entry
+//! about 1 in 200 reads fail: the page is not faulted in yet) and the arguments come from the
+//! registers the task saved on entry.
+//!
+//! Four programs, each attached to several tracepoints and told apart by `__syscall_nr`:
 //! [`file_open`] (the object is the new fd), [`file_path`] (one path), [`file_two_paths`]
 //! (rename, link, symlink) and [`file_fd`] (an fd: fchmod, fchown, ftruncate, getdents, fchdir,
 //! mmap). [`emit`] turns a call into at most one record: a first sighting per dedup key.
 
-use aya_ebpf::{
-    helpers::bpf_probe_read_user, macros::btf_tracepoint, programs::BtfTracePointContext,
-};
+use aya_ebpf::{helpers::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext};
 use core::ffi::c_void;
 use trace_common::open_flags::{O_CREAT, O_TRUNC, O_WRONLY};
 
@@ -20,10 +22,11 @@ use trace_common::{
 };
 
 use crate::{
-    Target, current_target,
-    exits::exit_call,
-    is_host_root,
-    kernel::{AT_FDCWD, PathRef, dentry_ino, dirfd_path, fd_file, file_f_path, fs_pwd, fs_root},
+    Target, current_target, is_host_root,
+    kernel::{
+        AT_FDCWD, PathRef, dentry_ino, dirfd_path, exit_nr_ret, fd_file, file_f_path, fs_pwd,
+        fs_root, syscall_args,
+    },
     path::{
         Builder, DedupKey, KEY_OBJECT, KEY_STRINGS, SHORT_STR, Scratch, WALK_MASK, clear_short,
         combine, hash_record, hash_short, hash_str2, key_tag, record, remember, scratch, seen,
@@ -32,7 +35,7 @@ use crate::{
     runc_task,
 };
 
-// x86_64 system call numbers (32-bit compat calls are not recorded).
+// x86_64 system call numbers (the tracepoints do not fire for 32-bit compat calls).
 const SYS_OPEN: i32 = 2;
 const SYS_STAT: i32 = 4;
 const SYS_LSTAT: i32 = 6;
@@ -139,18 +142,18 @@ impl FileCall {
     }
 }
 
-/// The exit of `open`, `openat`, `openat2`, `creat`.
-#[btf_tracepoint(function = "sys_exit")]
-pub fn file_open(ctx: BtfTracePointContext) -> u32 {
+/// `sys_exit` of `open`, `openat`, `openat2`, `creat`.
+#[tracepoint]
+pub fn file_open(ctx: TracePointContext) -> u32 {
     if let Some(target) = current_target() {
         let _ = try_file_open(&ctx, target);
     }
     0
 }
 
-fn try_file_open(ctx: &BtfTracePointContext, target: Target) -> Result<(), i64> {
-    let exit = exit_call(ctx).ok_or(-1)?;
-    let (nr, ret, a) = (exit.nr, exit.ret, exit.args);
+fn try_file_open(ctx: &TracePointContext, target: Target) -> Result<(), i64> {
+    let (nr, ret) = exit_nr_ret(ctx);
+    let a = syscall_args()?;
     let mut call = match nr {
         SYS_OPEN => {
             let mut c = FileCall::new(FileOp::Open, target, ret).cwd(a[0]);
@@ -182,20 +185,20 @@ fn try_file_open(ctx: &BtfTracePointContext, target: Target) -> Result<(), i64> 
     emit(&call)
 }
 
-/// The exit of the calls that take one path: unlink, unlinkat, rmdir, mkdir, mkdirat, chmod,
+/// `sys_exit` of the calls that take one path: unlink, unlinkat, rmdir, mkdir, mkdirat, chmod,
 /// fchmodat, fchmodat2, chown, lchown, fchownat, truncate, stat, lstat, newfstatat, statx,
 /// access, faccessat, faccessat2, readlink, readlinkat, chdir; and failed execve/execveat.
-#[btf_tracepoint(function = "sys_exit")]
-pub fn file_path(ctx: BtfTracePointContext) -> u32 {
+#[tracepoint]
+pub fn file_path(ctx: TracePointContext) -> u32 {
     if let Some(target) = current_target() {
         let _ = try_file_path(&ctx, target);
     }
     0
 }
 
-fn try_file_path(ctx: &BtfTracePointContext, target: Target) -> Result<(), i64> {
-    let exit = exit_call(ctx).ok_or(-1)?;
-    let (nr, ret, a) = (exit.nr, exit.ret, exit.args);
+fn try_file_path(ctx: &TracePointContext, target: Target) -> Result<(), i64> {
+    let (nr, ret) = exit_nr_ret(ctx);
+    let a = syscall_args()?;
     let call = match nr {
         SYS_UNLINK => FileCall::new(FileOp::Unlink, target, ret).cwd(a[0]),
         SYS_UNLINKAT => {
@@ -257,18 +260,18 @@ fn try_file_path(ctx: &BtfTracePointContext, target: Target) -> Result<(), i64> 
     emit(&call)
 }
 
-/// The exit of rename, renameat, renameat2, link, linkat, symlink, symlinkat.
-#[btf_tracepoint(function = "sys_exit")]
-pub fn file_two_paths(ctx: BtfTracePointContext) -> u32 {
+/// `sys_exit` of rename, renameat, renameat2, link, linkat, symlink, symlinkat.
+#[tracepoint]
+pub fn file_two_paths(ctx: TracePointContext) -> u32 {
     if let Some(target) = current_target() {
         let _ = try_file_two_paths(&ctx, target);
     }
     0
 }
 
-fn try_file_two_paths(ctx: &BtfTracePointContext, target: Target) -> Result<(), i64> {
-    let exit = exit_call(ctx).ok_or(-1)?;
-    let (nr, ret, a) = (exit.nr, exit.ret, exit.args);
+fn try_file_two_paths(ctx: &TracePointContext, target: Target) -> Result<(), i64> {
+    let (nr, ret) = exit_nr_ret(ctx);
+    let a = syscall_args()?;
     let mut call = match nr {
         SYS_RENAME | SYS_LINK => {
             let op = if nr == SYS_RENAME {
@@ -314,19 +317,19 @@ fn try_file_two_paths(ctx: &BtfTracePointContext, target: Target) -> Result<(), 
     emit(&call)
 }
 
-/// The exit of fchmod, fchown, ftruncate, getdents, getdents64, fchdir and mmap (`PROT_EXEC`
+/// `sys_exit` of fchmod, fchown, ftruncate, getdents, getdents64, fchdir and mmap (`PROT_EXEC`
 /// mappings of a file only).
-#[btf_tracepoint(function = "sys_exit")]
-pub fn file_fd(ctx: BtfTracePointContext) -> u32 {
+#[tracepoint]
+pub fn file_fd(ctx: TracePointContext) -> u32 {
     if let Some(target) = current_target() {
         let _ = try_file_fd(&ctx, target);
     }
     0
 }
 
-fn try_file_fd(ctx: &BtfTracePointContext, target: Target) -> Result<(), i64> {
-    let exit = exit_call(ctx).ok_or(-1)?;
-    let (nr, ret, a) = (exit.nr, exit.ret, exit.args);
+fn try_file_fd(ctx: &TracePointContext, target: Target) -> Result<(), i64> {
+    let (nr, ret) = exit_nr_ret(ctx);
+    let a = syscall_args()?;
     let mut call = match nr {
         SYS_FCHMOD => {
             let mut c = FileCall::new(FileOp::Chmod, target, ret);
@@ -415,7 +418,9 @@ pub fn emit(call: &FileCall) -> Result<(), i64> {
         paths.set(PATH_REQUESTED, read);
         if let Some((len, _)) = read {
             requested_len = len;
-            if call.dirfd != LITERAL && b.byte_at(0) != b'/' {
+            if call.dirfd != LITERAL
+                && b.byte_at(0) != b'/'
+            {
                 base = dirfd_path(call.dirfd).unwrap_or(PathRef::NONE);
                 if base.some().is_none() {
                     paths.set(PATH_BASE, None);

@@ -2,11 +2,15 @@
 //! (`OFFSETS`, `trace_common::KernelOffsets`). Every read goes through `bpf_probe_read_kernel`,
 //! which fails cleanly on a bad address, so a wrong offset costs a lost record, never a crash.
 
-use aya_ebpf::helpers::{
-    bpf_get_current_task, bpf_get_current_task_btf, bpf_probe_read_kernel,
-    generated::bpf_task_pt_regs,
+use aya_ebpf::{
+    EbpfContext as _,
+    helpers::{
+        bpf_get_current_task, bpf_get_current_task_btf, bpf_probe_read_kernel,
+        generated::bpf_task_pt_regs,
+    },
+    programs::TracePointContext,
 };
-use trace_common::PT_REGS_R10_OFFSET;
+use trace_common::{PT_REGS_R10_OFFSET, SYS_EXIT_NR_OFFSET, SYS_EXIT_RET_OFFSET};
 
 use crate::{OFFSETS, global};
 
@@ -127,7 +131,7 @@ pub fn dentry_ino(dentry: u64) -> u64 {
 }
 
 /// The six arguments of the current system call, from the registers the task saved on entry
-/// (x86_64: `di si dx r10 r8 r9`).
+/// (x86_64: `di si dx r10 r8 r9`). At `sys_exit` they still hold what the caller passed.
 ///
 /// `bpf_task_pt_regs` returns a BTF pointer (`struct pt_regs *`): the verifier lets the program
 /// load its fields directly (a faulting load is caught and reads 0), six loads instead of a
@@ -146,4 +150,18 @@ pub fn syscall_args() -> Result<[u64; 6], i64> {
     // consecutive u64 (x86_64 ABI, checked by the verifier against BTF).
     let reg = |i: usize| unsafe { core::ptr::read_volatile(r.add(i)) };
     Ok([reg(7), reg(6), reg(5), reg(0), reg(2), reg(1)])
+}
+
+/// `(syscall number, return value)` of a `syscalls:sys_exit_*` record.
+#[inline(always)]
+pub fn exit_nr_ret(ctx: &TracePointContext) -> (i32, i64) {
+    let base = ctx.as_ptr().cast::<u8>();
+    // SAFETY: direct loads at the fixed offsets of `struct syscall_trace_exit`, which the
+    // verifier checks against the context size; userspace checked them against tracefs.
+    unsafe {
+        (
+            *base.add(SYS_EXIT_NR_OFFSET).cast::<i32>(),
+            *base.add(SYS_EXIT_RET_OFFSET).cast::<i64>(),
+        )
+    }
 }

@@ -8,7 +8,7 @@
 //!   the target there misses nothing, and two mkdirs never race.
 //! - [`drop_cgroup`] (`cgroup:cgroup_rmdir`): a target's cgroup is removed once its tasks are
 //!   gone; its entry is cleared and userspace told, which reads its counters and frees its slot.
-//! - [`phase_filter`] (exits of `seccomp` and `prctl`, from [`crate::exits`]): a task of the target that installed a
+//! - [`phase_filter`] (exits of `seccomp` and `prctl`): a task of the target that installed a
 //!   seccomp filter ends phase 0 (runc before its filter) at the call's exit, so the call itself
 //!   belongs to phase 0.
 //! - [`phase_exec`] (`sched:sched_process_exec`): the first program executed in the target (the
@@ -24,9 +24,9 @@
 use aya_ebpf::{
     EbpfContext as _,
     helpers::{bpf_probe_read_kernel_str_bytes, generated::bpf_probe_read_kernel},
-    macros::{btf_tracepoint, map, tracepoint},
+    macros::{map, tracepoint},
     maps::{Queue, RingBuf},
-    programs::{BtfTracePointContext, TracePointContext},
+    programs::TracePointContext,
 };
 use core::ffi::c_void;
 use trace_common::{
@@ -36,8 +36,8 @@ use trace_common::{
 };
 
 use crate::{
-    CONFIG, HOST_ROOT, INDEX_MASK, OVERFLOW, TARGETS, current_target, exits::exit_call, global,
-    kernel::fs_root,
+    CONFIG, HOST_ROOT, INDEX_MASK, OVERFLOW, TARGETS, current_target, global,
+    kernel::{exit_nr_ret, fs_root, syscall_args},
 };
 
 /// Free target slots; userspace fills it at load and puts back each slot it has cleared.
@@ -268,26 +268,26 @@ fn try_drop_cgroup(ctx: &TracePointContext) -> Result<(), i64> {
     })
 }
 
-/// The exit of `seccomp` and `prctl`.
-#[btf_tracepoint(function = "sys_exit")]
-pub fn phase_filter(ctx: BtfTracePointContext) -> u32 {
+/// `sys_exit` of `seccomp` and `prctl`.
+#[tracepoint]
+pub fn phase_filter(ctx: TracePointContext) -> u32 {
     match try_phase_filter(&ctx) {
         Ok(()) | Err(_) => 0,
     }
 }
 
-fn try_phase_filter(ctx: &BtfTracePointContext) -> Result<(), i64> {
+fn try_phase_filter(ctx: &TracePointContext) -> Result<(), i64> {
     let target = current_target().ok_or(-1)?;
     // Only phase 0 ends here (in phase 2, e.g. when attached to a running container, a filter
     // is a `docker exec`'s: application activity).
     if target.phase != Phase::RuncBeforeFilter {
         return Ok(());
     }
-    let exit = exit_call(ctx).ok_or(-1)?;
-    let (nr, ret, a) = (exit.nr, exit.ret, exit.args);
+    let (nr, ret) = exit_nr_ret(ctx);
     if nr != SYS_SECCOMP && nr != SYS_PRCTL {
         return Ok(());
     }
+    let a = syscall_args()?;
     let installed = if nr == SYS_SECCOMP {
         // With TSYNC a failure can be a positive thread id; only NEW_LISTENER makes a positive
         // result a success.

@@ -1,18 +1,14 @@
-//! Sockets: the exits of `socket`, `bind` and `listen` (one program, from [`crate::exits`], told
-//! apart by number). `socket(2)` calls are counted per (family, type) in a per-CPU array; a
+//! Sockets: the exits of `socket`, `bind` and `listen` (one program, told apart by
+//! `__syscall_nr`). `socket(2)` calls are counted per (family, type) in a per-CPU array; a
 //! successful `bind` or `listen` of an `AF_INET`/`AF_INET6` socket sends a record per first
 //! (family, type, port).
 
-use aya_ebpf::{
-    helpers::bpf_probe_read_user, macros::btf_tracepoint, programs::BtfTracePointContext,
-};
+use aya_ebpf::{helpers::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext};
 use trace_common::{RECORD_BIND, RECORD_LISTEN, SOCKET_SLOTS, SocketRecord, socket_slot};
 
 use crate::{
-    OFFSETS, SOCKETS, Target, count, current_target,
-    exits::exit_call,
-    global,
-    kernel::{fd_file, read, read_ptr},
+    OFFSETS, SOCKETS, Target, count, current_target, global,
+    kernel::{exit_nr_ret, fd_file, read, read_ptr, syscall_args},
     path::{DedupKey, KEY_SOCKET, current_pid, key_tag, remember, seen, send},
 };
 
@@ -22,18 +18,18 @@ const SYS_LISTEN: i32 = 50;
 const AF_INET: u16 = 2;
 const AF_INET6: u16 = 10;
 
-/// The exit of socket, bind, listen.
-#[btf_tracepoint(function = "sys_exit")]
-pub fn socket_exit(ctx: BtfTracePointContext) -> u32 {
+/// `sys_exit` of socket, bind, listen.
+#[tracepoint]
+pub fn socket_exit(ctx: TracePointContext) -> u32 {
     if let Some(target) = current_target() {
         let _ = try_socket_exit(&ctx, &target);
     }
     0
 }
 
-fn try_socket_exit(ctx: &BtfTracePointContext, target: &Target) -> Result<(), i64> {
-    let exit = exit_call(ctx).ok_or(-1)?;
-    let (nr, ret, a) = (exit.nr, exit.ret, exit.args);
+fn try_socket_exit(ctx: &TracePointContext, target: &Target) -> Result<(), i64> {
+    let (nr, ret) = exit_nr_ret(ctx);
+    let a = syscall_args()?;
     match nr {
         // Every attempt is counted, failed ones too: they are what the program asks for.
         SYS_SOCKET => count(

@@ -61,7 +61,7 @@ fn try_syscall_enter(ctx: &RawTracePointContext) -> Result<(), i64> {
 /// A direct load through the BTF task pointer (the verifier checks the offset against
 /// `task_struct`), not `bpf_probe_read_kernel`: this runs on every system call of the target.
 #[inline(always)]
-pub fn in_compat_syscall() -> bool {
+fn in_compat_syscall() -> bool {
     let offset = global!(COMPAT_STATUS_OFFSET);
     if offset == NO_OFFSET {
         return false;

@@ -4,19 +4,15 @@
 use std::{io, path::Path, time::Instant};
 
 use aya::{
-    Btf, Ebpf,
-    maps::{MapData, ProgramArray},
-    programs::{BtfTracePoint, FExit, RawTracePoint, TracePoint},
+    Ebpf,
+    programs::{FExit, RawTracePoint, TracePoint},
 };
 use trace_common::{
     CGROUP_MKDIR_ID_OFFSET, CGROUP_MKDIR_LEVEL_OFFSET, CGROUP_MKDIR_PATH_OFFSET,
-    CGROUP_MKDIR_ROOT_OFFSET, EXIT_SLOTS, MAP_EXITS,
+    CGROUP_MKDIR_ROOT_OFFSET, SYS_EXIT_NR_OFFSET, SYS_EXIT_RET_OFFSET,
 };
 
-use super::{
-    AttachPoint, Feature, LoadedProgram, MissingFeature, ProbeError, btf,
-    features::EXIT_DISPATCHER, links, tracefs,
-};
+use super::{AttachPoint, Feature, LoadedProgram, MissingFeature, ProbeError, btf, links, tracefs};
 
 /// The eBPF program counting system calls (a function name in trace-ebpf).
 const SYSCALL_PROGRAM: &str = "syscall_enter";
@@ -183,17 +179,29 @@ pub(super) fn attach_optional(
     (attached > 0).then(|| loaded(feature.program, program.info(), load_time, attached))
 }
 
-/// The attach points of a program that runs elsewhere which it cannot use.
+/// The attach points of a program that runs elsewhere which it cannot use: each is one system
+/// call's exit missing, or nothing at all when the kernel has no such call (`fchmodat2` before
+/// 6.6).
 fn some_missing(
     feature: &Feature,
     category: &str,
     unusable: Vec<(&str, String)>,
     missing: &mut Vec<MissingFeature>,
 ) {
+    let mut kallsyms = None;
     for (name, why) in unusable {
+        let call = name.strip_prefix("sys_exit_").unwrap_or(name);
+        let symbols = kallsyms.get_or_insert_with(|| std::fs::read_to_string(KALLSYMS).ok());
+        if category == "syscalls"
+            && let Some(symbols) = symbols
+            && !has_syscall(symbols, call)
+        {
+            log::info!("this kernel has no {call} system call: nothing to record at {name}");
+            continue;
+        }
         missing.push(MissingFeature {
             what: format!(
-                "`{name}` events (the others of {} are recorded)",
+                "`{call}` calls (the other calls of {} are recorded)",
                 feature.program
             ),
             program: feature.program,
@@ -203,115 +211,19 @@ fn some_missing(
     }
 }
 
-/// The system call exits: the programs of [`AttachPoint::SysExit`] features, each put into the
-/// dispatcher's program array at the numbers of its calls, then the dispatcher attached to
-/// `sys_exit`. Returns the programs in use and the array, which must live as long as they are
-/// attached (the kernel empties a program array when its last file descriptor is closed).
-pub(super) fn attach_exits(
-    ebpf: &mut Ebpf,
-    features: &[&Feature],
-    env: &AttachEnv<'_>,
-    missing: &mut Vec<MissingFeature>,
-) -> (Vec<LoadedProgram>, Option<ProgramArray<MapData>>) {
-    let gap = |feature: &Feature, why: &str| {
-        let AttachPoint::SysExit { calls } = feature.attach else {
-            unreachable!("only exit programs come here");
-        };
-        MissingFeature {
-            what: feature.lost.to_owned(),
-            program: feature.program,
-            attach_point: format!("tp_btf/sys_exit ({})", calls.join(", ")),
-            why: why.to_owned(),
-        }
-    };
-    if features.is_empty() {
-        return (Vec::new(), None);
-    }
-    let setup = (|| {
-        let btf = Btf::from_sys_fs().map_err(|e| format!("the kernel's BTF: {e}"))?;
-        let map = ebpf
-            .take_map(MAP_EXITS)
-            .ok_or("the embedded eBPF object lacks the EXITS map: rebuild trace")?;
-        let exits = ProgramArray::try_from(map).map_err(|e| one_line(&e))?;
-        let dispatcher = btf_program(ebpf, EXIT_DISPATCHER)?;
-        dispatcher
-            .load("sys_exit", &btf)
-            .map_err(|e| format!("the kernel refused the dispatcher: {}", one_line(&e)))?;
-        Ok::<_, String>((btf, exits))
-    })();
-    let (btf, mut exits) = match setup {
-        Ok(setup) => setup,
-        Err(why) => {
-            missing.extend(features.iter().map(|f| gap(f, &why)));
-            return (Vec::new(), None);
-        }
-    };
-    let mut programs = Vec::new();
-    for feature in features {
-        let AttachPoint::SysExit { calls } = feature.attach else {
-            continue;
-        };
-        if !(feature.layout_ok)(env.layout) {
-            missing.push(gap(
-                feature,
-                "this kernel's BTF lacks a struct member the program reads",
-            ));
-            continue;
-        }
-        let started = Instant::now();
-        let loaded = (|| {
-            let program = btf_program(ebpf, feature.program)?;
-            program
-                .load("sys_exit", &btf)
-                .map_err(|e| format!("the kernel refused the program: {}", one_line(&e)))?;
-            let load_time = started.elapsed();
-            let fd = program.fd().map_err(|e| one_line(&e))?;
-            for call in calls {
-                let nr = exit_number(call).ok_or(format!("no x86_64 number for `{call}`"))?;
-                exits.set(nr, fd, 0).map_err(|e| one_line(&e))?;
-            }
-            Ok::<_, String>(loaded(
-                feature.program,
-                program.info(),
-                load_time,
-                calls.len(),
-            ))
-        })();
-        match loaded {
-            Ok(program) => programs.push(program),
-            Err(why) => {
-                log::debug!("{}: {why}", feature.program);
-                missing.push(gap(feature, &why));
-            }
-        }
-    }
-    if programs.is_empty() {
-        return (programs, None);
-    }
-    let attached = btf_program(ebpf, EXIT_DISPATCHER).and_then(|dispatcher| {
-        dispatcher.attach().map_err(|e| one_line(&e))?;
-        Ok(())
-    });
-    if let Err(why) = attached {
-        let why = format!("attaching the sys_exit dispatcher: {why}");
-        missing.extend(features.iter().map(|f| gap(f, &why)));
-        return (Vec::new(), None);
-    }
-    (programs, Some(exits))
-}
+/// The kernel's symbols, where its system call entry points are named.
+const KALLSYMS: &str = "/proc/kallsyms";
 
-/// The BTF tracepoint program `name` of the object.
-fn btf_program<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut BtfTracePoint, String> {
-    ebpf.program_mut(name)
-        .ok_or_else(|| format!("the embedded eBPF object lacks {name}: rebuild trace"))?
-        .try_into()
-        .map_err(|e: aya::programs::ProgramError| one_line(&e))
-}
-
-/// The `x86_64` number of system call `name`, if below [`EXIT_SLOTS`].
-pub(super) fn exit_number(name: &str) -> Option<u32> {
-    let nr = u32::try_from(name.parse::<syscalls::x86_64::Sysno>().ok()?.id()).ok()?;
-    (nr < EXIT_SLOTS).then_some(nr)
+/// Whether the kernel whose symbols are `kallsyms` has the system call `call`: an entry point
+/// `__x64_sys_<call>` (x86-64's wrappers) or `sys_<call>` (kernels without them).
+fn has_syscall(kallsyms: &str, call: &str) -> bool {
+    let wrapped = format!("__x64_sys_{call}");
+    let plain = format!("sys_{call}");
+    kallsyms.lines().any(|line| {
+        line.split_whitespace()
+            .nth(2)
+            .is_some_and(|symbol| symbol == wrapped || symbol == plain)
+    })
 }
 
 /// Loads and attaches an fexit program on `function` (the program stays attached as long as the
@@ -349,8 +261,8 @@ pub(super) fn attach_fexit(
         .ok()
 }
 
-/// Checks a tracepoint's record layout against what the program reads: `sched_process_exec`'s
-/// `filename` (a `__data_loc` at 8), the `cgroup_mkdir`/`cgroup_rmdir` fields.
+/// Checks a tracepoint's record layout against what the program reads: syscall exits
+/// `__syscall_nr` and `ret`, `sched_process_exec`'s `filename` (a `__data_loc` at 8).
 fn check_format(tracefs: &Path, category: &str, name: &str) -> Result<(), String> {
     let format = tracefs::read_format(tracefs, category, name)
         .map_err(|e| format!("no such tracepoint on this kernel ({e})"))?;
@@ -361,6 +273,10 @@ fn check_format(tracefs: &Path, category: &str, name: &str) -> Result<(), String
         )),
     };
     match category {
+        "syscalls" => {
+            expect("__syscall_nr", SYS_EXIT_NR_OFFSET, 4)?;
+            expect("ret", SYS_EXIT_RET_OFFSET, 8)
+        }
         "sched" => expect("filename", 8, 4),
         "cgroup" => {
             expect("root", CGROUP_MKDIR_ROOT_OFFSET, 4)?;
@@ -454,10 +370,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn exit_numbers_are_x86_64s() {
-        assert_eq!(exit_number("openat"), Some(257));
-        assert_eq!(exit_number("stat"), Some(4));
-        assert_eq!(exit_number("fchmodat2"), Some(452));
-        assert_eq!(exit_number("no_such_call"), None);
+    fn system_calls_are_found_by_their_entry_points() {
+        let symbols = "ffffffff816d6520 T __pfx___x64_sys_fchmodat2\n\
+                       ffffffff816d6530 T __x64_sys_fchmodat2\n\
+                       ffffffff816d7b60 T sys_openat\n\
+                       ffffffff816d7b70 t __do_sys_statx [kernel]\n";
+        assert!(has_syscall(symbols, "fchmodat2"));
+        assert!(has_syscall(symbols, "openat"));
+        assert!(!has_syscall(symbols, "statx"));
+        assert!(!has_syscall(symbols, "fchmodat"));
+        assert!(!has_syscall(symbols, "chmod"));
+    }
+
+    /// This machine's kernel, read as trace reads it (root only: others see no addresses but
+    /// the names are there too).
+    #[test]
+    fn this_kernel_has_openat_and_no_made_up_call() {
+        let Ok(symbols) = std::fs::read_to_string(KALLSYMS) else {
+            trace_tests::cannot_run(
+                "this_kernel_has_openat_and_no_made_up_call",
+                &format!("no {KALLSYMS}"),
+            );
+            return;
+        };
+        assert!(has_syscall(&symbols, "openat"));
+        assert!(!has_syscall(&symbols, "no_such_call_here"));
     }
 }

@@ -21,8 +21,8 @@ pub struct KernelLayout {
     pub compat_status_offset: Option<u64>,
     /// The struct members the file, exec and socket programs read.
     pub offsets: KernelOffsets,
-    /// `struct pt_regs` holds the argument registers and the call's number where the programs
-    /// read them ([`PT_REGS_R10_OFFSET`]: `r10 r9 r8 ax cx dx si di orig_ax`, the `x86_64` layout).
+    /// `struct pt_regs` holds the argument registers where the programs read them
+    /// ([`PT_REGS_R10_OFFSET`]: `r10 r9 r8 ax cx dx si di`, the `x86_64` layout).
     pub pt_regs_ok: bool,
 }
 
@@ -123,10 +123,9 @@ fn layout_from(btf: &Btf) -> Result<KernelLayout, btf_rs::Error> {
     for ((name, path), field) in OFFSET_SOURCES.iter().zip(offset_fields(&mut offsets)) {
         *field = member_offset(btf, name, path)?.unwrap_or(NO_OFFSET);
     }
-    // r10 r9 r8 ax cx dx si di orig_ax, 8 bytes each from PT_REGS_R10_OFFSET.
+    // r10 r9 r8 ax cx dx si di, 8 bytes each from PT_REGS_R10_OFFSET.
     let mut pt_regs_ok = true;
-    let regs = ["r10", "r9", "r8", "ax", "cx", "dx", "si", "di", "orig_ax"];
-    for (i, reg) in (0u64..).zip(regs) {
+    for (i, reg) in (0u64..).zip(["r10", "r9", "r8", "ax", "cx", "dx", "si", "di"]) {
         pt_regs_ok &= member_offset(btf, "pt_regs", &[reg])? == Some(PT_REGS_R10_OFFSET + 8 * i);
     }
     Ok(KernelLayout {

@@ -19,12 +19,6 @@ pub enum AttachPoint {
         /// The program it stands in for.
         instead_of: &'static str,
     },
-    /// The exits of these system calls (`x86_64` names): the program is tail-called by the
-    /// `sys_exit` dispatcher ([`EXIT_DISPATCHER`], `tp_btf/sys_exit`) for their numbers.
-    SysExit {
-        /// The system calls.
-        calls: &'static [&'static str],
-    },
     /// Classic tracepoints `<category>/<name>`, the same program on each.
     Tracepoints {
         /// The tracefs event category, e.g. `syscalls`.
@@ -53,57 +47,59 @@ pub struct Feature {
     pub mandatory: bool,
 }
 
-/// The calls of the exit programs (`x86_64` names), each handed over by the `sys_exit`
-/// dispatcher.
-const OPEN_CALLS: &[&str] = &["open", "openat", "openat2", "creat"];
-const PATH_CALLS: &[&str] = &[
-    "unlink",
-    "unlinkat",
-    "rmdir",
-    "mkdir",
-    "mkdirat",
-    "chmod",
-    "fchmodat",
-    "fchmodat2",
-    "chown",
-    "lchown",
-    "fchownat",
-    "truncate",
-    "stat",
-    "lstat",
-    "newfstatat",
-    "statx",
-    "access",
-    "faccessat",
-    "faccessat2",
-    "readlink",
-    "readlinkat",
-    "chdir",
-    "execve",
-    "execveat",
+/// The syscall-exit tracepoints of the file programs (`syscalls/sys_exit_<name>`).
+const OPEN_EXITS: &[&str] = &[
+    "sys_exit_open",
+    "sys_exit_openat",
+    "sys_exit_openat2",
+    "sys_exit_creat",
 ];
-const TWO_PATH_CALLS: &[&str] = &[
-    "rename",
-    "renameat",
-    "renameat2",
-    "link",
-    "linkat",
-    "symlink",
-    "symlinkat",
+const PATH_EXITS: &[&str] = &[
+    "sys_exit_unlink",
+    "sys_exit_unlinkat",
+    "sys_exit_rmdir",
+    "sys_exit_mkdir",
+    "sys_exit_mkdirat",
+    "sys_exit_chmod",
+    "sys_exit_fchmodat",
+    "sys_exit_fchmodat2",
+    "sys_exit_chown",
+    "sys_exit_lchown",
+    "sys_exit_fchownat",
+    "sys_exit_truncate",
+    "sys_exit_newstat",
+    "sys_exit_newlstat",
+    "sys_exit_newfstatat",
+    "sys_exit_statx",
+    "sys_exit_access",
+    "sys_exit_faccessat",
+    "sys_exit_faccessat2",
+    "sys_exit_readlink",
+    "sys_exit_readlinkat",
+    "sys_exit_chdir",
+    "sys_exit_execve",
+    "sys_exit_execveat",
 ];
-const FD_CALLS: &[&str] = &[
-    "fchmod",
-    "fchown",
-    "ftruncate",
-    "getdents",
-    "getdents64",
-    "fchdir",
-    "mmap",
+const TWO_PATH_EXITS: &[&str] = &[
+    "sys_exit_rename",
+    "sys_exit_renameat",
+    "sys_exit_renameat2",
+    "sys_exit_link",
+    "sys_exit_linkat",
+    "sys_exit_symlink",
+    "sys_exit_symlinkat",
 ];
-const SOCKET_CALLS: &[&str] = &["socket", "bind", "listen"];
-const FILTER_CALLS: &[&str] = &["seccomp", "prctl"];
-/// The `sys_exit` dispatcher: every [`AttachPoint::SysExit`] program runs through it.
-pub const EXIT_DISPATCHER: &str = "syscall_exit";
+const FD_EXITS: &[&str] = &[
+    "sys_exit_fchmod",
+    "sys_exit_fchown",
+    "sys_exit_ftruncate",
+    "sys_exit_getdents",
+    "sys_exit_getdents64",
+    "sys_exit_fchdir",
+    "sys_exit_mmap",
+];
+const SOCKET_EXITS: &[&str] = &["sys_exit_socket", "sys_exit_bind", "sys_exit_listen"];
+const FILTER_EXITS: &[&str] = &["sys_exit_seccomp", "sys_exit_prctl"];
 /// The program that makes each new container cgroup a target (no container can be recorded
 /// from its start without it).
 pub const CATCH_PROGRAM: &str = "catch_cgroup";
@@ -114,11 +110,10 @@ pub const PHASE_FILTER_PROGRAM: &str = "phase_filter";
 /// The program that starts the application phase at the first exec.
 pub const PHASE_EXEC_PROGRAM: &str = "phase_exec";
 
-/// What the file programs need besides the path walk: the `sys_exit` dispatcher (a BTF
-/// tracepoint, 5.5, with tail calls), the registers at a known place, `bpf_loop` (5.17), a ring
-/// buffer (5.8).
-const FILE_NEEDS: &str = "a BTF tracepoint on sys_exit with tail calls (5.5), \
-                          bpf_loop (5.17), BPF ring buffer (5.8)";
+/// What the file programs need besides the path walk: syscall exit tracepoints, the argument
+/// registers at a known place, `bpf_task_pt_regs` (5.15), `bpf_loop` (5.17), a ring buffer (5.8).
+const FILE_NEEDS: &str = "syscall exit tracepoints (CONFIG_FTRACE_SYSCALLS, tracefs), \
+                          bpf_task_pt_regs (5.15), bpf_loop (5.17), BPF ring buffer (5.8)";
 
 /// Every program, the mandatory one first.
 pub const FEATURES: &[Feature] = &[
@@ -133,7 +128,10 @@ pub const FEATURES: &[Feature] = &[
     },
     Feature {
         program: "file_open",
-        attach: AttachPoint::SysExit { calls: OPEN_CALLS },
+        attach: AttachPoint::Tracepoints {
+            category: "syscalls",
+            names: OPEN_EXITS,
+        },
         records: "opens: flags, result, requested path, its base, resolved path",
         needs: FILE_NEEDS,
         lost: "opened files (file lists and AppArmor file rules miss them)",
@@ -142,7 +140,10 @@ pub const FEATURES: &[Feature] = &[
     },
     Feature {
         program: "file_path",
-        attach: AttachPoint::SysExit { calls: PATH_CALLS },
+        attach: AttachPoint::Tracepoints {
+            category: "syscalls",
+            names: PATH_EXITS,
+        },
         records: "unlink, rmdir, mkdir, chmod, chown, truncate, stat, access, readlink, chdir \
                   by path, failed execs: result, requested path, its base",
         needs: FILE_NEEDS,
@@ -152,8 +153,9 @@ pub const FEATURES: &[Feature] = &[
     },
     Feature {
         program: "file_two_paths",
-        attach: AttachPoint::SysExit {
-            calls: TWO_PATH_CALLS,
+        attach: AttachPoint::Tracepoints {
+            category: "syscalls",
+            names: TWO_PATH_EXITS,
         },
         records: "rename, link, symlink: both paths with their bases",
         needs: FILE_NEEDS,
@@ -163,7 +165,10 @@ pub const FEATURES: &[Feature] = &[
     },
     Feature {
         program: "file_fd",
-        attach: AttachPoint::SysExit { calls: FD_CALLS },
+        attach: AttachPoint::Tracepoints {
+            category: "syscalls",
+            names: FD_EXITS,
+        },
         records: "fchmod, fchown, ftruncate, getdents, fchdir, mmap PROT_EXEC of a file: the \
                   file's resolved path",
         needs: FILE_NEEDS,
@@ -209,11 +214,12 @@ pub const FEATURES: &[Feature] = &[
     },
     Feature {
         program: "socket_exit",
-        attach: AttachPoint::SysExit {
-            calls: SOCKET_CALLS,
+        attach: AttachPoint::Tracepoints {
+            category: "syscalls",
+            names: SOCKET_EXITS,
         },
         records: "socket() per family and type; bind and listen of AF_INET/AF_INET6: port",
-        needs: "a BTF tracepoint on sys_exit with tail calls (5.5), BPF ring buffer",
+        needs: "syscall exit tracepoints (tracefs), bpf_task_pt_regs (5.15), BPF ring buffer",
         lost: "socket families and types, bound and listening ports",
         layout_ok: |l| l.pt_regs_ok && has(&l.offsets, &SOCKET_OFFSETS),
         mandatory: false,
@@ -247,12 +253,13 @@ pub const FEATURES: &[Feature] = &[
     },
     Feature {
         program: PHASE_FILTER_PROGRAM,
-        attach: AttachPoint::SysExit {
-            calls: FILTER_CALLS,
+        attach: AttachPoint::Tracepoints {
+            category: "syscalls",
+            names: FILTER_EXITS,
         },
         records: "the end of phase 0 (runc before its seccomp filter): a successful \
                   seccomp(SECCOMP_SET_MODE_FILTER) or prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER)",
-        needs: "a BTF tracepoint on sys_exit with tail calls (5.5)",
+        needs: "syscall exit tracepoints (tracefs), bpf_task_pt_regs (5.15)",
         lost: "runc's setup before its filter told apart: it counts as runc after the filter \
                (what a profile allows)",
         layout_ok: |l| l.pt_regs_ok,
@@ -340,41 +347,19 @@ mod tests {
                 AttachPoint::FExit { function, .. } => {
                     assert!(docs.contains(&format!("fexit/{function}")), "{function}");
                 }
-                AttachPoint::SysExit { calls } => {
-                    assert!(docs.contains("tp_btf/sys_exit"));
-                    for call in calls {
-                        assert!(docs.contains(call), "docs/probe.md lacks {call}");
-                    }
-                }
                 AttachPoint::Tracepoints { category, names } => {
                     assert!(docs.contains(category), "{category}");
                     for name in names {
-                        assert!(docs.contains(name), "docs/probe.md lacks {name}");
+                        let short = name
+                            .strip_prefix("sys_exit_")
+                            .or_else(|| name.strip_prefix("sys_enter_"))
+                            .unwrap_or(name);
+                        assert!(docs.contains(short), "docs/probe.md lacks {name}");
                     }
                 }
             }
         }
         assert!(FEATURES[0].mandatory);
         assert!(FEATURES[1..].iter().all(|f| !f.mandatory));
-    }
-
-    /// The dispatcher finds each program by the number of its calls, one program per number.
-    #[test]
-    fn every_exit_call_has_a_number_and_one_program() {
-        let mut numbers = std::collections::BTreeMap::new();
-        for feature in FEATURES {
-            if let AttachPoint::SysExit { calls } = feature.attach {
-                for call in calls {
-                    let nr = super::super::attach::exit_number(call)
-                        .unwrap_or_else(|| panic!("no x86_64 number for {call}"));
-                    assert!(nr < trace_common::EXIT_SLOTS, "{call}");
-                    if let Some(other) = numbers.insert(nr, feature.program) {
-                        panic!("{call} is both {other}'s and {}'s", feature.program);
-                    }
-                }
-            }
-        }
-        assert_eq!(numbers.get(&257), Some(&"file_open"));
-        assert_eq!(numbers.get(&262), Some(&"file_path"));
     }
 }

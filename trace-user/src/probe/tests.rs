@@ -412,8 +412,9 @@ mod kernel {
         );
         assert_eq!(lost, 0);
         // File calls are recorded by x86_64 number: the native mkdir is there, the i386 `write`
-        // (number 4, x86_64's `stat`) with a path in `rdi` is not (the exit programs skip calls
-        // made with `TS_COMPAT`: docs/probe.md).
+        // (number 4, x86_64's `stat`) with a path in `rdi` is not (the `syscalls:sys_exit_*`
+        // tracepoints do not fire for compat calls; a program on the raw `sys_exit` would have
+        // to tell them apart itself: docs/probe.md).
         let files: Vec<&FileEvent> = events
             .iter()
             .filter_map(|e| match e {
