@@ -31,12 +31,6 @@ pub const GLOBAL_INDEX_MASK: &str = "INDEX_MASK";
 /// Global: byte offset of `thread_info.status` in `task_struct` (from BTF), or [`NO_OFFSET`](crate::NO_OFFSET).
 pub const GLOBAL_COMPAT_STATUS_OFFSET: &str = "COMPAT_STATUS_OFFSET";
 
-/// Name of the program array of the `sys_exit` dispatcher: slot `n` holds the program that
-/// records `x86_64` system call `n` at its exit (empty for the calls trace does not record).
-pub const MAP_EXITS: &str = "EXITS";
-/// Slots of [`MAP_EXITS`]: every `x86_64` system call number is below it.
-pub const EXIT_SLOTS: u32 = 512;
-
 /// Name of the ring buffer carrying [`FileRecord`](crate::FileRecord), [`ExecRecord`](crate::ExecRecord) and [`SocketRecord`](crate::SocketRecord) records.
 pub const MAP_EVENTS: &str = "EVENTS";
 /// Name of the per-CPU `u64` array counting records that could not be written, per target slot

@@ -1,10 +1,8 @@
 //! trace's kernel side: what the processes of one cgroup v2 subtree do.
 //!
 //! - [`syscalls`]: a raw tracepoint on `sys_enter` counts every system call per ABI and number.
-//! - [`exits`]: one BTF tracepoint on `sys_exit` hands the calls recorded at their exit to their
-//!   programs by number (tail calls): [`files`], [`sockets`], the seccomp phase.
-//! - [`files`]: the exits of the file system calls send one record per first sighting of a file
-//!   access, with the paths walked in the kernel ([`path`]).
+//! - [`files`]: `syscalls:sys_exit_*` tracepoints of the file system calls send one record per
+//!   first sighting of a file access, with the paths walked in the kernel ([`path`]).
 //! - [`exec`]: `sched:sched_process_exec` sends the executed program's path and arguments.
 //! - [`caps`]: `capability:cap_capable` counts capability checks per capability and verdict.
 //! - [`sockets`]: the exits of `socket`, `bind` and `listen` count sockets and send bound ports.
@@ -18,8 +16,7 @@
 //!
 //! Every program starts with the cgroup filter ([`current_target`]): one helper call for the
 //! task's cgroup at the targets' level and one inlined array lookup of that id, whatever the
-//! number of targets; nothing else happens for tasks outside the targets. (The `sys_exit`
-//! dispatcher comes before it: it only picks the program by number.) Counters, dedup and
+//! number of targets; nothing else happens for tasks outside the targets. Counters, dedup and
 //! records are per target. Records go through one ring buffer without a wakeup per record;
 //! userspace polls it. Layouts and names shared with userspace are in `trace_common`.
 #![no_std]
@@ -28,7 +25,6 @@
 mod args;
 mod caps;
 mod exec;
-mod exits;
 mod files;
 mod floor;
 mod kernel;

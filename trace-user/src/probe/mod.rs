@@ -6,9 +6,9 @@
 //!
 //! - a raw tracepoint on `sys_enter` counts the system calls of each target per phase, ABI and
 //!   number in a per-CPU array ([`Probe::counts`]); it is mandatory;
-//! - the exits of the file system calls (handed over by number by one BTF tracepoint program on
-//!   `sys_exit`), `sched:sched_process_exec` and the exits of `bind`/`listen` send first
-//!   sightings of file accesses, executed programs and bound ports through a ring buffer ([`Probe::take_event_reader`], [`ProbeEvent`]); the paths
+//! - `syscalls:sys_exit_*` tracepoints of the file system calls, `sched:sched_process_exec` and
+//!   the exits of `bind`/`listen` send first sightings of file accesses, executed programs and
+//!   bound ports through a ring buffer ([`Probe::take_event_reader`], [`ProbeEvent`]); the paths
 //!   are walked in the kernel, repeats are filtered there by an LRU set;
 //! - `capability:cap_capable` and the exit of `socket` count capability checks and sockets;
 //! - `cgroup:cgroup_mkdir` makes every new container cgroup a target before any task can join it
@@ -66,7 +66,7 @@ use std::{path::Path, time::Duration};
 
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{Array, HashMap, MapData, ProgramArray, Queue, RingBuf},
+    maps::{Array, HashMap, MapData, Queue, RingBuf},
 };
 use trace_common::{
     CAP_SLOTS, DROPPED_SLOTS, GLOBAL_CAP_CRED_OFFSET, GLOBAL_CAP_FIELD_OFFSET,
@@ -77,7 +77,7 @@ use trace_common::{
     SOCKET_SLOTS, TargetConfig, TargetEntry,
 };
 
-use attach::{AttachEnv, SYSCALL_ATTACH, attach_exits, attach_optional, attach_syscall_counter};
+use attach::{AttachEnv, SYSCALL_ATTACH, attach_optional, attach_syscall_counter};
 pub use btf::VMLINUX_BTF;
 pub use counters::{CapCount, PhaseSyscallCounts, SlotCounts, SyscallCounts};
 pub use error::ProbeError;
@@ -139,7 +139,7 @@ pub struct MissingFeature {
     pub what: String,
     /// The program.
     pub program: &'static str,
-    /// Where it was to attach, e.g. `tracepoint/sched/sched_process_exec`.
+    /// Where it was to attach, e.g. `tracepoint/syscalls/sys_exit_fchmodat2`.
     pub attach_point: String,
     /// Why, in one line.
     pub why: String,
@@ -172,9 +172,6 @@ pub struct Probe {
     /// The tracepoint links, detached concurrently when dropped (before `_ebpf`: fields drop in
     /// order).
     _links: links::Links,
-    /// The programs of the system call exits by number; the kernel empties the array when its
-    /// last file descriptor is closed.
-    _exits: Option<ProgramArray<MapData>>,
     /// Owns the programs and the `sys_enter` link: dropping it detaches and unloads them.
     _ebpf: Ebpf,
 }
@@ -268,7 +265,7 @@ impl Probe {
                 .map_err(ProbeError::map(MAP_FREE_SLOTS))?;
         }
 
-        let (programs, missing, links, exits) = attach_all(
+        let (programs, missing, links) = attach_all(
             &mut ebpf,
             &layout,
             tracefs.as_deref(),
@@ -315,7 +312,6 @@ impl Probe {
                 programs,
             },
             _links: links,
-            _exits: exits,
             _ebpf: ebpf,
         })
     }
@@ -434,23 +430,15 @@ fn check_options(options: &ProbeOptions<'_>) -> Result<(), ProbeError> {
     Ok(())
 }
 
-/// What [`attach_all`] attached: the programs in use, what is missing, the links and the exit
-/// programs' array.
-type Attached = (
-    Vec<LoadedProgram>,
-    Vec<MissingFeature>,
-    links::Links,
-    Option<ProgramArray<MapData>>,
-);
-
-/// Attaches the mandatory counter, then every optional program it can.
+/// Attaches the mandatory counter, then every optional program it can; returns the programs in
+/// use, what is missing, and the links.
 fn attach_all(
     ebpf: &mut Ebpf,
     layout: &btf::KernelLayout,
     tracefs: Result<&Path, &std::io::Error>,
     cap_fields_ok: bool,
     without: &[&str],
-) -> Result<Attached, ProbeError> {
+) -> Result<(Vec<LoadedProgram>, Vec<MissingFeature>, links::Links), ProbeError> {
     let counter = attach_syscall_counter(ebpf)?;
     let mut programs = vec![counter];
     let mut missing = Vec::new();
@@ -460,19 +448,11 @@ fn attach_all(
         tracefs: tracefs.map_err(ToString::to_string),
         cap_fields_ok,
     };
-    let wanted = || {
-        FEATURES
-            .iter()
-            .filter(|f| !f.mandatory && !without.contains(&f.program))
-    };
-    let exit_features: Vec<&Feature> = wanted()
-        .filter(|f| matches!(f.attach, AttachPoint::SysExit { .. }))
-        .collect();
-    let (exit_programs, exits) = attach_exits(ebpf, &exit_features, &env, &mut missing);
-    programs.extend(exit_programs);
-    for feature in wanted() {
+    for feature in FEATURES
+        .iter()
+        .filter(|f| !f.mandatory && !without.contains(&f.program))
+    {
         let loaded = match feature.attach {
-            AttachPoint::SysExit { .. } => continue,
             AttachPoint::FExit {
                 function,
                 instead_of,
@@ -503,7 +483,7 @@ fn attach_all(
             gap.why
         );
     }
-    Ok((programs, missing, links, exits))
+    Ok((programs, missing, links))
 }
 
 /// Writes the running targets into the index (slots 0, 1, ... in order), to the overflow map when
