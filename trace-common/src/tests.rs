@@ -84,7 +84,10 @@ fn the_ring_buffer_grows_with_the_cpus_within_bounds() {
     for cpus in 0..64 {
         let bytes = events_bytes(cpus);
         // A ring buffer's size is a power-of-two number of pages.
-        assert!(bytes.is_power_of_two() && bytes % 4096 == 0, "{bytes}");
+        assert!(
+            bytes.is_power_of_two() && bytes.is_multiple_of(4096),
+            "{bytes}"
+        );
         assert!(wakeup_bytes(bytes) >= 1 << 20);
     }
 }

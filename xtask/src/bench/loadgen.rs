@@ -2,6 +2,7 @@
 //! response that closes it), sending requests one after the other for a fixed time: HTTP/1.1
 //! `GET`s (keep-alive), or redis `SET` and `GET` of a key of the connection's own, in turn.
 
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -50,7 +51,7 @@ impl Protocol {
                 let resp = |words: &[&str]| {
                     let mut out = format!("*{}\r\n", words.len());
                     for w in words {
-                        out.push_str(&format!("${}\r\n{w}\r\n", w.len()));
+                        let _ = write!(out, "${}\r\n{w}\r\n", w.len());
                     }
                     out.into_bytes()
                 };
