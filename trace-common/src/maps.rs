@@ -82,11 +82,34 @@ pub const GLOBAL_CAP_RET_OFFSET: &str = "CAP_RET_OFFSET";
 /// Name of the global holding the offset of `cred` in the `capability:cap_capable` record.
 pub const GLOBAL_CAP_CRED_OFFSET: &str = "CAP_CRED_OFFSET";
 
-/// Size of [`MAP_EVENTS`] in bytes (a power of two; 64 MiB carried 100k distinct opens without loss).
+/// Size of [`MAP_EVENTS`] in bytes as the object declares it, the most [`events_bytes`] gives;
+/// userspace sizes the map at load.
 pub const EVENTS_BYTES: u32 = 64 << 20;
-/// The kernel side asks for no wakeup per record (`BPF_RB_NO_WAKEUP`) and forces one when this
-/// many bytes are pending; userspace also polls every [`POLL_INTERVAL_MS`].
-pub const WAKEUP_PENDING_BYTES: u64 = 1 << 20;
+/// The least [`events_bytes`] gives.
+pub const EVENTS_BYTES_MIN: u32 = 8 << 20;
+/// [`MAP_EVENTS`] per CPU that can write records at once.
+pub const EVENTS_BYTES_PER_CPU: u32 = 4 << 20;
+
+/// Size of [`MAP_EVENTS`] for a machine of `cpus` CPUs: [`EVENTS_BYTES_PER_CPU`] each, a power of
+/// two between [`EVENTS_BYTES_MIN`] and [`EVENTS_BYTES`]. Records are first sightings only, and
+/// userspace is woken once [`wakeup_bytes`] are pending; what the ring must hold is what every
+/// CPU can write while the reader is woken and catches up (docs/probe.md, "The ring buffer").
+pub fn events_bytes(cpus: u32) -> u32 {
+    cpus.saturating_mul(EVENTS_BYTES_PER_CPU)
+        .checked_next_power_of_two()
+        .unwrap_or(EVENTS_BYTES)
+        .clamp(EVENTS_BYTES_MIN, EVENTS_BYTES)
+}
+
+/// Global: the kernel side asks for no wakeup per record (`BPF_RB_NO_WAKEUP`) and forces one when
+/// this many bytes are pending ([`wakeup_bytes`]); userspace also polls every
+/// [`POLL_INTERVAL_MS`].
+pub const GLOBAL_WAKEUP_BYTES: &str = "WAKEUP_BYTES";
+
+/// [`GLOBAL_WAKEUP_BYTES`] for a ring of `ring_bytes`: an eighth of it.
+pub fn wakeup_bytes(ring_bytes: u32) -> u64 {
+    u64::from(ring_bytes / 8)
+}
 /// How often userspace drains the ring buffer when no wakeup came.
 pub const POLL_INTERVAL_MS: u64 = 100;
 /// Entries of the kernel's dedup set (an LRU hash): first sightings only reach the ring buffer.

@@ -72,3 +72,22 @@ fn counter_slots_round_trip() {
     assert_eq!(slot_socket(SOCKET_SLOTS - 1), None);
     assert_eq!(slot_socket(socket_slot(63, 15)), Some((63, 15)));
 }
+
+#[test]
+fn the_ring_buffer_grows_with_the_cpus_within_bounds() {
+    assert_eq!(events_bytes(0), EVENTS_BYTES_MIN);
+    assert_eq!(events_bytes(1), EVENTS_BYTES_MIN);
+    assert_eq!(events_bytes(2), 8 << 20);
+    assert_eq!(events_bytes(3), 16 << 20);
+    assert_eq!(events_bytes(16), EVENTS_BYTES);
+    assert_eq!(events_bytes(u32::MAX), EVENTS_BYTES);
+    for cpus in 0..64 {
+        let bytes = events_bytes(cpus);
+        // A ring buffer's size is a power-of-two number of pages.
+        assert!(
+            bytes.is_power_of_two() && bytes.is_multiple_of(4096),
+            "{bytes}"
+        );
+        assert!(wakeup_bytes(bytes) >= 1 << 20);
+    }
+}

@@ -6,8 +6,8 @@
 //! - [`exec`]: `sched:sched_process_exec` sends the executed program's path and arguments.
 //! - [`caps`]: `capability:cap_capable` counts capability checks per capability and verdict.
 //! - [`sockets`]: the exits of `socket`, `bind` and `listen` count sockets and send bound ports.
-//! - [`args`]: `syscalls:sys_enter_*` of `personality`, `prctl`, `clone` keep the distinct
-//!   values of argument 0 (for argument-level seccomp rules).
+//! - [`args`]: the counter keeps the distinct values of argument 0 of `personality`, `prctl`,
+//!   `clone` (for argument-level seccomp rules).
 //! - [`phases`]: `cgroup:cgroup_mkdir` makes every new container cgroup a target inside its
 //!   mkdir, before any task can join it, and `cgroup:cgroup_rmdir` drops it; the exits of
 //!   `seccomp`/`prctl` and `sched:sched_process_exec` move a target through its startup phases.
@@ -63,6 +63,10 @@ static CAP_CRED_OFFSET: u64 = 8;
 /// Masks a cgroup id into an index of `TARGETS`.
 #[unsafe(no_mangle)]
 static INDEX_MASK: u32 = INDEX_SLOTS - 1;
+/// Bytes pending in `EVENTS` from which a record wakes userspace (`trace_common::wakeup_bytes`
+/// of the size userspace gave the ring).
+#[unsafe(no_mangle)]
+static WAKEUP_BYTES: u64 = 1 << 20;
 
 /// Reads a global (or one field of it) without letting rustc fold its initial value.
 macro_rules! global {
@@ -73,7 +77,8 @@ macro_rules! global {
 }
 pub(crate) use global;
 
-/// File, exec and socket records for userspace (`trace_common::FileRecord`, ...).
+/// File, exec and socket records for userspace (`trace_common::FileRecord`, ...); userspace sizes
+/// it at load (`trace_common::events_bytes`).
 #[map(name = "EVENTS")]
 static EVENTS: RingBuf = RingBuf::with_byte_size(EVENTS_BYTES, 0);
 

@@ -22,10 +22,10 @@ use aya_ebpf::{
     macros::map,
     maps::PerCpuArray,
 };
-use trace_common::{DROPPED_SLOTS, PATH_MAX, Phase, WAKEUP_PENDING_BYTES};
+use trace_common::{DROPPED_SLOTS, PATH_MAX, Phase};
 
 use crate::{
-    DROPPED, EVENTS, OFFSETS, SEEN, count, global,
+    DROPPED, EVENTS, OFFSETS, SEEN, WAKEUP_BYTES, count, global,
     kernel::{PathRef, read, read_ptr},
 };
 
@@ -493,7 +493,7 @@ impl Builder {
 /// be worth waking. On failure counts a drop of record `kind` for the target in `slot`.
 #[inline(always)]
 pub fn send(data: &[u8], slot: u32, kind: u32) -> bool {
-    let flags = if EVENTS.query(u64::from(BPF_RB_AVAIL_DATA)) >= WAKEUP_PENDING_BYTES {
+    let flags = if EVENTS.query(u64::from(BPF_RB_AVAIL_DATA)) >= global!(WAKEUP_BYTES) {
         BPF_RB_FORCE_WAKEUP
     } else {
         BPF_RB_NO_WAKEUP

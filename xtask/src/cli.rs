@@ -104,10 +104,10 @@ pub struct BenchArgs {
     /// loop makes a fifth as many (a stat costs 3-4 getppids).
     #[arg(long, value_name = "N")]
     pub syscalls: Option<u64>,
-    /// Another `trace` binary measured alongside as `trace (baseline)` (e.g. the build before
-    /// a change to the kernel side), in the same rounds.
+    /// Another `trace` binary measured alongside as `trace (<its file name>)` (e.g. the build
+    /// before a change to the kernel side), in the same rounds; repeatable.
     #[arg(long, value_name = "TRACE")]
-    pub baseline: Option<std::path::PathBuf>,
+    pub baseline: Vec<std::path::PathBuf>,
     /// Run only this part (e.g. `syscalls` to compare builds quickly).
     #[arg(long, value_name = "PART")]
     pub only: Option<BenchPart>,

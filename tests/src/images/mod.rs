@@ -58,6 +58,11 @@ pub enum TestImage {
     /// `trace-test/nginx:local`: a Debian bookworm minbase with nginx-light (debootstrap), serving
     /// `/var/www/html` on port 80. Built from `tests/images/nginx/debootstrap.conf`.
     Nginx,
+    /// `trace-test/redis:local`: a Debian bookworm minbase with redis-server (debootstrap), in the
+    /// foreground on port 6379, in memory only (`/etc/redis/bench.conf`). Built from
+    /// `tests/images/redis/debootstrap.conf`; the bench's services use it, not the tests, so it
+    /// is not one of [`TestImage::ALL`].
+    Redis,
     /// `trace-test/bench:local`: busybox plus `/usr/local/bin/loop`, the workloads of
     /// `cargo xtask bench`, compiled from `tests/images/bench/loop.c` with `gcc -static`, and the
     /// host's `/usr/bin/strace` with its shared libraries. Default command `sleep 3600`.
@@ -65,7 +70,7 @@ pub enum TestImage {
 }
 
 impl TestImage {
-    /// Every test image.
+    /// Every image the tests use (setup builds them).
     pub const ALL: [Self; 6] = [
         Self::Busybox,
         Self::Demo,
@@ -83,13 +88,14 @@ impl TestImage {
             Self::Workload => "trace-test/workload:local",
             Self::Python => "trace-test/python:local",
             Self::Nginx => "trace-test/nginx:local",
+            Self::Redis => "trace-test/redis:local",
             Self::Bench => "trace-test/bench:local",
         }
     }
 
     /// Built by debootstrap from `debootstrap.conf` rather than from a Dockerfile.
     fn debootstrapped(self) -> bool {
-        matches!(self, Self::Python | Self::Nginx)
+        matches!(self, Self::Python | Self::Nginx | Self::Redis)
     }
 
     /// The folder under `tests/images/` that defines the image.
@@ -100,6 +106,7 @@ impl TestImage {
             Self::Workload => "workload",
             Self::Python => "python",
             Self::Nginx => "nginx",
+            Self::Redis => "redis",
             Self::Bench => "bench",
         }
     }

@@ -71,10 +71,10 @@ use aya::{
 use trace_common::{
     CAP_SLOTS, DROPPED_SLOTS, GLOBAL_CAP_CRED_OFFSET, GLOBAL_CAP_FIELD_OFFSET,
     GLOBAL_CAP_RET_OFFSET, GLOBAL_COMPAT_STATUS_OFFSET, GLOBAL_INDEX_MASK, GLOBAL_OFFSETS,
-    INDEX_SLOTS, KernelOffsets, MAP_ARG_LOST, MAP_ARG_VALUES, MAP_CAPS, MAP_CGROUP_EVENTS,
-    MAP_CONFIG, MAP_DROPPED, MAP_EVENTS, MAP_FREE_SLOTS, MAP_OVERFLOW, MAP_SOCKETS, MAP_SYSCALLS,
-    MAP_TARGETS, MAX_SLOTS, NO_OFFSET, PHASE_SYSCALL_SLOTS, SOCKET_SLOTS, TargetConfig,
-    TargetEntry,
+    GLOBAL_WAKEUP_BYTES, INDEX_SLOTS, KernelOffsets, MAP_ARG_LOST, MAP_ARG_VALUES, MAP_CAPS,
+    MAP_CGROUP_EVENTS, MAP_CONFIG, MAP_DROPPED, MAP_EVENTS, MAP_FREE_SLOTS, MAP_OVERFLOW,
+    MAP_SOCKETS, MAP_SYSCALLS, MAP_TARGETS, MAX_SLOTS, NO_OFFSET, PHASE_SYSCALL_SLOTS,
+    SOCKET_SLOTS, TargetConfig, TargetEntry,
 };
 
 use attach::{AttachEnv, SYSCALL_ATTACH, attach_optional, attach_syscall_counter};
@@ -229,6 +229,8 @@ impl Probe {
         let index_mask = options.index_mask.unwrap_or(INDEX_SLOTS - 1) & (INDEX_SLOTS - 1);
 
         let offsets = PodOffsets(layout.offsets);
+        let events_bytes = events_bytes_here();
+        let wakeup_bytes = trace_common::wakeup_bytes(events_bytes);
         let mut ebpf = EbpfLoader::new()
             // No CO-RE relocations in Rust eBPF: skip matching the object against kernel BTF.
             .btf(None)
@@ -238,6 +240,8 @@ impl Probe {
             .override_global(GLOBAL_CAP_RET_OFFSET, &ret_at, true)
             .override_global(GLOBAL_CAP_CRED_OFFSET, &cred_at, true)
             .override_global(GLOBAL_INDEX_MASK, &index_mask, true)
+            .override_global(GLOBAL_WAKEUP_BYTES, &wakeup_bytes, true)
+            .map_max_entries(MAP_EVENTS, events_bytes)
             .map_max_entries(MAP_SYSCALLS, slots * PHASE_SYSCALL_SLOTS)
             .map_max_entries(MAP_CAPS, slots * CAP_SLOTS)
             .map_max_entries(MAP_SOCKETS, slots * SOCKET_SLOTS)
@@ -382,6 +386,13 @@ impl Probe {
             .map(|PodConfig(config)| config.level)
             .map_err(ProbeError::map(MAP_CONFIG))
     }
+}
+
+/// The size of the record ring buffer on this machine ([`trace_common::events_bytes`] of its
+/// online CPUs).
+fn events_bytes_here() -> u32 {
+    let cpus = aya::util::online_cpus().map_or(1, |cpus| cpus.len());
+    trace_common::events_bytes(u32::try_from(cpus).unwrap_or(u32::MAX))
 }
 
 /// Refuses options no probe can be loaded with: no slots or too many, more running targets than

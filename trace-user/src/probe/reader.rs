@@ -2,7 +2,7 @@
 //!
 //! The kernel side writes file, exec and socket records without waking userspace
 //! (`BPF_RB_NO_WAKEUP`: a wakeup per record cost 3.7-10 us on the test VM) and forces a wakeup
-//! only once 1 MiB is pending; cgroup records (rare) wake userspace each time. So
+//! only once an eighth of the ring is pending; cgroup records (rare) wake userspace each time. So
 //! [`EventReader::readable`] returns on a wakeup or after 100 ms, whichever comes first.
 
 use std::{

@@ -1,7 +1,8 @@
-//! A small loopback HTTP load generator: N threads, each with one keep-alive HTTP/1.1
-//! connection (a new one after a response that closes it), sending `GET` requests one after the
-//! other for a fixed time.
+//! A small loopback load generator: N threads, each with one connection (a new one after a
+//! response that closes it), sending requests one after the other for a fixed time: HTTP/1.1
+//! `GET`s (keep-alive), or redis `SET` and `GET` of a key of the connection's own, in turn.
 
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -25,15 +26,62 @@ impl Load {
     }
 }
 
-/// Sends `GET path` over `connections` concurrent connections to `addr` for `duration`.
-pub fn run(addr: SocketAddr, path: &str, connections: usize, duration: Duration) -> Result<Load> {
-    let request = format!("GET {path} HTTP/1.1\r\nHost: bench\r\nUser-Agent: trace-bench\r\n\r\n");
+/// What the load speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// `GET /` over HTTP/1.1; a `200` counts.
+    Http,
+    /// Redis (RESP): `SET` then `GET` of a key of the connection's own, one request each; a `+OK`
+    /// and the value read back count.
+    Redis,
+}
+
+/// The value the redis load sets and reads back.
+const REDIS_VALUE: &str = "trace-bench-value";
+
+impl Protocol {
+    /// The requests a connection sends in turn, for connection number `n`.
+    fn requests(self, n: usize) -> Vec<Vec<u8>> {
+        match self {
+            Protocol::Http => {
+                vec![b"GET / HTTP/1.1\r\nHost: bench\r\nUser-Agent: trace-bench\r\n\r\n".to_vec()]
+            }
+            Protocol::Redis => {
+                let key = format!("trace-bench:{n}");
+                let resp = |words: &[&str]| {
+                    let mut out = format!("*{}\r\n", words.len());
+                    for w in words {
+                        let _ = write!(out, "${}\r\n{w}\r\n", w.len());
+                    }
+                    out.into_bytes()
+                };
+                vec![resp(&["SET", &key, REDIS_VALUE]), resp(&["GET", &key])]
+            }
+        }
+    }
+
+    fn read(self, reader: &mut impl BufRead, body: &mut Vec<u8>) -> Result<Response> {
+        match self {
+            Protocol::Http => read_response(reader, body),
+            Protocol::Redis => read_redis_reply(reader, body),
+        }
+    }
+}
+
+/// Sends `protocol`'s requests over `connections` concurrent connections to `addr` for
+/// `duration`.
+pub fn run(
+    addr: SocketAddr,
+    protocol: Protocol,
+    connections: usize,
+    duration: Duration,
+) -> Result<Load> {
     let started = Instant::now();
     let deadline = started + duration;
     let workers: Vec<_> = (0..connections)
-        .map(|_| {
-            let request = request.clone();
-            std::thread::spawn(move || worker(addr, request.as_bytes(), deadline))
+        .map(|n| {
+            let requests = protocol.requests(n);
+            std::thread::spawn(move || worker(addr, protocol, &requests, deadline))
         })
         .collect();
     let mut total = Load {
@@ -53,7 +101,12 @@ pub fn run(addr: SocketAddr, path: &str, connections: usize, duration: Duration)
 }
 
 /// One connection's loop: (responses, errors).
-fn worker(addr: SocketAddr, request: &[u8], deadline: Instant) -> (u64, u64) {
+fn worker(
+    addr: SocketAddr,
+    protocol: Protocol,
+    requests_in_turn: &[Vec<u8>],
+    deadline: Instant,
+) -> (u64, u64) {
     let (mut requests, mut errors) = (0, 0);
     let mut body = Vec::new();
     while Instant::now() < deadline {
@@ -66,11 +119,13 @@ fn worker(addr: SocketAddr, request: &[u8], deadline: Instant) -> (u64, u64) {
         abort_on_close(&stream);
         let mut writer = &stream;
         let mut reader = BufReader::new(&stream);
+        let mut turn = requests_in_turn.iter().cycle();
         while Instant::now() < deadline {
+            let Some(request) = turn.next() else { break };
             let answer = writer
                 .write_all(request)
                 .context("send")
-                .and_then(|()| read_response(&mut reader, &mut body));
+                .and_then(|()| protocol.read(&mut reader, &mut body));
             let Ok(Response { ok, keep_alive }) = answer else {
                 errors += 1;
                 break;
@@ -152,6 +207,34 @@ fn read_response(reader: &mut impl BufRead, body: &mut Vec<u8>) -> Result<Respon
     Ok(Response { ok, keep_alive })
 }
 
+/// Reads one redis reply: `+OK` (a `SET`) or a bulk string (a `GET`: [`REDIS_VALUE`] counts);
+/// an error reply or another value does not.
+fn read_redis_reply(reader: &mut impl BufRead, body: &mut Vec<u8>) -> Result<Response> {
+    let mut line = String::new();
+    if reader.read_line(&mut line)? == 0 {
+        anyhow::bail!("connection closed");
+    }
+    let line = line.trim_end();
+    let ok = if let Some(length) = line.strip_prefix('$') {
+        let length: i64 = length.parse().context("bulk length")?;
+        match usize::try_from(length) {
+            Ok(length) => {
+                body.resize(length + 2, 0);
+                reader.read_exact(body)?;
+                &body[..length] == REDIS_VALUE.as_bytes()
+            }
+            // `$-1`: no such key.
+            Err(_) => false,
+        }
+    } else {
+        line == "+OK"
+    };
+    Ok(Response {
+        ok,
+        keep_alive: true,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,5 +262,22 @@ mod tests {
             }
         );
         assert!(read_response(&mut reader, &mut body).is_err());
+    }
+
+    #[test]
+    fn redis_replies_count_when_the_value_comes_back() {
+        let requests = Protocol::Redis.requests(3);
+        assert_eq!(
+            requests[1],
+            b"*2\r\n$3\r\nGET\r\n$13\r\ntrace-bench:3\r\n".to_vec()
+        );
+        let wire = b"+OK\r\n$17\r\ntrace-bench-value\r\n$-1\r\n-ERR wrong\r\n$3\r\nabc\r\n";
+        let mut reader = BufReader::new(&wire[..]);
+        let mut body = Vec::new();
+        let oks: Vec<bool> = (0..5)
+            .map(|_| read_redis_reply(&mut reader, &mut body).unwrap().ok)
+            .collect();
+        assert_eq!(oks, [true, true, false, false, false]);
+        assert!(read_redis_reply(&mut reader, &mut body).is_err());
     }
 }

@@ -120,8 +120,8 @@ impl Sizes {
 pub struct Bench {
     /// The `trace` binary under test.
     pub trace: PathBuf,
-    /// Another trace binary to compare with (`--baseline`).
-    pub baseline: Option<PathBuf>,
+    /// Other trace binaries to compare with (`--baseline`).
+    pub baseline: Vec<PathBuf>,
     /// The `floor` example: trace-ebpf's empty `sys_enter` program.
     pub floor: PathBuf,
     /// The workload program, built for the host.

@@ -29,7 +29,7 @@ use trace_tests::{Container, TestImage, docker_ok, ensure_image};
 use super::Bench;
 use super::cgroup;
 use super::cpus::Cpus;
-use super::loadgen::{self, Load};
+use super::loadgen::{self, Load, Protocol};
 use super::stats::Summary;
 use super::tracers::{self, Config, Target, Usage};
 
@@ -45,15 +45,19 @@ pub enum Server {
     Nginx,
     /// `python3 -m http.server` (Debian 12's python 3.11), a thread per connection, HTTP/1.0.
     PythonHttp,
+    /// redis-server (Debian 12's 7.0), in memory only: `SET` and `GET` in turn, a key per
+    /// connection.
+    Redis,
 }
 
 impl Server {
-    pub const ALL: [Server; 2] = [Server::Nginx, Server::PythonHttp];
+    pub const ALL: [Server; 3] = [Server::Nginx, Server::PythonHttp, Server::Redis];
 
     pub fn name(self) -> &'static str {
         match self {
             Server::Nginx => "nginx",
             Server::PythonHttp => "python http.server",
+            Server::Redis => "redis GET/SET",
         }
     }
 
@@ -61,6 +65,14 @@ impl Server {
         match self {
             Server::Nginx => TestImage::Nginx,
             Server::PythonHttp => TestImage::Python,
+            Server::Redis => TestImage::Redis,
+        }
+    }
+
+    fn protocol(self) -> Protocol {
+        match self {
+            Server::Nginx | Server::PythonHttp => Protocol::Http,
+            Server::Redis => Protocol::Redis,
         }
     }
 
@@ -69,6 +81,7 @@ impl Server {
         match self {
             Server::Nginx => ["trace-bench-nginx", "trace-bench-nginx-twin"],
             Server::PythonHttp => ["trace-bench-python", "trace-bench-python-twin"],
+            Server::Redis => ["trace-bench-redis", "trace-bench-redis-twin"],
         }
     }
 
@@ -76,6 +89,7 @@ impl Server {
         match self {
             Server::Nginx => 80,
             Server::PythonHttp => 8000,
+            Server::Redis => 6379,
         }
     }
 
@@ -83,7 +97,7 @@ impl Server {
     /// so more clients connecting at once have SYNs dropped and wait a second for the retransmit.
     fn connections(self, configured: usize) -> usize {
         match self {
-            Server::Nginx => configured,
+            Server::Nginx | Server::Redis => configured,
             Server::PythonHttp => configured.min(4),
         }
     }
@@ -222,7 +236,7 @@ fn run_server(bench: &Bench, server: Server, outsider_ns: Option<f64>) -> Result
     let sizes = &bench.sizes;
     let duration = Duration::from_secs(sizes.service_secs);
     let connections = server.connections(sizes.service_connections);
-    let load = || load_both(addrs, connections, duration);
+    let load = || load_both(addrs, server.protocol(), connections, duration);
     load()?; // warm-up
     let out = tempfile::tempdir()?;
     let target = Target {
@@ -231,9 +245,7 @@ fn run_server(bench: &Bench, server: Server, outsider_ns: Option<f64>) -> Result
         cgroup_dir: None,
     };
     let mut configs = vec![Config::Untraced, Config::Floor, Config::Trace];
-    if bench.baseline.is_some() {
-        configs.push(Config::TraceBaseline);
-    }
+    configs.extend(Config::baselines(&bench.baseline));
     let mut runs: Vec<Vec<Run>> = vec![Vec::new(); configs.len()];
     let mut trace_usage = Vec::new();
     for round in 0..sizes.service_rounds as usize {
@@ -250,7 +262,7 @@ fn run_server(bench: &Bench, server: Server, outsider_ns: Option<f64>) -> Result
                 if config == Config::Trace {
                     trace_usage.push(usage);
                 }
-                if matches!(config, Config::Trace | Config::TraceBaseline) {
+                if matches!(config, Config::Trace | Config::TraceBaseline(_)) {
                     syscalls = Some(recorded_syscalls(out.path())?);
                 }
             }
@@ -386,10 +398,15 @@ fn address(server: Server, container: &Container) -> Result<SocketAddr> {
 }
 
 /// Loads the target and its twin at the same time, each with `connections` connections.
-fn load_both(addrs: [SocketAddr; 2], connections: usize, duration: Duration) -> Result<[Load; 2]> {
+fn load_both(
+    addrs: [SocketAddr; 2],
+    protocol: Protocol,
+    connections: usize,
+    duration: Duration,
+) -> Result<[Load; 2]> {
     let [target, twin] = addrs;
-    let twin = std::thread::spawn(move || loadgen::run(twin, "/", connections, duration));
-    let target = loadgen::run(target, "/", connections, duration)?;
+    let twin = std::thread::spawn(move || loadgen::run(twin, protocol, connections, duration));
+    let target = loadgen::run(target, protocol, connections, duration)?;
     let twin = twin
         .join()
         .map_err(|_| anyhow::anyhow!("the twin's load thread panicked"))??;
@@ -421,7 +438,7 @@ fn check(server: Server, loads: [Load; 2], config: Config) -> Result<[Load; 2]> 
 fn wait_ready(server: Server, addr: SocketAddr) -> Result<()> {
     let started = Instant::now();
     while started.elapsed() < READY_WAIT {
-        if loadgen::run(addr, "/", 1, Duration::from_millis(50))?.requests > 0 {
+        if loadgen::run(addr, server.protocol(), 1, Duration::from_millis(50))?.requests > 0 {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(100));

@@ -35,9 +35,21 @@ pub struct StormResult {
     pub traced: Sample,
     /// What the trace process used.
     pub trace_usage: Usage,
+    /// The same burst under each `--baseline` build, in its own fresh container.
+    pub baselines: Vec<BaselineStorm>,
     /// The recording, kept for the render measurement.
     #[serde(skip)]
     pub recording: serde_json::Value,
+}
+
+/// The storm under a `--baseline` build.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BaselineStorm {
+    pub config: String,
+    pub recorded: u64,
+    pub dropped: u64,
+    pub traced: Sample,
+    pub trace_usage: Usage,
 }
 
 impl StormResult {
@@ -47,6 +59,27 @@ impl StormResult {
 }
 
 pub fn run(bench: &Bench) -> Result<StormResult> {
+    let (result, recording) = storm(bench, Config::Trace)?;
+    let mut baselines = Vec::new();
+    for config in Config::baselines(&bench.baseline) {
+        let (other, _) = storm(bench, config)?;
+        baselines.push(BaselineStorm {
+            config: config.name().into_owned(),
+            recorded: other.recorded,
+            dropped: other.dropped,
+            traced: other.traced,
+            trace_usage: other.trace_usage,
+        });
+    }
+    Ok(StormResult {
+        baselines,
+        recording,
+        ..result
+    })
+}
+
+/// The storm under `config`, in a container of its own; returns the result and the recording.
+fn storm(bench: &Bench, config: Config) -> Result<(StormResult, serde_json::Value)> {
     let files = bench.sizes.storm_files;
     let container = Container::run(
         &bench.image,
@@ -64,8 +97,8 @@ pub fn run(bench: &Bench) -> Result<StormResult> {
         name: container.name(),
         cgroup_dir: None,
     };
-    let session = tracers::start(bench, Config::Trace, &target, out.path())?
-        .context("trace has a session")?;
+    let session =
+        tracers::start(bench, config, &target, out.path())?.context("trace has a session")?;
     let traced = parse(&exec(&container, &storm)?)?;
     let (trace_usage, output) = session.stop()?;
     let path = out.path().join("recording.json");
@@ -100,17 +133,17 @@ pub fn run(bench: &Bench) -> Result<StormResult> {
         untraced,
         traced,
         trace_usage,
+        baselines: Vec::new(),
         recording: serde_json::Value::Null,
     };
     eprintln!(
-        "bench: storm: {recorded} of {files} paths recorded, {dropped} dropped; burst {:.2} s untraced, {:.2} s traced",
+        "bench: storm under {}: {recorded} of {files} paths recorded, {dropped} dropped; burst {:.2} s untraced, {:.2} s traced; peak RSS {} KiB",
+        config.name(),
         secs(untraced.wall_ns),
-        secs(traced.wall_ns)
+        secs(traced.wall_ns),
+        trace_usage.max_rss_kib
     );
-    Ok(StormResult {
-        recording,
-        ..result
-    })
+    Ok((result, recording))
 }
 
 fn exec(container: &Container, args: &[&str]) -> Result<String> {

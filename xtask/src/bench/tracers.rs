@@ -1,9 +1,11 @@
 //! The tracers compared: each runs as its own process, started, waited for until armed, and
 //! stopped, with its CPU time taken from `wait4` and its peak memory from `/proc` ([`PeakRss`]).
 
+use std::borrow::Cow;
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::OnceLock;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -23,25 +25,52 @@ pub enum Config {
     Trace,
     /// `trace --container TARGET` and 7 idle containers: 8 targets armed.
     TraceEight,
-    /// The same with another `trace` binary (`--baseline`).
-    TraceBaseline,
+    /// The same with another `trace` binary: the one at this index of `--baseline`.
+    TraceBaseline(u8),
     /// bpftrace counting the target cgroup's system calls per number.
     Bpftrace,
     /// `strace -f -c` around the workload, inside the container (ptrace).
     Strace,
 }
 
+/// The labels of the `--baseline` builds, by index: `trace (<file name>)`.
+static BASELINE_NAMES: OnceLock<Vec<String>> = OnceLock::new();
+
 impl Config {
-    pub fn name(self) -> &'static str {
-        match self {
+    /// The configurations of the `--baseline` builds, naming each after its file.
+    pub fn baselines(binaries: &[PathBuf]) -> Vec<Config> {
+        let names = BASELINE_NAMES.get_or_init(|| {
+            binaries
+                .iter()
+                .map(|b| {
+                    let file = b.file_name().unwrap_or(b.as_os_str());
+                    format!("trace ({})", file.to_string_lossy())
+                })
+                .collect()
+        });
+        (0..names.len())
+            .filter_map(|i| u8::try_from(i).ok().map(Config::TraceBaseline))
+            .collect()
+    }
+
+    pub fn name(self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
             Config::Untraced => "untraced",
             Config::Floor => "floor",
             Config::Trace => "trace",
             Config::TraceEight => "trace, 8 targets",
-            Config::TraceBaseline => "trace (baseline)",
+            Config::TraceBaseline(i) => {
+                return BASELINE_NAMES
+                    .get()
+                    .and_then(|names| names.get(usize::from(i)))
+                    .map_or_else(
+                        || Cow::Owned(format!("trace (baseline {i})")),
+                        |n| Cow::Borrowed(n.as_str()),
+                    );
+            }
             Config::Bpftrace => "bpftrace",
             Config::Strace => "strace -f -c",
-        }
+        })
     }
 }
 
@@ -98,10 +127,12 @@ pub fn start(
     let (mut cmd, armed_line, on_stderr): (Command, &str, bool) = match config {
         Config::Untraced | Config::Strace => return Ok(None),
         Config::Floor => (Command::new(&bench.floor), "armed", false),
-        Config::Trace | Config::TraceBaseline | Config::TraceEight => {
-            let binary = match (config, &bench.baseline) {
-                (Config::TraceBaseline, Some(baseline)) => baseline,
-                (Config::TraceBaseline, None) => bail!("no --baseline trace binary"),
+        Config::Trace | Config::TraceBaseline(_) | Config::TraceEight => {
+            let binary = match config {
+                Config::TraceBaseline(i) => bench
+                    .baseline
+                    .get(usize::from(i))
+                    .context("no such --baseline trace binary")?,
                 _ => &bench.trace,
             };
             let mut cmd = Command::new(binary);
