@@ -62,17 +62,21 @@ pub enum TestImage {
     /// `cargo xtask bench`, compiled from `tests/images/bench/loop.c` with `gcc -static`, and the
     /// host's `/usr/bin/strace` with its shared libraries. Default command `sleep 3600`.
     Bench,
+    /// `trace-test/pause:local`: busybox plus `/pause` (its entrypoint), compiled from
+    /// `tests/images/pause/pause.c` with `gcc -static`: the sandbox image of the CRI tests.
+    Pause,
 }
 
 impl TestImage {
     /// Every test image.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Busybox,
         Self::Demo,
         Self::Workload,
         Self::Python,
         Self::Nginx,
         Self::Bench,
+        Self::Pause,
     ];
 
     /// The local tag of the image.
@@ -84,6 +88,7 @@ impl TestImage {
             Self::Python => "trace-test/python:local",
             Self::Nginx => "trace-test/nginx:local",
             Self::Bench => "trace-test/bench:local",
+            Self::Pause => "trace-test/pause:local",
         }
     }
 
@@ -101,6 +106,7 @@ impl TestImage {
             Self::Python => "python",
             Self::Nginx => "nginx",
             Self::Bench => "bench",
+            Self::Pause => "pause",
         }
     }
 

@@ -134,6 +134,10 @@ pub fn group(tracked: &[Tracked]) -> Vec<Grouped> {
                     Err(e) => log::warn!("cannot merge {}: {e}", other.container.name),
                 }
             }
+            if matches!(group, Group::Pod { .. }) {
+                // Named as every replica's, on every node: their recordings merge into one.
+                recording.container.name.clone_from(&name);
+            }
             Grouped {
                 group,
                 name,
