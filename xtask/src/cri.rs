@@ -42,8 +42,8 @@ const CNI: &str = r#"{
 "#;
 
 /// The configuration: its own root, state and sockets; the CRI plugin with the local pause image
-/// (nothing is ever pulled), runc with the host's cgroup driver, the CNI plugins Debian installs
-/// in /usr/lib/cni.
+/// (nothing is ever pulled), no OOM score below its own, runc with the host's cgroup driver, the
+/// CNI plugins Debian installs in /usr/lib/cni.
 fn config(driver: CgroupDriver) -> String {
     format!(
         r#"# Written by cargo xtask setup: the containerd of trace's CRI tests.
@@ -62,6 +62,9 @@ state = "/run/trace-cri/state"
     path = "/var/lib/trace-cri/opt"
   [plugins."io.containerd.grpc.v1.cri"]
     sandbox_image = "docker.io/{pause}"
+    # No oom_score_adj below containerd's own (0): the sandbox's -998 needs CAP_SYS_RESOURCE,
+    # which a machine that is itself a sandbox may lack (runc then fails to start the pod).
+    restrict_oom_score_adj = true
     [plugins."io.containerd.grpc.v1.cri".containerd]
       snapshotter = "overlayfs"
       default_runtime_name = "runc"

@@ -11,7 +11,7 @@ use crate::render;
 use crate::runtime::docker::ContainerEvent;
 use crate::runtime::identity;
 use crate::session::finish::now;
-use crate::session::select::Candidate;
+use crate::session::select::{Candidate, Group};
 use anyhow::Context;
 use futures_util::StreamExt;
 use std::path::PathBuf;
@@ -279,18 +279,22 @@ impl Session<'_> {
         // and then trace fails naming the group.
         let mut too_few_runs = None;
         for ((g, dir), committed) in grouped.iter().zip(dirs).zip(committed) {
-            let (files, selected, left_out) =
-                match finish::write_outputs(dir, &g.recording, &self.request.options) {
-                    Ok(outputs) => outputs,
-                    Err(e) if e.downcast_ref::<MinRunsError>().is_some() => {
-                        too_few_runs.get_or_insert(e.context(format!(
-                            "{}: wrote recording.json, not the profiles",
-                            dir.display()
-                        )));
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                };
+            let (files, selected, left_out) = match finish::write_outputs(
+                dir,
+                &g.recording,
+                &self.request.options,
+                matches!(g.group, Group::Pod { .. }),
+            ) {
+                Ok(outputs) => outputs,
+                Err(e) if e.downcast_ref::<MinRunsError>().is_some() => {
+                    too_few_runs.get_or_insert(e.context(format!(
+                        "{}: wrote recording.json, not the profiles",
+                        dir.display()
+                    )));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             if !crate::term::quiet() {
                 show!(
                     "{}",
