@@ -492,7 +492,7 @@ pub struct AttachArgs {
     pub pod: Vec<crate::session::select::PodSelector>,
     /// The CRI socket --pod talks to [default: $CONTAINER_RUNTIME_ENDPOINT, else
     /// /run/containerd/containerd.sock].
-    #[arg(long, value_name = "PATH", requires = "pod")]
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["container", "label", "compose_project"])]
     pub cri_socket: Option<String>,
     /// Restart the running containers selected, so that their startup is recorded too.
     #[arg(long)]

@@ -521,4 +521,142 @@ mod tests {
         assert!(names.iter().all(|n| !n.contains('/') && n != ".."));
         assert_eq!(safe_component("a b\nc"), "a_b_c");
     }
+
+    fn pod_labels(pod: &str, namespace: &str, extra: &[(&str, &str)]) -> BTreeMap<String, String> {
+        let mut all = labels(&[(POD_NAME, pod), (POD_NAMESPACE, namespace)]);
+        all.extend(labels(extra));
+        all
+    }
+
+    #[test]
+    fn pods_are_named_or_selected_by_label_within_a_namespace() {
+        let web = pod_labels(
+            "web-5d8f7c9b4-x2x7k",
+            "shop",
+            &[("app", "web"), ("tier", "front")],
+        );
+        let matches = |text: &str| parse_pod(text).unwrap().matches(&web);
+        assert!(matches("shop/web-5d8f7c9b4-x2x7k"));
+        assert!(
+            !matches("web-5d8f7c9b4-x2x7k"),
+            "the namespace is default when not given"
+        );
+        assert!(matches("shop/app=web"));
+        assert!(matches("shop/app=web,tier"));
+        assert!(!matches("shop/app=web,tier=back"), "every label must hold");
+        assert!(matches("*/app=web"));
+        assert!(!matches("other/app=web"));
+        assert!(!matches("*/app=db"));
+        assert!(
+            !parse_pod("*/app")
+                .unwrap()
+                .matches(&labels(&[("app", "web")])),
+            "a container of no pod"
+        );
+        assert_eq!(
+            parse_pod("web").unwrap(),
+            PodSelector {
+                namespace: Some("default".into()),
+                pods: PodsBy::Name("web".into()),
+            }
+        );
+        assert_eq!(
+            parse_pod("shop/tier").unwrap().pods,
+            PodsBy::Name("tier".into()),
+            "a bare word is a name; a key alone needs a comma or a value"
+        );
+        assert_eq!(
+            parse_pod("shop/tier,").map(|p| p.pods).unwrap_err(),
+            "a label needs a key: KEY or KEY=VALUE"
+        );
+        for bad in ["", "/web", "shop/", "a/b/c"] {
+            assert!(parse_pod(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            parse_pod("*/app=web,tier").unwrap().to_string(),
+            "*/app=web,tier"
+        );
+        let selection = Selection {
+            pods: vec![parse_pod("shop/app=web").unwrap()],
+            ..Selection::default()
+        };
+        assert!(!selection.is_empty());
+        assert!(selection.matches(&Candidate {
+            id: ID,
+            name: "shop/web-5d8f7c9b4-x2x7k/app",
+            labels: &web,
+        }));
+    }
+
+    #[test]
+    fn replicas_are_one_workload() {
+        let of = |pod: &str, extra: &[(&str, &str)]| workload(pod, &labels(extra));
+        assert_eq!(
+            of("web-5d8f7c9b4-x2x7k", &[("pod-template-hash", "5d8f7c9b4")]),
+            "web"
+        );
+        assert_eq!(
+            of(
+                "my-web-5d8f7c9b4-x2x7k",
+                &[("pod-template-hash", "5d8f7c9b4")]
+            ),
+            "my-web"
+        );
+        assert_eq!(
+            of(
+                "db-2",
+                &[
+                    ("statefulset.kubernetes.io/pod-name", "db-2"),
+                    ("controller-revision-hash", "db-6b")
+                ]
+            ),
+            "db"
+        );
+        assert_eq!(
+            of(
+                "agent-x2x7k",
+                &[
+                    ("controller-revision-hash", "6d4f"),
+                    ("pod-template-generation", "1")
+                ]
+            ),
+            "agent"
+        );
+        assert_eq!(
+            of(
+                "backup-28374650-q9z4m",
+                &[("batch.kubernetes.io/job-name", "backup-28374650")]
+            ),
+            "backup-28374650"
+        );
+        assert_eq!(of("debug", &[]), "debug");
+        assert_eq!(
+            of("web-x2x7k", &[("pod-template-hash", "other")]),
+            "web-x2x7k"
+        );
+    }
+
+    #[test]
+    fn pod_groups_name_their_directories_after_the_workload() {
+        let group = |pod: &str, namespace: &str, container: &str| {
+            let mut all = pod_labels(pod, namespace, &[("pod-template-hash", "5d8f7c9b4")]);
+            all.insert(CONTAINER_NAME.into(), container.into());
+            Group::of(&Candidate {
+                id: ID,
+                name: "ignored",
+                labels: &all,
+            })
+        };
+        // Replicas, on this node or another, are one group with one directory name.
+        let a = group("web-5d8f7c9b4-x2x7k", "shop", "app");
+        assert_eq!(a, group("web-5d8f7c9b4-q9z4m", "shop", "app"));
+        let sidecar = group("web-5d8f7c9b4-x2x7k", "shop", "proxy");
+        assert_eq!(dir_names(&[a.clone(), sidecar]), ["web-app", "web-proxy"]);
+        // The same workload in two namespaces: qualified.
+        let other = group("web-5d8f7c9b4-x2x7k", "test", "app");
+        assert_eq!(dir_names(&[a, other]), ["shop-web-app", "test-web-app"]);
+        // A hostile container name stays one component.
+        let evil = group("web-5d8f7c9b4-x2x7k", "shop", "../../etc");
+        assert_eq!(dir_names(&[evil]), ["web-.._.._etc"]);
+    }
 }

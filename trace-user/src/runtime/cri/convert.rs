@@ -207,3 +207,153 @@ fn strings_in_order(v: &Value) -> Vec<String> {
         .filter_map(|s| s.as_str().map(str::to_owned))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_cri::v1::{ContainerMetadata, ContainerStatus, ImageSpec, Mount};
+
+    const ID: &str = "5b47aade6463a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f607182930";
+
+    /// The verbose `info` containerd 1.6 gives a running container (trimmed to what is read).
+    const INFO: &str = r#"{
+        "sandboxID": "8a27db2cb15b",
+        "pid": 4242,
+        "config": {
+            "metadata": {"name": "app"},
+            "command": ["/bin/sh", "/exercise.sh"],
+            "args": ["--fast"],
+            "envs": [{"key": "TOKEN", "value": "hunter2"}, {"key": "MODE", "value": "x"}],
+            "linux": {"security_context": {
+                "namespace_options": {"network": 2, "pid": 1},
+                "capabilities": {"add_capabilities": ["NET_ADMIN"], "drop_capabilities": ["ALL"]},
+                "seccomp": {"profile_type": 1}
+            }}
+        },
+        "runtimeSpec": {
+            "process": {"user": {"uid": 1000, "gid": 3000}, "cwd": "/srv", "noNewPrivileges": true},
+            "root": {"path": "rootfs", "readonly": true},
+            "linux": {"resources": {"memory": {"limit": 67108864}, "pids": {"limit": 100},
+                                    "cpu": {"quota": 50000}}}
+        }
+    }"#;
+
+    fn labels(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn running() -> (Container, ContainerStatusResponse, PodSandboxStatus) {
+        let listed = Container {
+            id: ID.into(),
+            metadata: Some(ContainerMetadata {
+                name: "app".into(),
+                attempt: 0,
+            }),
+            image: Some(ImageSpec {
+                image: "docker.io/library/web:1".into(),
+                ..ImageSpec::default()
+            }),
+            labels: labels(&[
+                (CONTAINER_NAME, "app"),
+                (POD_NAME, "web-5d8f7c9b4-x2x7k"),
+                (POD_NAMESPACE, "shop"),
+                ("app", "from-the-container"),
+            ]),
+            ..Container::default()
+        };
+        let status = ContainerStatusResponse {
+            status: Some(ContainerStatus {
+                id: ID.into(),
+                state: CriState::ContainerRunning.into(),
+                mounts: vec![Mount {
+                    container_path: "/data".into(),
+                    host_path: "/var/lib/kubelet/pods/x/volumes/data".into(),
+                    readonly: true,
+                    ..Mount::default()
+                }],
+                ..ContainerStatus::default()
+            }),
+            info: [("info".to_owned(), INFO.to_owned())].into(),
+            ..ContainerStatusResponse::default()
+        };
+        let pod = PodSandboxStatus {
+            labels: labels(&[
+                (POD_NAME, "web-5d8f7c9b4-x2x7k"),
+                (POD_NAMESPACE, "shop"),
+                ("app", "web"),
+                ("pod-template-hash", "5d8f7c9b4"),
+            ]),
+            ..PodSandboxStatus::default()
+        };
+        (listed, status, pod)
+    }
+
+    #[test]
+    fn a_cri_container_is_described_as_a_docker_one() {
+        let (listed, status, pod) = running();
+        let c = target(&listed, &status, &pod, "sha256:abc".into());
+        assert_eq!(c.name, "shop/web-5d8f7c9b4-x2x7k/app");
+        assert_eq!(c.pid, 4242);
+        assert!(c.state.running);
+        assert_eq!(c.image, "docker.io/library/web:1");
+        assert_eq!(c.image_id, "sha256:abc");
+        assert_eq!(c.mounts, ["/data"]);
+        // The pod's labels, the container's over them.
+        assert_eq!(c.labels["pod-template-hash"], "5d8f7c9b4");
+        assert_eq!(c.labels["app"], "from-the-container");
+        let config = &c.config;
+        assert_eq!(config.user, "1000:3000");
+        assert_eq!(config.user_is_root(), Some(false));
+        assert_eq!(config.cap_add, ["NET_ADMIN"]);
+        assert_eq!(config.cap_drop, ["ALL"]);
+        assert_eq!(
+            config.security_opt,
+            ["no-new-privileges", "seccomp=unconfined"]
+        );
+        assert_eq!(config.network_mode, "host");
+        assert_eq!(config.pid_mode, "");
+        assert!(config.read_only_rootfs);
+        assert_eq!(
+            (config.memory, config.pids_limit, config.cpu_quota),
+            (67_108_864, 100, 50_000)
+        );
+        assert_eq!(config.mounts.len(), 1);
+        assert!(!config.mounts[0].rw);
+        let process = config.process.as_ref().unwrap();
+        assert_eq!(process.entrypoint, ["/bin/sh", "/exercise.sh"]);
+        assert_eq!(process.cmd, ["--fast"]);
+        assert_eq!(process.working_dir, "/srv");
+        // Names only, never values.
+        assert_eq!(
+            process.env_names.as_deref(),
+            Some(&["MODE".to_owned(), "TOKEN".to_owned()][..])
+        );
+        assert!(!serde_json::to_string(config).unwrap().contains("hunter2"));
+    }
+
+    #[test]
+    fn an_exited_container_has_no_pid_and_tells_an_oom_kill() {
+        let (listed, mut status, pod) = running();
+        let state = status.status.as_mut().unwrap();
+        state.state = CriState::ContainerExited.into();
+        state.exit_code = 137;
+        state.reason = "OOMKilled".into();
+        let c = target(&listed, &status, &pod, String::new());
+        assert_eq!(c.pid, 0);
+        assert!(!c.state.running);
+        assert_eq!(c.state.status, "exited");
+        assert_eq!(c.state.exit_code, 137);
+        assert!(c.state.oom_killed);
+        // Unconfined: the spec has no seccomp filter.
+        let mut unconfined: Value = serde_json::from_str(INFO).unwrap();
+        unconfined["runtimeSpec"]["process"]["noNewPrivileges"] = Value::Bool(false);
+        assert_eq!(
+            config_of(&unconfined, &[]).security_opt,
+            ["seccomp=unconfined"]
+        );
+        assert_eq!(pid_of(&HashMap::new()), None);
+    }
+}
