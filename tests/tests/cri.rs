@@ -22,8 +22,8 @@ use k8s_cri::v1::{
 };
 use serde_json::Value;
 use trace_tests::{
-    CRI_SOCKET, CgroupDriver, System, TestImage, cannot_run, cri_answers, cri_image, describe,
-    remove_pod_cgroups, system_tier,
+    CRI_SOCKET, CgroupDriver, Container, System, TestImage, cannot_run, cri_answers, cri_image,
+    describe, docker_ok, ensure_image, remove_pod_cgroups, system_tier, workspace_root,
 };
 use trace_user::probe::{CgroupEvent, Probe, ProbeEvent, ProbeOptions};
 use trace_user::runtime::cgroup::cgroup2_mount;
@@ -660,4 +660,130 @@ fn wait_for(
         std::thread::sleep(Duration::from_millis(10));
     }
     None
+}
+
+/// The DaemonSet's `record` container (deploy/daemonset.yaml), run by Docker as a kubelet would
+/// run it: the host's PID namespace and a cgroup namespace of its own (a pod's on a cgroup v2
+/// node), every capability dropped but the manifest's, the runtime's default seccomp filter, a
+/// read-only root, the manifest's host paths and arguments (the tests' CRI socket and an output
+/// directory in place of the node's). It joins the node's cgroup namespace and records a pod's
+/// container from its first instruction. Docker 20.10 cannot name `CAP_BPF` and `CAP_PERFMON`:
+/// they are left out, and `CAP_SYS_ADMIN`, which the manifest adds too, passes the kernel's
+/// checks for both.
+#[test]
+fn the_daemonsets_container_records_a_pod_from_inside_a_pod() {
+    const TEST: &str = "the_daemonsets_container_records_a_pod_from_inside_a_pod";
+    let Some((system, cri, runtime)) = cri_tier(TEST) else {
+        return;
+    };
+    let image = cri_image(TestImage::Busybox).unwrap();
+    // A Debian root with the C library trace needs, as deploy/Dockerfile's.
+    let base = ensure_image(TestImage::Nginx).unwrap();
+    let manifest = std::fs::read_to_string(workspace_root().join("deploy/daemonset.yaml")).unwrap();
+    let daemonset: Value = serde_norway::from_str(&manifest).unwrap();
+    let pod_spec = &daemonset["spec"]["template"]["spec"];
+    let record = &pod_spec["initContainers"][0];
+    let out = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    runtime.block_on(async {
+        let pod = Pod::run(&cri, &pod_name("trace-cri-node"), &[("app", "node")]).await;
+        let mut options: Vec<String> = vec![
+            "--pid".into(),
+            "host".into(),
+            "--cgroupns".into(),
+            "private".into(),
+            "--cap-drop".into(),
+            "ALL".into(),
+            "--read-only".into(),
+            "--user".into(),
+            record["securityContext"]["runAsUser"].to_string(),
+            "--entrypoint".into(),
+            "/usr/local/bin/trace".into(),
+            "-v".into(),
+            format!("{}:/usr/local/bin/trace:ro", system.trace_bin().display()),
+        ];
+        assert_eq!(pod_spec["hostPID"], true);
+        assert_eq!(
+            record["securityContext"]["seccompProfile"]["type"],
+            "RuntimeDefault"
+        );
+        assert_eq!(record["securityContext"]["readOnlyRootFilesystem"], true);
+        for cap in record["securityContext"]["capabilities"]["add"]
+            .as_array()
+            .unwrap()
+        {
+            let cap = cap.as_str().unwrap();
+            if cap != "BPF" && cap != "PERFMON" {
+                options.extend(["--cap-add".into(), cap.to_owned()]);
+            }
+        }
+        for mount in record["volumeMounts"].as_array().unwrap() {
+            let name = mount["name"].as_str().unwrap();
+            let volume = pod_spec["volumes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|v| v["name"] == name)
+                .unwrap();
+            let source = match name {
+                "cri" => CRI_SOCKET.to_owned(),
+                "out" => out.path().display().to_string(),
+                _ => volume["hostPath"]["path"].as_str().unwrap().to_owned(),
+            };
+            let read_only = if mount["readOnly"] == true { ":ro" } else { "" };
+            options.extend([
+                "-v".into(),
+                format!(
+                    "{source}:{}{read_only}",
+                    mount["mountPath"].as_str().unwrap()
+                ),
+            ]);
+        }
+        let args: Vec<String> = record["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                a.as_str()
+                    .unwrap()
+                    .replace("$(TRACE_PODS)", &format!("{NAMESPACE}/app=node"))
+                    .replace("$(TRACE_DURATION)", "2m")
+                    .replace("$(NODE_NAME)", "node-1")
+            })
+            .collect();
+        let options: Vec<&str> = options.iter().map(String::as_str).collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let tracer = Container::run(&base, "trace-cri-record", &options, &args).unwrap();
+        let deadline = Instant::now() + Duration::from_mins(1);
+        loop {
+            let logs = trace_tests::docker(&["logs", tracer.id()]).unwrap();
+            let text = String::from_utf8_lossy(&logs.stderr).into_owned();
+            if text.contains("trace: recording the containers of pod") {
+                assert!(
+                    text.contains("joined the node's cgroup namespace"),
+                    "{text}"
+                );
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "trace did not arm in its container: {text}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let exit = pod
+            .run_to_end("app", 0, &image, &["/bin/sh", "/exercise.sh"], None, false)
+            .await;
+        assert_eq!(exit.code, 0, "{}", exit.log);
+        let status = docker_ok(&["wait", tracer.id()]).unwrap();
+        let logs = trace_tests::docker(&["logs", tracer.id()]).unwrap();
+        assert_eq!(status, "0", "{}", describe(&logs));
+        let dir = out.path().join("node-1").join(format!("{}-app", pod.name));
+        let recording = read_json(&dir.join("recording.json"));
+        assert_eq!(recording["startup_seen"], true, "{recording}");
+        let names = allowed(&read_json(&dir.join("seccomp.json")));
+        assert!(names.iter().any(|n| n == "sync"), "{names:?}");
+        assert!(dir.join("seccomp-profile.yaml").is_file());
+    });
+    eprintln!("{TEST}: {:.1} s", started.elapsed().as_secs_f64());
 }

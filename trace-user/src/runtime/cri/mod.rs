@@ -76,6 +76,18 @@ pub enum CriError {
     /// No container has that id.
     #[error("the CRI knows no container {0}")]
     NoContainer(String),
+    /// trace runs in a cgroup namespace of its own and cannot join the node's.
+    #[error(
+        "trace runs in a cgroup namespace of its own and cannot join the node's, that of the runtime at {} (it needs the host's PID namespace, CAP_SYS_ADMIN and CAP_SYS_PTRACE)",
+        .socket.display()
+    )]
+    CgroupNamespace {
+        /// The CRI socket.
+        socket: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// A pod sandbox that is ready (its containers may run).
@@ -108,12 +120,7 @@ impl Cri {
     /// Connects to the CRI at `endpoint` (a socket path, or `unix://` and a path), else at
     /// `$CONTAINER_RUNTIME_ENDPOINT`, else at containerd's socket, and checks that it answers.
     pub async fn connect(endpoint: Option<&str>) -> Result<Cri, CriError> {
-        let from_env = std::env::var(ENDPOINT_ENV).ok();
-        let endpoint = endpoint
-            .or(from_env.as_deref())
-            .filter(|e| !e.is_empty())
-            .unwrap_or(DEFAULT_SOCKET);
-        let socket = socket_path(endpoint)?;
+        let socket = socket_path(&endpoint_of(endpoint))?;
         let path = socket.clone();
         let unreachable = |source| CriError::Unreachable {
             socket: socket.clone(),
@@ -283,6 +290,51 @@ impl Cri {
             .into_inner();
         convert::pid_of(&answer.info)
     }
+}
+
+/// Joins the node's cgroup namespace when trace runs in another, as a pod does on a cgroup v2
+/// node: `/proc` then shows cgroup paths as the node names them. The node's namespace is that of
+/// the runtime serving the CRI socket (its pid from the socket's peer credentials, seen through
+/// the host's PID namespace), which runs on the node. Needs `CAP_SYS_ADMIN` and `CAP_SYS_PTRACE`.
+/// A namespace is a thread's: call it before trace starts another thread. Whether it joined.
+pub async fn join_node_cgroup_namespace(endpoint: Option<&str>) -> Result<bool, CriError> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::MetadataExt;
+    let socket = socket_path(&endpoint_of(endpoint))?;
+    let failed = |source| CriError::CgroupNamespace {
+        socket: socket.clone(),
+        source,
+    };
+    let stream = tokio::net::UnixStream::connect(&socket)
+        .await
+        .map_err(failed)?;
+    let pid = stream
+        .peer_cred()
+        .map_err(failed)?
+        .pid()
+        .ok_or_else(|| failed(std::io::Error::other("the socket names no peer process")))?;
+    let node = format!("/proc/{pid}/ns/cgroup");
+    let ours = std::fs::metadata("/proc/self/ns/cgroup").map_err(failed)?;
+    let theirs = std::fs::metadata(&node).map_err(failed)?;
+    if (ours.dev(), ours.ino()) == (theirs.dev(), theirs.ino()) {
+        return Ok(false);
+    }
+    let namespace = std::fs::File::open(&node).map_err(failed)?;
+    // SAFETY: setns(2) on a descriptor this function owns; it changes only the calling thread.
+    if unsafe { libc::setns(namespace.as_raw_fd(), libc::CLONE_NEWCGROUP) } != 0 {
+        return Err(failed(std::io::Error::last_os_error()));
+    }
+    Ok(true)
+}
+
+/// The endpoint to use: `endpoint`, else `$CONTAINER_RUNTIME_ENDPOINT`, else containerd's socket.
+fn endpoint_of(endpoint: Option<&str>) -> String {
+    let from_env = std::env::var(ENDPOINT_ENV).ok();
+    endpoint
+        .or(from_env.as_deref())
+        .filter(|e| !e.is_empty())
+        .unwrap_or(DEFAULT_SOCKET)
+        .to_owned()
 }
 
 /// The socket of a CRI endpoint: a path, or `unix://` and a path.
