@@ -1,13 +1,12 @@
 //! The manifests in deploy/, checked offline: each object read into the Kubernetes API's own types
 //! (k8s-openapi) and written back without losing a field (an unknown or misspelt field fails), and
-//! the values the DaemonSet depends on: the host's PID namespace, the host paths trace reads and
+//! the values the `DaemonSet` depends on: the host's PID namespace, the host paths trace reads and
 //! the CRI socket it talks to, the capabilities it is given, its arguments, no API access.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use k8s_openapi::api::apps::v1::DaemonSet;
-use k8s_openapi::api::core::v1::{Container, Namespace};
+use k8s_openapi::api::core::v1::{Container, Namespace, PodSpec};
 use serde::Deserialize;
 use serde_json::Value;
 use trace_tests::workspace_root;
@@ -63,8 +62,8 @@ fn every_manifest_is_an_api_object_without_unknown_fields() {
     );
 }
 
-#[test]
-fn the_daemonset_has_what_trace_needs_and_no_more() {
+/// The `DaemonSet`'s pod spec, checked against the namespace it goes to.
+fn pod_spec() -> PodSpec {
     let namespace: Namespace = typed("namespace.yaml", &documents("namespace.yaml")[0]);
     let daemonset: DaemonSet = typed("daemonset.yaml", &documents("daemonset.yaml")[0]);
     let namespace_name = namespace.metadata.name.unwrap();
@@ -83,10 +82,28 @@ fn the_daemonset_has_what_trace_needs_and_no_more() {
             "the selector selects the pods"
         );
     }
-    let pod = spec.template.spec.unwrap();
+    spec.template.spec.unwrap()
+}
+
+#[test]
+fn the_pods_see_the_hosts_processes_without_api_access_and_hold_the_results() {
+    let pod = pod_spec();
     assert_eq!(pod.host_pid, Some(true));
     assert_eq!(pod.automount_service_account_token, Some(false));
     assert_eq!(pod.service_account_name, None, "no API access, no RBAC");
+    let record = &pod.init_containers.clone().unwrap()[0];
+    let hold = &pod.containers[0];
+    assert_eq!(hold.image, record.image, "one image");
+    let hold_security = hold.security_context.clone().unwrap();
+    assert_eq!(hold_security.run_as_non_root, Some(true));
+    assert_eq!(hold_security.capabilities.unwrap().add, None);
+    assert!(mounts_of(hold).iter().all(|(n, _)| n == "out"));
+    assert!(workspace_root().join("deploy/Dockerfile").is_file());
+}
+
+#[test]
+fn trace_gets_the_host_paths_arguments_and_capabilities_it_needs() {
+    let pod = pod_spec();
     let volumes: Vec<(String, String)> = pod
         .volumes
         .unwrap()
@@ -97,23 +114,17 @@ fn the_daemonset_has_what_trace_needs_and_no_more() {
         volumes
             .iter()
             .find(|(n, _)| n == name)
-            .map(|(_, p)| p.as_str())
-            .unwrap_or_else(|| panic!("no volume {name}"))
+            .map_or_else(|| panic!("no volume {name}"), |(_, p)| p.clone())
     };
     let record = &pod.init_containers.unwrap()[0];
     assert_eq!(record.name, "record");
     let mounts = mounts_of(record);
-    for (name, path) in &volumes {
-        if name != "out" {
-            assert_eq!(
-                mounts
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, p)| p.as_str()),
-                Some(path.as_str()),
-                "{name} is mounted where it is on the host"
-            );
-        }
+    for (name, path) in volumes.iter().filter(|(n, _)| n != "out") {
+        assert_eq!(
+            mounts.iter().find(|(n, _)| n == name).map(|(_, p)| p),
+            Some(path),
+            "{name} is mounted where it is on the host"
+        );
     }
     assert_eq!(host_path("btf"), "/sys/kernel/btf");
     assert_eq!(host_path("tracefs"), "/sys/kernel/tracing");
@@ -168,14 +179,6 @@ fn the_daemonset_has_what_trace_needs_and_no_more() {
     assert_eq!(added, expected);
     // The API refuses allowPrivilegeEscalation: false beside an added SYS_ADMIN.
     assert_ne!(security.allow_privilege_escalation, Some(false));
-
-    let hold = &pod.containers[0];
-    assert_eq!(hold.image, record.image, "one image");
-    let hold_security = hold.security_context.clone().unwrap();
-    assert_eq!(hold_security.run_as_non_root, Some(true));
-    assert_eq!(hold_security.capabilities.unwrap().add, None);
-    assert!(mounts_of(hold).iter().all(|(n, _)| n == "out"));
-    assert!(Path::new(&workspace_root().join("deploy/Dockerfile")).is_file());
 }
 
 /// A container's volume mounts: volume name and mount path.

@@ -490,7 +490,7 @@ pub struct AttachArgs {
     #[arg(long, value_name = "[NS/]NAME|[NS/]K=V,...", value_parser = parse_pod,
           conflicts_with_all = ["container", "label", "compose_project", "restart"])]
     pub pod: Vec<crate::session::select::PodSelector>,
-    /// The CRI socket --pod talks to [default: $CONTAINER_RUNTIME_ENDPOINT, else
+    /// The CRI socket --pod talks to [default: `$CONTAINER_RUNTIME_ENDPOINT`, else
     /// /run/containerd/containerd.sock].
     #[arg(long, value_name = "PATH", conflicts_with_all = ["container", "label", "compose_project"])]
     pub cri_socket: Option<String>,

@@ -35,7 +35,7 @@ async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
         );
         return finish(
             &args,
-            session::record(Engine::Cri(&cri), &request, &mut signals),
+            Box::pin(session::record(Engine::Cri(&cri), &request, &mut signals)),
         )
         .await;
     }
@@ -77,7 +77,11 @@ async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
     let request = request(&args, selection, single, env);
     finish(
         &args,
-        session::record(Engine::Docker(&docker), &request, &mut signals),
+        Box::pin(session::record(
+            Engine::Docker(&docker),
+            &request,
+            &mut signals,
+        )),
     )
     .await
 }

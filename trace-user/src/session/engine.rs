@@ -166,7 +166,7 @@ fn tail_of_cri_log(path: &std::path::Path, lines: usize) -> Vec<String> {
     let Ok(mut file) = std::fs::File::open(path) else {
         return Vec::new();
     };
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let size = file.metadata().map_or(0, |m| m.len());
     let start = size.saturating_sub(LOG_TAIL_BYTES);
     let mut bytes = Vec::new();
     if file

@@ -223,6 +223,19 @@ pub async fn record(
             lifecycle::start(docker, id).await?;
         }
     }
+    announce_waits(request, &running);
+    let outcome = session.run_exercise(signals).await?;
+    if request.stop_started
+        && let Some(id) = &request.start
+    {
+        session.record_stop(id, signals).await?;
+    }
+    session.finish(outcome).await
+}
+
+/// Says which containers and pods the session waits for (those not running yet are recorded from
+/// their first instruction).
+fn announce_waits(request: &Request, running: &[(ContainerTarget, cgroup::CgroupV2)]) {
     let seen: Vec<Candidate<'_>> = running
         .iter()
         .map(|(c, _)| Candidate {
@@ -250,13 +263,6 @@ pub async fn record(
             describe_pods(&request.selection)
         );
     }
-    let outcome = session.run_exercise(signals).await?;
-    if request.stop_started
-        && let Some(id) = &request.start
-    {
-        session.record_stop(id, signals).await?;
-    }
-    session.finish(outcome).await
 }
 
 /// The running containers the selection names, with their cgroups; a name that is not running

@@ -273,7 +273,7 @@ impl Group {
 
 /// The workload a pod is a replica of, from its name and the labels its controller gives it: a
 /// Deployment's pod `web-5d8f7c9b4-x2x7k` (label `pod-template-hash=5d8f7c9b4`) is `web`, a
-/// StatefulSet's `db-2` is `db`, a DaemonSet's `agent-x2x7k` (label `controller-revision-hash`)
+/// `StatefulSet`'s `db-2` is `db`, a `DaemonSet`'s `agent-x2x7k` (label `controller-revision-hash`)
 /// is `agent`, a Job's pod is its job; any other pod is itself.
 pub fn workload(pod: &str, labels: &BTreeMap<String, String>) -> String {
     let label = |key: &str| labels.get(key).map(String::as_str);

@@ -277,7 +277,6 @@ mod tests {
                 ..ContainerStatus::default()
             }),
             info: [("info".to_owned(), INFO.to_owned())].into(),
-            ..ContainerStatusResponse::default()
         };
         let pod = PodSandboxStatus {
             labels: labels(&[
