@@ -20,10 +20,11 @@ pub(super) fn run(args: AttachArgs) -> anyhow::Result<i32> {
 async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
     let mut signals = super::start_recording()?;
     if !args.pod.is_empty() {
+        let cri = Cri::connect(args.cri_socket.as_deref()).await?;
+        // Before any other thread starts (the runtime runs on this one).
         if runtime::cri::join_node_cgroup_namespace(args.cri_socket.as_deref()).await? {
             note!("trace: joined the node's cgroup namespace");
         }
-        let cri = Cri::connect(args.cri_socket.as_deref()).await?;
         let request = request(
             &args,
             Selection {
