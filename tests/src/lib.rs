@@ -14,6 +14,8 @@
 //!   runc's modes, the proof that the profile works.
 //! - [`Container`] runs a detached container and removes it when dropped; [`docker`],
 //!   [`docker_ok`] and [`run_once`] run the Docker CLI.
+//! - [`cri_image`] imports a test image into the CRI tests' containerd ([`CRI_SOCKET`], started by
+//!   `cargo xtask setup`); [`CgroupDriver`] names the cgroups a kubelet makes for a pod.
 //!
 //! ```no_run
 //! use std::process::Command;
@@ -35,12 +37,16 @@
 //! ```
 #![deny(missing_docs)]
 
+mod cri;
 mod docker;
 mod images;
 mod system;
 
 use std::path::{Path, PathBuf};
 
+pub use cri::{
+    CRI_NAMESPACE, CRI_SOCKET, CgroupDriver, cri_answers, cri_image, remove_pod_cgroups,
+};
 pub use docker::{Container, docker, docker_ok, run_once, start_under_profile};
 pub use images::{Linking, TestImage, compile_c, ensure_image};
 pub use system::{System, cannot_run, docker_answers, system_tier};

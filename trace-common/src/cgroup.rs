@@ -23,22 +23,34 @@ pub fn unified_path(proc_cgroup: &str) -> Option<&str> {
         .map(str::trim_end)
 }
 
-/// The first cgroup2 mount in the text of a `mountinfo` file.
+/// The cgroup2 mount of the whole hierarchy (root `/`) in the text of a `mountinfo` file, else the
+/// first cgroup2 mount. In a container the runtime's mount of the container's own cgroup comes
+/// first, and the host's hierarchy mounted over it later.
 pub fn cgroup2_mount(mountinfo: &str) -> Option<Cgroup2Mount> {
-    mountinfo.lines().find_map(|line| {
-        // id parent major:minor root mount-point options [optional...] - fstype source super-options
-        let (left, right) = line.split_once(" - ")?;
-        if right.split(' ').next()? != "cgroup2" {
-            return None;
-        }
-        let mut fields = left.split(' ');
-        let root = fields.nth(3)?;
-        let mount_point = fields.next()?;
-        Some(Cgroup2Mount {
-            mount_point: PathBuf::from(unescape(mount_point)),
-            root: unescape(root),
+    let mut mounts = cgroup2_mounts(mountinfo);
+    let whole = mounts.iter().position(|m| m.root == "/").unwrap_or(0);
+    (!mounts.is_empty()).then(|| mounts.swap_remove(whole))
+}
+
+/// Every cgroup2 mount in the text of a `mountinfo` file, in its order.
+fn cgroup2_mounts(mountinfo: &str) -> Vec<Cgroup2Mount> {
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            // id parent major:minor root mount-point options [optional...] - fstype source super-options
+            let (left, right) = line.split_once(" - ")?;
+            if right.split(' ').next()? != "cgroup2" {
+                return None;
+            }
+            let mut fields = left.split(' ');
+            let root = fields.nth(3)?;
+            let mount_point = fields.next()?;
+            Some(Cgroup2Mount {
+                mount_point: PathBuf::from(unescape(mount_point)),
+                root: unescape(root),
+            })
         })
-    })
+        .collect()
 }
 
 /// Decodes mountinfo's octal escapes (`\040` for a space, `\011`, `\012`, `\134`).
@@ -65,4 +77,25 @@ fn unescape(field: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_whole_hierarchy_is_preferred_to_a_containers_own_cgroup() {
+        // In a pod: the runtime's cgroup2 mount of the pod's own cgroup, then the node's
+        // hierarchy (a hostPath volume) mounted over it.
+        let info = "\
+700 690 0:30 /kubepods/besteffort/pod1/cri-containerd-ab.scope /sys/fs/cgroup ro - cgroup2 cgroup rw
+701 700 0:30 / /sys/fs/cgroup ro,relatime - cgroup2 cgroup2 rw
+";
+        let mount = cgroup2_mount(info).unwrap();
+        assert_eq!(mount.root, "/");
+        assert_eq!(mount.mount_point, PathBuf::from("/sys/fs/cgroup"));
+        let only_own = "700 690 0:30 /a /sys/fs/cgroup ro - cgroup2 cgroup rw\n";
+        assert_eq!(cgroup2_mount(only_own).unwrap().root, "/a");
+        assert_eq!(cgroup2_mount(""), None);
+    }
 }

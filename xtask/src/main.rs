@@ -6,6 +6,7 @@ mod baseline;
 mod bench;
 mod cli;
 mod cmd;
+mod cri;
 mod demo;
 mod setup;
 mod test;

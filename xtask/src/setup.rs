@@ -19,7 +19,8 @@ use crate::cmd;
 /// (bpf-linker), the Docker engine, `apparmor_parser` (checks generated profiles), busybox-static,
 /// gcc and debootstrap (the test images), strace and bpftrace (side-by-side comparisons in
 /// `cargo xtask bench`), docker-compose (the tests of compose projects), qemu-system-x86
-/// (the VM tier).
+/// (the VM tier), containerd, Debian's CNI plugins and protoc (the CRI tests' containerd, and the
+/// CRI client's generated code).
 const APT_PACKAGES: &[&str] = &[
     "rustc-web",
     "cargo-web",
@@ -35,6 +36,9 @@ const APT_PACKAGES: &[&str] = &[
     "bpftrace",
     "docker-compose",
     "qemu-system-x86",
+    "containerd",
+    "containernetworking-plugins",
+    "protobuf-compiler",
 ];
 const POLICY_RC_D: &str = "/usr/sbin/policy-rc.d";
 const BPF_LINKER_VERSION: &str = "0.13.0";
@@ -52,6 +56,7 @@ pub fn run() -> Result<()> {
     step("bpffs", || mount("bpf", BPFFS))?;
     step("dockerd", dockerd)?;
     step("test images", images)?;
+    step("containerd (CRI)", crate::cri::containerd)?;
     eprintln!("setup: done in {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
 }
@@ -67,7 +72,7 @@ fn step(name: &str, f: impl FnOnce() -> Result<String>) -> Result<()> {
     Ok(())
 }
 
-fn need_root(what: &str) -> Result<()> {
+pub(crate) fn need_root(what: &str) -> Result<()> {
     if !is_root() {
         bail!("{what} needs root: run `cargo xtask setup` as root");
     }

@@ -46,6 +46,13 @@ pub(super) fn build(image: TestImage, inputs: &Inputs, tag: &str, hash: &str) ->
             Linking::Static,
         )?;
     }
+    if image == TestImage::Pause {
+        compile_c(
+            &inputs.dir.join("pause.c"),
+            &rootfs.join("pause"),
+            Linking::Static,
+        )?;
+    }
     for (program, _) in &inputs.programs {
         copy_with_libraries(Path::new(program), &rootfs)?;
     }

@@ -67,17 +67,21 @@ pub enum TestImage {
     /// `cargo xtask bench`, compiled from `tests/images/bench/loop.c` with `gcc -static`, and the
     /// host's `/usr/bin/strace` with its shared libraries. Default command `sleep 3600`.
     Bench,
+    /// `trace-test/pause:local`: busybox plus `/pause` (its entrypoint), compiled from
+    /// `tests/images/pause/pause.c` with `gcc -static`: the sandbox image of the CRI tests.
+    Pause,
 }
 
 impl TestImage {
-    /// Every image the tests use (setup builds them).
-    pub const ALL: [Self; 6] = [
+    /// Every image the tests use (setup builds them; the bench builds redis when it needs it).
+    pub const ALL: [Self; 7] = [
         Self::Busybox,
         Self::Demo,
         Self::Workload,
         Self::Python,
         Self::Nginx,
         Self::Bench,
+        Self::Pause,
     ];
 
     /// The local tag of the image.
@@ -90,6 +94,7 @@ impl TestImage {
             Self::Nginx => "trace-test/nginx:local",
             Self::Redis => "trace-test/redis:local",
             Self::Bench => "trace-test/bench:local",
+            Self::Pause => "trace-test/pause:local",
         }
     }
 
@@ -108,6 +113,7 @@ impl TestImage {
             Self::Nginx => "nginx",
             Self::Redis => "redis",
             Self::Bench => "bench",
+            Self::Pause => "pause",
         }
     }
 

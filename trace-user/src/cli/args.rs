@@ -478,7 +478,7 @@ pub struct SlimArgs {
     clap::ArgGroup::new("select")
         .required(true)
         .multiple(true)
-        .args(["container", "label", "compose_project"])
+        .args(["container", "label", "compose_project", "pod"])
 ))]
 pub struct AttachArgs {
     /// A container to record, by name or id (repeatable): running, or waited for and recorded
@@ -493,6 +493,17 @@ pub struct AttachArgs {
     /// current directory's name, as compose picks it].
     #[arg(long, value_name = "PROJECT", num_args = 0..=1, default_missing_value = "")]
     pub compose_project: Option<String>,
+    /// Record the containers of a Kubernetes pod on this node through its CRI socket
+    /// (repeatable): `[NAMESPACE/]NAME`, or the pods whose labels hold,
+    /// `[NAMESPACE/]KEY[=VALUE][,...]`; the namespace is `default` when not given, every one
+    /// when `*`. One directory per container of the pod's workload (docs/kubernetes.md).
+    #[arg(long, value_name = "[NS/]NAME|[NS/]K=V,...", value_parser = parse_pod,
+          conflicts_with_all = ["container", "label", "compose_project", "restart"])]
+    pub pod: Vec<crate::session::select::PodSelector>,
+    /// The CRI socket --pod talks to [default: `$CONTAINER_RUNTIME_ENDPOINT`, else
+    /// /run/containerd/containerd.sock].
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["container", "label", "compose_project"])]
+    pub cri_socket: Option<String>,
     /// Restart the running containers selected, so that their startup is recorded too.
     #[arg(long)]
     pub restart: bool,
@@ -533,6 +544,10 @@ pub const DEFAULT_MAX_CONTAINERS: u32 = 16;
 
 pub(super) fn parse_label(text: &str) -> Result<(String, Option<String>), String> {
     crate::session::select::parse_label(text)
+}
+
+pub(super) fn parse_pod(text: &str) -> Result<crate::session::select::PodSelector, String> {
+    crate::session::select::parse_pod(text)
 }
 
 /// `trace render RECORDING [--out DIR]`

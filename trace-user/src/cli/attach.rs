@@ -1,24 +1,51 @@
 //! `trace --container NAME... [--label K=V]... [--compose-project [P]] [-- CMD]`: record the
 //! selected containers (running ones attached, the others from their start) while the exercise
-//! runs, and write one output directory per container or compose service.
+//! runs, and write one output directory per container or compose service. `trace --pod ...`
+//! does the same for the containers of Kubernetes pods, through the node's CRI.
+
+use std::future::Future;
 
 use anyhow::Context;
 
 use super::AttachArgs;
 use crate::runtime;
+use crate::runtime::cri::Cri;
 use crate::session::select::{Selection, default_project};
-use crate::session::{self, Exercise, Out, Request};
+use crate::session::{self, Engine, Exercise, Out, Request};
 
 pub(super) fn run(args: AttachArgs) -> anyhow::Result<i32> {
     super::block_on(attach(args))
 }
 
 async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
-    let (mut signals, docker) = super::start_recording().await?;
+    let mut signals = super::start_recording()?;
+    if !args.pod.is_empty() {
+        let cri = Cri::connect(args.cri_socket.as_deref()).await?;
+        // Before any other thread starts (the runtime runs on this one).
+        if runtime::cri::join_node_cgroup_namespace(args.cri_socket.as_deref()).await? {
+            note!("trace: joined the node's cgroup namespace");
+        }
+        let request = request(
+            &args,
+            Selection {
+                pods: args.pod.clone(),
+                ..Selection::default()
+            },
+            false,
+            Vec::new(),
+        );
+        return finish(
+            &args,
+            Box::pin(session::record(Engine::Cri(&cri), &request, &mut signals)),
+        )
+        .await;
+    }
+    let docker = runtime::docker::connect().await?;
     let mut selection = Selection {
         names: args.container.clone(),
         labels: args.label.clone(),
         projects: Vec::new(),
+        pods: Vec::new(),
     };
     if let Some(project) = &args.compose_project {
         let project = if project.is_empty() {
@@ -48,7 +75,27 @@ async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
         env.push(("TRACE_CONTAINER", container.name));
         env.push(("TRACE_CONTAINER_ID", container.id));
     }
-    let request = Request {
+    let request = request(&args, selection, single, env);
+    finish(
+        &args,
+        Box::pin(session::record(
+            Engine::Docker(&docker),
+            &request,
+            &mut signals,
+        )),
+    )
+    .await
+}
+
+/// The session's request: `single` when one container is named (its directory is --out), `env`
+/// added to the exercise's environment.
+fn request(
+    args: &AttachArgs,
+    selection: Selection,
+    single: bool,
+    env: Vec<(&'static str, String)>,
+) -> Request {
+    Request {
         selection,
         start: None,
         restart: args.restart,
@@ -75,8 +122,15 @@ async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
         max_containers: args.max_containers,
         stop_started: false,
         output_name: None,
-    };
-    let finished = session::record(&docker, &request, &mut signals).await?;
+    }
+}
+
+/// Waits for the session and writes `--summary-json`; returns trace's exit status.
+async fn finish(
+    args: &AttachArgs,
+    recording: impl Future<Output = anyhow::Result<session::Finished>>,
+) -> anyhow::Result<i32> {
+    let finished = recording.await?;
     if let Some(path) = &args.summary_json {
         super::summary::write(path, &finished)?;
     }

@@ -26,15 +26,14 @@ use clap::{CommandFactory, FromArgMatches};
 pub use args::*;
 
 /// What the recording subcommands set up first, in this order: the signal handlers (so that no
-/// SIGINT or SIGTERM can kill trace between attaching and writing), the check that this host can
-/// record, and the Docker connection.
-async fn start_recording() -> anyhow::Result<(crate::session::StopSignals, bollard::Docker)> {
+/// SIGINT or SIGTERM can kill trace between attaching and writing) and the check that this host
+/// can record; then they connect to their runtime.
+fn start_recording() -> anyhow::Result<crate::session::StopSignals> {
     use anyhow::Context;
     let signals =
         crate::session::StopSignals::install().context("cannot install signal handlers")?;
     crate::probe::preflight()?;
-    let docker = crate::runtime::docker::connect().await?;
-    Ok((signals, docker))
+    Ok(signals)
 }
 
 /// Runs a recording subcommand on a single-threaded tokio runtime, on a host trace can record.

@@ -31,7 +31,8 @@ async fn run_container(args: RunArgs) -> anyhow::Result<i32> {
         }
         .into());
     }
-    let (mut signals, docker) = super::start_recording().await?;
+    let mut signals = super::start_recording()?;
+    let docker = crate::runtime::docker::connect().await?;
     let id = lifecycle::create(&docker, &args.spec()).await?;
     // From here on the container exists: remove it whatever happens (unless --keep).
     let request = Request {
@@ -54,7 +55,7 @@ async fn run_container(args: RunArgs) -> anyhow::Result<i32> {
             None => Some(stable_name(&args.image)),
         },
     };
-    let result = session::record(&docker, &request, &mut signals).await;
+    let result = session::record(session::Engine::Docker(&docker), &request, &mut signals).await;
     if !args.keep {
         // Stopped while recording (its shutdown is part of the profile) unless recording failed.
         exercise::stop(&docker, &id, &mut signals).await;

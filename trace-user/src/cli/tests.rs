@@ -137,6 +137,47 @@ fn parses_several_containers_labels_and_a_project() {
 }
 
 #[test]
+fn parses_pods_and_keeps_them_apart_from_docker_selections() {
+    let cli = parse(&[
+        "--pod",
+        "shop/web",
+        "--pod",
+        "*/app=api,tier",
+        "--cri-socket",
+        "unix:///run/k3s/containerd/containerd.sock",
+        "--duration",
+        "10m",
+    ])
+    .unwrap();
+    let a = cli.attach;
+    let pods: Vec<String> = a.pod.iter().map(ToString::to_string).collect();
+    assert_eq!(pods, ["shop/web", "*/app=api,tier"]);
+    assert_eq!(
+        a.cri_socket.as_deref(),
+        Some("unix:///run/k3s/containerd/containerd.sock")
+    );
+    for other in [
+        &["-c", "web"][..],
+        &["-l", "app=web"],
+        &["--compose-project", "shop"],
+        &["--restart"],
+    ] {
+        let mut args = vec!["--pod", "web"];
+        args.extend_from_slice(other);
+        assert_eq!(
+            parse(&args).unwrap_err().kind(),
+            clap::error::ErrorKind::ArgumentConflict,
+            "{other:?}"
+        );
+    }
+    assert!(
+        parse(&["-c", "web", "--cri-socket", "/s"]).is_err(),
+        "--cri-socket is for --pod"
+    );
+    assert!(parse(&["--pod", "a/b/c"]).is_err());
+}
+
+#[test]
 fn parses_run_like_docker_run() {
     let cli = parse(&[
         "run",

@@ -379,6 +379,22 @@ impl Probe {
             .map_err(ProbeError::map(MAP_FREE_SLOTS))
     }
 
+    /// Catches new containers at cgroup `level` only, unless a target set the level already (it
+    /// is the first caught container's otherwise): the caller knows where its containers will be.
+    pub fn expect_level(&mut self, level: u32) -> Result<(), ProbeError> {
+        let PodConfig(mut config) = self
+            .config
+            .get(&0, 0)
+            .map_err(ProbeError::map(MAP_CONFIG))?;
+        if config.level == 0 {
+            config.level = level;
+            self.config
+                .set(0, PodConfig(config), 0)
+                .map_err(ProbeError::map(MAP_CONFIG))?;
+        }
+        Ok(())
+    }
+
     /// The targets' level in the cgroup v2 hierarchy (0 until the first is known).
     pub fn level(&self) -> Result<u32, ProbeError> {
         self.config

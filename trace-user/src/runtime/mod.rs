@@ -5,6 +5,7 @@
 
 pub mod cgroup;
 pub mod create;
+pub mod cri;
 pub mod docker;
 pub mod identity;
 pub mod lifecycle;

@@ -8,10 +8,10 @@ use super::{
 use super::{Outcome, StopSignals, exercise, finish, watch};
 use crate::recording::{MinRunsError, StopReason};
 use crate::render;
-use crate::runtime::docker::{self as docker_api, ContainerEvent};
+use crate::runtime::docker::ContainerEvent;
 use crate::runtime::identity;
 use crate::session::finish::now;
-use crate::session::select::Candidate;
+use crate::session::select::{Candidate, Group};
 use anyhow::Context;
 use futures_util::StreamExt;
 use std::path::PathBuf;
@@ -39,7 +39,7 @@ impl Session<'_> {
                     .clone()
                     .context("trace run starts a container")?;
                 self.wait_caught(&id).await?;
-                let docker = self.docker;
+                let docker = self.engine.docker().context("trace run needs Docker")?;
                 let name = self
                     .targets
                     .index_of(&id)
@@ -74,7 +74,10 @@ impl Session<'_> {
         id: &str,
         signals: &mut StopSignals,
     ) -> anyhow::Result<()> {
-        let docker = self.docker;
+        let docker = self
+            .engine
+            .docker()
+            .context("stopping a container needs Docker")?;
         // Who its processes are can only be seen while they run.
         self.observe_identity(id).await;
         let stopping = exercise::stop(docker, id, signals);
@@ -113,7 +116,7 @@ impl Session<'_> {
         tokio::pin!(exercise_exit);
         let mut progress = watch::Progress::new();
         let mut ticker = tokio::time::interval(watch::TICK);
-        let mut docker_open = true;
+        let mut events_open = true;
         let outcome = loop {
             tokio::select! {
                 status = &mut exercise_exit => {
@@ -125,16 +128,19 @@ impl Session<'_> {
                     ready.context("waiting for the probe's records")?;
                     self.drain().await?;
                 }
-                event = self.events.next(), if docker_open => match event {
+                event = self.events.next(), if events_open => match event {
                     Some(Ok(event)) => {
                         // The kernel's records first: a death after its cgroup's last events.
                         self.drain().await?;
-                        self.on_docker(&event).await;
+                        self.on_event(&event).await;
                     }
-                    Some(Err(e)) => log::warn!("Docker's event stream: {e}"),
+                    Some(Err(e)) => log::warn!("{}'s event stream: {e}", self.engine.what()),
                     None => {
-                        log::warn!("Docker's event stream ended; deaths are found by polling");
-                        docker_open = false;
+                        log::warn!(
+                            "{}'s event stream ended; deaths are found by polling",
+                            self.engine.what()
+                        );
+                        events_open = false;
                     }
                 },
                 _ = ticker.tick() => {
@@ -156,7 +162,7 @@ impl Session<'_> {
     pub(super) async fn running_count(&self) -> usize {
         let mut running = 0;
         for tracked in &self.targets.tracked {
-            if let Ok(c) = docker_api::resolve_any(self.docker, &tracked.container.id).await
+            if let Ok(c) = self.engine.inspect(&tracked.container.id).await
                 && (c.state.running || c.state.restarting)
             {
                 running += 1;
@@ -187,7 +193,7 @@ impl Session<'_> {
     /// Records who the processes of container `id` are, when it runs.
     pub(super) async fn observe_identity(&mut self, id: &str) {
         if let Some(index) = self.targets.index_of(id)
-            && let Ok(now_state) = docker_api::resolve_any(self.docker, id).await
+            && let Ok(now_state) = self.engine.inspect(id).await
             && now_state.state.running
         {
             self.set_identity(index, now_state.pid);
@@ -205,7 +211,7 @@ impl Session<'_> {
     pub(super) async fn final_states(&mut self) {
         for index in 0..self.targets.tracked.len() {
             let id = self.targets.tracked[index].container.id.clone();
-            let Ok(now_state) = docker_api::resolve_any(self.docker, &id).await else {
+            let Ok(now_state) = self.engine.inspect(&id).await else {
                 continue;
             };
             let state = &now_state.state;
@@ -219,7 +225,7 @@ impl Session<'_> {
                 if state.oom_killed {
                     self.targets.on_docker(&id, "oom", None, &now());
                 }
-                self.on_docker(&ContainerEvent {
+                self.on_event(&ContainerEvent {
                     id: id.clone(),
                     action: "die".into(),
                     attributes: [("exitCode".to_owned(), state.exit_code.to_string())].into(),
@@ -229,13 +235,13 @@ impl Session<'_> {
         }
     }
 
-    /// Handles the Docker events still on their way (a stop the exercise asked for just before it
-    /// exited), until none comes for [`EVENTS_QUIET`] or [`EVENTS_SETTLE`] has passed.
-    pub(super) async fn settle_docker_events(&mut self) {
+    /// Handles the runtime's events still on their way (a stop the exercise asked for just before
+    /// it exited), until none comes for [`EVENTS_QUIET`] or [`EVENTS_SETTLE`] has passed.
+    pub(super) async fn settle_events(&mut self) {
         let until = tokio::time::Instant::now() + EVENTS_SETTLE;
         while tokio::time::Instant::now() < until {
             match tokio::time::timeout(EVENTS_QUIET, self.events.next()).await {
-                Ok(Some(Ok(event))) => self.on_docker(&event).await,
+                Ok(Some(Ok(event))) => self.on_event(&event).await,
                 _ => break,
             }
         }
@@ -273,18 +279,22 @@ impl Session<'_> {
         // and then trace fails naming the group.
         let mut too_few_runs = None;
         for ((g, dir), committed) in grouped.iter().zip(dirs).zip(committed) {
-            let (files, selected, left_out) =
-                match finish::write_outputs(dir, &g.recording, &self.request.options) {
-                    Ok(outputs) => outputs,
-                    Err(e) if e.downcast_ref::<MinRunsError>().is_some() => {
-                        too_few_runs.get_or_insert(e.context(format!(
-                            "{}: wrote recording.json, not the profiles",
-                            dir.display()
-                        )));
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                };
+            let (files, selected, left_out) = match finish::write_outputs(
+                dir,
+                &g.recording,
+                &self.request.options,
+                matches!(g.group, Group::Pod { .. }),
+            ) {
+                Ok(outputs) => outputs,
+                Err(e) if e.downcast_ref::<MinRunsError>().is_some() => {
+                    too_few_runs.get_or_insert(e.context(format!(
+                        "{}: wrote recording.json, not the profiles",
+                        dir.display()
+                    )));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             if !crate::term::quiet() {
                 show!(
                     "{}",
@@ -316,7 +326,7 @@ impl Session<'_> {
             let counts = self.probe.counts(slot)?;
             self.targets.add_counts(index, &counts);
         }
-        self.settle_docker_events().await;
+        self.settle_events().await;
         self.final_states().await;
         let malformed = self.reader.malformed_records();
         let features = self.probe.features().clone();
@@ -331,7 +341,7 @@ impl Session<'_> {
             }
         }
         if grouped.is_empty() {
-            let running = docker_api::running_names(self.docker).await?;
+            let running = self.engine.running_names().await?;
             anyhow::bail!(
                 "no container {} ran while recording; nothing was written (running containers: {})",
                 describe_selection(&self.request.selection),

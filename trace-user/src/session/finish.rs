@@ -134,6 +134,10 @@ pub fn group(tracked: &[Tracked]) -> Vec<Grouped> {
                     Err(e) => log::warn!("cannot merge {}: {e}", other.container.name),
                 }
             }
+            if matches!(group, Group::Pod { .. }) {
+                // Named as every replica's, on every node: their recordings merge into one.
+                recording.container.name.clone_from(&name);
+            }
             Grouped {
                 group,
                 name,
@@ -145,13 +149,15 @@ pub fn group(tracked: &[Tracked]) -> Vec<Grouped> {
 }
 
 /// Writes the recording first (the source of truth, it can always re-render the profiles), then
-/// every profile from what `--min-runs` keeps of it; returns the paths written, the recording the
+/// every profile from what `--min-runs` keeps of it, and for a pod's container (`kubernetes`)
+/// the Security Profiles Operator's objects too; returns the paths written, the recording the
 /// profiles were rendered from and what it left out. When `--min-runs` asks for more runs than
 /// the recording has, only the recording is written.
 pub fn write_outputs(
     dir: &Path,
     recording: &Recording,
     options: &render::Options,
+    kubernetes: bool,
 ) -> anyhow::Result<(Vec<PathBuf>, Recording, LeftOut)> {
     out::prepare_dir(dir)?;
     let mut written = vec![out::write_atomic(
@@ -160,7 +166,20 @@ pub fn write_outputs(
         recording.to_json().as_bytes(),
     )?];
     let (selected, left_out) = render::selected(recording, options)?;
-    for file in render::profiles_and_advice(&selected, options) {
+    let mut files = render::profiles_and_advice(&selected, options);
+    if kubernetes && options.format != render::Format::Spo {
+        let spo = render::Options {
+            format: render::Format::Spo,
+            ..options.clone()
+        };
+        let names: Vec<&str> = files.iter().map(|f| f.file_name).collect();
+        let objects: Vec<render::Rendered> = render::profiles_with(&selected, &spo)
+            .into_iter()
+            .filter(|f| !names.contains(&f.file_name))
+            .collect();
+        files.extend(objects);
+    }
+    for file in files {
         written.push(out::write_atomic(
             dir,
             file.file_name,

@@ -1,26 +1,26 @@
 //! A session in progress, while the probe records: the running containers attached, new ones
-//! caught in their cgroup's `mkdir` and kept or released, Docker's events followed.
+//! caught in their cgroup's `mkdir` and kept or released, the runtime's events followed.
 
-use super::{CATCH_TIMEOUT, DockerEvents, Request, container_info};
+use super::engine::{Engine, Events};
+use super::{CATCH_TIMEOUT, Request, container_info};
 use crate::platform::docker::short_id;
 use crate::probe::{EventReader, Probe, ProbeEvent};
 use crate::recording::{Gap, GapKind, HostInfo, Life, Recording};
-use crate::runtime::docker::{self as docker_api, ContainerEvent};
+use crate::runtime::docker::ContainerEvent;
 use crate::runtime::{ContainerTarget, cgroup, snapshot};
 use crate::session::finish::now;
 use crate::session::select::{Candidate, Group};
 use crate::session::targets::{CRASH_LOG_LINES, CgroupAction, Targets, Tracked};
-use bollard::Docker;
 use std::time::{Duration, Instant};
 
 /// A session in progress.
 pub(super) struct Session<'a> {
-    pub(super) docker: &'a Docker,
+    pub(super) engine: Engine<'a>,
     pub(super) request: &'a Request,
     pub(super) probe: Probe,
     pub(super) reader: EventReader,
     pub(super) targets: Targets,
-    pub(super) events: DockerEvents,
+    pub(super) events: Events,
     pub(super) host: HostInfo,
     pub(super) batch: Vec<ProbeEvent>,
 }
@@ -119,7 +119,7 @@ impl Session<'_> {
                 let ProbeEvent::CgroupCaught(caught) = event else {
                     return Ok(());
                 };
-                let container = docker_api::resolve_any(self.docker, &caught.container_id).await;
+                let container = self.engine.inspect(&caught.container_id).await;
                 let wanted = container.as_ref().ok().filter(|c| {
                     let candidate = Candidate {
                         id: &c.id,
@@ -184,9 +184,9 @@ impl Session<'_> {
         );
     }
 
-    /// A Docker event: stops asked for, deaths; a crash's log lines are fetched at once (the
+    /// A runtime event: stops asked for, deaths; a crash's log lines are fetched at once (the
     /// container may be removed soon after).
-    pub(super) async fn on_docker(&mut self, event: &ContainerEvent) {
+    pub(super) async fn on_event(&mut self, event: &ContainerEvent) {
         let exit_code = event
             .attributes
             .get("exitCode")
@@ -195,7 +195,7 @@ impl Session<'_> {
             .targets
             .on_docker(&event.id, &event.action, exit_code, &now())
         {
-            let lines = docker_api::last_log_lines(self.docker, &event.id, CRASH_LOG_LINES).await;
+            let lines = self.engine.last_log_lines(&event.id, CRASH_LOG_LINES).await;
             let tracked = &mut self.targets.tracked[index];
             if let Some(ending) = tracked.crashed() {
                 say!(

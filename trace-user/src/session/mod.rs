@@ -18,6 +18,7 @@
 //! once the probe is armed.
 
 mod end;
+pub mod engine;
 pub mod exercise;
 pub mod finish;
 mod follow;
@@ -27,19 +28,17 @@ pub mod watch;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::time::Duration;
 
 use anyhow::Context;
-use bollard::Docker;
-use futures_util::Stream;
 
 use crate::probe::{Probe, ProbeOptions, ProbeTarget};
 use crate::recording::{ContainerInfo, HostInfo, LeftOut, Recording};
 use crate::render;
-use crate::runtime::docker::{self as docker_api, ContainerEvent, DockerError};
+use crate::runtime::docker as docker_api;
 use crate::runtime::{ContainerTarget, cgroup, lifecycle};
 
+pub use engine::Engine;
 use exercise::RunExercise;
 use select::{Candidate, Selection};
 use targets::Targets;
@@ -138,21 +137,25 @@ pub struct Finished {
     pub exit_code: i32,
 }
 
-type DockerEvents = Pin<Box<dyn Stream<Item = Result<ContainerEvent, DockerError>>>>;
-
 /// Runs a session: records until the first stop condition, writes every output, prints the
 /// summaries; then the caller may act on the containers (e.g. remove what it created).
 pub async fn record(
-    docker: &Docker,
+    engine: Engine<'_>,
     request: &Request,
     signals: &mut StopSignals,
 ) -> anyhow::Result<Finished> {
+    if engine.docker().is_none() {
+        anyhow::ensure!(
+            request.start.is_none() && !request.restart,
+            "starting or restarting containers needs Docker"
+        );
+    }
     if let Out::Root(root) | Out::Dir(Some(root)) = &request.out {
         crate::out::prepare_dir(root)?;
     }
-    // Docker's events from before the probe is armed: no death goes unseen.
-    let events: DockerEvents = Box::pin(docker_api::container_events(docker));
-    let running = running_matches(docker, request).await?;
+    // The runtime's events from before the probe is armed: no death goes unseen.
+    let events = engine.events().await?;
+    let running = running_matches(engine, request).await?;
     let attach: Vec<&(ContainerTarget, cgroup::CgroupV2)> =
         running.iter().filter(|_| !request.restart).collect();
     let probe_targets: Vec<ProbeTarget> = attach
@@ -168,6 +171,13 @@ pub async fn record(
         index_mask: None,
         without: &[],
     })?;
+    if probe_targets.is_empty()
+        && let Some(level) = engine.level_of(&request.selection).await
+    {
+        // New containers are caught at one level, the first's unless told: a pod's containers
+        // are at its sandbox's, whatever other container starts first.
+        probe.expect_level(level)?;
+    }
     for missing in &probe.features().missing {
         say!(
             "trace: warning: not recording {}: {}",
@@ -179,6 +189,7 @@ pub async fn record(
         || request.restart
         || !request.selection.labels.is_empty()
         || !request.selection.projects.is_empty()
+        || !request.selection.pods.is_empty()
         || request.selection.names.len() > attach.len();
     if waits {
         probe.catches_new_containers()?;
@@ -187,7 +198,7 @@ pub async fn record(
         .take_event_reader()
         .context("the probe's event reader")?;
     let mut session = Session {
-        docker,
+        engine,
         request,
         probe,
         reader,
@@ -200,18 +211,33 @@ pub async fn record(
     for ((container, cg), slot) in attach.into_iter().zip(slots) {
         session.attach_running(container, cg, slot);
     }
-    for (container, _) in running.iter().filter(|_| request.restart) {
-        note!(
-            "trace: restarting container {} to record its startup",
-            container.name
-        );
-        docker_api::restart(docker, &container.id)
-            .await
-            .with_context(|| format!("cannot restart container {}", container.name))?;
+    if let Some(docker) = engine.docker() {
+        for (container, _) in running.iter().filter(|_| request.restart) {
+            note!(
+                "trace: restarting container {} to record its startup",
+                container.name
+            );
+            docker_api::restart(docker, &container.id)
+                .await
+                .with_context(|| format!("cannot restart container {}", container.name))?;
+        }
+        if let Some(id) = &request.start {
+            lifecycle::start(docker, id).await?;
+        }
     }
-    if let Some(id) = &request.start {
-        lifecycle::start(docker, id).await?;
+    announce_waits(request, &running);
+    let outcome = session.run_exercise(signals).await?;
+    if request.stop_started
+        && let Some(id) = &request.start
+    {
+        session.record_stop(id, signals).await?;
     }
+    session.finish(outcome).await
+}
+
+/// Says which containers and pods the session waits for (those not running yet are recorded from
+/// their first instruction).
+fn announce_waits(request: &Request, running: &[(ContainerTarget, cgroup::CgroupV2)]) {
     let seen: Vec<Candidate<'_>> = running
         .iter()
         .map(|(c, _)| Candidate {
@@ -228,27 +254,31 @@ pub async fn record(
             awaited.join(", ")
         );
     }
-    let outcome = session.run_exercise(signals).await?;
-    if request.stop_started
-        && let Some(id) = &request.start
-    {
-        session.record_stop(id, signals).await?;
+    if !request.selection.pods.is_empty() {
+        note!(
+            "trace: recording the containers of pod{} {} through the CRI, new ones from their first instruction",
+            if request.selection.pods.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
+            describe_pods(&request.selection)
+        );
     }
-    session.finish(outcome).await
 }
 
 /// The running containers the selection names, with their cgroups; a name that is not running
 /// is waited for.
 async fn running_matches(
-    docker: &Docker,
+    engine: Engine<'_>,
     request: &Request,
 ) -> anyhow::Result<Vec<(ContainerTarget, cgroup::CgroupV2)>> {
     let mut found = Vec::new();
     if request.start.is_some() {
         return Ok(found);
     }
-    for id in docker_api::all_ids(docker).await? {
-        let Ok(container) = docker_api::resolve_any(docker, &id).await else {
+    for id in engine.all_ids().await? {
+        let Ok(container) = engine.inspect(&id).await else {
             continue;
         };
         let candidate = Candidate {
@@ -319,11 +349,20 @@ fn describe_selection(selection: &Selection) -> String {
         let labels: Vec<String> = selection
             .labels
             .iter()
-            .map(|(k, v)| v.as_ref().map_or_else(|| k.clone(), |v| format!("{k}={v}")))
+            .map(|(k, v)| select::label_text(k, v.as_deref()))
             .collect();
         parts.push(format!("with label {}", labels.join(" and ")));
     }
+    if !selection.pods.is_empty() {
+        parts.push(format!("of pod {}", describe_pods(selection)));
+    }
     parts.join(", or ")
+}
+
+/// The pods of a selection in words: `default/web or shop/app=db`.
+fn describe_pods(selection: &Selection) -> String {
+    let pods: Vec<String> = selection.pods.iter().map(ToString::to_string).collect();
+    pods.join(" or ")
 }
 
 #[cfg(test)]
@@ -336,10 +375,15 @@ mod tests {
             names: vec!["web".into(), "db".into()],
             labels: vec![("tier".into(), Some("data".into())), ("team".into(), None)],
             projects: vec!["shop".into()],
+            pods: vec![
+                select::parse_pod("web").unwrap(),
+                select::parse_pod("*/app=db,tier").unwrap(),
+            ],
         };
         assert_eq!(
             describe_selection(&selection),
-            "named 'web' or 'db', or of compose project 'shop', or with label tier=data and team"
+            "named 'web' or 'db', or of compose project 'shop', or with label tier=data and team, \
+             or of pod default/web or */app=db,tier"
         );
     }
 }

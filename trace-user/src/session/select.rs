@@ -1,7 +1,9 @@
 //! Which containers a session records, and where each one's outputs go. Pure: decided from what
-//! Docker says of a container (id, name, labels).
+//! the runtime says of a container (id, name, labels).
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use crate::runtime::cri::{CONTAINER_NAME, POD_NAME, POD_NAMESPACE};
 
 /// The compose label naming a container's project.
 pub const COMPOSE_PROJECT: &str = "com.docker.compose.project";
@@ -9,7 +11,8 @@ pub const COMPOSE_PROJECT: &str = "com.docker.compose.project";
 pub const COMPOSE_SERVICE: &str = "com.docker.compose.service";
 
 /// What to record: a container is recorded when it has one of the names, is one of the ids,
-/// belongs to one of the compose projects, or has every one of the labels.
+/// belongs to one of the compose projects, has every one of the labels, or belongs to one of the
+/// pods.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Selection {
     /// Container names or ids (full, or a prefix of at least 12 hex digits), `--container`.
@@ -18,6 +21,99 @@ pub struct Selection {
     pub labels: Vec<(String, Option<String>)>,
     /// Compose projects, `--compose-project`.
     pub projects: Vec<String>,
+    /// Kubernetes pods, `--pod`: their containers are recorded.
+    pub pods: Vec<PodSelector>,
+}
+
+/// The pods `--pod` names: one by name, or those whose labels hold, in a namespace or in all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PodSelector {
+    /// The namespace; `None`: every namespace (`*/...`).
+    pub namespace: Option<String>,
+    /// Which pods of it.
+    pub pods: PodsBy,
+}
+
+/// How a [`PodSelector`] picks pods.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PodsBy {
+    /// The pod of this name.
+    Name(String),
+    /// The pods with every one of these labels (`KEY` any value, `KEY=VALUE`).
+    Labels(Vec<(String, Option<String>)>),
+}
+
+impl PodSelector {
+    /// Whether a container or pod sandbox with these labels (the kubelet's and the pod's)
+    /// belongs to a selected pod.
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        let Some(namespace) = labels.get(POD_NAMESPACE) else {
+            return false;
+        };
+        if self.namespace.as_ref().is_some_and(|n| n != namespace) {
+            return false;
+        }
+        match &self.pods {
+            PodsBy::Name(name) => labels.get(POD_NAME) == Some(name),
+            PodsBy::Labels(wanted) => has_labels(labels, wanted),
+        }
+    }
+}
+
+impl std::fmt::Display for PodSelector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/", self.namespace.as_deref().unwrap_or("*"))?;
+        match &self.pods {
+            PodsBy::Name(name) => write!(f, "{name}"),
+            PodsBy::Labels(labels) => {
+                let labels: Vec<String> = labels
+                    .iter()
+                    .map(|(k, v)| label_text(k, v.as_deref()))
+                    .collect();
+                write!(f, "{}", labels.join(","))
+            }
+        }
+    }
+}
+
+/// `KEY` or `KEY=VALUE`.
+pub fn label_text(key: &str, value: Option<&str>) -> String {
+    value.map_or_else(|| key.to_owned(), |v| format!("{key}={v}"))
+}
+
+/// Whether `labels` has every one of `wanted` (`KEY` any value, `KEY=VALUE`).
+fn has_labels(labels: &BTreeMap<String, String>, wanted: &[(String, Option<String>)]) -> bool {
+    wanted.iter().all(|(key, value)| {
+        labels
+            .get(key)
+            .is_some_and(|v| value.as_ref().is_none_or(|want| want == v))
+    })
+}
+
+/// Parses `--pod`: `[NAMESPACE/]NAME` or `[NAMESPACE/]KEY[=VALUE][,KEY[=VALUE]...]`, the
+/// namespace `default` when none is given and every namespace when it is `*`. A pod name never
+/// holds `=` or `,`: a text that does is a label selector.
+pub fn parse_pod(text: &str) -> Result<PodSelector, String> {
+    let (namespace, rest) = match text.split_once('/') {
+        Some(("*", rest)) => (None, rest),
+        Some((namespace, rest)) => (Some(namespace.to_owned()), rest),
+        None => (Some("default".to_owned()), text),
+    };
+    if namespace.as_ref().is_some_and(String::is_empty) {
+        return Err("the namespace before / is empty".into());
+    }
+    if rest.is_empty() {
+        return Err("expected [NAMESPACE/]NAME or [NAMESPACE/]KEY=VALUE[,KEY=VALUE...]".into());
+    }
+    if rest.contains('/') {
+        return Err(format!("{rest:?}: a pod name or label selector has no /"));
+    }
+    let pods = if rest.contains('=') || rest.contains(',') {
+        PodsBy::Labels(rest.split(',').map(parse_label).collect::<Result<_, _>>()?)
+    } else {
+        PodsBy::Name(rest.to_owned())
+    };
+    Ok(PodSelector { namespace, pods })
 }
 
 /// What a selection looks at of a container.
@@ -34,7 +130,10 @@ pub struct Candidate<'a> {
 impl Selection {
     /// Whether the selection names nothing.
     pub fn is_empty(&self) -> bool {
-        self.names.is_empty() && self.labels.is_empty() && self.projects.is_empty()
+        self.names.is_empty()
+            && self.labels.is_empty()
+            && self.projects.is_empty()
+            && self.pods.is_empty()
     }
 
     /// Whether `c` is to be recorded.
@@ -43,12 +142,8 @@ impl Selection {
             || c.labels
                 .get(COMPOSE_PROJECT)
                 .is_some_and(|p| self.projects.contains(p))
-            || (!self.labels.is_empty()
-                && self.labels.iter().all(|(key, value)| {
-                    c.labels
-                        .get(key)
-                        .is_some_and(|v| value.as_ref().is_none_or(|want| want == v))
-                }))
+            || (!self.labels.is_empty() && has_labels(c.labels, &self.labels))
+            || self.pods.iter().any(|p| p.matches(c.labels))
     }
 
     /// The names of `--container` that none of `seen` matches (still awaited).
@@ -97,8 +192,9 @@ pub fn default_project(env: Option<&str>, dir: &std::path::Path) -> Option<Strin
     (!name.is_empty()).then_some(name)
 }
 
-/// What one output directory stands for: a compose service (all its replicas, merged) or a
-/// container by name (every container of that name in the run, e.g. recreated, merged).
+/// What one output directory stands for: a compose service (all its replicas, merged), a
+/// container of a pod's workload (every replica's, merged), or a container by name (every
+/// container of that name in the run, e.g. recreated, merged).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Group {
     /// A compose service.
@@ -108,7 +204,16 @@ pub enum Group {
         /// The service.
         service: String,
     },
-    /// A container outside compose.
+    /// A container of a Kubernetes pod, as every replica of the pod's workload has it.
+    Pod {
+        /// The pod's namespace.
+        namespace: String,
+        /// The pod's workload ([`workload`]): the same on every replica and every node.
+        workload: String,
+        /// The container's name in the pod.
+        container: String,
+    },
+    /// A container outside compose and Kubernetes.
     Container {
         /// Its name.
         name: String,
@@ -118,24 +223,85 @@ pub enum Group {
 impl Group {
     /// The group of a container.
     pub fn of(c: &Candidate<'_>) -> Group {
-        match (c.labels.get(COMPOSE_PROJECT), c.labels.get(COMPOSE_SERVICE)) {
+        let label = |key| c.labels.get(key);
+        match (label(COMPOSE_PROJECT), label(COMPOSE_SERVICE)) {
             (Some(project), Some(service)) => Group::Service {
                 project: project.clone(),
                 service: service.clone(),
             },
-            _ => Group::Container {
-                name: c.name.to_owned(),
+            _ => match (label(POD_NAMESPACE), label(POD_NAME), label(CONTAINER_NAME)) {
+                (Some(namespace), Some(pod), Some(container)) => Group::Pod {
+                    namespace: namespace.clone(),
+                    workload: workload(pod, c.labels),
+                    container: container.clone(),
+                },
+                _ => Group::Container {
+                    name: c.name.to_owned(),
+                },
             },
         }
     }
 
-    /// Its directory name when nothing clashes: the service, or the container name.
+    /// Its directory name when nothing clashes: the service, the workload and container, or the
+    /// container name.
     fn plain_name(&self) -> String {
         match self {
             Group::Service { service, .. } => safe_component(service),
+            Group::Pod {
+                workload,
+                container,
+                ..
+            } => safe_component(&format!("{workload}-{container}")),
             Group::Container { name } => safe_component(name),
         }
     }
+
+    /// Its directory name when its plain name clashes with another's: qualified by the compose
+    /// project or the namespace.
+    fn qualified_name(&self) -> String {
+        match self {
+            Group::Service { project, service } => safe_component(&format!("{project}-{service}")),
+            Group::Pod {
+                namespace,
+                workload,
+                container,
+            } => safe_component(&format!("{namespace}-{workload}-{container}")),
+            Group::Container { name } => safe_component(name),
+        }
+    }
+}
+
+/// The workload a pod is a replica of, from its name and the labels its controller gives it: a
+/// Deployment's pod `web-5d8f7c9b4-x2x7k` (label `pod-template-hash=5d8f7c9b4`) is `web`, a
+/// `StatefulSet`'s `db-2` is `db`, a `DaemonSet`'s `agent-x2x7k` (label `controller-revision-hash`)
+/// is `agent`, a Job's pod is its job; any other pod is itself.
+pub fn workload(pod: &str, labels: &BTreeMap<String, String>) -> String {
+    let label = |key: &str| labels.get(key).map(String::as_str);
+    if let Some(hash) = label("pod-template-hash")
+        && let Some(at) = pod.rfind(&format!("-{hash}-"))
+    {
+        return pod[..at].to_owned();
+    }
+    if label("statefulset.kubernetes.io/pod-name") == Some(pod)
+        && let Some((name, ordinal)) = pod.rsplit_once('-')
+        && !ordinal.is_empty()
+        && ordinal.bytes().all(|b| b.is_ascii_digit())
+    {
+        return name.to_owned();
+    }
+    if let Some(job) = label("batch.kubernetes.io/job-name").or(label("job-name")) {
+        return job.to_owned();
+    }
+    if label("controller-revision-hash").is_some()
+        && let Some((name, suffix)) = pod.rsplit_once('-')
+        && suffix.len() == 5
+        && suffix
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    {
+        return name.to_owned();
+    }
+    pod.to_owned()
 }
 
 /// `text` as one safe path component: bytes outside `[A-Za-z0-9_.-]` become `_`, and a name that
@@ -158,20 +324,23 @@ pub fn safe_component(text: &str) -> String {
     name
 }
 
-/// The directory name of each group (in `groups`' order): the compose service or the container
-/// name; where two groups would share one, the compose ones become `<project>-<service>`, and any
-/// left sharing get `-2`, `-3`, ... in the order given (the order the containers were first seen).
+/// The directory name of each group (in `groups`' order): the compose service, the pod's
+/// `<workload>-<container>` or the container name; where two groups would share one, the compose
+/// ones become `<project>-<service>` and the pod ones `<namespace>-<workload>-<container>`, and
+/// any left sharing get `-2`, `-3`, ... in the order given (the order the containers were first
+/// seen).
 pub fn dir_names(groups: &[Group]) -> Vec<String> {
     let count = |names: &[String], name: &str| names.iter().filter(|n| *n == name).count();
     let plain: Vec<String> = groups.iter().map(Group::plain_name).collect();
     let qualified: Vec<String> = groups
         .iter()
         .zip(&plain)
-        .map(|(group, name)| match group {
-            Group::Service { project, service } if count(&plain, name) > 1 => {
-                safe_component(&format!("{project}-{service}"))
+        .map(|(group, name)| {
+            if count(&plain, name) > 1 {
+                group.qualified_name()
+            } else {
+                name.clone()
             }
-            _ => name.clone(),
         })
         .collect();
     let mut taken = BTreeSet::new();
@@ -351,5 +520,143 @@ mod tests {
         assert_eq!(names, [".._.._etc", "_.."]);
         assert!(names.iter().all(|n| !n.contains('/') && n != ".."));
         assert_eq!(safe_component("a b\nc"), "a_b_c");
+    }
+
+    fn pod_labels(pod: &str, namespace: &str, extra: &[(&str, &str)]) -> BTreeMap<String, String> {
+        let mut all = labels(&[(POD_NAME, pod), (POD_NAMESPACE, namespace)]);
+        all.extend(labels(extra));
+        all
+    }
+
+    #[test]
+    fn pods_are_named_or_selected_by_label_within_a_namespace() {
+        let web = pod_labels(
+            "web-5d8f7c9b4-x2x7k",
+            "shop",
+            &[("app", "web"), ("tier", "front")],
+        );
+        let matches = |text: &str| parse_pod(text).unwrap().matches(&web);
+        assert!(matches("shop/web-5d8f7c9b4-x2x7k"));
+        assert!(
+            !matches("web-5d8f7c9b4-x2x7k"),
+            "the namespace is default when not given"
+        );
+        assert!(matches("shop/app=web"));
+        assert!(matches("shop/app=web,tier"));
+        assert!(!matches("shop/app=web,tier=back"), "every label must hold");
+        assert!(matches("*/app=web"));
+        assert!(!matches("other/app=web"));
+        assert!(!matches("*/app=db"));
+        assert!(
+            !parse_pod("*/app")
+                .unwrap()
+                .matches(&labels(&[("app", "web")])),
+            "a container of no pod"
+        );
+        assert_eq!(
+            parse_pod("web").unwrap(),
+            PodSelector {
+                namespace: Some("default".into()),
+                pods: PodsBy::Name("web".into()),
+            }
+        );
+        assert_eq!(
+            parse_pod("shop/tier").unwrap().pods,
+            PodsBy::Name("tier".into()),
+            "a bare word is a name; a key alone needs a comma or a value"
+        );
+        assert_eq!(
+            parse_pod("shop/tier,").map(|p| p.pods).unwrap_err(),
+            "a label needs a key: KEY or KEY=VALUE"
+        );
+        for bad in ["", "/web", "shop/", "a/b/c"] {
+            assert!(parse_pod(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            parse_pod("*/app=web,tier").unwrap().to_string(),
+            "*/app=web,tier"
+        );
+        let selection = Selection {
+            pods: vec![parse_pod("shop/app=web").unwrap()],
+            ..Selection::default()
+        };
+        assert!(!selection.is_empty());
+        assert!(selection.matches(&Candidate {
+            id: ID,
+            name: "shop/web-5d8f7c9b4-x2x7k/app",
+            labels: &web,
+        }));
+    }
+
+    #[test]
+    fn replicas_are_one_workload() {
+        let of = |pod: &str, extra: &[(&str, &str)]| workload(pod, &labels(extra));
+        assert_eq!(
+            of("web-5d8f7c9b4-x2x7k", &[("pod-template-hash", "5d8f7c9b4")]),
+            "web"
+        );
+        assert_eq!(
+            of(
+                "my-web-5d8f7c9b4-x2x7k",
+                &[("pod-template-hash", "5d8f7c9b4")]
+            ),
+            "my-web"
+        );
+        assert_eq!(
+            of(
+                "db-2",
+                &[
+                    ("statefulset.kubernetes.io/pod-name", "db-2"),
+                    ("controller-revision-hash", "db-6b")
+                ]
+            ),
+            "db"
+        );
+        assert_eq!(
+            of(
+                "agent-x2x7k",
+                &[
+                    ("controller-revision-hash", "6d4f"),
+                    ("pod-template-generation", "1")
+                ]
+            ),
+            "agent"
+        );
+        assert_eq!(
+            of(
+                "backup-28374650-q9z4m",
+                &[("batch.kubernetes.io/job-name", "backup-28374650")]
+            ),
+            "backup-28374650"
+        );
+        assert_eq!(of("debug", &[]), "debug");
+        assert_eq!(
+            of("web-x2x7k", &[("pod-template-hash", "other")]),
+            "web-x2x7k"
+        );
+    }
+
+    #[test]
+    fn pod_groups_name_their_directories_after_the_workload() {
+        let group = |pod: &str, namespace: &str, container: &str| {
+            let mut all = pod_labels(pod, namespace, &[("pod-template-hash", "5d8f7c9b4")]);
+            all.insert(CONTAINER_NAME.into(), container.into());
+            Group::of(&Candidate {
+                id: ID,
+                name: "ignored",
+                labels: &all,
+            })
+        };
+        // Replicas, on this node or another, are one group with one directory name.
+        let a = group("web-5d8f7c9b4-x2x7k", "shop", "app");
+        assert_eq!(a, group("web-5d8f7c9b4-q9z4m", "shop", "app"));
+        let sidecar = group("web-5d8f7c9b4-x2x7k", "shop", "proxy");
+        assert_eq!(dir_names(&[a.clone(), sidecar]), ["web-app", "web-proxy"]);
+        // The same workload in two namespaces: qualified.
+        let other = group("web-5d8f7c9b4-x2x7k", "test", "app");
+        assert_eq!(dir_names(&[a, other]), ["shop-web-app", "test-web-app"]);
+        // A hostile container name stays one component.
+        let evil = group("web-5d8f7c9b4-x2x7k", "shop", "../../etc");
+        assert_eq!(dir_names(&[evil]), ["web-.._.._etc"]);
     }
 }
