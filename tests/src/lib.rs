@@ -51,6 +51,41 @@ pub use docker::{Container, docker, docker_ok, run_once, start_under_profile};
 pub use images::{Linking, TestImage, compile_c, ensure_image};
 pub use system::{System, cannot_run, docker_answers, system_tier};
 
+/// Spawns `command` (trace) with its output piped and waits, up to a minute, until a line of its
+/// stderr starts with `armed`; returns the child and its stderr so far. The rest of its stderr is
+/// copied to the test's, so trace never blocks on a full pipe.
+pub fn spawn_armed(
+    command: &mut std::process::Command,
+    armed: &str,
+) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
+    loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "trace exited before arming: {seen}"
+        );
+        seen.push_str(&line);
+        if line.starts_with(armed) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "trace did not arm: {seen}"
+        );
+    }
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::stderr()));
+    (child, seen)
+}
+
 /// A process's exit status and output, for assertion messages.
 pub fn describe(output: &std::process::Output) -> String {
     format!(

@@ -1,9 +1,8 @@
 //! Real-system tests of `trace --container`: real kernel, real Docker, real seccomp enforcement.
 //! They run in CI (`TRACE_SYSTEM_TESTS=require`) and skip with a reason elsewhere.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -167,32 +166,13 @@ fn spawn_and_wait_armed(
     out: &Path,
     extra: &[&str],
 ) -> (std::process::Child, String) {
-    let mut child = Command::new(trace)
-        .args(["--container", container, "--out"])
-        .arg(out)
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    let deadline = Instant::now() + Duration::from_mins(1);
-    loop {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "trace exited before arming: {seen}"
-        );
-        seen.push_str(&line);
-        if line.starts_with("trace: recording container") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "trace did not arm: {seen}");
-    }
-    // Keep draining stderr so trace never blocks on a full pipe.
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-    (child, seen)
+    trace_tests::spawn_armed(
+        Command::new(trace)
+            .args(["--container", container, "--out"])
+            .arg(out)
+            .args(extra),
+        "trace: recording container",
+    )
 }
 
 /// (d) SIGINT in the middle of a trace still writes both files, complete and valid.

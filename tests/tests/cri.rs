@@ -7,9 +7,8 @@
 //! a container cgroup is checked in both drivers' layouts.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use k8s_cri::v1::security_profile::ProfileType;
@@ -323,30 +322,11 @@ fn cri_tier(test: &str) -> Option<(System, Cri, tokio::runtime::Runtime)> {
 
 /// Spawns `trace ARGS...` and waits until it says it records the pods.
 fn spawn_armed(trace: &Path, args: &[&str]) -> Child {
-    let mut child = Command::new(trace)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    let deadline = Instant::now() + Duration::from_mins(1);
-    loop {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "trace exited before arming: {seen}"
-        );
-        seen.push_str(&line);
-        if line.starts_with("trace: recording the containers of pod") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "trace did not arm: {seen}");
-    }
-    // Keep draining stderr (into the test's output) so trace never blocks on a full pipe.
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::stderr()));
-    child
+    trace_tests::spawn_armed(
+        Command::new(trace).args(args),
+        "trace: recording the containers of pod",
+    )
+    .0
 }
 
 /// Waits for trace, which ends when the pods' containers have exited.
