@@ -7,6 +7,7 @@ mod bench;
 mod cli;
 mod cmd;
 mod demo;
+mod runtimes;
 mod setup;
 mod test;
 mod vm;
