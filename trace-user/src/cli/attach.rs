@@ -14,7 +14,7 @@ pub(super) fn run(args: AttachArgs) -> anyhow::Result<i32> {
 }
 
 async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
-    let (mut signals, docker) = super::start_recording().await?;
+    let (mut signals, docker) = super::start_recording(&args.engine).await?;
     let mut selection = Selection {
         names: args.container.clone(),
         labels: args.label.clone(),

@@ -27,13 +27,25 @@ pub use args::*;
 
 /// What the recording subcommands set up first, in this order: the signal handlers (so that no
 /// SIGINT or SIGTERM can kill trace between attaching and writing), the check that this host can
-/// record, and the Docker connection.
-async fn start_recording() -> anyhow::Result<(crate::session::StopSignals, bollard::Docker)> {
+/// record, and the connection to the engine.
+async fn start_recording(
+    engine: &EngineArgs,
+) -> anyhow::Result<(crate::session::StopSignals, bollard::Docker)> {
     use anyhow::Context;
     let signals =
         crate::session::StopSignals::install().context("cannot install signal handlers")?;
     crate::probe::preflight()?;
-    let docker = crate::runtime::docker::connect().await?;
+    let endpoint = engine.endpoint();
+    let docker = endpoint.connect().await?;
+    let facts = crate::runtime::engine::facts(&docker).await?;
+    if facts.engine != endpoint.engine {
+        note!(
+            "trace: the engine at {} is {} {}: recording its containers",
+            endpoint.host,
+            facts.engine.title(),
+            facts.version
+        );
+    }
     Ok((signals, docker))
 }
 

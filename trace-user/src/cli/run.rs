@@ -31,7 +31,7 @@ async fn run_container(args: RunArgs) -> anyhow::Result<i32> {
         }
         .into());
     }
-    let (mut signals, docker) = super::start_recording().await?;
+    let (mut signals, docker) = super::start_recording(&args.engine).await?;
     let id = lifecycle::create(&docker, &args.spec()).await?;
     // From here on the container exists: remove it whatever happens (unless --keep).
     let request = Request {

@@ -365,6 +365,7 @@ mod tests {
                 image_id: "sha256:00".into(),
                 mounts: [PathBytes::from("/data")].into(),
                 config: None,
+                runtimes: Default::default(),
             },
             HostInfo {
                 kernel: "6".into(),

@@ -1,4 +1,5 @@
-//! Resolving a container through the Docker API (bollard).
+//! Resolving a container through the Docker API (bollard), which Podman's API service speaks too
+//! ([`super::engine`]).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -11,10 +12,8 @@ use bollard::query_parameters::{
 };
 use futures_util::{Stream, StreamExt};
 
-use crate::recording::{ContainerConfig, MountConfig, ProcessConfig};
-
-/// The socket bollard uses when `DOCKER_HOST` is unset.
-const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+use super::engine::{self, Endpoint, EngineKind};
+use crate::recording::{ContainerConfig, MountConfig, ProcessConfig, RuntimeInfo};
 
 /// A container as the Docker API describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,6 +36,8 @@ pub struct ContainerTarget {
     pub labels: BTreeMap<String, String>,
     /// Its state when inspected.
     pub state: ContainerState,
+    /// The engine and OCI runtime that start it (`None` when the engine could not say).
+    pub runtime: Option<RuntimeInfo>,
 }
 
 /// A container's state as Docker reports it.
@@ -57,12 +58,12 @@ pub struct ContainerState {
 /// Errors talking to Docker, each a one-line message saying what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
-    /// The daemon did not answer.
-    #[error(
-        "cannot reach Docker at {host} (is dockerd running? DOCKER_HOST selects another daemon)"
-    )]
+    /// The engine did not answer.
+    #[error("cannot reach {} at {host} ({})", .engine.title(), .engine.unreachable_hint(.host))]
     Unreachable {
-        /// `DOCKER_HOST` or the default socket.
+        /// The engine asked for.
+        engine: EngineKind,
+        /// Its socket.
         host: String,
         /// The client error.
         #[source]
@@ -97,19 +98,10 @@ fn list_or_none(names: &[String]) -> String {
     }
 }
 
-fn docker_host() -> String {
-    std::env::var("DOCKER_HOST").unwrap_or_else(|_| DEFAULT_HOST.to_owned())
-}
-
-/// Connects to the daemon named by `DOCKER_HOST` (default: the local socket) and negotiates the API
-/// version, so old daemons (e.g. Docker 20.10, API 1.41) work.
+/// Connects to the Docker engine named by `DOCKER_HOST` (default: the local socket); see
+/// [`Endpoint::connect`].
 pub async fn connect() -> Result<Docker, DockerError> {
-    let unreachable = |source| DockerError::Unreachable {
-        host: docker_host(),
-        source,
-    };
-    let docker = Docker::connect_with_defaults().map_err(unreachable)?;
-    docker.negotiate_version().await.map_err(unreachable)
+    Endpoint::new(EngineKind::Docker, None).connect().await
 }
 
 /// Looks a container up by name or id; it must be running.
@@ -170,6 +162,7 @@ async fn inspect(
         Err(e) => return Err(DockerError::Api(e)),
     };
     let config = config_of(&inspect);
+    let runtime_name = inspect.host_config.as_ref().and_then(|h| h.runtime.clone());
     // Kept only until the names are picked below, never stored.
     let env = inspect
         .config
@@ -222,7 +215,12 @@ async fn inspect(
         pid,
         labels,
         state: container_state,
+        runtime: None,
     };
+    match engine::facts(docker).await {
+        Ok(facts) => container.runtime = Some(facts.runtime_of(runtime_name.as_deref())),
+        Err(e) => log::warn!("the engine does not say which runtime starts containers: {e}"),
+    }
     if !container.image_id.is_empty()
         && let Some(image_env) = image_env(docker, &container.image_id).await
     {

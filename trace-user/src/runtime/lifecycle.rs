@@ -48,7 +48,8 @@ pub enum LifecycleError {
 
 /// Creates the container (not started); returns its id.
 pub async fn create(docker: &Docker, spec: &RunSpec) -> Result<String, LifecycleError> {
-    let body = container_body(spec)?;
+    let engine = super::engine::facts(docker).await?.engine;
+    let body = container_body(spec, engine)?;
     let options = spec
         .name
         .as_deref()

@@ -77,6 +77,7 @@ impl Session<'_> {
         let docker = self.docker;
         // Who its processes are can only be seen while they run.
         self.observe_identity(id).await;
+        self.targets.stopping(id);
         let stopping = exercise::stop(docker, id, signals);
         tokio::pin!(stopping);
         loop {

@@ -300,6 +300,7 @@ pub fn container_info(container: &ContainerTarget) -> ContainerInfo {
         image_id: container.image_id.clone(),
         mounts: container.mounts.iter().map(|m| m.as_str().into()).collect(),
         config: Some(container.config.clone()),
+        runtimes: container.runtime.iter().cloned().collect(),
     }
 }
 
