@@ -7,11 +7,11 @@ use bollard::Docker;
 use bollard::errors::Error as BollardError;
 use bollard::models::{ContainerInspectResponse, EventMessage};
 use bollard::query_parameters::{
-    EventsOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
-    RestartContainerOptionsBuilder,
+    EventsOptionsBuilder, LogsOptionsBuilder, RestartContainerOptionsBuilder,
 };
 use futures_util::{Stream, StreamExt};
 
+use super::compat;
 use super::engine::{self, Endpoint, EngineKind};
 use crate::recording::{ContainerConfig, MountConfig, ProcessConfig, RuntimeInfo};
 
@@ -128,7 +128,7 @@ pub async fn resolve_any(
 
 /// The container's exposed TCP ports (from its image and `--expose`), sorted.
 pub async fn exposed_tcp_ports(docker: &Docker, id: &str) -> Vec<u16> {
-    let Ok(inspect) = docker.inspect_container(id, None).await else {
+    let Ok(inspect) = compat::inspect_container(docker, id).await else {
         return Vec::new();
     };
     let mut ports: Vec<u16> = inspect
@@ -149,7 +149,7 @@ async fn inspect(
     docker: &Docker,
     name_or_id: &str,
 ) -> Result<(ContainerTarget, bool, String), DockerError> {
-    let inspect = match docker.inspect_container(name_or_id, None).await {
+    let inspect = match compat::inspect_container(docker, name_or_id).await {
         Ok(inspect) => inspect,
         Err(BollardError::DockerResponseServerError {
             status_code: 404, ..
@@ -335,7 +335,7 @@ fn config_of(inspect: &ContainerInspectResponse) -> ContainerConfig {
 
 /// Whether the container is still running (false once it is gone or stopped).
 pub async fn is_running(docker: &Docker, id: &str) -> Result<bool, DockerError> {
-    match docker.inspect_container(id, None).await {
+    match compat::inspect_container(docker, id).await {
         Ok(inspect) => Ok(inspect.state.and_then(|s| s.running) == Some(true)),
         Err(BollardError::DockerResponseServerError {
             status_code: 404, ..
@@ -346,9 +346,7 @@ pub async fn is_running(docker: &Docker, id: &str) -> Result<bool, DockerError> 
 
 /// The names of the running containers, sorted.
 pub async fn running_names(docker: &Docker) -> Result<Vec<String>, DockerError> {
-    let options = ListContainersOptionsBuilder::default().all(false).build();
-    let list = docker
-        .list_containers(Some(options))
+    let list = compat::list_containers(docker, false)
         .await
         .map_err(DockerError::Api)?;
     let mut names: Vec<String> = list
@@ -362,9 +360,7 @@ pub async fn running_names(docker: &Docker) -> Result<Vec<String>, DockerError> 
 
 /// The ids of every container Docker knows (running or not), newest first.
 pub async fn all_ids(docker: &Docker) -> Result<Vec<String>, DockerError> {
-    let options = ListContainersOptionsBuilder::default().all(true).build();
-    let list = docker
-        .list_containers(Some(options))
+    let list = compat::list_containers(docker, true)
         .await
         .map_err(DockerError::Api)?;
     Ok(list.into_iter().filter_map(|c| c.id).collect())

@@ -1,9 +1,11 @@
 //! The container runtime, the first stage of a recording: the engine (Docker, or Podman through
-//! its Docker-compatible API: [`engine`]), a container resolved through it ([`docker`]), created and driven for `trace run` ([`create`], [`lifecycle`]), the cgroup v2 the
+//! its Docker-compatible API: [`engine`], read as Docker's: [`compat`]), a container resolved
+//! through it ([`docker`]), created and driven for `trace run` ([`create`], [`lifecycle`]), the cgroup v2 the
 //! probe filters on ([`cgroup`]), and what `/proc` shows of its processes: who they are
 //! ([`identity`]) and the files an attach missed ([`snapshot`]).
 
 pub mod cgroup;
+pub mod compat;
 pub mod create;
 pub mod docker;
 pub mod engine;
