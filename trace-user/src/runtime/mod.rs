@@ -21,7 +21,8 @@ pub use docker::ContainerTarget;
 pub struct Target {
     /// What Docker says about it.
     pub container: ContainerTarget,
-    /// Its cgroup v2 (every process of the container, `docker exec` ones included, is in it).
+    /// Its cgroup v2 (every process of the container, `docker exec` ones included, is in it or
+    /// below it).
     pub cgroup: CgroupV2,
 }
 
@@ -45,9 +46,11 @@ pub enum TargetError {
 /// Resolves a running container by name or id and finds its cgroup.
 pub async fn resolve(docker: &bollard::Docker, name_or_id: &str) -> Result<Target, TargetError> {
     let container = docker::resolve(docker, name_or_id).await?;
-    let cgroup = cgroup::of_process(container.pid).map_err(|source| TargetError::Cgroup {
-        name: container.name.clone(),
-        source,
+    let cgroup = cgroup::of_container(container.pid, &container.id).map_err(|source| {
+        TargetError::Cgroup {
+            name: container.name.clone(),
+            source,
+        }
     })?;
     Ok(Target { container, cgroup })
 }

@@ -257,7 +257,7 @@ async fn running_matches(
         if !container.state.running || !request.selection.matches(&candidate) {
             continue;
         }
-        let cg = cgroup::of_process(container.pid)
+        let cg = cgroup::of_container(container.pid, &container.id)
             .with_context(|| format!("container '{}'", container.name))?;
         found.push((container, cg));
     }
