@@ -314,7 +314,7 @@ mod tests {
             image_id: "sha256:i".into(),
             mounts: std::collections::BTreeSet::new(),
             config: None,
-            runtimes: Default::default(),
+            runtimes: std::collections::BTreeSet::new(),
         };
         let host = HostInfo {
             kernel: "k".into(),

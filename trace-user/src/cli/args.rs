@@ -539,9 +539,9 @@ pub struct EngineArgs {
     /// service`).
     #[arg(long, value_name = "ENGINE", default_value = "docker", value_parser = parse_engine)]
     pub engine: EngineKind,
-    /// The engine's socket, unix:///PATH or tcp://HOST:PORT [default: $DOCKER_HOST, else
-    /// unix:///var/run/docker.sock; with --engine podman $CONTAINER_HOST, else
-    /// unix:///run/podman/podman.sock].
+    /// The engine's socket, `unix:///PATH` or `tcp://HOST:PORT` [default: `$DOCKER_HOST`, else
+    /// `unix:///var/run/docker.sock`; with --engine podman `$CONTAINER_HOST`, else
+    /// `unix:///run/podman/podman.sock`].
     #[arg(long, value_name = "URL")]
     pub host: Option<String>,
 }

@@ -365,7 +365,7 @@ mod tests {
                 image_id: "sha256:00".into(),
                 mounts: [PathBytes::from("/data")].into(),
                 config: None,
-                runtimes: Default::default(),
+                runtimes: std::collections::BTreeSet::new(),
             },
             HostInfo {
                 kernel: "6".into(),
