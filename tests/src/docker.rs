@@ -1,4 +1,4 @@
-//! The Docker CLI, and containers that remove themselves.
+//! The Docker CLI, and containers (of Docker or Podman) that remove themselves.
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -42,9 +42,37 @@ pub fn run_once(image: &str, extra_args: &[&str], cmd: &[&str]) -> Result<Output
     docker(&args)
 }
 
-/// A detached container, removed (`docker rm -f`) when dropped.
+/// The container engine a test drives through its CLI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// `docker`.
+    Docker,
+    /// `podman` (its CLI takes the same options for what the tests do).
+    Podman,
+}
+
+impl Engine {
+    /// Runs `ENGINE ARGS...` and returns its output, whatever its exit status.
+    pub fn cli(self, args: &[&str]) -> Result<Output> {
+        match self {
+            Self::Docker => docker(args),
+            Self::Podman => crate::podman::podman(args),
+        }
+    }
+
+    /// Runs `ENGINE ARGS...` and returns its stdout, trimmed; a non-zero exit is an error.
+    pub fn cli_ok(self, args: &[&str]) -> Result<String> {
+        match self {
+            Self::Docker => docker_ok(args),
+            Self::Podman => crate::podman::podman_ok(args),
+        }
+    }
+}
+
+/// A detached container, removed (`docker rm -f`, `podman rm -f`) when dropped.
 #[derive(Debug)]
 pub struct Container {
+    engine: Engine,
     name: String,
     id: String,
     keep: bool,
@@ -61,19 +89,41 @@ impl Container {
 
     /// Like [`Container::run`] with exactly the name `name` (which must not be in use).
     pub fn run_named(image: &str, name: &str, extra_args: &[&str], cmd: &[&str]) -> Result<Self> {
+        Self::run_in(Engine::Docker, image, name, extra_args, cmd)
+    }
+
+    /// Like [`Container::run`] in `engine` (`podman run -d ...` for Podman).
+    pub fn run_with(
+        engine: Engine,
+        image: &str,
+        name_prefix: &str,
+        extra_args: &[&str],
+        cmd: &[&str],
+    ) -> Result<Self> {
+        Self::run_in(engine, image, &unique_name(name_prefix), extra_args, cmd)
+    }
+
+    fn run_in(
+        engine: Engine,
+        image: &str,
+        name: &str,
+        extra_args: &[&str],
+        cmd: &[&str],
+    ) -> Result<Self> {
         let mut args = vec!["run", "-d", "--name", name];
         args.extend_from_slice(extra_args);
         args.push(image);
         args.extend_from_slice(cmd);
-        match docker_ok(&args) {
+        match engine.cli_ok(&args) {
             Ok(stdout) => Ok(Self {
+                engine,
                 name: name.to_string(),
                 id: stdout.lines().last().unwrap_or_default().to_string(),
                 keep: false,
             }),
             Err(e) => {
-                // `docker run` may have created the container before it failed to start it.
-                let _ = docker(&["rm", "-f", name]);
+                // `run` may have created the container before it failed to start it.
+                let _ = engine.cli(&["rm", "-f", name]);
                 Err(e.context(format!("starting container {name} from {image}")))
             }
         }
@@ -82,12 +132,23 @@ impl Container {
     /// Takes charge of the existing container `name` (started by someone else), to remove it
     /// when dropped.
     pub fn existing(name: &str) -> Result<Self> {
-        let id = docker_ok(&["inspect", "--format", "{{.Id}}", name])?;
+        Self::existing_in(Engine::Docker, name)
+    }
+
+    /// Like [`Container::existing`], for a container of `engine`.
+    pub fn existing_in(engine: Engine, name: &str) -> Result<Self> {
+        let id = engine.cli_ok(&["inspect", "--format", "{{.Id}}", name])?;
         Ok(Self {
+            engine,
             name: name.to_string(),
             id,
             keep: false,
         })
+    }
+
+    /// A name no other test uses: `name_prefix`, this process's id and a counter.
+    pub fn unique_name(name_prefix: &str) -> String {
+        unique_name(name_prefix)
     }
 
     /// The container's name.
@@ -100,16 +161,19 @@ impl Container {
         &self.id
     }
 
-    /// Runs `docker exec NAME ARGS...` and returns its output, whatever its exit status.
+    /// Runs `docker exec NAME ARGS...` (`podman exec`) and returns its output, whatever its exit
+    /// status.
     pub fn exec(&self, args: &[&str]) -> Result<Output> {
         let mut all = vec!["exec", self.name.as_str()];
         all.extend_from_slice(args);
-        docker(&all)
+        self.engine.cli(&all)
     }
 
     /// The host pid of the container's main process (`State.Pid`); an error when it is not running.
     pub fn pid(&self) -> Result<u32> {
-        let pid = docker_ok(&["inspect", "--format", "{{.State.Pid}}", &self.id])?;
+        let pid = self
+            .engine
+            .cli_ok(&["inspect", "--format", "{{.State.Pid}}", &self.id])?;
         match pid.parse() {
             Ok(0) => bail!("container {} is not running", self.name),
             Ok(pid) => Ok(pid),
@@ -128,7 +192,7 @@ impl Drop for Container {
     fn drop(&mut self) {
         if !self.keep {
             // Nothing useful to do on failure in a destructor: the container may already be gone.
-            let _ = docker(&["rm", "-f", &self.id]);
+            let _ = self.engine.cli(&["rm", "-f", &self.id]);
         }
     }
 }

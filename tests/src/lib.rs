@@ -12,8 +12,10 @@
 //!   host's gcc, as the images' programs are.
 //! - [`start_under_profile`] starts a container under a generated seccomp profile in both of
 //!   runc's modes, the proof that the profile works.
-//! - [`Container`] runs a detached container and removes it when dropped; [`docker`],
-//!   [`docker_ok`] and [`run_once`] run the Docker CLI.
+//! - [`Container`] runs a detached container (of Docker or Podman: [`Engine`]) and removes it
+//!   when dropped; [`docker`], [`docker_ok`] and [`run_once`] run the Docker CLI, [`podman`] and
+//!   [`podman_ok`] Podman's; [`ensure_podman_image`] puts a test image into Podman's store and
+//!   [`podman_answers`] checks Podman's API service.
 //! - [`cri_image`] imports a test image into the CRI tests' containerd ([`CRI_SOCKET`], started by
 //!   `cargo xtask setup`); [`CgroupDriver`] names the cgroups a kubelet makes for a pod.
 //!
@@ -40,6 +42,7 @@
 mod cri;
 mod docker;
 mod images;
+mod podman;
 mod system;
 
 use std::path::{Path, PathBuf};
@@ -47,8 +50,9 @@ use std::path::{Path, PathBuf};
 pub use cri::{
     CRI_NAMESPACE, CRI_SOCKET, CgroupDriver, cri_answers, cri_image, remove_pod_cgroups,
 };
-pub use docker::{Container, docker, docker_ok, run_once, start_under_profile};
+pub use docker::{Container, Engine, docker, docker_ok, run_once, start_under_profile};
 pub use images::{Linking, TestImage, compile_c, ensure_image};
+pub use podman::{PODMAN_SOCKET, ensure_podman_image, podman, podman_answers, podman_ok};
 pub use system::{System, cannot_run, docker_answers, system_tier};
 
 /// Spawns `command` (trace) with its output piped and waits, up to a minute, until a line of its

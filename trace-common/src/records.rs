@@ -14,7 +14,9 @@ pub const CONTAINER_ID_BYTES: usize = 64;
 ///
 /// A container cgroup is a new cgroup v2 directory whose name is 64 lowercase hex digits (the
 /// container id), alone or after a `-` and optionally followed by `.scope`: `/docker/<id>`,
-/// `docker-<id>.scope`, `libpod-<id>.scope`, `cri-containerd-<id>.scope`.
+/// `docker-<id>.scope`, `libpod-<id>.scope`, `/libpod_parent/libpod-<id>`,
+/// `cri-containerd-<id>.scope`; not `libpod-conmon-<id>.scope`, where Podman's systemd driver puts
+/// conmon, its monitor (and the runtime conmon starts), beside the container.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CgroupRecord {

@@ -62,6 +62,9 @@ const SECCOMP_MODE_FILTER: u64 = 2;
 const BPF_NOEXIST: u64 = 1;
 /// The systemd drivers' suffix of a container cgroup's name.
 const SCOPE: &[u8; 6] = b".scope";
+/// What precedes the id in the name of the scope Podman makes for conmon, its monitor, under the
+/// systemd driver (`libpod-conmon-<id>.scope`): not a container cgroup.
+const CONMON: &[u8; 7] = b"conmon-";
 
 /// The fields of a `cgroup:cgroup_mkdir` / `cgroup_rmdir` record.
 struct CgroupEvent {
@@ -177,7 +180,8 @@ fn try_catch_cgroup(ctx: &TracePointContext) -> Result<(), i64> {
 }
 
 /// Whether the cgroup of `e` is named by a container id (64 lowercase hex digits at the end of
-/// the name, after `/` or `-`, optionally followed by `.scope`); copies the id to `id`.
+/// the name, after `/` or `-` but not after `conmon-`, optionally followed by `.scope`); copies
+/// the id to `id`.
 #[inline(always)]
 fn container_id(e: &CgroupEvent, id: &mut [u8; CONTAINER_ID_BYTES]) -> bool {
     let mut end = e.path_len;
@@ -193,6 +197,14 @@ fn container_id(e: &CgroupEvent, id: &mut [u8; CONTAINER_ID_BYTES]) -> bool {
         return false;
     }
     if tail[0] != b'/' && tail[0] != b'-' {
+        return false;
+    }
+    let conmon = CONMON.len() as u64;
+    if tail[0] == b'-'
+        && end >= digits + conmon
+        && read_kernel(&mut tail[..CONMON.len()], e.path + end - digits - conmon)
+        && tail[..CONMON.len()] == *CONMON
+    {
         return false;
     }
     if !read_kernel(id, e.path + end - digits) {

@@ -314,6 +314,7 @@ mod tests {
             image_id: "sha256:i".into(),
             mounts: std::collections::BTreeSet::new(),
             config: None,
+            runtimes: std::collections::BTreeSet::new(),
         };
         let host = HostInfo {
             kernel: "k".into(),

@@ -18,10 +18,11 @@ pub enum Command {
     Test(TestArgs),
     /// Trace a container while an exercise runs, then prove the recorded seccomp profile.
     Demo(DemoArgs),
-    /// Measure which calls of the runc baseline runc needs: start busybox `true` under the
-    /// baseline-only profile and under it minus one call at a time, with and without
-    /// no-new-privileges.
-    RuncBaseline(RuncBaselineArgs),
+    /// Measure which calls of an OCI runtime's baseline the runtime needs (runc, or crun with
+    /// --runtime crun): start busybox `true` under the baseline-only profile and under it minus
+    /// one call at a time, with and without no-new-privileges.
+    #[command(alias = "runc-baseline")]
+    RuntimeBaseline(RuncBaselineArgs),
     /// Measure what tracing costs, side by side with an empty program, bpftrace and strace:
     /// system call overhead in and around the traced container, a file storm, nginx and python's
     /// http.server under load, trace's footprint (docs/bench.md). Prints a table, writes bench/results.json.
@@ -75,9 +76,23 @@ pub struct RuncBaselineArgs {
     /// `docker run`s at a time.
     #[arg(long, value_name = "J", default_value_t = 2)]
     pub jobs: u32,
-    /// Where to write the results, relative to the workspace root.
-    #[arg(long, value_name = "FILE", default_value = "bench/runc-baseline.json")]
-    pub out: std::path::PathBuf,
+    /// The OCI runtime, by Docker's name for it (`docker run --runtime`): runc, or crun
+    /// (`cargo xtask setup` adds it to Docker).
+    #[arg(long, value_name = "NAME", default_value = "runc")]
+    pub runtime: String,
+    /// Where to write the results, relative to the workspace root [default:
+    /// bench/RUNTIME-baseline.json].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+}
+
+impl RuncBaselineArgs {
+    /// Where the results go.
+    pub fn out(&self) -> std::path::PathBuf {
+        self.out
+            .clone()
+            .unwrap_or_else(|| format!("bench/{}-baseline.json", self.runtime).into())
+    }
 }
 
 /// The parts of `cargo xtask bench`.

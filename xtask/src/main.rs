@@ -8,6 +8,7 @@ mod cli;
 mod cmd;
 mod cri;
 mod demo;
+mod runtimes;
 mod setup;
 mod test;
 mod vm;
@@ -21,7 +22,7 @@ fn main() -> ExitCode {
         cli::Command::Setup => setup::run(),
         cli::Command::Test(args) => test::run(&args),
         cli::Command::Demo(args) => demo::run(&args),
-        cli::Command::RuncBaseline(args) => baseline::run(&args),
+        cli::Command::RuntimeBaseline(args) => baseline::run(&args),
         cli::Command::Bench(args) => bench::run(&args),
         cli::Command::Vm(args) => vm::run(&args, &std::sync::atomic::AtomicBool::new(true)),
     };

@@ -13,14 +13,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use trace_tests::{TestImage, ensure_image, is_root};
 
-use crate::cmd;
+use crate::{cmd, runtimes};
 
 /// Debian packages: Debian's Rust 1.96 with the prebuilt BPF core library (the eBPF build), LLVM 22
 /// (bpf-linker), the Docker engine, `apparmor_parser` (checks generated profiles), busybox-static,
 /// gcc and debootstrap (the test images), strace and bpftrace (side-by-side comparisons in
 /// `cargo xtask bench`), docker-compose (the tests of compose projects), qemu-system-x86
 /// (the VM tier), containerd, Debian's CNI plugins and protoc (the CRI tests' containerd, and the
-/// CRI client's generated code).
+/// CRI client's generated code), Podman with crun (the tests of Podman and of crun under Docker:
+/// [`crate::runtimes`]).
 const APT_PACKAGES: &[&str] = &[
     "rustc-web",
     "cargo-web",
@@ -39,6 +40,8 @@ const APT_PACKAGES: &[&str] = &[
     "containerd",
     "containernetworking-plugins",
     "protobuf-compiler",
+    "podman",
+    "crun",
 ];
 const POLICY_RC_D: &str = "/usr/sbin/policy-rc.d";
 const BPF_LINKER_VERSION: &str = "0.13.0";
@@ -54,7 +57,18 @@ pub fn run() -> Result<()> {
     step("bpf-linker", bpf_linker)?;
     step("tracefs", || mount("tracefs", TRACEFS))?;
     step("bpffs", || mount("bpf", BPFFS))?;
+    step("cgroup2 controllers", runtimes::cgroup2_controllers)?;
+    step("crun in daemon.json", || {
+        Ok(if runtimes::crun_in_daemon_json()? {
+            "added".to_string()
+        } else {
+            "present".to_string()
+        })
+    })?;
     step("dockerd", dockerd)?;
+    step("crun under Docker", runtimes::crun_in_dockerd)?;
+    step("podman limits", runtimes::podman_limits)?;
+    step("podman service", runtimes::podman_service)?;
     step("test images", images)?;
     step("containerd (CRI)", crate::cri::containerd)?;
     eprintln!("setup: done in {:.1} s", started.elapsed().as_secs_f64());

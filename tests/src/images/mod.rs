@@ -32,7 +32,7 @@ use compile::{compile_workload, copy_with_libraries};
 /// The static busybox that every image is made of (Debian package busybox-static).
 const BUSYBOX: &str = "/bin/busybox";
 /// The image label that holds the hash of the build inputs.
-const INPUTS_LABEL: &str = "trace.inputs";
+pub(crate) const INPUTS_LABEL: &str = "trace.inputs";
 /// Bump when the way a build context is made changes, so that old images get rebuilt.
 const CONTEXT_FORMAT: u32 = 2;
 /// The modification time of every file in a build context: 2026-01-01T00:00:00Z.

@@ -19,7 +19,7 @@ pub use committed::{EXIT_DRIFT, EXIT_OK, load_committed, read_recording, report}
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::platform::apparmor::{Perm, perms_of};
-use crate::platform::runc::RUNC_BASELINE;
+use crate::platform::oci_runtime;
 use crate::recording::{Recording, SocketUse, encode};
 
 pub use drift::{
@@ -193,12 +193,12 @@ pub fn check(recording: &Recording, committed: &Committed, against: &str, strict
             }
         }
         if !allowed.all {
+            let baseline =
+                oci_runtime::calls(&oci_runtime::baselines(&recording.container.runtimes));
             unused.syscalls = allowed
                 .names
                 .iter()
-                .filter(|n| {
-                    !observed.contains_key(n.as_str()) && !RUNC_BASELINE.contains(&n.as_str())
-                })
+                .filter(|n| !observed.contains_key(n.as_str()) && !baseline.contains(n.as_str()))
                 .map(|n| encode(n.as_bytes()))
                 .collect();
         }

@@ -8,6 +8,7 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 use crate::render::seccomp::{Arch, SeccompOptions};
 use crate::render::{Format, Options};
+use crate::runtime::engine::{Endpoint, EngineKind};
 
 /// How every duration is written, in every help text and error message.
 macro_rules! durations {
@@ -42,7 +43,9 @@ pub const VERSION: &str = env!("TRACE_VERSION");
         "Environment:\n",
         "  RUST_LOG     the log's filter (env_logger syntax, e.g. debug or trace_user::probe=trace);\n",
         "               it takes precedence over -v and -q\n",
-        "  DOCKER_HOST  the Docker engine to talk to [default: unix:///var/run/docker.sock]",
+        "  DOCKER_HOST     the Docker engine to talk to [default: unix:///var/run/docker.sock]\n",
+        "  CONTAINER_HOST  Podman's API socket, with --engine podman\n",
+        "                  [default: unix:///run/podman/podman.sock]",
     )
 )]
 pub struct Cli {
@@ -359,6 +362,13 @@ pub struct RunArgs {
     /// Mount a tmpfs: PATH[:OPTIONS].
     #[arg(long, value_name = "PATH")]
     pub tmpfs: Vec<String>,
+    /// The OCI runtime to start the container with, by the engine's name for it (runc, crun)
+    /// [default: the engine's].
+    #[arg(long, value_name = "RUNTIME")]
+    pub runtime: Option<String>,
+    /// The engine and its socket.
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// Exercise inside the container: run with /bin/sh -c once it is ready.
     #[arg(long, value_name = "CMD", conflicts_with = "exercise")]
     pub exec: Option<String>,
@@ -442,6 +452,7 @@ impl RunArgs {
             network: self.network.clone(),
             read_only: self.read_only,
             tmpfs: self.tmpfs.clone(),
+            runtime: self.runtime.clone(),
         }
     }
 }
@@ -507,6 +518,9 @@ pub struct AttachArgs {
     /// Restart the running containers selected, so that their startup is recorded too.
     #[arg(long)]
     pub restart: bool,
+    /// The engine and its socket.
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// Containers (lives: a restart is a new one) recorded at once; each costs ~72 KiB of
     /// counters per CPU.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONTAINERS,
@@ -537,6 +551,31 @@ pub struct AttachArgs {
     /// `TRACE_CONTAINER` (name) and `TRACE_CONTAINER_ID` in its environment.
     #[arg(last = true, value_name = "CMD")]
     pub exercise: Vec<OsString>,
+}
+
+/// The container engine whose containers are recorded, and where it listens.
+#[derive(Debug, Args, Clone, Default, PartialEq, Eq)]
+pub struct EngineArgs {
+    /// The container engine: docker, or podman (through its API service, `podman system
+    /// service`).
+    #[arg(long, value_name = "ENGINE", default_value = "docker", value_parser = parse_engine)]
+    pub engine: EngineKind,
+    /// The engine's socket, `unix:///PATH` or `tcp://HOST:PORT` [default: `$DOCKER_HOST`, else
+    /// `unix:///var/run/docker.sock`; with --engine podman `$CONTAINER_HOST`, else
+    /// `unix:///run/podman/podman.sock`].
+    #[arg(long, value_name = "URL")]
+    pub host: Option<String>,
+}
+
+impl EngineArgs {
+    /// The engine and socket the flags and the environment name.
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint::new(self.engine, self.host.as_deref())
+    }
+}
+
+pub(super) fn parse_engine(text: &str) -> Result<EngineKind, String> {
+    text.parse()
 }
 
 /// Target slots by default: containers (lives) recorded at once.

@@ -40,7 +40,7 @@ async fn attach(args: AttachArgs) -> anyhow::Result<i32> {
         )
         .await;
     }
-    let docker = runtime::docker::connect().await?;
+    let docker = super::connect(&args.engine).await?;
     let mut selection = Selection {
         names: args.container.clone(),
         labels: args.label.clone(),

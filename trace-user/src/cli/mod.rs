@@ -36,6 +36,23 @@ fn start_recording() -> anyhow::Result<crate::session::StopSignals> {
     Ok(signals)
 }
 
+/// Connects to the Docker or Podman engine named on the command line, and says so when the engine
+/// that answers is not the one named.
+async fn connect(engine: &EngineArgs) -> anyhow::Result<bollard::Docker> {
+    let endpoint = engine.endpoint();
+    let docker = endpoint.connect().await?;
+    let facts = crate::runtime::engine::facts(&docker).await?;
+    if facts.engine != endpoint.engine {
+        note!(
+            "trace: the engine at {} is {} {}: recording its containers",
+            endpoint.host,
+            facts.engine.title(),
+            facts.version
+        );
+    }
+    Ok(docker)
+}
+
 /// Runs a recording subcommand on a single-threaded tokio runtime, on a host trace can record.
 fn block_on(
     recording: impl std::future::Future<Output = anyhow::Result<i32>>,

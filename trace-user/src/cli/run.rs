@@ -32,7 +32,7 @@ async fn run_container(args: RunArgs) -> anyhow::Result<i32> {
         .into());
     }
     let mut signals = super::start_recording()?;
-    let docker = crate::runtime::docker::connect().await?;
+    let docker = super::connect(&args.engine).await?;
     let id = lifecycle::create(&docker, &args.spec()).await?;
     // From here on the container exists: remove it whatever happens (unless --keep).
     let request = Request {

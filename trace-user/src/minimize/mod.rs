@@ -365,6 +365,7 @@ mod tests {
                 image_id: "sha256:00".into(),
                 mounts: [PathBytes::from("/data")].into(),
                 config: None,
+                runtimes: std::collections::BTreeSet::new(),
             },
             HostInfo {
                 kernel: "6".into(),

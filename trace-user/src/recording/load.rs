@@ -111,9 +111,9 @@ impl Recording {
             .as_ref()
             .and_then(serde_json::Value::as_u64)
             .ok_or_else(not_a_recording)?;
-        // Versions 2 to 6 lack only optional fields; version 1 also the kinds of observation.
+        // Versions 2 to 7 lack only optional fields; version 1 also the kinds of observation.
         let mut recording: Recording = match version {
-            1..=6 => serde_json::from_str(text).map_err(malformed)?,
+            1..=7 => serde_json::from_str(text).map_err(malformed)?,
             v if v == u64::from(SCHEMA_VERSION) => serde_json::from_str(text).map_err(malformed)?,
             found => {
                 return Err(RecordingError::UnsupportedVersion {

@@ -56,7 +56,7 @@ pub use validate::Invalid;
 
 /// The recording format's version. Raised on every change to the schema; older versions that can
 /// still be read are listed in [`Recording::from_json`].
-pub const SCHEMA_VERSION: u32 = 7;
+pub const SCHEMA_VERSION: u32 = 8;
 
 /// Identifies the document as a trace recording.
 pub const SCHEMA_NAME: &str = "trace-recording";
@@ -335,6 +335,38 @@ pub struct ContainerInfo {
     /// recording whose sources were configured differently.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<ContainerConfig>,
+    /// The engine and OCI runtime that started it (v8): one for a recording, every source's for
+    /// a merged one; empty in older recordings and when the engine did not say (runc under
+    /// Docker is then assumed). The seccomp profile allows what these runtimes call after they
+    /// install it ([`crate::platform::oci_runtime`]).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub runtimes: BTreeSet<RuntimeInfo>,
+}
+
+/// The engine and OCI runtime that started a container, as the engine reports them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct RuntimeInfo {
+    /// The engine: `docker` or `podman`.
+    pub engine: String,
+    /// The engine's version (`20.10.24+dfsg1`, `4.3.1`).
+    pub engine_version: String,
+    /// The OCI runtime: `runc`, `crun`, or the engine's name for another.
+    pub name: String,
+    /// Its version (`1.1.5+ds1`, `1.8.1`); empty when the engine does not say.
+    pub version: String,
+}
+
+impl RuntimeInfo {
+    /// What started a container whose recording does not say: runc under Docker, versions
+    /// unknown.
+    pub fn assumed() -> Self {
+        RuntimeInfo {
+            engine: "docker".into(),
+            engine_version: String::new(),
+            name: "runc".into(),
+            version: String::new(),
+        }
+    }
 }
 
 /// The tracing host.

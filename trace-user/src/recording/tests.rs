@@ -1,6 +1,7 @@
 use super::*;
 
-const FIXTURE: &str = include_str!("../../tests/data/recording-v7.json");
+const FIXTURE: &str = include_str!("../../tests/data/recording-v8.json");
+const FIXTURE_V7: &str = include_str!("../../tests/data/recording-v7.json");
 const FIXTURE_V6: &str = include_str!("../../tests/data/recording-v6.json");
 const FIXTURE_V5: &str = include_str!("../../tests/data/recording-v5.json");
 const FIXTURE_V4: &str = include_str!("../../tests/data/recording-v4.json");
@@ -69,8 +70,58 @@ fn v6_keeps_lives_and_what_was_found_at_attach_and_v5_loads_without() {
 }
 
 #[test]
+fn v8_names_the_runtime_and_v7_loads_without() {
+    let recording = Recording::from_json(FIXTURE, "v8.json").unwrap();
+    assert_eq!(
+        recording.container.runtimes,
+        [RuntimeInfo {
+            engine: "docker".into(),
+            engine_version: "20.10.24+dfsg1".into(),
+            name: "runc".into(),
+            version: "1.1.5+ds1".into(),
+        }]
+        .into()
+    );
+    let v7 = Recording::from_json(FIXTURE_V7, "v7.json").unwrap();
+    assert!(v7.container.runtimes.is_empty());
+    let mut without = recording.clone();
+    without.container.runtimes.clear();
+    assert_eq!(without.to_json(), v7.to_json());
+    assert_eq!(
+        v7.to_json(),
+        FIXTURE_V7.replace("\"schema_version\": 7", "\"schema_version\": 8")
+    );
+}
+
+/// A runtime's strings are shown to people: a control character or a length no engine gives is
+/// refused.
+#[test]
+fn runtime_names_must_be_printable() {
+    for (from, to) in [
+        ("\"name\": \"runc\"", "\"name\": \"runc\\nx\""),
+        ("\"name\": \"runc\"", "\"name\": \"\""),
+        (
+            "\"version\": \"1.1.5+ds1\"",
+            &format!("\"version\": \"{}\"", "1".repeat(200)),
+        ),
+    ] {
+        let edited = FIXTURE.replacen(from, to, 1);
+        assert!(
+            matches!(
+                Recording::from_json(&edited, "e.json"),
+                Err(RecordingError::Invalid {
+                    source: Invalid::Runtime(_),
+                    ..
+                })
+            ),
+            "{to} was accepted"
+        );
+    }
+}
+
+#[test]
 fn v7_keeps_the_program_and_variable_names_and_v6_loads_without() {
-    let recording = Recording::from_json(FIXTURE, "v7.json").unwrap();
+    let recording = Recording::from_json(FIXTURE_V7, "v7.json").unwrap();
     let process = recording
         .container
         .config
@@ -94,7 +145,7 @@ fn v7_keeps_the_program_and_variable_names_and_v6_loads_without() {
     assert_eq!(without.to_json(), v6.to_json());
     assert_eq!(
         v6.to_json(),
-        FIXTURE_V6.replace("\"schema_version\": 6", "\"schema_version\": 7")
+        FIXTURE_V6.replace("\"schema_version\": 6", "\"schema_version\": 8")
     );
 }
 
@@ -166,7 +217,7 @@ fn v4_recordings_load_without_configuration_or_identity() {
     assert!(recording.runc_capabilities.is_empty() && recording.borrowed_capabilities.is_empty());
     assert_eq!(
         recording.to_json(),
-        FIXTURE_V4.replace("\"schema_version\": 4", "\"schema_version\": 7")
+        FIXTURE_V4.replace("\"schema_version\": 4", "\"schema_version\": 8")
     );
 }
 
@@ -242,7 +293,7 @@ fn v1_recordings_load_as_current_with_only_syscalls_recorded() {
 
 #[test]
 fn rejects_other_versions_and_documents() {
-    let newer = FIXTURE.replace("\"schema_version\": 7", "\"schema_version\": 99");
+    let newer = FIXTURE.replace("\"schema_version\": 8", "\"schema_version\": 99");
     let err = Recording::from_json(&newer, "r.json").unwrap_err();
     assert!(
         matches!(err, RecordingError::UnsupportedVersion { found: 99, .. }),
@@ -250,10 +301,10 @@ fn rejects_other_versions_and_documents() {
     );
     assert!(
         err.to_string()
-            .starts_with("r.json: recording schema version 99 is not supported (this trace reads versions 1 to 7)"),
+            .starts_with("r.json: recording schema version 99 is not supported (this trace reads versions 1 to 8)"),
         "{err}"
     );
-    let zero = FIXTURE.replace("\"schema_version\": 7", "\"schema_version\": 0");
+    let zero = FIXTURE.replace("\"schema_version\": 8", "\"schema_version\": 0");
     assert!(matches!(
         Recording::from_json(&zero, "z.json"),
         Err(RecordingError::UnsupportedVersion { found: 0, .. })

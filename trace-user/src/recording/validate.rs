@@ -3,7 +3,10 @@
 //! profiles, Docker API paths and the advised commands, so each is checked against what the
 //! real thing can be.
 
-use super::{Recording, SyscallsByAbi, is_syscall_name};
+use super::{Recording, RuntimeInfo, SyscallsByAbi, is_syscall_name};
+
+/// The longest engine or runtime name or version a recording may hold.
+const RUNTIME_FIELD_MAX: usize = 64;
 
 /// A field of a recording that no trace run could have written.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -36,6 +39,10 @@ pub enum Invalid {
     /// (which a recording never keeps) or nothing Docker could have set.
     #[error("container.config.process.env_names has an entry that is not a variable name")]
     EnvName,
+    /// An entry of `container.runtimes` with an empty engine or runtime name, or a field longer
+    /// than an engine reports or holding a control character.
+    #[error("container.runtimes has an entry that is not an engine and runtime: {0:?}")]
+    Runtime(String),
 }
 
 impl Recording {
@@ -70,6 +77,14 @@ impl Recording {
         }
         if !container.id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(Invalid::ContainerId(container.id.clone()));
+        }
+        for runtime in &container.runtimes {
+            if !is_runtime_info(runtime) {
+                return Err(Invalid::Runtime(format!(
+                    "{} {} {} {}",
+                    runtime.engine, runtime.engine_version, runtime.name, runtime.version
+                )));
+            }
         }
         let env_names = container
             .config
@@ -127,6 +142,22 @@ fn is_container_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+/// Names that are there and versions that may be empty, all short and printable.
+fn is_runtime_info(runtime: &RuntimeInfo) -> bool {
+    let printable =
+        |text: &str| text.len() <= RUNTIME_FIELD_MAX && !text.chars().any(char::is_control);
+    !runtime.engine.is_empty()
+        && !runtime.name.is_empty()
+        && [
+            &runtime.engine,
+            &runtime.engine_version,
+            &runtime.name,
+            &runtime.version,
+        ]
+        .into_iter()
+        .all(|field| printable(field))
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! Docker / Podman seccomp profile (JSON) from a recording.
 //!
-//! The profile allows exactly the system calls observed plus the runc baseline (what runc itself
-//! calls after it installs the filter: [`crate::platform::runc`]). Everything else fails with `EPERM`, except a short list of
+//! The profile allows exactly the system calls observed plus the baseline of the OCI runtime that
+//! started the container (what runc or crun itself calls after it installs the filter:
+//! [`crate::platform::oci_runtime`]). Everything else fails with `EPERM`, except a short list of
 //! newer calls that C libraries and runtimes probe and replace with an older call only when the
 //! kernel answers `ENOSYS` (glibc's `clone3` -> `clone`, `faccessat2` -> `faccessat`, ...): those get
 //! `ENOSYS` by an explicit rule, as Docker's own default profile does for `clone3`.
@@ -24,7 +25,7 @@ use trace_common::Abi;
 
 pub use arch::Arch;
 
-use crate::platform::runc::RUNC_BASELINE;
+use crate::platform::oci_runtime;
 use crate::recording::Recording;
 
 /// `EPERM`: what calls outside the profile get.
@@ -165,13 +166,15 @@ pub fn profile_with(recording: &Recording, options: &SeccompOptions) -> DockerSe
         .flat_map(|calls| calls.keys().map(String::as_str))
         .filter(|name| !observed.contains(name))
         .collect();
-    let baseline: BTreeSet<&str> = RUNC_BASELINE
-        .iter()
-        .copied()
+    let runtimes = oci_runtime::baselines(&recording.container.runtimes);
+    let runtime = oci_runtime::names(&runtimes);
+    let baseline: BTreeSet<&str> = oci_runtime::calls(&runtimes)
+        .into_iter()
         .filter(|name| !observed.contains(name) && !runc_seen.contains(name))
         .collect();
 
-    // The native ABI is always covered: runc's baseline runs in it even if nothing else was seen.
+    // The native ABI is always covered: the runtime's baseline runs in it even if nothing else was
+    // seen.
     let mut abis: BTreeSet<Abi> = recording.syscalls.keys().copied().collect();
     abis.extend(
         recording
@@ -196,17 +199,19 @@ pub fn profile_with(recording: &Recording, options: &SeccompOptions) -> DockerSe
     if !runc_seen.is_empty() {
         syscalls.push(allow_rule(
             owned(&runc_seen),
-            "runc, observed at startup: called after runc installed this filter, before the \
-             entrypoint started."
-                .into(),
+            format!(
+                "{runtime}, observed at startup: called after {runtime} installed this filter, \
+                 before the entrypoint started."
+            ),
         ));
     }
     if !baseline.is_empty() {
         syscalls.push(allow_rule(
             owned(&baseline),
-            "runc baseline: called by runc after it installs this filter, before the entrypoint \
-             starts; not observed in this recording."
-                .into(),
+            format!(
+                "{runtime} baseline: called by {runtime} after it installs this filter, before the \
+                 entrypoint starts; not observed in this recording."
+            ),
         ));
     }
     let fallbacks: Vec<String> = ENOSYS_FALLBACKS

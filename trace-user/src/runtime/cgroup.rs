@@ -7,6 +7,12 @@
 //!
 //! Assumes trace runs in the host's cgroup namespace (as root on the host does): the level of the
 //! cgroup is then the number of components of its path.
+//!
+//! A container's cgroup is the one named by its id, which is not always the cgroup its processes
+//! run in: crun under a systemd driver (Podman on a systemd host) moves them into a `container`
+//! child of `libpod-<id>.scope`. The target is the cgroup named by the id ([`container_path`]):
+//! the probe records its descendants too, and it is the one new containers are caught at
+//! (`trace_common::CgroupRecord`), so running and new containers are at the same level.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -87,8 +93,45 @@ fn read(path: &Path) -> Result<String, CgroupError> {
 
 /// The cgroup v2 of process `pid`, as seen from this process's mount namespace.
 pub fn of_process(pid: u32) -> Result<CgroupV2, CgroupError> {
+    of_process_within(pid, None)
+}
+
+/// The cgroup v2 of the container `container_id` whose process is `pid`: the deepest cgroup on
+/// the process's path named by the id ([`container_path`]), else the process's own.
+pub fn of_container(pid: u32, container_id: &str) -> Result<CgroupV2, CgroupError> {
+    of_process_within(pid, Some(container_id))
+}
+
+/// The path of a container's cgroup on the cgroup path `path` of one of its processes: the path
+/// up to its deepest component named by `container_id` (`<id>`, `<prefix>-<id>`,
+/// `<prefix>-<id>.scope`); `path` itself when no component is. Docker's `/docker/<id>` and
+/// `/system.slice/docker-<id>.scope` are their own; Podman with crun under systemd,
+/// `/machine.slice/libpod-<id>.scope/container`, is `/machine.slice/libpod-<id>.scope`.
+pub fn container_path<'a>(path: &'a str, container_id: &str) -> &'a str {
+    if container_id.is_empty() {
+        return path;
+    }
+    let named = |component: &str| {
+        let name = component.strip_suffix(".scope").unwrap_or(component);
+        name.strip_suffix(container_id)
+            .is_some_and(|prefix| prefix.is_empty() || prefix.ends_with('-'))
+    };
+    let mut end = None;
+    let mut at = 0;
+    for component in path.split('/') {
+        at += component.len();
+        if !component.is_empty() && named(component) {
+            end = Some(at);
+        }
+        at += 1;
+    }
+    end.map_or(path, |end| &path[..end])
+}
+
+fn of_process_within(pid: u32, container_id: Option<&str>) -> Result<CgroupV2, CgroupError> {
     let proc_cgroup = read(&PathBuf::from(format!("/proc/{pid}/cgroup")))?;
     let path = unified_path(&proc_cgroup).ok_or(CgroupError::NoUnifiedLine { pid })?;
+    let path = container_id.map_or(path, |id| container_path(path, id));
     let mount =
         cgroup2_mount(&read(Path::new("/proc/self/mountinfo"))?).ok_or(CgroupError::NoMount)?;
     let (dir, level) = locate(path, &mount)?;
@@ -126,6 +169,59 @@ mod tests {
             Some("/system.slice/docker-4f1c.scope")
         );
         assert_eq!(unified_path("3:cpu:/docker/x\n"), None);
+    }
+
+    /// Where the engines put a container (its id `ID`) under the cgroupfs and systemd drivers,
+    /// and where its processes run.
+    #[test]
+    fn the_container_s_cgroup_is_the_one_named_by_its_id() {
+        const ID: &str = "4f1c8a9e0b2d4c6e8f0a1b3c5d7e9f1a2b4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e";
+        for (process, container) in [
+            // Docker, cgroupfs and systemd drivers.
+            (format!("/docker/{ID}"), format!("/docker/{ID}")),
+            (
+                format!("/system.slice/docker-{ID}.scope"),
+                format!("/system.slice/docker-{ID}.scope"),
+            ),
+            // Podman with crun, cgroupfs: no child.
+            (
+                format!("/libpod_parent/libpod-{ID}"),
+                format!("/libpod_parent/libpod-{ID}"),
+            ),
+            // Podman with crun, systemd: crun's `container` child.
+            (
+                format!("/machine.slice/libpod-{ID}.scope/container"),
+                format!("/machine.slice/libpod-{ID}.scope"),
+            ),
+            // containerd's CRI, systemd and cgroupfs.
+            (
+                format!(
+                    "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1a2b.slice/cri-containerd-{ID}.scope"
+                ),
+                format!(
+                    "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1a2b.slice/cri-containerd-{ID}.scope"
+                ),
+            ),
+            (
+                format!("/kubepods/besteffort/pod1a2b/{ID}"),
+                format!("/kubepods/besteffort/pod1a2b/{ID}"),
+            ),
+        ] {
+            assert_eq!(container_path(&process, ID), container, "{process}");
+        }
+        // No component is named by the id (a --cgroup-parent of one's own, a cgroup namespace):
+        // the process's own cgroup.
+        assert_eq!(container_path("/custom/app", ID), "/custom/app");
+        // A longer id that ends with this one's digits names another container.
+        assert_eq!(
+            container_path(&format!("/docker/0{ID}"), ID),
+            format!("/docker/0{ID}")
+        );
+        assert_eq!(
+            container_path(&format!("/x/ab{ID}.scope/y"), ID),
+            format!("/x/ab{ID}.scope/y")
+        );
+        assert_eq!(container_path("/docker/abc", ""), "/docker/abc");
     }
 
     #[test]

@@ -2,12 +2,16 @@
 //!
 //! Only the options users need to start a service under trace are supported; each maps to the
 //! API field the Docker CLI fills for it. As with the CLI, `--security-opt seccomp=FILE` names a
-//! file whose JSON text is sent to the daemon (the API takes the profile itself, not a path).
+//! file whose JSON text is sent to Docker (its API takes the profile itself, not a path); Podman's
+//! compatible API takes a path instead (it opens the file itself), so it is sent the file's
+//! absolute path.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 
 use bollard::models::{ContainerCreateBody, HostConfig, PortBinding, PortMap};
+
+use super::engine::EngineKind;
 
 /// The options of `trace run` that shape the container.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -44,6 +48,8 @@ pub struct RunSpec {
     pub read_only: bool,
     /// `--tmpfs PATH[:OPTS]`.
     pub tmpfs: Vec<String>,
+    /// `--runtime`: the engine's name of the OCI runtime (`runc`, `crun`).
+    pub runtime: Option<String>,
 }
 
 /// When the image is pulled, as `docker run --pull` says it.
@@ -81,8 +87,11 @@ pub enum CreateError {
     },
 }
 
-/// The container definition for `spec`, labelled as started by trace.
-pub fn container_body(spec: &RunSpec) -> Result<ContainerCreateBody, CreateError> {
+/// The container definition for `spec` in `engine`'s dialect, labelled as started by trace.
+pub fn container_body(
+    spec: &RunSpec,
+    engine: EngineKind,
+) -> Result<ContainerCreateBody, CreateError> {
     let mut exposed = Vec::new();
     let mut bindings: PortMap = HashMap::new();
     for value in &spec.publish {
@@ -116,7 +125,7 @@ pub fn container_body(spec: &RunSpec) -> Result<ContainerCreateBody, CreateError
     let security_opt = spec
         .security_opt
         .iter()
-        .map(|o| inline_seccomp(o))
+        .map(|o| seccomp_option(o, engine))
         .collect::<Result<Vec<_>, _>>()?;
     let env = spec
         .env
@@ -139,6 +148,7 @@ pub fn container_body(spec: &RunSpec) -> Result<ContainerCreateBody, CreateError
         network_mode: spec.network.clone(),
         readonly_rootfs: spec.read_only.then_some(true),
         tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
+        runtime: spec.runtime.clone(),
         ..HostConfig::default()
     };
     Ok(ContainerCreateBody {
@@ -199,8 +209,9 @@ fn parse_publish(value: &str) -> Result<(String, PortBinding), CreateError> {
     Ok((format!("{container}/{proto}"), binding))
 }
 
-/// `seccomp=FILE` -> `seccomp=<the file's JSON>`; other options unchanged.
-fn inline_seccomp(option: &str) -> Result<String, CreateError> {
+/// `seccomp=FILE` -> `seccomp=<the file's JSON>` for Docker, `seccomp=<its absolute path>` for
+/// Podman; other options unchanged.
+fn seccomp_option(option: &str, engine: EngineKind) -> Result<String, CreateError> {
     let Some(path) = option
         .strip_prefix("seccomp=")
         .or_else(|| option.strip_prefix("seccomp:"))
@@ -210,11 +221,18 @@ fn inline_seccomp(option: &str) -> Result<String, CreateError> {
     if path == "unconfined" || path.trim_start().starts_with('{') {
         return Ok(option.to_owned());
     }
-    let text = std::fs::read_to_string(path).map_err(|source| CreateError::SeccompFile {
+    let unreadable = |source| CreateError::SeccompFile {
         path: PathBuf::from(path),
         source,
-    })?;
-    Ok(format!("seccomp={text}"))
+    };
+    let text = std::fs::read_to_string(path).map_err(unreadable)?;
+    match engine {
+        EngineKind::Docker => Ok(format!("seccomp={text}")),
+        EngineKind::Podman => {
+            let absolute = std::fs::canonicalize(path).map_err(unreadable)?;
+            Ok(format!("seccomp={}", absolute.display()))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -282,7 +300,7 @@ mod tests {
             tmpfs: vec!["/tmp:size=1m".into(), "/run".into()],
             ..spec()
         };
-        let body = container_body(&spec).unwrap();
+        let body = container_body(&spec, EngineKind::Docker).unwrap();
         assert_eq!(body.image.as_deref(), Some("web:local"));
         assert_eq!(body.cmd, Some(vec!["serve".into(), "--port=80".into()]));
         assert_eq!(body.entrypoint, Some(vec!["/bin/server".into()]));
@@ -319,7 +337,7 @@ mod tests {
 
     #[test]
     fn a_plain_spec_sets_only_the_image() {
-        let body = container_body(&spec()).unwrap();
+        let body = container_body(&spec(), EngineKind::Docker).unwrap();
         assert_eq!(body.cmd, None);
         assert_eq!(body.entrypoint, None);
         let host = body.host_config.unwrap();
@@ -334,7 +352,9 @@ mod tests {
         let with = |f: fn(&mut RunSpec)| {
             let mut s = spec();
             f(&mut s);
-            container_body(&s).unwrap_err().to_string()
+            container_body(&s, EngineKind::Docker)
+                .unwrap_err()
+                .to_string()
         };
         assert!(with(|s| s.volumes = vec!["/only".into()]).starts_with("--volume /only"));
         assert!(with(|s| s.volumes = vec!["/a:relative".into()]).starts_with("--volume"));
@@ -344,5 +364,43 @@ mod tests {
             with(|s| s.security_opt = vec!["seccomp=/nonexistent.json".into()])
                 .contains("cannot read the profile")
         );
+    }
+
+    /// Podman's compatible API opens the profile itself: it is sent the file's absolute path,
+    /// which the service (started elsewhere, in another directory) can open.
+    #[test]
+    fn podman_gets_the_profile_by_its_absolute_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = dir.path().join("seccomp.json");
+        std::fs::write(&profile, "{}").unwrap();
+        let with_profile = RunSpec {
+            security_opt: vec![
+                format!("seccomp={}", profile.display()),
+                "seccomp=unconfined".into(),
+            ],
+            runtime: Some("crun".into()),
+            ..spec()
+        };
+        let host = container_body(&with_profile, EngineKind::Podman)
+            .unwrap()
+            .host_config
+            .unwrap();
+        let absolute = std::fs::canonicalize(&profile).unwrap();
+        assert_eq!(
+            host.security_opt,
+            Some(vec![
+                format!("seccomp={}", absolute.display()),
+                "seccomp=unconfined".into()
+            ])
+        );
+        assert_eq!(host.runtime.as_deref(), Some("crun"));
+        let missing = RunSpec {
+            security_opt: vec!["seccomp=/nonexistent.json".into()],
+            ..spec()
+        };
+        assert!(matches!(
+            container_body(&missing, EngineKind::Podman),
+            Err(CreateError::SeccompFile { .. })
+        ));
     }
 }

@@ -1,4 +1,5 @@
-//! Resolving a container through the Docker API (bollard).
+//! Resolving a container through the Docker API (bollard), which Podman's API service speaks too
+//! ([`super::engine`]).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -6,15 +7,13 @@ use bollard::Docker;
 use bollard::errors::Error as BollardError;
 use bollard::models::{ContainerInspectResponse, EventMessage};
 use bollard::query_parameters::{
-    EventsOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
-    RestartContainerOptionsBuilder,
+    EventsOptionsBuilder, LogsOptionsBuilder, RestartContainerOptionsBuilder,
 };
 use futures_util::{Stream, StreamExt};
 
-use crate::recording::{ContainerConfig, MountConfig, ProcessConfig};
-
-/// The socket bollard uses when `DOCKER_HOST` is unset.
-const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+use super::compat;
+use super::engine::{self, Endpoint, EngineKind};
+use crate::recording::{ContainerConfig, MountConfig, ProcessConfig, RuntimeInfo};
 
 /// A container as the Docker API describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,6 +36,8 @@ pub struct ContainerTarget {
     pub labels: BTreeMap<String, String>,
     /// Its state when inspected.
     pub state: ContainerState,
+    /// The engine and OCI runtime that start it (`None` when the engine could not say).
+    pub runtime: Option<RuntimeInfo>,
 }
 
 /// A container's state as Docker reports it.
@@ -57,12 +58,12 @@ pub struct ContainerState {
 /// Errors talking to Docker, each a one-line message saying what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
-    /// The daemon did not answer.
-    #[error(
-        "cannot reach Docker at {host} (is dockerd running? DOCKER_HOST selects another daemon)"
-    )]
+    /// The engine did not answer.
+    #[error("cannot reach {} at {host} ({})", .engine.title(), .engine.unreachable_hint(.host))]
     Unreachable {
-        /// `DOCKER_HOST` or the default socket.
+        /// The engine asked for.
+        engine: EngineKind,
+        /// Its socket.
         host: String,
         /// The client error.
         #[source]
@@ -97,19 +98,10 @@ fn list_or_none(names: &[String]) -> String {
     }
 }
 
-fn docker_host() -> String {
-    std::env::var("DOCKER_HOST").unwrap_or_else(|_| DEFAULT_HOST.to_owned())
-}
-
-/// Connects to the daemon named by `DOCKER_HOST` (default: the local socket) and negotiates the API
-/// version, so old daemons (e.g. Docker 20.10, API 1.41) work.
+/// Connects to the Docker engine named by `DOCKER_HOST` (default: the local socket); see
+/// [`Endpoint::connect`].
 pub async fn connect() -> Result<Docker, DockerError> {
-    let unreachable = |source| DockerError::Unreachable {
-        host: docker_host(),
-        source,
-    };
-    let docker = Docker::connect_with_defaults().map_err(unreachable)?;
-    docker.negotiate_version().await.map_err(unreachable)
+    Endpoint::new(EngineKind::Docker, None).connect().await
 }
 
 /// Looks a container up by name or id; it must be running.
@@ -136,7 +128,7 @@ pub async fn resolve_any(
 
 /// The container's exposed TCP ports (from its image and `--expose`), sorted.
 pub async fn exposed_tcp_ports(docker: &Docker, id: &str) -> Vec<u16> {
-    let Ok(inspect) = docker.inspect_container(id, None).await else {
+    let Ok(inspect) = compat::inspect_container(docker, id).await else {
         return Vec::new();
     };
     let mut ports: Vec<u16> = inspect
@@ -157,7 +149,7 @@ async fn inspect(
     docker: &Docker,
     name_or_id: &str,
 ) -> Result<(ContainerTarget, bool, String), DockerError> {
-    let inspect = match docker.inspect_container(name_or_id, None).await {
+    let inspect = match compat::inspect_container(docker, name_or_id).await {
         Ok(inspect) => inspect,
         Err(BollardError::DockerResponseServerError {
             status_code: 404, ..
@@ -170,6 +162,7 @@ async fn inspect(
         Err(e) => return Err(DockerError::Api(e)),
     };
     let config = config_of(&inspect);
+    let runtime_name = inspect.host_config.as_ref().and_then(|h| h.runtime.clone());
     // Kept only until the names are picked below, never stored.
     let env = inspect
         .config
@@ -222,7 +215,12 @@ async fn inspect(
         pid,
         labels,
         state: container_state,
+        runtime: None,
     };
+    match engine::facts(docker).await {
+        Ok(facts) => container.runtime = Some(facts.runtime_of(runtime_name.as_deref())),
+        Err(e) => log::warn!("the engine does not say which runtime starts containers: {e}"),
+    }
     if !container.image_id.is_empty()
         && let Some(image_env) = image_env(docker, &container.image_id).await
     {
@@ -337,7 +335,7 @@ fn config_of(inspect: &ContainerInspectResponse) -> ContainerConfig {
 
 /// Whether the container is still running (false once it is gone or stopped).
 pub async fn is_running(docker: &Docker, id: &str) -> Result<bool, DockerError> {
-    match docker.inspect_container(id, None).await {
+    match compat::inspect_container(docker, id).await {
         Ok(inspect) => Ok(inspect.state.and_then(|s| s.running) == Some(true)),
         Err(BollardError::DockerResponseServerError {
             status_code: 404, ..
@@ -348,9 +346,7 @@ pub async fn is_running(docker: &Docker, id: &str) -> Result<bool, DockerError> 
 
 /// The names of the running containers, sorted.
 pub async fn running_names(docker: &Docker) -> Result<Vec<String>, DockerError> {
-    let options = ListContainersOptionsBuilder::default().all(false).build();
-    let list = docker
-        .list_containers(Some(options))
+    let list = compat::list_containers(docker, false)
         .await
         .map_err(DockerError::Api)?;
     let mut names: Vec<String> = list
@@ -364,9 +360,7 @@ pub async fn running_names(docker: &Docker) -> Result<Vec<String>, DockerError> 
 
 /// The ids of every container Docker knows (running or not), newest first.
 pub async fn all_ids(docker: &Docker) -> Result<Vec<String>, DockerError> {
-    let options = ListContainersOptionsBuilder::default().all(true).build();
-    let list = docker
-        .list_containers(Some(options))
+    let list = compat::list_containers(docker, true)
         .await
         .map_err(DockerError::Api)?;
     Ok(list.into_iter().filter_map(|c| c.id).collect())

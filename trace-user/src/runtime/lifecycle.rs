@@ -59,7 +59,8 @@ pub enum LifecycleError {
 /// Creates the container (not started), pulling its image first as `spec.pull` says; returns
 /// its id.
 pub async fn create(docker: &Docker, spec: &RunSpec) -> Result<String, LifecycleError> {
-    let body = container_body(spec)?;
+    let engine = super::engine::facts(docker).await?.engine;
+    let body = container_body(spec, engine)?;
     let options = spec
         .name
         .as_deref()
@@ -169,7 +170,7 @@ pub async fn remove(docker: &Docker, id: &str) {
 
 /// The container's IP address on its first network, if it has one.
 pub async fn ip_address(docker: &Docker, id: &str) -> Option<String> {
-    let inspect = docker.inspect_container(id, None).await.ok()?;
+    let inspect = super::compat::inspect_container(docker, id).await.ok()?;
     let networks = inspect.network_settings?.networks?;
     let mut addresses: Vec<(String, String)> = networks
         .into_iter()
@@ -249,7 +250,7 @@ pub async fn exec_shell(docker: &Docker, id: &str, command: &str) -> Result<i32,
 /// Waits until the container stops; returns its exit code (1 when Docker cannot say).
 pub async fn wait_exit(docker: &Docker, id: &str) -> i32 {
     loop {
-        let Ok(inspect) = docker.inspect_container(id, None).await else {
+        let Ok(inspect) = super::compat::inspect_container(docker, id).await else {
             return 1;
         };
         let state = inspect.state.unwrap_or_default();

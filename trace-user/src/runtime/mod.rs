@@ -1,12 +1,15 @@
-//! The container runtime, the first stage of a recording: a container resolved through Docker
-//! ([`docker`]), created and driven for `trace run` ([`create`], [`lifecycle`]), the cgroup v2 the
+//! The container runtime, the first stage of a recording: the engine (Docker, or Podman through
+//! its Docker-compatible API: [`engine`], read as Docker's: [`compat`]), a container resolved
+//! through it ([`docker`]), created and driven for `trace run` ([`create`], [`lifecycle`]), the cgroup v2 the
 //! probe filters on ([`cgroup`]), and what `/proc` shows of its processes: who they are
 //! ([`identity`]) and the files an attach missed ([`snapshot`]).
 
 pub mod cgroup;
+pub mod compat;
 pub mod create;
 pub mod cri;
 pub mod docker;
+pub mod engine;
 pub mod identity;
 pub mod lifecycle;
 pub mod snapshot;
@@ -19,7 +22,8 @@ pub use docker::ContainerTarget;
 pub struct Target {
     /// What Docker says about it.
     pub container: ContainerTarget,
-    /// Its cgroup v2 (every process of the container, `docker exec` ones included, is in it).
+    /// Its cgroup v2 (every process of the container, `docker exec` ones included, is in it or
+    /// below it).
     pub cgroup: CgroupV2,
 }
 
@@ -43,9 +47,11 @@ pub enum TargetError {
 /// Resolves a running container by name or id and finds its cgroup.
 pub async fn resolve(docker: &bollard::Docker, name_or_id: &str) -> Result<Target, TargetError> {
     let container = docker::resolve(docker, name_or_id).await?;
-    let cgroup = cgroup::of_process(container.pid).map_err(|source| TargetError::Cgroup {
-        name: container.name.clone(),
-        source,
+    let cgroup = cgroup::of_container(container.pid, &container.id).map_err(|source| {
+        TargetError::Cgroup {
+            name: container.name.clone(),
+            source,
+        }
     })?;
     Ok(Target { container, cgroup })
 }

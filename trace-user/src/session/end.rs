@@ -80,6 +80,7 @@ impl Session<'_> {
             .context("stopping a container needs Docker")?;
         // Who its processes are can only be seen while they run.
         self.observe_identity(id).await;
+        self.targets.stopping(id);
         let stopping = exercise::stop(docker, id, signals);
         tokio::pin!(stopping);
         loop {

@@ -289,7 +289,7 @@ async fn running_matches(
         if !container.state.running || !request.selection.matches(&candidate) {
             continue;
         }
-        let cg = cgroup::of_process(container.pid)
+        let cg = cgroup::of_container(container.pid, &container.id)
             .with_context(|| format!("container '{}'", container.name))?;
         found.push((container, cg));
     }
@@ -332,6 +332,7 @@ pub fn container_info(container: &ContainerTarget) -> ContainerInfo {
         image_id: container.image_id.clone(),
         mounts: container.mounts.iter().map(|m| m.as_str().into()).collect(),
         config: Some(container.config.clone()),
+        runtimes: container.runtime.iter().cloned().collect(),
     }
 }
 

@@ -208,6 +208,15 @@ impl Targets {
         }
     }
 
+    /// trace itself stops the recorded container `container_id`: its end is asked for, not a
+    /// crash, whatever events the engine sends (Podman sends no `kill` before the `die` of a
+    /// stop).
+    pub fn stopping(&mut self, container_id: &str) {
+        if let Some(index) = self.index_of(container_id) {
+            self.tracked[index].stop_requested = true;
+        }
+    }
+
     /// A Docker event of a recorded container: a stop asked for, an OOM kill, its end. Returns
     /// the index of a container that has just crashed (its log lines are wanted).
     pub fn on_docker(
@@ -275,6 +284,7 @@ mod tests {
             config: crate::recording::ContainerConfig::default(),
             labels: std::collections::BTreeMap::new(),
             state: crate::runtime::docker::ContainerState::default(),
+            runtime: None,
         };
         let info = ContainerInfo {
             id: id.into(),
@@ -283,6 +293,7 @@ mod tests {
             image_id: "sha256:i".into(),
             mounts: std::collections::BTreeSet::new(),
             config: None,
+            runtimes: std::collections::BTreeSet::new(),
         };
         let host = HostInfo {
             kernel: "k".into(),

@@ -1,10 +1,14 @@
-//! `cargo xtask runc-baseline`: measure which calls of trace's runc baseline runc really needs.
+//! `cargo xtask runtime-baseline [--runtime crun]` (also `runc-baseline`): measure which calls of
+//! an OCI runtime's baseline the runtime really needs.
 //!
-//! Every profile trace writes allows the runc baseline (`RUNC_BASELINE` in
-//! trace-user/src/platform/runc.rs, which a unit test holds to the JSON this writes): calls runc
-//! makes in the container's process after it has installed the seccomp filter and before it
-//! executes the entrypoint. This measures that set on the Docker engine of this machine, in both
-//! of runc's modes (default, and `no-new-privileges`, where runc installs the filter later):
+//! Every profile trace writes allows the baseline of the runtime that started the container
+//! (`RUNC_BASELINE` in trace-user/src/platform/runc.rs, `CRUN_BASELINE` in .../crun.rs, each held
+//! by a unit test to the JSON this writes): calls the runtime makes in the container's process
+//! after it has installed the seccomp filter and before it executes the entrypoint. This measures
+//! that set on the Docker engine of this machine, with the runtime Docker knows by `--runtime`
+//! (runc, or crun, which `cargo xtask setup` adds), in both of its modes (default, and
+//! `no-new-privileges`, where the runtime installs the filter later). Below, "runc" stands for
+//! whichever runtime is measured:
 //!
 //! 1. the real profile: `trace render` of a recording with no system calls at all, so that it
 //!    allows the baseline and nothing else; busybox `true` must start under it every time;
@@ -21,7 +25,7 @@
 //! which is always the case with `no-new-privileges`). It is put down to the payload when it exits
 //! exactly as the payload did under strace (status and first line of stderr).
 //!
-//! Prints a table to stdout and writes the results as JSON (default `bench/runc-baseline.json`).
+//! Prints a table to stdout and writes the results as JSON (default `bench/RUNTIME-baseline.json`).
 //! Fails if a start under the whole baseline failed.
 
 use std::fs;
@@ -51,7 +55,7 @@ use strace::{needed_by, payload_check};
 /// The recording the empty profile is rendered from (its calls and unknown calls are cleared).
 const FIXTURE: &str = "trace-user/tests/data/recording-v1.json";
 /// How the baseline rule's comment starts in a rendered profile.
-const BASELINE_COMMENT: &str = "runc baseline";
+const BASELINE_COMMENT: &str = " baseline: ";
 /// The payload: `docker run IMAGE true` finds it here in the test image.
 const PAYLOAD: &str = "/bin/true";
 /// The environment Docker gives a container of an image without `ENV`.
@@ -83,13 +87,13 @@ pub fn run(args: &RuncBaselineArgs) -> Result<()> {
         Some(tag) => tag.clone(),
         None => ensure_image(TestImage::Busybox)?,
     };
-    let dir = target_dir().join("runc-baseline");
+    let dir = target_dir().join(format!("{}-baseline", args.runtime));
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
 
-    let profile = render_empty_profile(&trace, &dir)?;
+    let profile = render_empty_profile(&trace, &dir, &args.runtime)?;
     let baseline = baseline_names(&profile)?;
     eprintln!(
-        "runc-baseline: {} calls in the baseline of `trace render`; image {image}",
+        "runtime-baseline: {} calls in the baseline of `trace render`; image {image}",
         baseline.len()
     );
     let mut variants = vec![variant(&dir, "full", None, &profile)?];
@@ -112,7 +116,7 @@ pub fn run(args: &RuncBaselineArgs) -> Result<()> {
         }
         Err(e) => {
             let why = one_line(&e);
-            eprintln!("runc-baseline: payload check skipped: {why}");
+            eprintln!("runtime-baseline: payload check skipped: {why}");
             for variant in &mut variants {
                 variant.payload = Err(why.clone());
             }
@@ -122,38 +126,38 @@ pub fn run(args: &RuncBaselineArgs) -> Result<()> {
     // 1. The whole baseline: every start must succeed.
     let phase = Instant::now();
     let full_jobs: Vec<(usize, Mode)> = jobs(0..1, full_starts);
-    start_all(&image, &mut variants, &full_jobs, args.jobs)?;
+    start_all(&image, &args.runtime, &mut variants, &full_jobs, args.jobs)?;
     let full_ok = variants[0].tallies.iter().all(|t| t.failed() == 0);
     for mode in Mode::ALL {
         let tally = &variants[0].tallies[mode as usize];
         if tally.failed() > 0 {
             eprintln!(
-                "runc-baseline: FAILURE: {} of {} starts failed under the FULL baseline ({} mode):",
+                "runtime-baseline: FAILURE: {} of {} starts failed under the FULL baseline ({} mode):",
                 tally.failed(),
                 tally.starts,
                 mode.key()
             );
             for (failure, n) in &tally.failures {
                 eprintln!(
-                    "runc-baseline:   {n}x {}: {}",
-                    failure.culprit.key(),
+                    "runtime-baseline:   {n}x {}: {}",
+                    failure.culprit.key(&args.runtime),
                     failure.text
                 );
             }
         }
     }
     let full_secs = phase.elapsed().as_secs_f64();
-    eprintln!("runc-baseline: full baseline: {full_starts} starts per mode in {full_secs:.1} s");
+    eprintln!("runtime-baseline: full baseline: {full_starts} starts per mode in {full_secs:.1} s");
 
     // 2. Leave-one-out.
     let phase = Instant::now();
     let loo_jobs = jobs(1..variants.len(), args.starts);
-    start_all(&image, &mut variants, &loo_jobs, args.jobs)?;
+    start_all(&image, &args.runtime, &mut variants, &loo_jobs, args.jobs)?;
     let loo_secs = phase.elapsed().as_secs_f64();
 
-    print!("{}", table(&variants));
+    print!("{}", table(&variants, &args.runtime));
     let elapsed = started.elapsed().as_secs_f64();
-    let out = workspace_root().join(&args.out);
+    let out = workspace_root().join(args.out());
     let json = results_json(&image, args, full_starts, &variants, [full_secs, loo_secs]);
     if let Some(parent) = out.parent() {
         fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
@@ -161,13 +165,16 @@ pub fn run(args: &RuncBaselineArgs) -> Result<()> {
     let text = serde_json::to_string_pretty(&json).expect("a JSON value serializes") + "\n";
     fs::write(&out, text).with_context(|| format!("writing {}", out.display()))?;
     eprintln!(
-        "runc-baseline: {} starts in {elapsed:.1} s (full baseline {full_secs:.1} s, leave-one-out \
+        "runtime-baseline: {} starts in {elapsed:.1} s (full baseline {full_secs:.1} s, leave-one-out \
          {loo_secs:.1} s); wrote {}",
         full_jobs.len() + loo_jobs.len(),
-        args.out.display()
+        args.out().display()
     );
     if !full_ok {
-        bail!("busybox did not always start under the full runc baseline (see above)");
+        bail!(
+            "busybox did not always start under the full {} baseline (see above)",
+            args.runtime
+        );
     }
     Ok(())
 }

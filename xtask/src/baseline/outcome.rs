@@ -38,8 +38,8 @@ impl Mode {
 /// Who a failed start failed in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum Culprit {
-    /// runc (the only other code that runs under the filter).
-    Runc,
+    /// The OCI runtime (the only other code that runs under the filter).
+    Runtime,
     /// The payload: the container exited just as the payload did under strace.
     Payload,
     /// Either: the payload check could not run.
@@ -47,9 +47,10 @@ pub(super) enum Culprit {
 }
 
 impl Culprit {
-    pub(super) fn key(self) -> &'static str {
+    /// Its name in the results, `runtime` being the OCI runtime's.
+    pub(super) fn key(self, runtime: &str) -> &str {
         match self {
-            Self::Runc => "runc",
+            Self::Runtime => runtime,
             Self::Payload => "payload",
             Self::Unattributed => "unattributed",
         }
@@ -73,7 +74,7 @@ impl Exit {
             .unwrap_or(-1);
         Self {
             code,
-            line: without_addresses(first_line(&output.stderr)),
+            line: without_addresses(&message_of(first_line(&output.stderr))),
         }
     }
 
@@ -106,6 +107,15 @@ pub(super) fn without_addresses(text: &str) -> String {
     out
 }
 
+/// The message of a line: crun's init writes JSON log lines (`{"msg": ..., "time": ...}`), whose
+/// message alone reads the same in every start; any other line as it is.
+pub(super) fn message_of(line: &str) -> String {
+    serde_json::from_str::<Value>(line)
+        .ok()
+        .and_then(|v| v["msg"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| line.to_owned())
+}
+
 pub(super) fn first_line(bytes: &[u8]) -> &str {
     std::str::from_utf8(bytes)
         .unwrap_or("")
@@ -124,11 +134,22 @@ pub(super) struct Failure {
 }
 
 impl Failure {
+    /// A start that did not end within the deadline: the runtime hung.
+    pub(super) fn hung(runtime: &str, deadline: std::time::Duration) -> Self {
+        Self {
+            culprit: Culprit::Runtime,
+            text: format!(
+                "no exit within {} s: `{runtime} start` waits for an init that is gone",
+                deadline.as_secs()
+            ),
+        }
+    }
+
     /// Puts a failed `docker run` down to runc or the payload (see the module docs); `payload` is
     /// how the payload alone fared under the same profile.
     pub(super) fn of(output: &Output, payload: &Result<Option<Exit>, String>) -> Self {
         let runc = |text: &str| Self {
-            culprit: Culprit::Runc,
+            culprit: Culprit::Runtime,
             text: without_addresses(text),
         };
         let first = first_line(&output.stderr);
@@ -146,7 +167,7 @@ impl Failure {
         let exit = Exit::of(output);
         let culprit = match payload {
             Ok(Some(alone)) if *alone == exit => Culprit::Payload,
-            Ok(_) => Culprit::Runc,
+            Ok(_) => Culprit::Runtime,
             Err(_) => Culprit::Unattributed,
         };
         Self {
@@ -176,11 +197,11 @@ impl Tally {
             .sum()
     }
 
-    pub(super) fn to_json(&self) -> Value {
+    pub(super) fn to_json(&self, runtime: &str) -> Value {
         let errors: Vec<Value> = self
             .failures
             .iter()
-            .map(|(f, n)| json!({ "culprit": f.culprit.key(), "text": f.text, "count": n }))
+            .map(|(f, n)| json!({ "culprit": f.culprit.key(runtime), "text": f.text, "count": n }))
             .collect();
         json!({ "starts": self.starts, "failures": self.failed(), "errors": errors })
     }

@@ -8,9 +8,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use trace_tests::workspace_root;
 
-/// `trace render` of the fixture recording with its calls cleared: the profile trace writes for a
-/// container that made no calls at all, i.e. the runc baseline (and the `ENOSYS` rule).
-pub(super) fn render_empty_profile(trace: &Path, dir: &Path) -> Result<Value> {
+/// `trace render` of the fixture recording with its calls cleared, started by `runtime` under
+/// Docker: the profile trace writes for a container that made no calls at all, i.e. that
+/// runtime's baseline (and the `ENOSYS` rule).
+pub(super) fn render_empty_profile(trace: &Path, dir: &Path, runtime: &str) -> Result<Value> {
     let fixture_path = workspace_root().join(FIXTURE);
     let fixture = fs::read_to_string(&fixture_path)
         .with_context(|| format!("reading {}", fixture_path.display()))?;
@@ -18,6 +19,12 @@ pub(super) fn render_empty_profile(trace: &Path, dir: &Path) -> Result<Value> {
         .with_context(|| format!("parsing {}", fixture_path.display()))?;
     recording["syscalls"] = json!({});
     recording["unknown_syscalls"] = json!([]);
+    recording["container"]["runtimes"] = json!([{
+        "engine": "docker",
+        "engine_version": "",
+        "name": runtime,
+        "version": "",
+    }]);
     let recording_path = dir.join("recording.json");
     fs::write(
         &recording_path,
@@ -51,21 +58,24 @@ pub(super) fn baseline_rule(profile: &Value) -> Result<usize> {
     let found: Vec<usize> = rules
         .iter()
         .enumerate()
-        .filter(|(_, rule)| {
-            rule["comment"]
-                .as_str()
-                .is_some_and(|c| c.starts_with(BASELINE_COMMENT))
-        })
+        .filter(|(_, rule)| rule["comment"].as_str().is_some_and(is_baseline_comment))
         .map(|(i, _)| i)
         .collect();
     match found[..] {
         [i] if rules[i]["action"] == "SCMP_ACT_ALLOW" => Ok(i),
-        [_] => bail!("the {BASELINE_COMMENT} rule is not an allow rule"),
+        [_] => bail!("the baseline rule is not an allow rule"),
         _ => bail!(
-            "expected one rule whose comment starts with {BASELINE_COMMENT:?}, found {}",
+            "expected one rule whose comment starts with `RUNTIME{BASELINE_COMMENT}`, found {}",
             found.len()
         ),
     }
+}
+
+/// Whether a rule's comment is the baseline's: `runc baseline: ...`, `crun baseline: ...`.
+fn is_baseline_comment(comment: &str) -> bool {
+    comment
+        .split_once(BASELINE_COMMENT)
+        .is_some_and(|(runtime, _)| !runtime.is_empty() && !runtime.contains(' '))
 }
 
 /// The names of the baseline rule.

@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use trace_tests::docker_ok;
 
 /// The table for stdout: one row per profile, then the distinct failures and where they came from.
-pub(super) fn table(variants: &[Variant]) -> String {
+pub(super) fn table(variants: &[Variant], runtime: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -24,7 +24,7 @@ pub(super) fn table(variants: &[Variant]) -> String {
             Ok(Some(_)) => "fails",
             Err(_) => "?",
         };
-        let who = needed_by(variant);
+        let who = needed_by(variant, runtime);
         let who = if variant.removed.is_none() {
             String::new()
         } else if who.is_empty() {
@@ -44,9 +44,13 @@ pub(super) fn table(variants: &[Variant]) -> String {
         let name = variant.removed.as_deref().unwrap_or("(full)");
         for mode in Mode::ALL {
             for failure in variant.tallies[mode as usize].failures.keys() {
-                seen.entry(format!("{}: {}", failure.culprit.key(), failure.text))
-                    .or_default()
-                    .push(format!("{name} ({})", mode.key()));
+                seen.entry(format!(
+                    "{}: {}",
+                    failure.culprit.key(runtime),
+                    failure.text
+                ))
+                .or_default()
+                .push(format!("{name} ({})", mode.key()));
             }
         }
         if let Ok(Some(how)) = &variant.payload {
@@ -76,8 +80,8 @@ pub(super) fn results_json(
         docker_ok(&["image", "inspect", "--format", "{{.Id}}", image]).unwrap_or_default();
     let row = |variant: &Variant| {
         json!({
-            "default": variant.tallies[Mode::Default as usize].to_json(),
-            "nnp": variant.tallies[Mode::Nnp as usize].to_json(),
+            "default": variant.tallies[Mode::Default as usize].to_json(&args.runtime),
+            "nnp": variant.tallies[Mode::Nnp as usize].to_json(&args.runtime),
             "payload": match &variant.payload {
                 Ok(None) => json!({ "fails": false }),
                 Ok(Some(how)) => json!({ "fails": true, "how": how.describe() }),
@@ -90,11 +94,18 @@ pub(super) fn results_json(
         .map(|v| {
             let mut r = row(v);
             r["name"] = json!(v.removed);
-            r["needed_by"] = json!(needed_by(v));
+            r["needed_by"] = json!(needed_by(v, &args.runtime));
             r
         })
         .collect();
-    let mut command = format!("cargo xtask runc-baseline --starts {}", args.starts);
+    let mut command = if args.runtime == "runc" {
+        format!("cargo xtask runc-baseline --starts {}", args.starts)
+    } else {
+        format!(
+            "cargo xtask runtime-baseline --runtime {} --starts {}",
+            args.runtime, args.starts
+        )
+    };
     if args.full_starts.is_some() {
         let _ = write!(command, " --full-starts {full_starts}");
     }
@@ -108,6 +119,8 @@ pub(super) fn results_json(
         "command": command,
         "docker": info("{{.ServerVersion}}"),
         "runc": info("{{.RuncCommit.ID}}"),
+        "runtime": args.runtime,
+        "runtime_version": runtime_version(&args.runtime),
         "kernel": info("{{.KernelVersion}}"),
         "image": { "tag": image, "id": image_id },
         "payload": ["true"],
@@ -117,6 +130,28 @@ pub(super) fn results_json(
         "full": row(&variants[0]),
         "leave_one_out": leave_one_out,
     })
+}
+
+/// The first line of `RUNTIME --version`, with the program Docker runs for the runtime named
+/// `runtime` (its `runtimes` in `docker info`); empty when it cannot be found.
+fn runtime_version(runtime: &str) -> String {
+    let runtimes = docker_ok(&["info", "--format", "{{json .Runtimes}}"]).unwrap_or_default();
+    let path = serde_json::from_str::<Value>(&runtimes)
+        .ok()
+        .and_then(|r| r[runtime]["path"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| runtime.to_owned());
+    std::process::Command::new(path)
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .map(str::to_owned)
+        })
+        .unwrap_or_default()
 }
 
 pub(super) fn round1(x: f64) -> f64 {

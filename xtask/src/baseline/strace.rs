@@ -1,5 +1,5 @@
 //! The reverse check: the payload run on the host under strace with the profile's refusals
-//! injected, so that a call the payload itself needs is not put down to runc.
+//! injected, so that a call the payload itself needs is not put down to the runtime.
 
 use super::{CONTAINER_PATH, Culprit, EPERM, Exit, Mode, PAYLOAD, Variant};
 use anyhow::{Context, Result, bail};
@@ -98,27 +98,25 @@ pub(super) fn inject_args(profile: &Value) -> Result<Vec<String>> {
     Ok(args)
 }
 
-/// How runc and the payload fared in one variant's row: runc is "needed" in a mode when a start
-/// failed with a runc error.
-pub(super) fn needed_by(variant: &Variant) -> Vec<&'static str> {
+/// How the runtime (named `runtime`) and the payload fared in one variant's row: the runtime is
+/// "needed" in a mode when a start failed with a runtime error (`runc`, `runc-nnp`).
+pub(super) fn needed_by(variant: &Variant, runtime: &str) -> Vec<String> {
     let mut who = Vec::new();
     for mode in Mode::ALL {
         let tally = &variant.tallies[mode as usize];
-        if tally.failed_in(Culprit::Runc) > 0 {
-            who.push(match mode {
-                Mode::Default => "runc",
-                Mode::Nnp => "runc-nnp",
-            });
+        let name = match mode {
+            Mode::Default => runtime.to_owned(),
+            Mode::Nnp => format!("{runtime}-nnp"),
+        };
+        if tally.failed_in(Culprit::Runtime) > 0 {
+            who.push(name.clone());
         }
         if tally.failed_in(Culprit::Unattributed) > 0 {
-            who.push(match mode {
-                Mode::Default => "runc or payload",
-                Mode::Nnp => "runc-nnp or payload",
-            });
+            who.push(format!("{name} or payload"));
         }
     }
     if matches!(variant.payload, Ok(Some(_))) {
-        who.push("payload");
+        who.push("payload".to_owned());
     }
     who
 }

@@ -17,7 +17,7 @@ fn output(code: i32, stderr: &str) -> Output {
 }
 
 #[test]
-fn failures_are_put_down_to_runc_or_the_payload() {
+fn failures_are_put_down_to_the_runtime_or_the_payload() {
     let runc = output(
         125,
         "docker: Error response from daemon: failed to create shim task: OCI runtime create \
@@ -31,7 +31,7 @@ fn failures_are_put_down_to_runc_or_the_payload() {
     assert_eq!(
         Failure::of(&runc, &alone),
         Failure {
-            culprit: Culprit::Runc,
+            culprit: Culprit::Runtime,
             text: "unable to apply caps: operation not permitted".into()
         }
     );
@@ -41,7 +41,7 @@ fn failures_are_put_down_to_runc_or_the_payload() {
     // runc's init process reports on the container's stderr once the start has begun.
     let init = output(1, "exec /bin/true: operation not permitted\n");
     let failure = Failure::of(&init, &Ok(None));
-    assert_eq!(failure.culprit, Culprit::Runc);
+    assert_eq!(failure.culprit, Culprit::Runtime);
     assert_eq!(
         failure.text,
         "exit 1: exec /bin/true: operation not permitted"
@@ -57,7 +57,7 @@ fn failures_are_put_down_to_runc_or_the_payload() {
         ),
         &alone,
     );
-    assert_eq!(daemon.culprit, Culprit::Runc);
+    assert_eq!(daemon.culprit, Culprit::Runtime);
     assert_eq!(
         daemon.text,
         "daemon: cannot start a stopped process: unknown."
@@ -124,4 +124,26 @@ fn utc_formats_dates() {
     assert_eq!(utc(0), "1970-01-01T00:00:00Z");
     assert_eq!(utc(951_782_400), "2000-02-29T00:00:00Z");
     assert_eq!(utc(1_795_910_399), "2026-11-28T23:59:59Z");
+}
+
+#[test]
+fn the_baseline_rule_is_found_for_every_runtime() {
+    let mut p = profile();
+    p["syscalls"][1]["comment"] = json!("crun baseline: called by crun after it installs ...");
+    assert_eq!(baseline_names(&p).unwrap(), ["close", "read"]);
+    p["syscalls"][0]["comment"] = json!("Observed while tracing x: not a baseline: ...");
+    assert_eq!(baseline_names(&p).unwrap(), ["close", "read"]);
+    p["syscalls"][1]["comment"] = json!("runc and crun baseline: called by runc and crun ...");
+    assert!(baseline_names(&p).is_err());
+}
+
+#[test]
+fn crun_s_json_log_lines_read_as_their_message() {
+    let line = r#"{"msg":"exec container process `/bin/true`: Operation not permitted","level":"error","time":"2026-12-06T01:17:28.359763Z"}"#;
+    let exit = Exit::of(&output(1, line));
+    assert_eq!(
+        exit.line,
+        "exec container process `/bin/true`: Operation not permitted"
+    );
+    assert_eq!(super::outcome::message_of("plain text"), "plain text");
 }

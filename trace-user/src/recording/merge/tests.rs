@@ -19,6 +19,7 @@ fn run(id: &str, started_at: &str) -> Recording {
         image_id: IMAGE_ID.into(),
         mounts: BTreeSet::new(),
         config: None,
+        runtimes: std::collections::BTreeSet::new(),
     };
     let host = HostInfo {
         kernel: "6.18.44".into(),

@@ -4,8 +4,8 @@
 use super::{Items, Listed, PortSources, Provenance, SocketSources, Source, SourceKey, SourceSet};
 use crate::recording::{
     BoundPort, Capability, CapabilityUse, Category, ContainerInfo, ExecUse, Gap, GapKind, Life,
-    PathBytes, Recording, SCHEMA_NAME, SCHEMA_VERSION, SocketFamily, SocketType, SocketUse,
-    Startup, SyscallsByAbi, Tool, UnknownSyscall, execs::EXEC_SAMPLES,
+    PathBytes, Recording, RuntimeInfo, SCHEMA_NAME, SCHEMA_VERSION, SocketFamily, SocketType,
+    SocketUse, Startup, SyscallsByAbi, Tool, UnknownSyscall, execs::EXEC_SAMPLES,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use trace_common::Abi;
@@ -177,6 +177,7 @@ impl<'a> Expanded<'a> {
                 image_id: first.image_id.clone(),
                 mounts,
                 config,
+                runtimes: merged_runtimes(&a.container, &b.container),
             },
             host: first.host.clone(),
             started_at: first.started_at.clone(),
@@ -384,4 +385,20 @@ pub(super) fn merged_lives(a: &Recording, b: &Recording) -> (BTreeSet<PathBytes>
     lives.extend(b.lives.iter().cloned());
     lives.sort();
     (found, lives)
+}
+
+/// The runtimes that started the sources: a source that does not say was started by runc under
+/// Docker, which the union keeps when another source names its runtime.
+fn merged_runtimes(a: &ContainerInfo, b: &ContainerInfo) -> BTreeSet<RuntimeInfo> {
+    if a.runtimes.is_empty() && b.runtimes.is_empty() {
+        return BTreeSet::new();
+    }
+    let named = |c: &ContainerInfo| {
+        if c.runtimes.is_empty() {
+            BTreeSet::from([RuntimeInfo::assumed()])
+        } else {
+            c.runtimes.clone()
+        }
+    };
+    named(a).union(&named(b)).cloned().collect()
 }

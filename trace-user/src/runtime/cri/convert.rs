@@ -10,7 +10,7 @@ use k8s_cri::v1::{
 use serde_json::Value;
 
 use super::{Phase, sorted};
-use crate::recording::{ContainerConfig, MountConfig, ProcessConfig};
+use crate::recording::{ContainerConfig, MountConfig, ProcessConfig, RuntimeInfo};
 use crate::runtime::docker::{ContainerState, ContainerTarget};
 
 /// The kubelet's label naming a container's pod.
@@ -105,7 +105,28 @@ pub(super) fn target(
             exit_code,
             oom_killed: state.reason == "OOMKilled",
         },
+        runtime: runtime_of(&info),
     }
+}
+
+/// The OCI runtime containerd starts the container with, from the verbose `info`: the binary its
+/// shim runs (`runtimeOptions.binary_name`, as a `crun` handler sets it), else the shim's own
+/// (`io.containerd.runc.v2` runs runc). Versions are not in the CRI's answers.
+fn runtime_of(info: &Value) -> Option<RuntimeInfo> {
+    let binary = info["runtimeOptions"]["binary_name"]
+        .as_str()
+        .and_then(|b| b.rsplit('/').next())
+        .filter(|b| !b.is_empty());
+    let shim = info["runtimeType"]
+        .as_str()
+        .and_then(|t| t.strip_prefix("io.containerd."))
+        .and_then(|t| t.split('.').next());
+    Some(RuntimeInfo {
+        engine: "containerd".into(),
+        engine_version: String::new(),
+        name: binary.or(shim)?.to_owned(),
+        version: String::new(),
+    })
 }
 
 /// What the container is allowed, from the CRI configuration the kubelet gave (`config`) and the
@@ -219,6 +240,7 @@ mod tests {
     const INFO: &str = r#"{
         "sandboxID": "8a27db2cb15b",
         "pid": 4242,
+        "runtimeType": "io.containerd.runc.v2",
         "config": {
             "metadata": {"name": "app"},
             "command": ["/bin/sh", "/exercise.sh"],
@@ -298,6 +320,7 @@ mod tests {
         assert_eq!(c.pid, 4242);
         assert!(c.state.running);
         assert_eq!(c.image, "docker.io/library/web:1");
+        assert_eq!(c.runtime.as_ref().map(|r| r.name.as_str()), Some("runc"));
         assert_eq!(c.image_id, "sha256:abc");
         assert_eq!(c.mounts, ["/data"]);
         // The pod's labels, the container's over them.

@@ -82,7 +82,7 @@ pub fn capabilities(recording: &Recording, advice: &mut Advice) {
         }
         let list: Vec<String> = checks
             .iter()
-            .map(|(cap, used)| format!("`{cap}` x{}", used.granted + used.denied))
+            .map(|(cap, used)| format!("`{cap}` x{}", used.granted.saturating_add(used.denied)))
             .collect();
         advice.push(
             Topic::Capabilities,

@@ -133,7 +133,7 @@ fn cap_name(given: &str) -> String {
 fn checks(cap: Capability, used: &CapabilityUse) -> String {
     format!(
         "`{cap}`: checked {} times, granted {}, denied {}",
-        used.granted + used.denied,
+        used.granted.saturating_add(used.denied),
         used.granted,
         used.denied
     )
