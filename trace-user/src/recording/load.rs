@@ -90,9 +90,9 @@ impl Recording {
     ///
     /// Version 1 (syscalls only) is converted on load: it reads as a version 2 recording whose
     /// `events.recorded` is just `syscalls`, so renderers say that files, programs, capabilities
-    /// and sockets were not recorded. Versions 2 to 6 lack only optional fields (`startup`,
+    /// and sockets were not recorded. Versions 2 to 7 lack only optional fields (`startup`,
     /// `sources`, `provenance`, `container.config`, `runc_capabilities`, `identity`, `lives`,
-    /// `container.config.process`). A merged recording's `sources` and `provenance` are checked
+    /// `container.config.process`, `steps`, `included_syscalls`, `reach`). A merged recording's `sources` and `provenance` are checked
     /// with [`Recording::check_sources`].
     pub fn from_json(text: &str, path: &str) -> Result<Recording, RecordingError> {
         let malformed = |source| RecordingError::Malformed {
@@ -111,9 +111,9 @@ impl Recording {
             .as_ref()
             .and_then(serde_json::Value::as_u64)
             .ok_or_else(not_a_recording)?;
-        // Versions 2 to 6 lack only optional fields; version 1 also the kinds of observation.
+        // Versions 2 to 7 lack only optional fields; version 1 also the kinds of observation.
         let mut recording: Recording = match version {
-            1..=6 => serde_json::from_str(text).map_err(malformed)?,
+            1..=7 => serde_json::from_str(text).map_err(malformed)?,
             v if v == u64::from(SCHEMA_VERSION) => serde_json::from_str(text).map_err(malformed)?,
             found => {
                 return Err(RecordingError::UnsupportedVersion {

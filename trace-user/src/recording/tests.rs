@@ -1,6 +1,7 @@
 use super::*;
 
-const FIXTURE: &str = include_str!("../../tests/data/recording-v7.json");
+const FIXTURE: &str = include_str!("../../tests/data/recording-v8.json");
+const FIXTURE_V7: &str = include_str!("../../tests/data/recording-v7.json");
 const FIXTURE_V6: &str = include_str!("../../tests/data/recording-v6.json");
 const FIXTURE_V5: &str = include_str!("../../tests/data/recording-v5.json");
 const FIXTURE_V4: &str = include_str!("../../tests/data/recording-v4.json");
@@ -70,7 +71,7 @@ fn v6_keeps_lives_and_what_was_found_at_attach_and_v5_loads_without() {
 
 #[test]
 fn v7_keeps_the_program_and_variable_names_and_v6_loads_without() {
-    let recording = Recording::from_json(FIXTURE, "v7.json").unwrap();
+    let recording = Recording::from_json(FIXTURE_V7, "v7.json").unwrap();
     let process = recording
         .container
         .config
@@ -94,8 +95,70 @@ fn v7_keeps_the_program_and_variable_names_and_v6_loads_without() {
     assert_eq!(without.to_json(), v6.to_json());
     assert_eq!(
         v6.to_json(),
-        FIXTURE_V6.replace("\"schema_version\": 6", "\"schema_version\": 7")
+        FIXTURE_V6.replace("\"schema_version\": 6", "\"schema_version\": 8")
     );
+}
+
+#[test]
+fn v8_keeps_steps_included_calls_and_reach_and_v7_loads_without() {
+    let recording = Recording::from_json(FIXTURE, "v8.json").unwrap();
+    let names: Vec<&str> = recording.steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["serve", "reload"]);
+    assert_eq!(
+        recording.first_step_of_syscall(trace_common::Abi::X86_64, "accept4"),
+        "serve"
+    );
+    assert_eq!(
+        recording.first_step_of_syscall(trace_common::Abi::X86_64, "execve"),
+        STARTUP_STEP
+    );
+    assert_eq!(recording.included_unobserved(), ["kill", "umask"].into());
+    let reach = recording.reach.as_ref().unwrap();
+    assert_eq!(reach.binaries.len(), 4);
+    assert_eq!(
+        reach.skipped[&PathBytes::from("/data/exec-map.bin")],
+        Skip::NotInImage
+    );
+    let v7 = Recording::from_json(FIXTURE_V7, "v7.json").unwrap();
+    let mut without = recording.clone();
+    without.steps.clear();
+    without.included_syscalls.clear();
+    without.reach = None;
+    assert_eq!(without.to_json(), v7.to_json());
+    assert_eq!(
+        v7.to_json(),
+        FIXTURE_V7.replace("\"schema_version\": 7", "\"schema_version\": 8")
+    );
+}
+
+#[test]
+fn hand_edited_steps_included_calls_and_reach_are_refused() {
+    for (from, to) in [
+        ("\"name\": \"serve\"", "\"name\": \"startup\""),
+        ("\"name\": \"serve\"", "\"name\": \"a b\""),
+        (
+            "\"accept4\": 12,\n          \"read\": 900",
+            "\"accept4\": 13,\n          \"read\": 900",
+        ),
+        (
+            "\"/var/log/app.log.1\"\n      ]\n    }\n  ],",
+            "\"/not/recorded\"\n      ]\n    }\n  ],",
+        ),
+        ("\"name\": \"kill\"", "\"name\": \"kil\""),
+        ("the reload signals the old workers", "a\\nb"),
+        ("\"setrlimit64\"", "\"set rlimit\""),
+        ("\"setsid\"", "\"fork2\""),
+    ] {
+        assert!(FIXTURE.contains(from), "{from}");
+        let edited = FIXTURE.replacen(from, to, 1);
+        assert!(
+            matches!(
+                Recording::from_json(&edited, "e.json"),
+                Err(RecordingError::Invalid { .. })
+            ),
+            "{to} was accepted"
+        );
+    }
 }
 
 #[test]
@@ -166,7 +229,7 @@ fn v4_recordings_load_without_configuration_or_identity() {
     assert!(recording.runc_capabilities.is_empty() && recording.borrowed_capabilities.is_empty());
     assert_eq!(
         recording.to_json(),
-        FIXTURE_V4.replace("\"schema_version\": 4", "\"schema_version\": 7")
+        FIXTURE_V4.replace("\"schema_version\": 4", "\"schema_version\": 8")
     );
 }
 
@@ -242,7 +305,7 @@ fn v1_recordings_load_as_current_with_only_syscalls_recorded() {
 
 #[test]
 fn rejects_other_versions_and_documents() {
-    let newer = FIXTURE.replace("\"schema_version\": 7", "\"schema_version\": 99");
+    let newer = FIXTURE.replace("\"schema_version\": 8", "\"schema_version\": 99");
     let err = Recording::from_json(&newer, "r.json").unwrap_err();
     assert!(
         matches!(err, RecordingError::UnsupportedVersion { found: 99, .. }),
@@ -250,10 +313,10 @@ fn rejects_other_versions_and_documents() {
     );
     assert!(
         err.to_string()
-            .starts_with("r.json: recording schema version 99 is not supported (this trace reads versions 1 to 7)"),
+            .starts_with("r.json: recording schema version 99 is not supported (this trace reads versions 1 to 8)"),
         "{err}"
     );
-    let zero = FIXTURE.replace("\"schema_version\": 7", "\"schema_version\": 0");
+    let zero = FIXTURE.replace("\"schema_version\": 8", "\"schema_version\": 0");
     assert!(matches!(
         Recording::from_json(&zero, "z.json"),
         Err(RecordingError::UnsupportedVersion { found: 0, .. })

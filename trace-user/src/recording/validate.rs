@@ -36,6 +36,16 @@ pub enum Invalid {
     /// (which a recording never keeps) or nothing Docker could have set.
     #[error("container.config.process.env_names has an entry that is not a variable name")]
     EnvName,
+    /// An entry of `included_syscalls` that `--include-syscall` would refuse (v8).
+    #[error("included_syscalls: {0}")]
+    Included(#[source] super::IncludeError),
+    /// A name in `reach` that no binary could have given (v8).
+    #[error("reach: {0:?} is not an imported function or a system call of its machine")]
+    ReachName(String),
+    /// `steps` that do not agree with the recording: more than allowed, a name a mark cannot
+    /// have, more calls than recorded, files it does not have or listed twice (v8).
+    #[error("steps do not agree with the recorded system calls and files")]
+    Steps,
 }
 
 impl Recording {
@@ -82,6 +92,15 @@ impl Recording {
             .any(|name| name.is_empty() || name.contains(['=', '\0']))
         {
             return Err(Invalid::EnvName);
+        }
+        for included in &self.included_syscalls {
+            included.check().map_err(Invalid::Included)?;
+        }
+        if let Some(name) = self.reach.as_ref().and_then(super::Reach::invalid_name) {
+            return Err(Invalid::ReachName(name));
+        }
+        if !self.steps_consistent() {
+            return Err(Invalid::Steps);
         }
         Ok(())
     }

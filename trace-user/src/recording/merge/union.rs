@@ -2,6 +2,7 @@
 //! every source that saw it, then compacted back to the source indexes of the result.
 
 use super::{Items, Listed, PortSources, Provenance, SocketSources, Source, SourceKey, SourceSet};
+use crate::recording::steps::merged_steps;
 use crate::recording::{
     BoundPort, Capability, CapabilityUse, Category, ContainerInfo, ExecUse, Gap, GapKind, Life,
     PathBytes, Recording, SCHEMA_NAME, SCHEMA_VERSION, SocketFamily, SocketType, SocketUse,
@@ -68,7 +69,8 @@ pub(super) fn compact<K: Ord + Clone>(
         .collect()
 }
 
-pub(super) fn add_counts(into: &mut SyscallsByAbi, from: &SyscallsByAbi) {
+/// Adds the counts of `from` to `into`.
+pub(in crate::recording) fn add_counts(into: &mut SyscallsByAbi, from: &SyscallsByAbi) {
     for (abi, calls) in from {
         let into = into.entry(*abi).or_default();
         for (name, count) in calls {
@@ -200,6 +202,16 @@ impl<'a> Expanded<'a> {
             events,
             lives,
             startup,
+            steps: merged_steps(a, b),
+            included_syscalls: a
+                .included_syscalls
+                .union(&b.included_syscalls)
+                .cloned()
+                .collect(),
+            reach: match (&a.reach, &b.reach) {
+                (Some(x), Some(y)) => Some(x.union(y)),
+                (x, y) => x.clone().or_else(|| y.clone()),
+            },
             provenance,
             sources,
         }
