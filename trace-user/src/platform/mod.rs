@@ -3,10 +3,12 @@
 //! container after it installs the seccomp filter ([`runc`]), the paths the runtime provides and
 //! Docker's short ids ([`docker`]), and so the files of the image a recording shows were used
 //! ([`image`]), which AppArmor permission mediates each recorded access and what its rules can
-//! name ([`apparmor`]), and the Security Profiles Operator's objects ([`operator`]).
+//! name ([`apparmor`]), the Security Profiles Operator's objects ([`operator`]), and which system
+//! calls the C library's functions make ([`libc`]).
 
 pub mod apparmor;
 pub mod docker;
 pub mod image;
+pub mod libc;
 pub mod operator;
 pub mod runc;
