@@ -18,7 +18,11 @@
 use crate::recording::Machine;
 
 /// One function: its name, the calls it makes on x86-64, and on aarch64 (empty: the same).
-type Wrapper = (&'static str, &'static [&'static str], &'static [&'static str]);
+type Wrapper = (
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+);
 
 /// The table, sorted by function name (a unit test keeps it sorted and checks every name).
 const WRAPPERS: &[Wrapper] = &[
@@ -247,7 +251,10 @@ mod tests {
     #[test]
     fn functions_map_per_machine_with_large_file_aliases() {
         assert_eq!(syscalls_of("fork", Machine::X86_64), Some(&["clone"][..]));
-        assert_eq!(syscalls_of("rename", Machine::X86_64), Some(&["rename"][..]));
+        assert_eq!(
+            syscalls_of("rename", Machine::X86_64),
+            Some(&["rename"][..])
+        );
         assert_eq!(
             syscalls_of("rename", Machine::Aarch64),
             Some(&["renameat"][..])

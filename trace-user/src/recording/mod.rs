@@ -60,7 +60,7 @@ pub use reach::{Binary, Linking, MAX_SYMBOL_BYTES, Machine, Reach, Skip, is_symb
 pub use sockets::{BoundPort, FAMILY_NAMES, SOCK_TYPE_MASK, SocketFamily, SocketType, SocketUse};
 pub use steps::{MAX_STEP_NAME, MAX_STEPS, Mark, STARTUP_STEP, Step, is_step_name};
 pub use syscalls::{
-    SyscallName, aarch64_has, is_profile_syscall_name, is_syscall_name, syscall_name,
+    SyscallName, aarch64_has, aarch64_name, is_profile_syscall_name, is_syscall_name, syscall_name,
 };
 pub use validate::Invalid;
 

@@ -49,3 +49,14 @@ pub fn aarch64_has(name: &str) -> bool {
 pub fn is_profile_syscall_name(name: &str) -> bool {
     is_syscall_name(Abi::X86_64, name) || is_syscall_name(Abi::X86, name) || aarch64_has(name)
 }
+
+/// The (libseccomp) name of aarch64's system call `nr`, or `None` when it has none (see
+/// [`aarch64_has`] for the differences from the crate's table).
+pub fn aarch64_name(nr: u32) -> Option<&'static str> {
+    let sysno = syscalls::aarch64::Sysno::new(usize::try_from(nr).ok()?)?;
+    match sysno.name() {
+        "fstatat" => Some("newfstatat"),
+        _ if (403..=423).contains(&sysno.id()) => None,
+        name => Some(name),
+    }
+}

@@ -1,9 +1,10 @@
 //! Pure functions from a recording to the files trace writes. Same recording, same bytes.
-//! One module per output: [`seccomp`], [`apparmor`], [`files`], and the [`summary`] printed after a
-//! recording.
+//! One module per output: [`seccomp`], [`apparmor`], [`files`], [`advice`], [`coverage`], and the
+//! [`summary`] printed after a recording.
 
 pub mod advice;
 pub mod apparmor;
+pub mod coverage;
 pub mod files;
 pub mod seccomp;
 pub mod summary;
@@ -174,12 +175,13 @@ pub fn profiles(recording: &Recording) -> Vec<Rendered> {
     profiles_with(recording, &Options::default())
 }
 
-/// Every profile (see [`profiles_with`]) and the hardening advice ([`advice`]) naming them as
-/// `options.profile_path` says. No I/O: the same recording and options give the same bytes in
-/// any output directory.
+/// Every profile (see [`profiles_with`]), the hardening advice ([`advice`]) naming them as
+/// `options.profile_path` says, and the coverage report ([`coverage`]). No I/O: the same
+/// recording and options give the same bytes in any output directory.
 pub fn profiles_and_advice(recording: &Recording, options: &Options) -> Vec<Rendered> {
     let mut files = profiles_with(recording, options);
     files.extend(advice::render(recording, options));
+    files.extend(coverage::render(recording, options));
     files
 }
 
