@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+use crate::recording::IncludedSyscall;
 use crate::render::seccomp::{Arch, SeccompOptions};
 use crate::render::{Format, Options};
 
@@ -215,6 +216,10 @@ pub struct CheckArgs {
         hide_default_value = true
     )]
     pub min_runs: usize,
+    /// A system call allowed on purpose though not observed (repeatable): not reported by
+    /// --strict as no longer observed (the committed recording's are not either).
+    #[arg(long = "include-syscall", value_name = "NAME[=REASON]", value_parser = parse_include)]
+    pub include_syscall: Vec<IncludedSyscall>,
 }
 
 impl CheckArgs {
@@ -262,6 +267,11 @@ pub struct ProfileArgs {
         hide_default_value = true
     )]
     pub min_runs: usize,
+    /// Allow system call NAME though it was not observed, on purpose, for a path the exercise
+    /// does not take (repeatable); the reason goes into the profile's comment, recording.json
+    /// and coverage.md.
+    #[arg(long = "include-syscall", value_name = "NAME[=REASON]", value_parser = parse_include)]
+    pub include_syscall: Vec<IncludedSyscall>,
 }
 
 impl ProfileArgs {
@@ -282,8 +292,13 @@ impl ProfileArgs {
             },
             profile_path: self.profile_path.clone(),
             min_runs: self.min_runs,
+            include_syscalls: self.include_syscall.clone(),
         }
     }
+}
+
+pub(super) fn parse_include(text: &str) -> Result<IncludedSyscall, String> {
+    IncludedSyscall::parse(text).map_err(|e| e.to_string())
 }
 
 pub(super) fn parse_format(text: &str) -> Result<Format, String> {

@@ -1,10 +1,12 @@
 //! Docker / Podman seccomp profile (JSON) from a recording.
 //!
-//! The profile allows exactly the system calls observed plus the runc baseline (what runc itself
-//! calls after it installs the filter: [`crate::platform::runc`]). Everything else fails with `EPERM`, except a short list of
-//! newer calls that C libraries and runtimes probe and replace with an older call only when the
-//! kernel answers `ENOSYS` (glibc's `clone3` -> `clone`, `faccessat2` -> `faccessat`, ...): those get
-//! `ENOSYS` by an explicit rule, as Docker's own default profile does for `clone3`.
+//! The profile allows exactly the system calls observed, those included on purpose
+//! (`--include-syscall`, each with its reason in the rule's comment) and the runc baseline (what
+//! runc itself calls after it installs the filter: [`crate::platform::runc`]). Everything else
+//! fails with `EPERM`, except a short list of newer calls that C libraries and runtimes probe and
+//! replace with an older call only when the kernel answers `ENOSYS` (glibc's `clone3` -> `clone`,
+//! `faccessat2` -> `faccessat`, ...): those get `ENOSYS` by an explicit rule, as Docker's own
+//! default profile does for `clone3`.
 //!
 //! Why not `defaultErrnoRet: ENOSYS` for everything: Docker 20.10 ignores `defaultErrnoRet`
 //! (measured: the default stays `EPERM`), so the same profile would behave differently on different
@@ -158,17 +160,20 @@ pub fn profile_with(recording: &Recording, options: &SeccompOptions) -> DockerSe
         .values()
         .flat_map(|calls| calls.keys().map(String::as_str))
         .collect();
+    let included = recording.included_unobserved();
     let runc_seen: BTreeSet<&str> = recording
         .startup
         .iter()
         .flat_map(|s| s.runc_after_filter.values())
         .flat_map(|calls| calls.keys().map(String::as_str))
-        .filter(|name| !observed.contains(name))
+        .filter(|name| !observed.contains(name) && !included.contains(name))
         .collect();
     let baseline: BTreeSet<&str> = RUNC_BASELINE
         .iter()
         .copied()
-        .filter(|name| !observed.contains(name) && !runc_seen.contains(name))
+        .filter(|name| {
+            !observed.contains(name) && !included.contains(name) && !runc_seen.contains(name)
+        })
         .collect();
 
     // The native ABI is always covered: runc's baseline runs in it even if nothing else was seen.
@@ -193,6 +198,27 @@ pub fn profile_with(recording: &Recording, options: &SeccompOptions) -> DockerSe
             observed.len()
         ),
     )];
+    if !included.is_empty() {
+        let why: Vec<String> = recording
+            .included_syscalls
+            .iter()
+            .filter(|i| included.contains(i.name.as_str()))
+            .map(|i| {
+                if i.reason.is_empty() {
+                    i.name.clone()
+                } else {
+                    format!("{}: {}", i.name, i.reason)
+                }
+            })
+            .collect();
+        syscalls.push(allow_rule(
+            owned(&included),
+            format!(
+                "Included on purpose (--include-syscall), not observed: {}.",
+                why.join("; ")
+            ),
+        ));
+    }
     if !runc_seen.is_empty() {
         syscalls.push(allow_rule(
             owned(&runc_seen),
@@ -212,7 +238,10 @@ pub fn profile_with(recording: &Recording, options: &SeccompOptions) -> DockerSe
     let fallbacks: Vec<String> = ENOSYS_FALLBACKS
         .iter()
         .filter(|name| {
-            !observed.contains(*name) && !runc_seen.contains(*name) && !baseline.contains(*name)
+            !observed.contains(*name)
+                && !included.contains(*name)
+                && !runc_seen.contains(*name)
+                && !baseline.contains(*name)
         })
         .map(|name| (*name).to_owned())
         .collect();

@@ -329,6 +329,7 @@ impl Session<'_> {
                 g.recording.container.name.clone_from(name);
             }
         }
+        finish::complete_groups(self.docker, &mut grouped, &self.request.options).await;
         if grouped.is_empty() {
             let running = docker_api::running_names(self.docker).await?;
             anyhow::bail!(
