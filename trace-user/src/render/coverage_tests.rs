@@ -164,3 +164,16 @@ fn steps_tell_the_startup_from_what_came_after() {
         }
     );
 }
+
+#[test]
+fn the_summary_says_it_in_short() {
+    let text =
+        crate::render::summary::render(&fixture(), &[], &crate::recording::LeftOut::default());
+    for line in [
+        "  coverage: 4 system calls the programs can make were never made, among them clone, setsid, rt_sigaction, prlimit64 (coverage.md)\n",
+        "  included on purpose: kill (the reload signals the old workers), umask\n",
+        "  steps: startup, then serve, reload; 5 calls made only during the startup\n",
+    ] {
+        assert!(text.contains(line), "{line}\n{text}");
+    }
+}
