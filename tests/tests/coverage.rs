@@ -29,8 +29,9 @@ fn unseen<'a>(coverage: &'a Value, call: &str) -> Option<&'a Value> {
 }
 
 /// nginx exercised by trace run's crawl, without a reload: coverage lists the reload's calls as
-/// reachable from /usr/sbin/nginx and never observed; after the exercise adds `nginx -s reload`
-/// they are observed and no longer listed.
+/// reachable from /usr/sbin/nginx and never observed; after the exercise adds `nginx -s reload`,
+/// as a step it marks with `trace mark`, they are observed, no longer listed, and first made in
+/// that step, while binding the port stays the startup's alone.
 #[test]
 fn nginx_reload_calls_are_listed_until_the_exercise_reloads() {
     let Some(system) = system_tier("nginx_reload_calls_are_listed_until_the_exercise_reloads")
@@ -75,18 +76,34 @@ fn nginx_reload_calls_are_listed_until_the_exercise_reloads() {
         );
     }
 
+    // The reload, as a step the exercise marks: what it does first is attributed to it.
     let reloaded = tempfile::tempdir().unwrap();
+    let exercise = format!(
+        "{} mark reload && docker exec \"$TRACE_CONTAINER\" nginx -s reload && sleep 1",
+        system.trace_bin().display()
+    );
     let recording = trace_run(
         &system.trace_bin(),
         reloaded.path(),
-        &["--exec", "nginx -s reload && sleep 1", &image],
+        &[&image, "--", "sh", "-c", &exercise],
     );
     let coverage = read_json(reloaded.path(), "coverage.json");
+    let steps = &coverage["steps"];
+    assert_eq!(steps["names"], serde_json::json!(["reload"]), "{coverage}");
+    let first_made = steps["first_made_after_startup"].as_array().unwrap();
     for (call, _) in RELOAD_CALLS {
         assert!(
             observed(&recording, call),
             "{call} not observed with a reload"
         );
         assert!(unseen(&coverage, call).is_none(), "{call} still listed");
+        let entry = serde_json::json!({"item": format!("x86_64/{call}"), "step": "reload"});
+        assert!(first_made.contains(&entry), "{call}: {steps}");
+    }
+    // Binding the port is the startup's alone.
+    let startup_only = steps["startup_only"].as_array().unwrap();
+    for call in ["bind", "listen"] {
+        let item = format!("x86_64/{call}");
+        assert!(startup_only.contains(&item.into()), "{call}: {steps}");
     }
 }

@@ -99,6 +99,16 @@ pub enum Command {
         "every run. -v is --volume here, as in docker run; more log detail is --verbose."
     ))]
     Run(Box<RunArgs>),
+    /// Mark a step of the exercise, from inside it: what follows belongs to step NAME
+    /// (coverage.md tells each step's new system calls and files, and the startup's).
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  trace run -p 8080:80 nginx:1.27 -- sh -c './serve-tests.sh && trace mark reload && ./reload-tests.sh'\n",
+        "\n",
+        "trace gives a host exercise the socket in TRACE_MARK; without it (the exercise run without\n",
+        "trace) the mark is skipped with a note and trace mark succeeds, so the exercise runs the same."
+    ))]
+    Mark(MarkArgs),
     /// Render the profiles from a saved recording.json again (byte for byte what tracing wrote).
     #[command(after_help = concat!(
         "Examples:\n",
@@ -152,6 +162,23 @@ pub enum Command {
         "  trace man -o /usr/share/man/man1     # trace.1, trace-run.1, trace-render.1, ..."
     ))]
     Man(ManArgs),
+}
+
+/// `trace mark NAME`
+#[derive(Debug, Args)]
+pub struct MarkArgs {
+    /// The step that starts now: up to 64 letters, digits, '.', '_' and '-', starting with a
+    /// letter or digit (`startup` is the step before the first mark).
+    #[arg(value_name = "NAME", value_parser = parse_step)]
+    pub name: String,
+}
+
+pub(super) fn parse_step(text: &str) -> Result<String, String> {
+    if crate::recording::is_step_name(text) {
+        Ok(text.to_owned())
+    } else {
+        Err("a step name is up to 64 letters, digits, '.', '_' and '-', starting with a letter or digit, and not startup".into())
+    }
 }
 
 /// `trace completions SHELL`

@@ -21,6 +21,7 @@ mod end;
 pub mod exercise;
 pub mod finish;
 mod follow;
+pub mod mark;
 pub mod select;
 pub mod targets;
 pub mod watch;
@@ -105,6 +106,17 @@ pub enum Exercise {
     Run(RunExercise),
 }
 
+impl Exercise {
+    /// Whether a command runs on the host: it gets the mark socket ([`mark::MARK_ENV`]).
+    pub fn on_host(&self) -> bool {
+        match self {
+            Exercise::None => false,
+            Exercise::Host { command, .. } => !command.is_empty(),
+            Exercise::Run(run) => !run.host.is_empty(),
+        }
+    }
+}
+
 /// Where the outputs go.
 #[derive(Clone, Debug)]
 pub enum Out {
@@ -184,6 +196,11 @@ pub async fn record(
     let reader = probe
         .take_event_reader()
         .context("the probe's event reader")?;
+    let marks = if request.exercise.on_host() {
+        Some(mark::Marks::listen().context("cannot open the socket for the exercise's marks")?)
+    } else {
+        None
+    };
     let mut session = Session {
         docker,
         request,
@@ -193,6 +210,8 @@ pub async fn record(
         events,
         host: host_info(),
         batch: Vec::new(),
+        marks,
+        steps: std::collections::BTreeMap::new(),
     };
     let slots = session.probe.running_slots().to_vec();
     for ((container, cg), slot) in attach.into_iter().zip(slots) {
