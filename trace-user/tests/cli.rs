@@ -94,7 +94,7 @@ fn completions_and_man_pages() {
     let written = trace(&["man", "-o", out.to_str().unwrap()]);
     assert_eq!(written.status.code(), Some(0), "{}", text(&written.stderr));
     let lines = text(&written.stdout);
-    assert_eq!(lines.lines().count(), 9, "{lines}");
+    assert_eq!(lines.lines().count(), 10, "{lines}");
     let check = std::fs::read_to_string(out.join("trace-check.1")).unwrap();
     assert!(check.contains(".TH trace-check 1"), "{check}");
     assert!(check.contains("output\\-format"), "{check}");
@@ -508,4 +508,34 @@ fn included_syscalls_are_kept_with_their_reason() {
         ),
         "{stderr}"
     );
+}
+
+/// `trace mark` outside trace lets the exercise go on; with a socket that is not trace's it fails
+/// with one line; a bad name is bad usage.
+#[test]
+fn mark_outside_a_session() {
+    let alone = Command::new(TRACE)
+        .args(["mark", "reload"])
+        .env_remove("TRACE_MARK")
+        .output()
+        .unwrap();
+    assert_eq!(alone.status.code(), Some(0), "{}", text(&alone.stderr));
+    assert!(
+        text(&alone.stderr).contains("TRACE_MARK is not set"),
+        "{}",
+        text(&alone.stderr)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let nowhere = Command::new(TRACE)
+        .args(["mark", "reload"])
+        .env("TRACE_MARK", dir.path().join("gone.sock"))
+        .output()
+        .unwrap();
+    let err = one_line_error(&nowhere, 1);
+    assert!(
+        err.starts_with("trace: error: step reload not marked: cannot reach trace at "),
+        "{err}"
+    );
+    let bad = trace(&["mark", "startup"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
 }

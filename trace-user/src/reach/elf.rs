@@ -28,7 +28,7 @@ pub fn analyse(data: &[u8]) -> Result<Binary, Skip> {
     let endian = file.endian();
     let (mut soname, mut needs) = (None, false);
     if let Ok(table) = file.elf_dynamic_table() {
-        for entry in table.iter() {
+        for entry in &table {
             match entry.tag {
                 DT_SONAME => soname = table.string(entry).ok(),
                 DT_NEEDED => needs = true,

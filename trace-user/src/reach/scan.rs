@@ -45,11 +45,10 @@ fn x86_64_numbers(code: &[u8]) -> BTreeSet<u32> {
             let bytes: [u8; 4] = before[start..start + 4].try_into().expect("four bytes");
             u32::from_le_bytes(bytes)
         };
-        if before.len() >= 5 && before[before.len() - 5] == 0xb8 {
-            found.insert(imm(before.len() - 4));
-        } else if before.len() >= 7
-            && before[before.len() - 7..before.len() - 4] == [0x48, 0xc7, 0xc0]
-        {
+        let short_mov = before.len() >= 5 && before[before.len() - 5] == 0xb8;
+        let rex_mov =
+            before.len() >= 7 && before[before.len() - 7..before.len() - 4] == [0x48, 0xc7, 0xc0];
+        if short_mov || rex_mov {
             found.insert(imm(before.len() - 4));
         }
     }

@@ -47,7 +47,7 @@ pub struct Binary {
 pub enum Machine {
     /// x86-64.
     X86_64,
-    /// AArch64 (arm64).
+    /// `AArch64` (arm64).
     Aarch64,
 }
 
@@ -89,7 +89,7 @@ pub enum Skip {
     NotInImage,
     /// Not an ELF file (a script: its interpreter is read instead).
     NotElf,
-    /// ELF for another machine or class than 64-bit x86-64 and AArch64.
+    /// ELF for another machine or class than 64-bit x86-64 and `AArch64`.
     Unsupported,
     /// ELF that does not parse.
     Malformed,

@@ -139,6 +139,31 @@ fn allow_rule(names: Vec<String>, comment: String) -> SyscallRule {
     }
 }
 
+/// The rule allowing the calls `included` on purpose and not observed, each with its reason.
+fn included_rule(recording: &Recording, included: &BTreeSet<&str>) -> Option<SyscallRule> {
+    let why: Vec<String> = recording
+        .included_syscalls
+        .iter()
+        .filter(|i| included.contains(i.name.as_str()))
+        .map(|i| {
+            if i.reason.is_empty() {
+                i.name.clone()
+            } else {
+                format!("{}: {}", i.name, i.reason)
+            }
+        })
+        .collect();
+    (!included.is_empty()).then(|| {
+        allow_rule(
+            included.iter().map(|s| (*s).to_owned()).collect(),
+            format!(
+                "Included on purpose (--include-syscall), not observed: {}.",
+                why.join("; ")
+            ),
+        )
+    })
+}
+
 /// libseccomp's name of an ABI's architecture.
 pub fn scmp_arch(abi: Abi) -> &'static str {
     match abi {
@@ -198,27 +223,7 @@ pub fn profile_with(recording: &Recording, options: &SeccompOptions) -> DockerSe
             observed.len()
         ),
     )];
-    if !included.is_empty() {
-        let why: Vec<String> = recording
-            .included_syscalls
-            .iter()
-            .filter(|i| included.contains(i.name.as_str()))
-            .map(|i| {
-                if i.reason.is_empty() {
-                    i.name.clone()
-                } else {
-                    format!("{}: {}", i.name, i.reason)
-                }
-            })
-            .collect();
-        syscalls.push(allow_rule(
-            owned(&included),
-            format!(
-                "Included on purpose (--include-syscall), not observed: {}.",
-                why.join("; ")
-            ),
-        ));
-    }
+    syscalls.extend(included_rule(recording, &included));
     if !runc_seen.is_empty() {
         syscalls.push(allow_rule(
             owned(&runc_seen),

@@ -182,7 +182,7 @@ impl Session<'_> {
         // What came before the mark belongs to the step it ends.
         let taken = self.drain().await.and_then(|()| self.take_mark(&name));
         incoming
-            .answer(taken.as_ref().map(|_| ()).map_err(|e| format!("{e:#}")))
+            .answer(taken.as_ref().map(|&()| ()).map_err(|e| format!("{e:#}")))
             .await;
         taken?;
         log::info!("step {name} marked");

@@ -8,6 +8,7 @@ use crate::recording::{
     PathBytes, Recording, SCHEMA_NAME, SCHEMA_VERSION, SocketFamily, SocketType, SocketUse,
     Startup, SyscallsByAbi, Tool, UnknownSyscall, execs::EXEC_SAMPLES,
 };
+use crate::recording::{IncludedSyscall, Reach, Step};
 use std::collections::{BTreeMap, BTreeSet};
 use trace_common::Abi;
 
@@ -167,6 +168,7 @@ impl<'a> Expanded<'a> {
             .unwrap_or(first);
 
         let provenance = self.provenance(other);
+        let (steps, included_syscalls, reach) = merged_coverage(a, b);
 
         Recording {
             schema: SCHEMA_NAME.into(),
@@ -202,16 +204,9 @@ impl<'a> Expanded<'a> {
             events,
             lives,
             startup,
-            steps: merged_steps(a, b),
-            included_syscalls: a
-                .included_syscalls
-                .union(&b.included_syscalls)
-                .cloned()
-                .collect(),
-            reach: match (&a.reach, &b.reach) {
-                (Some(x), Some(y)) => Some(x.union(y)),
-                (x, y) => x.clone().or_else(|| y.clone()),
-            },
+            steps,
+            included_syscalls,
+            reach,
             provenance,
             sources,
         }
@@ -260,6 +255,24 @@ impl<'a> Expanded<'a> {
                 .collect(),
         }
     }
+}
+
+/// The parts of a merge the coverage report reads: the steps ([`merged_steps`]), the calls
+/// included on purpose and what the image's binaries reach (unions).
+fn merged_coverage(
+    a: &Recording,
+    b: &Recording,
+) -> (Vec<Step>, BTreeSet<IncludedSyscall>, Option<Reach>) {
+    let reach = match (&a.reach, &b.reach) {
+        (Some(x), Some(y)) => Some(x.union(y)),
+        (x, y) => x.clone().or_else(|| y.clone()),
+    };
+    let included = a
+        .included_syscalls
+        .union(&b.included_syscalls)
+        .cloned()
+        .collect();
+    (merged_steps(a, b), included, reach)
 }
 
 /// The gaps of a merge: both inputs' gaps; a `partly_recorded` gap per category one input holds
