@@ -55,7 +55,7 @@ fn attach_records_the_exercise_and_the_profile_enforces_it() {
 
     // (a) what the exercise is known to call is there; the host's mkdir/rmdir are not.
     let recording = read_json(&out.path().join("recording.json"));
-    assert_eq!(recording["schema_version"], 7);
+    assert_eq!(recording["schema_version"], 8);
     assert_eq!(recording["container"]["id"], container.id());
     assert_eq!(recording["container"]["name"], container.name());
     assert_eq!(recording["startup_seen"], false);
@@ -247,6 +247,8 @@ fn sigint_mid_trace_writes_complete_files() {
         names,
         [
             "apparmor.profile",
+            "coverage.json",
+            "coverage.md",
             "files.txt",
             "hardening.json",
             "hardening.md",
