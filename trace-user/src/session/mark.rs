@@ -223,8 +223,14 @@ mod tests {
         let incoming = marks.read(marks.accept().await.unwrap()).await;
         assert!(incoming.name.is_err() && started.elapsed() < READ_TIMEOUT * 2);
         drop(silent);
-        // Only the one good mark counted.
+        // Only the one good mark counted; past the bound, good names are refused too.
         assert_eq!(marks.taken, 1);
+        marks.taken = MAX_STEPS;
+        let sent = client("one-more");
+        let incoming = marks.read(marks.accept().await.unwrap()).await;
+        incoming.answer(Ok(())).await;
+        let refused = sent.await.unwrap().unwrap_err();
+        assert!(refused.contains("no more than 64 marks"), "{refused}");
     }
 
     #[test]
