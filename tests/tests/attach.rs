@@ -227,6 +227,8 @@ fn sigint_mid_trace_writes_complete_files() {
         names,
         [
             "apparmor.profile",
+            "coverage.json",
+            "coverage.md",
             "files.txt",
             "hardening.json",
             "hardening.md",

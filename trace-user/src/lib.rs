@@ -48,6 +48,7 @@ pub mod minimize;
 pub mod out;
 pub mod platform;
 pub mod probe;
+pub mod reach;
 pub mod recording;
 pub mod render;
 pub mod runtime;

@@ -94,7 +94,7 @@ fn completions_and_man_pages() {
     let written = trace(&["man", "-o", out.to_str().unwrap()]);
     assert_eq!(written.status.code(), Some(0), "{}", text(&written.stderr));
     let lines = text(&written.stdout);
-    assert_eq!(lines.lines().count(), 9, "{lines}");
+    assert_eq!(lines.lines().count(), 10, "{lines}");
     let check = std::fs::read_to_string(out.join("trace-check.1")).unwrap();
     assert!(check.contains(".TH trace-check 1"), "{check}");
     assert!(check.contains("output\\-format"), "{check}");
@@ -171,7 +171,7 @@ fn quiet_keeps_results_and_drops_notes() {
     assert_eq!(text(&quiet.stderr), "", "nothing but errors and warnings");
     assert_eq!(quiet.stdout, loud.stdout, "the advice is the result");
     let quiet = trace(&["-q", "render", RECORDING, "-o", out]);
-    assert_eq!(text(&quiet.stdout).lines().count(), 5, "one line per file");
+    assert_eq!(text(&quiet.stdout).lines().count(), 7, "one line per file");
 }
 
 #[test]
@@ -431,4 +431,111 @@ fn min_runs_keeps_what_enough_merged_runs_saw_in_render_and_check() {
     assert_eq!(steady.status.code(), Some(0), "{}", text(&steady.stdout));
     let err = one_line_error(&check(&["--min-runs", "3"]), 2);
     assert!(err.contains("merged from 2 runs"), "{err}");
+}
+
+/// `--include-syscall NAME=REASON` on render: the profile allows the call with the reason in its
+/// comment, the recording written beside it keeps it (so it renders the same again), coverage.md
+/// lists it, `check --strict` does not call it unused, and a name that is no system call is
+/// refused as bad usage.
+#[test]
+fn included_syscalls_are_kept_with_their_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let out_str = out.to_str().unwrap();
+    let output = trace(&[
+        "render",
+        RECORDING,
+        "-o",
+        out_str,
+        "--include-syscall",
+        "kill=nginx -s reload signals the master",
+        "--include-syscall",
+        "setsid",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let seccomp = std::fs::read_to_string(out.join("seccomp.json")).unwrap();
+    assert!(
+        seccomp.contains(
+            "Included on purpose (--include-syscall), not observed: kill: nginx -s reload signals the master; setsid."
+        ),
+        "{seccomp}"
+    );
+    let recording = std::fs::read_to_string(out.join("recording.json")).unwrap();
+    assert!(recording.contains("\"included_syscalls\""), "{recording}");
+    let coverage = std::fs::read_to_string(out.join("coverage.md")).unwrap();
+    assert!(
+        coverage.contains("| `kill` | nginx -s reload signals the master | no |"),
+        "{coverage}"
+    );
+
+    let again = dir.path().join("again");
+    let output = trace(&[
+        "render",
+        &format!("{out_str}/recording.json"),
+        "-o",
+        again.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    for file in [
+        "seccomp.json",
+        "coverage.md",
+        "coverage.json",
+        "apparmor.profile",
+    ] {
+        assert_eq!(
+            std::fs::read(out.join(file)).unwrap(),
+            std::fs::read(again.join(file)).unwrap(),
+            "{file}"
+        );
+    }
+
+    let strict = trace(&["check", "--against", out_str, RECORDING, "--strict"]);
+    assert_eq!(strict.status.code(), Some(0), "{}", text(&strict.stdout));
+
+    let bad = trace(&[
+        "render",
+        RECORDING,
+        "-o",
+        out_str,
+        "--include-syscall",
+        "kil",
+    ]);
+    let stderr = text(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "error: invalid value 'kil' for '--include-syscall <NAME[=REASON]>': \"kil\" is not a system call of x86_64 or aarch64"
+        ),
+        "{stderr}"
+    );
+}
+
+/// `trace mark` outside trace lets the exercise go on; with a socket that is not trace's it fails
+/// with one line; a bad name is bad usage.
+#[test]
+fn mark_outside_a_session() {
+    let alone = Command::new(TRACE)
+        .args(["mark", "reload"])
+        .env_remove("TRACE_MARK")
+        .output()
+        .unwrap();
+    assert_eq!(alone.status.code(), Some(0), "{}", text(&alone.stderr));
+    assert!(
+        text(&alone.stderr).contains("TRACE_MARK is not set"),
+        "{}",
+        text(&alone.stderr)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let nowhere = Command::new(TRACE)
+        .args(["mark", "reload"])
+        .env("TRACE_MARK", dir.path().join("gone.sock"))
+        .output()
+        .unwrap();
+    let err = one_line_error(&nowhere, 1);
+    assert!(
+        err.starts_with("trace: error: step reload not marked: cannot reach trace at "),
+        "{err}"
+    );
+    let bad = trace(&["mark", "startup"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
 }

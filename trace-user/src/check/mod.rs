@@ -192,13 +192,29 @@ pub fn check(recording: &Recording, committed: &Committed, against: &str, strict
                 });
             }
         }
+        // Calls included on purpose (in this recording or the committed one) stay allowed.
+        let included: BTreeSet<&str> = recording
+            .included_syscalls
+            .iter()
+            .chain(
+                committed
+                    .recording
+                    .iter()
+                    .flat_map(|(_, r)| &r.included_syscalls),
+            )
+            .map(|i| i.name.as_str())
+            .collect();
         if !allowed.all {
             let baseline =
                 oci_runtime::calls(&oci_runtime::baselines(&recording.container.runtimes));
             unused.syscalls = allowed
                 .names
                 .iter()
-                .filter(|n| !observed.contains_key(n.as_str()) && !baseline.contains(n.as_str()))
+                .filter(|n| {
+                    !observed.contains_key(n.as_str())
+                        && !baseline.contains(n.as_str())
+                        && !included.contains(n.as_str())
+                })
                 .map(|n| encode(n.as_bytes()))
                 .collect();
         }

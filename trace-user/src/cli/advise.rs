@@ -2,12 +2,12 @@
 
 use super::{AdviseArgs, input};
 use crate::out;
-use crate::render::{self, advice};
+use crate::render::{self, advice, coverage};
 
 pub(super) fn run(args: &AdviseArgs) -> anyhow::Result<i32> {
     let (recording, dir) = input::recording_and_dir(&args.recording, args.out.as_deref())?;
     // The advice names the seccomp and AppArmor profiles of the format: write them there too
-    // (everything but files.txt).
+    // (not files.txt nor the coverage report).
     let mut markdown = String::new();
     let options = args.profile.options();
     let (selected, left_out) = render::selected(&recording, &options)?;
@@ -15,7 +15,13 @@ pub(super) fn run(args: &AdviseArgs) -> anyhow::Result<i32> {
         note!("trace: {line}");
     }
     for file in render::profiles_and_advice(&selected, &options) {
-        if file.file_name == render::FILES_FILE {
+        if [
+            render::FILES_FILE,
+            coverage::COVERAGE_FILE,
+            coverage::COVERAGE_JSON_FILE,
+        ]
+        .contains(&file.file_name)
+        {
             continue;
         }
         let written = out::write_atomic(&dir, file.file_name, file.contents.as_bytes())?;

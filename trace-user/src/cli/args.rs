@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+use crate::recording::IncludedSyscall;
 use crate::render::seccomp::{Arch, SeccompOptions};
 use crate::render::{Format, Options};
 use crate::runtime::engine::{Endpoint, EngineKind};
@@ -101,6 +102,16 @@ pub enum Command {
         "every run. -v is --volume here, as in docker run; more log detail is --verbose."
     ))]
     Run(Box<RunArgs>),
+    /// Mark a step of the exercise, from inside it: what follows belongs to step NAME
+    /// (coverage.md tells each step's new system calls and files, and the startup's).
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  trace run -p 8080:80 nginx:1.27 -- sh -c './serve-tests.sh && trace mark reload && ./reload-tests.sh'\n",
+        "\n",
+        "trace gives a host exercise the socket in TRACE_MARK; without it (the exercise run without\n",
+        "trace) the mark is skipped with a note and trace mark succeeds, so the exercise runs the same."
+    ))]
+    Mark(MarkArgs),
     /// Render the profiles from a saved recording.json again (byte for byte what tracing wrote).
     #[command(after_help = concat!(
         "Examples:\n",
@@ -154,6 +165,23 @@ pub enum Command {
         "  trace man -o /usr/share/man/man1     # trace.1, trace-run.1, trace-render.1, ..."
     ))]
     Man(ManArgs),
+}
+
+/// `trace mark NAME`
+#[derive(Debug, Args)]
+pub struct MarkArgs {
+    /// The step that starts now: up to 64 letters, digits, '.', '_' and '-', starting with a
+    /// letter or digit (`startup` is the step before the first mark).
+    #[arg(value_name = "NAME", value_parser = parse_step)]
+    pub name: String,
+}
+
+pub(super) fn parse_step(text: &str) -> Result<String, String> {
+    if crate::recording::is_step_name(text) {
+        Ok(text.to_owned())
+    } else {
+        Err("a step name is up to 64 letters, digits, '.', '_' and '-', starting with a letter or digit, and not startup".into())
+    }
 }
 
 /// `trace completions SHELL`
@@ -218,6 +246,10 @@ pub struct CheckArgs {
         hide_default_value = true
     )]
     pub min_runs: usize,
+    /// A system call allowed on purpose though not observed (repeatable): not reported by
+    /// --strict as no longer observed (the committed recording's are not either).
+    #[arg(long = "include-syscall", value_name = "NAME[=REASON]", value_parser = parse_include)]
+    pub include_syscall: Vec<IncludedSyscall>,
 }
 
 impl CheckArgs {
@@ -265,6 +297,11 @@ pub struct ProfileArgs {
         hide_default_value = true
     )]
     pub min_runs: usize,
+    /// Allow system call NAME though it was not observed, on purpose, for a path the exercise
+    /// does not take (repeatable); the reason goes into the profile's comment, recording.json
+    /// and coverage.md.
+    #[arg(long = "include-syscall", value_name = "NAME[=REASON]", value_parser = parse_include)]
+    pub include_syscall: Vec<IncludedSyscall>,
 }
 
 impl ProfileArgs {
@@ -285,8 +322,13 @@ impl ProfileArgs {
             },
             profile_path: self.profile_path.clone(),
             min_runs: self.min_runs,
+            include_syscalls: self.include_syscall.clone(),
         }
     }
+}
+
+pub(super) fn parse_include(text: &str) -> Result<IncludedSyscall, String> {
+    IncludedSyscall::parse(text).map_err(|e| e.to_string())
 }
 
 pub(super) fn parse_format(text: &str) -> Result<Format, String> {

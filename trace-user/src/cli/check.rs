@@ -25,7 +25,8 @@ pub(super) fn run(args: &CheckArgs) -> i32 {
     let result = (|| {
         let recording = input::read_recording(&args.recording)?;
         // Drift only of what enough runs saw: the same filter as the profiles' --min-runs.
-        let (recording, _) = recording.seen_in_at_least(args.min_runs)?;
+        let (mut recording, _) = recording.seen_in_at_least(args.min_runs)?;
+        recording.include_syscalls(&args.include_syscall);
         let committed = check::load_committed(&args.against)?;
         anyhow::Ok(check::check(
             &recording,

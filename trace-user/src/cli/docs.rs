@@ -97,6 +97,7 @@ mod tests {
             [
                 "trace.1",
                 "trace-run.1",
+                "trace-mark.1",
                 "trace-render.1",
                 "trace-advise.1",
                 "trace-check.1",

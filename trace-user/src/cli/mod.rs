@@ -13,6 +13,7 @@ mod attach;
 mod check;
 mod docs;
 mod input;
+mod mark;
 mod merge;
 mod minimize;
 mod render;
@@ -119,6 +120,7 @@ pub fn main() -> i32 {
     .init();
     let result = match cli.command {
         Some(Command::Run(args)) => run::run((*args).split_exercise()),
+        Some(Command::Mark(args)) => mark::run(&args),
         Some(Command::Render(args)) => render::run(&args),
         Some(Command::Advise(args)) => advise::run(&args),
         Some(Command::Check(args)) => Ok(check::run(&args)),

@@ -153,7 +153,8 @@ async fn exercise_slim(
             Ok(address) => address,
             Err(early) => return Ok(early.exit_code),
         };
-        exercise::run_ready(docker, &id, &name, &run, &address, async |running| {
+        // Nothing is recorded here: `trace mark` finds no socket and lets the exercise go on.
+        exercise::run_ready(docker, &id, &name, &run, &address, &[], async |running| {
             let finished = async {
                 match running {
                     Some(running) => running.await,

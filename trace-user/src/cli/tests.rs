@@ -500,6 +500,7 @@ fn subcommands_come_in_the_order_a_user_meets_them_each_with_examples() {
         names,
         [
             "run",
+            "mark",
             "render",
             "advise",
             "check",

@@ -11,7 +11,7 @@
 //! save ──► original config ──► slim config + manifest + layer ──► load ──► inspect
 //! ```
 
-mod engine;
+pub(crate) mod engine;
 pub mod image;
 pub mod interpreter;
 pub mod layer;

@@ -90,9 +90,9 @@ impl Recording {
     ///
     /// Version 1 (syscalls only) is converted on load: it reads as a version 2 recording whose
     /// `events.recorded` is just `syscalls`, so renderers say that files, programs, capabilities
-    /// and sockets were not recorded. Versions 2 to 6 lack only optional fields (`startup`,
+    /// and sockets were not recorded. Versions 2 to 7 lack only optional fields (`startup`,
     /// `sources`, `provenance`, `container.config`, `runc_capabilities`, `identity`, `lives`,
-    /// `container.config.process`). A merged recording's `sources` and `provenance` are checked
+    /// `container.config.process`, `steps`, `included_syscalls`, `reach`). A merged recording's `sources` and `provenance` are checked
     /// with [`Recording::check_sources`].
     pub fn from_json(text: &str, path: &str) -> Result<Recording, RecordingError> {
         let malformed = |source| RecordingError::Malformed {

@@ -26,10 +26,13 @@ mod config;
 mod events;
 mod execs;
 mod files;
+mod included;
 mod load;
 mod merge;
 mod paths;
+mod reach;
 mod sockets;
+mod steps;
 mod syscalls;
 mod validate;
 
@@ -44,14 +47,21 @@ pub use config::{ContainerConfig, FilePrivilege, Identity, MountConfig, ProcessC
 pub use events::{Category, Events};
 pub use execs::{EXEC_SAMPLE_ARG_BYTES, EXEC_SAMPLE_ARGS, EXEC_SAMPLES, ExecUse};
 pub use files::{Access, FileUse, Links};
+pub use included::{IncludeError, IncludedSyscall, MAX_REASON_CHARS};
 pub use load::{MAX_RECORDING_BYTES, RecordingError};
 pub use merge::{
     ItemCounts, ItemKind, LeftOut, MergeError, MergeOptions, MinRunsError, PortSources, Provenance,
     SeenIn, SeenItem, SocketSources, Source, SourceKey, SourceSet, SourcesError,
 };
-pub use paths::{ArgBytes, ByteTextError, PathBytes, absolute, decode, encode, normalize};
+pub use paths::{
+    ArgBytes, ByteTextError, PathBytes, absolute, decode, encode, normalize, reorders,
+};
+pub use reach::{Binary, Linking, MAX_SYMBOL_BYTES, Machine, Reach, Skip, is_symbol_name};
 pub use sockets::{BoundPort, FAMILY_NAMES, SOCK_TYPE_MASK, SocketFamily, SocketType, SocketUse};
-pub use syscalls::{SyscallName, is_syscall_name, syscall_name};
+pub use steps::{MAX_STEP_NAME, MAX_STEPS, Mark, STARTUP_STEP, Step, is_step_name};
+pub use syscalls::{
+    SyscallName, aarch64_has, aarch64_name, is_profile_syscall_name, is_syscall_name, syscall_name,
+};
 pub use validate::Invalid;
 
 /// The recording format's version. Raised on every change to the schema; older versions that can
@@ -144,6 +154,17 @@ pub struct Recording {
     /// was seen). `syscalls` then holds the application's calls alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub startup: Option<Startup>,
+    /// The exercise's steps after the startup (v8): what each marked step did and first used.
+    /// Empty when the exercise marked none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<Step>,
+    /// System calls added to the profiles on purpose, with why (v8): not observed.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub included_syscalls: BTreeSet<IncludedSyscall>,
+    /// What the programs and libraries it ran could call, read from the image when recording
+    /// stopped (v8); absent when the image could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reach: Option<Reach>,
     /// The recordings this one was merged from (v4), sorted by `started_at`, then container id;
     /// two or more. Empty in a recording of one run, which is its own only source
     /// ([`Recording::source_list`]).
@@ -208,6 +229,9 @@ impl Recording {
             events: Events::default(),
             lives: Vec::new(),
             startup: None,
+            steps: Vec::new(),
+            included_syscalls: BTreeSet::new(),
+            reach: None,
             sources: Vec::new(),
             provenance: Provenance::default(),
         }

@@ -61,6 +61,15 @@ pub fn encode(bytes: &[u8]) -> String {
     text
 }
 
+/// Unicode's bidirectional controls (embeddings, overrides, isolates and marks): shown as they
+/// are, they make text read in another order than a shell or a YAML parser reads it.
+pub fn reorders(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
 /// The bytes of a canonical text form; the inverse of [`encode`].
 pub fn decode(text: &str) -> Result<Vec<u8>, ByteTextError> {
     let raw = text.as_bytes();

@@ -69,6 +69,16 @@ fn v6_keeps_lives_and_what_was_found_at_attach_and_v5_loads_without() {
     assert_eq!(without.to_json(), v5.to_json());
 }
 
+/// `recording` as version 7 would have it: without the runtimes, steps, included calls and reach.
+fn without_v8_fields(recording: &Recording) -> Recording {
+    let mut without = recording.clone();
+    without.container.runtimes.clear();
+    without.steps.clear();
+    without.included_syscalls.clear();
+    without.reach = None;
+    without
+}
+
 #[test]
 fn v8_names_the_runtime_and_v7_loads_without() {
     let recording = Recording::from_json(FIXTURE, "v8.json").unwrap();
@@ -84,9 +94,7 @@ fn v8_names_the_runtime_and_v7_loads_without() {
     );
     let v7 = Recording::from_json(FIXTURE_V7, "v7.json").unwrap();
     assert!(v7.container.runtimes.is_empty());
-    let mut without = recording.clone();
-    without.container.runtimes.clear();
-    assert_eq!(without.to_json(), v7.to_json());
+    assert_eq!(without_v8_fields(&recording).to_json(), v7.to_json());
     assert_eq!(
         v7.to_json(),
         FIXTURE_V7.replace("\"schema_version\": 7", "\"schema_version\": 8")
@@ -147,6 +155,64 @@ fn v7_keeps_the_program_and_variable_names_and_v6_loads_without() {
         v6.to_json(),
         FIXTURE_V6.replace("\"schema_version\": 6", "\"schema_version\": 8")
     );
+}
+
+#[test]
+fn v8_keeps_steps_included_calls_and_reach_and_v7_loads_without() {
+    let recording = Recording::from_json(FIXTURE, "v8.json").unwrap();
+    let names: Vec<&str> = recording.steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["serve", "reload"]);
+    assert_eq!(
+        recording.first_step_of_syscall(trace_common::Abi::X86_64, "accept4"),
+        "serve"
+    );
+    assert_eq!(
+        recording.first_step_of_syscall(trace_common::Abi::X86_64, "execve"),
+        STARTUP_STEP
+    );
+    assert_eq!(recording.included_unobserved(), ["kill", "umask"].into());
+    let reach = recording.reach.as_ref().unwrap();
+    assert_eq!(reach.binaries.len(), 4);
+    assert_eq!(
+        reach.skipped[&PathBytes::from("/data/exec-map.bin")],
+        Skip::NotInImage
+    );
+    let v7 = Recording::from_json(FIXTURE_V7, "v7.json").unwrap();
+    assert_eq!(without_v8_fields(&recording).to_json(), v7.to_json());
+    assert_eq!(
+        v7.to_json(),
+        FIXTURE_V7.replace("\"schema_version\": 7", "\"schema_version\": 8")
+    );
+}
+
+#[test]
+fn hand_edited_steps_included_calls_and_reach_are_refused() {
+    for (from, to) in [
+        ("\"name\": \"serve\"", "\"name\": \"startup\""),
+        ("\"name\": \"serve\"", "\"name\": \"a b\""),
+        (
+            "\"accept4\": 12,\n          \"read\": 900",
+            "\"accept4\": 13,\n          \"read\": 900",
+        ),
+        (
+            "\"/var/log/app.log.1\"\n      ]\n    }\n  ],",
+            "\"/not/recorded\"\n      ]\n    }\n  ],",
+        ),
+        ("\"name\": \"kill\"", "\"name\": \"kil\""),
+        ("the reload signals the old workers", "a\\nb"),
+        ("\"setrlimit64\"", "\"set rlimit\""),
+        ("\"setsid\"", "\"fork2\""),
+    ] {
+        assert!(FIXTURE.contains(from), "{from}");
+        let edited = FIXTURE.replacen(from, to, 1);
+        assert!(
+            matches!(
+                Recording::from_json(&edited, "e.json"),
+                Err(RecordingError::Invalid { .. })
+            ),
+            "{to} was accepted"
+        );
+    }
 }
 
 #[test]

@@ -43,6 +43,16 @@ pub enum Invalid {
     /// than an engine reports or holding a control character.
     #[error("container.runtimes has an entry that is not an engine and runtime: {0:?}")]
     Runtime(String),
+    /// An entry of `included_syscalls` that `--include-syscall` would refuse (v8).
+    #[error("included_syscalls: {0}")]
+    Included(#[source] super::IncludeError),
+    /// A name in `reach` that no binary could have given (v8).
+    #[error("reach: {0:?} is not an imported function or a system call of its machine")]
+    ReachName(String),
+    /// `steps` that do not agree with the recording: more than allowed, a name a mark cannot
+    /// have, more calls than recorded, files it does not have or listed twice (v8).
+    #[error("steps do not agree with the recorded system calls and files")]
+    Steps,
 }
 
 impl Recording {
@@ -97,6 +107,15 @@ impl Recording {
             .any(|name| name.is_empty() || name.contains(['=', '\0']))
         {
             return Err(Invalid::EnvName);
+        }
+        for included in &self.included_syscalls {
+            included.check().map_err(Invalid::Included)?;
+        }
+        if let Some(name) = self.reach.as_ref().and_then(super::Reach::invalid_name) {
+            return Err(Invalid::ReachName(name));
+        }
+        if !self.steps_consistent() {
+            return Err(Invalid::Steps);
         }
         Ok(())
     }

@@ -1,14 +1,15 @@
 //! Pure functions from a recording to the files trace writes. Same recording, same bytes.
-//! One module per output: [`seccomp`], [`apparmor`], [`files`], and the [`summary`] printed after a
-//! recording.
+//! One module per output: [`seccomp`], [`apparmor`], [`files`], [`advice`], [`coverage`], and the
+//! [`summary`] printed after a recording.
 
 pub mod advice;
 pub mod apparmor;
+pub mod coverage;
 pub mod files;
 pub mod seccomp;
 pub mod summary;
 
-use crate::recording::{LeftOut, MinRunsError, Recording};
+use crate::recording::{IncludedSyscall, LeftOut, MinRunsError, Recording};
 
 /// One rendered output file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,16 +73,23 @@ pub struct Options {
     /// profiles and the advice (`--min-runs`; 0 or 1: everything). Applied by [`selected`],
     /// before anything is rendered.
     pub min_runs: usize,
+    /// System calls the profiles allow on purpose though not observed (`--include-syscall`),
+    /// added to the recording by [`selected`] (and kept in recording.json by the commands that
+    /// write it).
+    pub include_syscalls: Vec<IncludedSyscall>,
 }
 
 /// The recording the profiles and the advice are rendered from: `recording` less what was seen
-/// in fewer than `options.min_runs` of its runs ([`Recording::seen_in_at_least`]), and what that
-/// left out. The recording itself (recording.json) is never filtered.
+/// in fewer than `options.min_runs` of its runs ([`Recording::seen_in_at_least`]), with the
+/// calls `options.include_syscalls` adds, and what that left out. The recording itself
+/// (recording.json) is never filtered.
 pub fn selected(
     recording: &Recording,
     options: &Options,
 ) -> Result<(Recording, LeftOut), MinRunsError> {
-    recording.seen_in_at_least(options.min_runs)
+    let (mut selected, left_out) = recording.seen_in_at_least(options.min_runs)?;
+    selected.include_syscalls(&options.include_syscalls);
+    Ok((selected, left_out))
 }
 
 /// The note on what `--min-runs` left out, when it was given (more than 1).
@@ -174,12 +182,13 @@ pub fn profiles(recording: &Recording) -> Vec<Rendered> {
     profiles_with(recording, &Options::default())
 }
 
-/// Every profile (see [`profiles_with`]) and the hardening advice ([`advice`]) naming them as
-/// `options.profile_path` says. No I/O: the same recording and options give the same bytes in
-/// any output directory.
+/// Every profile (see [`profiles_with`]), the hardening advice ([`advice`]) naming them as
+/// `options.profile_path` says, and the coverage report ([`coverage`]). No I/O: the same
+/// recording and options give the same bytes in any output directory.
 pub fn profiles_and_advice(recording: &Recording, options: &Options) -> Vec<Rendered> {
     let mut files = profiles_with(recording, options);
     files.extend(advice::render(recording, options));
+    files.extend(coverage::render(recording, options));
     files
 }
 

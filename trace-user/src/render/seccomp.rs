@@ -1,11 +1,12 @@
 //! Docker / Podman seccomp profile (JSON) from a recording.
 //!
-//! The profile allows exactly the system calls observed plus the baseline of the OCI runtime that
-//! started the container (what runc or crun itself calls after it installs the filter:
-//! [`crate::platform::oci_runtime`]). Everything else fails with `EPERM`, except a short list of
-//! newer calls that C libraries and runtimes probe and replace with an older call only when the
-//! kernel answers `ENOSYS` (glibc's `clone3` -> `clone`, `faccessat2` -> `faccessat`, ...): those get
-//! `ENOSYS` by an explicit rule, as Docker's own default profile does for `clone3`.
+//! The profile allows exactly the system calls observed, those included on purpose
+//! (`--include-syscall`, each with its reason in the rule's comment) and the baseline of the OCI
+//! runtime that started the container (what runc or crun itself calls after it installs the
+//! filter: [`crate::platform::oci_runtime`]). Everything else fails with `EPERM`, except a short
+//! list of newer calls that C libraries and runtimes probe and replace with an older call only
+//! when the kernel answers `ENOSYS` (glibc's `clone3` -> `clone`, `faccessat2` -> `faccessat`,
+//! ...): those get `ENOSYS` by an explicit rule, as Docker's own default profile does for `clone3`.
 //!
 //! Why not `defaultErrnoRet: ENOSYS` for everything: Docker 20.10 ignores `defaultErrnoRet`
 //! (measured: the default stays `EPERM`), so the same profile would behave differently on different
@@ -138,6 +139,31 @@ fn allow_rule(names: Vec<String>, comment: String) -> SyscallRule {
     }
 }
 
+/// The rule allowing the calls `included` on purpose and not observed, each with its reason.
+fn included_rule(recording: &Recording, included: &BTreeSet<&str>) -> Option<SyscallRule> {
+    let why: Vec<String> = recording
+        .included_syscalls
+        .iter()
+        .filter(|i| included.contains(i.name.as_str()))
+        .map(|i| {
+            if i.reason.is_empty() {
+                i.name.clone()
+            } else {
+                format!("{}: {}", i.name, i.reason)
+            }
+        })
+        .collect();
+    (!included.is_empty()).then(|| {
+        allow_rule(
+            included.iter().map(|s| (*s).to_owned()).collect(),
+            format!(
+                "Included on purpose (--include-syscall), not observed: {}.",
+                why.join("; ")
+            ),
+        )
+    })
+}
+
 /// libseccomp's name of an ABI's architecture.
 pub fn scmp_arch(abi: Abi) -> &'static str {
     match abi {
@@ -152,6 +178,36 @@ pub fn profile(recording: &Recording) -> DockerSeccomp {
     profile_with(recording, &SeccompOptions::default())
 }
 
+/// The rules for what the OCI runtime calls after it installs the filter: what this recording
+/// saw it call (`seen`), then the rest of its measured baseline.
+fn runtime_rules(
+    runtime: &str,
+    seen: &BTreeSet<&str>,
+    baseline: &BTreeSet<&str>,
+) -> Vec<SyscallRule> {
+    let owned = |set: &BTreeSet<&str>| set.iter().map(|s| (*s).to_owned()).collect();
+    let mut rules = Vec::new();
+    if !seen.is_empty() {
+        rules.push(allow_rule(
+            owned(seen),
+            format!(
+                "{runtime}, observed at startup: called after {runtime} installed this filter, \
+                 before the entrypoint started."
+            ),
+        ));
+    }
+    if !baseline.is_empty() {
+        rules.push(allow_rule(
+            owned(baseline),
+            format!(
+                "{runtime} baseline: called by {runtime} after it installs this filter, before the \
+                 entrypoint starts; not observed in this recording."
+            ),
+        ));
+    }
+    rules
+}
+
 /// The profile as a value.
 pub fn profile_with(recording: &Recording, options: &SeccompOptions) -> DockerSeccomp {
     let observed: BTreeSet<&str> = recording
@@ -159,18 +215,21 @@ pub fn profile_with(recording: &Recording, options: &SeccompOptions) -> DockerSe
         .values()
         .flat_map(|calls| calls.keys().map(String::as_str))
         .collect();
+    let included = recording.included_unobserved();
     let runc_seen: BTreeSet<&str> = recording
         .startup
         .iter()
         .flat_map(|s| s.runc_after_filter.values())
         .flat_map(|calls| calls.keys().map(String::as_str))
-        .filter(|name| !observed.contains(name))
+        .filter(|name| !observed.contains(name) && !included.contains(name))
         .collect();
     let runtimes = oci_runtime::baselines(&recording.container.runtimes);
     let runtime = oci_runtime::names(&runtimes);
     let baseline: BTreeSet<&str> = oci_runtime::calls(&runtimes)
         .into_iter()
-        .filter(|name| !observed.contains(name) && !runc_seen.contains(name))
+        .filter(|name| {
+            !observed.contains(name) && !included.contains(name) && !runc_seen.contains(name)
+        })
         .collect();
 
     // The native ABI is always covered: the runtime's baseline runs in it even if nothing else was
@@ -196,28 +255,15 @@ pub fn profile_with(recording: &Recording, options: &SeccompOptions) -> DockerSe
             observed.len()
         ),
     )];
-    if !runc_seen.is_empty() {
-        syscalls.push(allow_rule(
-            owned(&runc_seen),
-            format!(
-                "{runtime}, observed at startup: called after {runtime} installed this filter, \
-                 before the entrypoint started."
-            ),
-        ));
-    }
-    if !baseline.is_empty() {
-        syscalls.push(allow_rule(
-            owned(&baseline),
-            format!(
-                "{runtime} baseline: called by {runtime} after it installs this filter, before the \
-                 entrypoint starts; not observed in this recording."
-            ),
-        ));
-    }
+    syscalls.extend(included_rule(recording, &included));
+    syscalls.extend(runtime_rules(&runtime, &runc_seen, &baseline));
     let fallbacks: Vec<String> = ENOSYS_FALLBACKS
         .iter()
         .filter(|name| {
-            !observed.contains(*name) && !runc_seen.contains(*name) && !baseline.contains(*name)
+            !observed.contains(*name)
+                && !included.contains(*name)
+                && !runc_seen.contains(*name)
+                && !baseline.contains(*name)
         })
         .map(|name| (*name).to_owned())
         .collect();

@@ -30,6 +30,7 @@ struct Summary<'a> {
     dropped: u64,
     runs: Vec<String>,
     left_out: Option<String>,
+    coverage: Vec<String>,
     files: Vec<String>,
 }
 
@@ -173,6 +174,57 @@ fn observed(recording: &Recording) -> (Vec<String>, Vec<&'static str>) {
     (lines, missing)
 }
 
+/// What coverage.md says in short: the reachable calls never observed, the calls included on
+/// purpose, the exercise's steps.
+fn coverage(recording: &Recording) -> Vec<String> {
+    use super::coverage::{InProfile, Rank};
+    let report = super::coverage::coverage(recording, &super::Options::default());
+    let mut lines = Vec::new();
+    if report.reach.is_some() {
+        let refused: Vec<_> = report
+            .unseen
+            .iter()
+            .filter(|u| u.profile != InProfile::Allowed)
+            .collect();
+        let first: Vec<&str> = refused
+            .iter()
+            .filter(|u| u.rank < Rank::RarePaths)
+            .map(|u| u.syscall.as_str())
+            .collect();
+        lines.push(format!(
+            "coverage: {} system calls the programs can make were never made{} (coverage.md)",
+            refused.len(),
+            if first.is_empty() {
+                String::new()
+            } else {
+                format!(", among them {}", first.join(", "))
+            }
+        ));
+    }
+    if !report.included.is_empty() {
+        let included: Vec<String> = report
+            .included
+            .iter()
+            .map(|i| {
+                if i.reason.is_empty() {
+                    i.syscall.clone()
+                } else {
+                    format!("{} ({})", i.syscall, i.reason)
+                }
+            })
+            .collect();
+        lines.push(format!("included on purpose: {}", included.join(", ")));
+    }
+    if let Some(steps) = &report.steps {
+        lines.push(format!(
+            "steps: startup, then {}; {} calls made only during the startup",
+            steps.names.join(", "),
+            steps.startup_only.len()
+        ));
+    }
+    lines
+}
+
 /// The summary of `recording`, listing the `written` files and what `--min-runs` left out of
 /// them.
 pub fn render(recording: &Recording, written: &[PathBuf], left_out: &LeftOut) -> String {
@@ -209,6 +261,7 @@ pub fn render(recording: &Recording, written: &[PathBuf], left_out: &LeftOut) ->
         dropped: recording.events.dropped,
         runs: runs(recording),
         left_out: super::left_out_note(left_out),
+        coverage: coverage(recording),
         files: written.iter().map(|p| p.display().to_string()).collect(),
     };
     let mut tera = tera::Tera::default();

@@ -5,8 +5,8 @@ use super::{
     DEFAULT_OUT, EVENTS_QUIET, EVENTS_SETTLE, EXIT_CRASHED, Exercise, Finished, Out, Session,
     Written, describe_selection,
 };
-use super::{Outcome, StopSignals, exercise, finish, watch};
-use crate::recording::{MinRunsError, StopReason};
+use super::{Outcome, StopSignals, exercise, finish, mark, watch};
+use crate::recording::{Mark, MinRunsError, StopReason, name_syscalls};
 use crate::render;
 use crate::runtime::docker::ContainerEvent;
 use crate::runtime::identity;
@@ -15,6 +15,7 @@ use crate::session::select::{Candidate, Group};
 use anyhow::Context;
 use futures_util::StreamExt;
 use std::path::PathBuf;
+use tokio::net::UnixStream;
 
 impl Session<'_> {
     /// Starts the exercise and records until the first stop condition.
@@ -25,7 +26,9 @@ impl Session<'_> {
         match &self.request.exercise {
             Exercise::None => self.watch(None, signals).await,
             Exercise::Host { command, env } => {
-                exercise::with_host(command, env, async |child| {
+                let mut env = env.clone();
+                env.extend(self.mark_env());
+                exercise::with_host(command, &env, async |child| {
                     let running =
                         child.map(|c| Box::pin(exercise::wait_child(c)) as exercise::Running<'_>);
                     self.watch(running, signals).await
@@ -55,7 +58,8 @@ impl Session<'_> {
                         return self.watch(None, signals).await;
                     }
                 };
-                exercise::run_ready(docker, &id, &name, run, &address, async |running| {
+                let marks = self.mark_env();
+                exercise::run_ready(docker, &id, &name, run, &address, &marks, async |running| {
                     if running.is_none() {
                         note!(
                             "trace: no exercise given and no TCP port to probe; recording until the container stops, --duration or Ctrl-C"
@@ -129,6 +133,7 @@ impl Session<'_> {
                     ready.context("waiting for the probe's records")?;
                     self.drain().await?;
                 }
+                accepted = next_mark(self.marks.as_ref()) => self.on_mark(accepted).await?,
                 event = self.events.next(), if events_open => match event {
                     Some(Ok(event)) => {
                         // The kernel's records first: a death after its cgroup's last events.
@@ -157,6 +162,65 @@ impl Session<'_> {
         self.drain().await?;
         progress.finish();
         Ok(outcome)
+    }
+
+    /// What a host exercise is told of the mark socket.
+    fn mark_env(&self) -> Vec<(&'static str, String)> {
+        self.marks
+            .iter()
+            .map(|m| (mark::MARK_ENV, m.path().display().to_string()))
+            .collect()
+    }
+
+    /// A connection on the mark socket: a step taken when its name is good (see [`mark`]).
+    async fn on_mark(&mut self, accepted: std::io::Result<UnixStream>) -> anyhow::Result<()> {
+        let (Ok(stream), Some(marks)) = (accepted, self.marks.as_mut()) else {
+            return Ok(());
+        };
+        let incoming = marks.read(stream).await;
+        let name = match &incoming.name {
+            Ok(name) => name.clone(),
+            Err(why) => {
+                say!("trace: warning: a mark was refused: {why}");
+                incoming.answer(Ok(())).await;
+                return Ok(());
+            }
+        };
+        // What came before the mark belongs to the step it ends.
+        let taken = self.drain().await.and_then(|()| self.take_mark(&name));
+        incoming
+            .answer(taken.as_ref().map(|&()| ()).map_err(|e| format!("{e:#}")))
+            .await;
+        taken?;
+        log::info!("step {name} marked");
+        Ok(())
+    }
+
+    /// Every recorded container's calls and files so far, as the start of step `name`.
+    fn take_mark(&mut self, name: &str) -> anyhow::Result<()> {
+        let at = now();
+        let mut counts: std::collections::BTreeMap<usize, crate::probe::SlotCounts> = self
+            .targets
+            .tracked
+            .iter()
+            .enumerate()
+            .map(|(index, t)| (index, t.counts.clone()))
+            .collect();
+        for (index, _, slot) in self.targets.live_slots() {
+            let live = self.probe.counts(slot)?;
+            counts.entry(index).or_default().add(&live);
+        }
+        for (index, counts) in counts {
+            let recording = &self.targets.tracked[index].recording;
+            let (syscalls, _) = name_syscalls(&counts.syscalls.application.counts, 0);
+            self.steps.entry(index).or_default().push(Mark {
+                name: name.to_owned(),
+                at: at.clone(),
+                syscalls,
+                files: recording.files.keys().cloned().collect(),
+            });
+        }
+        Ok(())
     }
 
     /// How many recorded containers run (or are about to restart).
@@ -334,6 +398,9 @@ impl Session<'_> {
         for tracked in &mut self.targets.tracked {
             finish::complete(tracked, &features, malformed, &outcome.reason);
         }
+        for (index, marks) in &self.steps {
+            self.targets.tracked[*index].recording.set_steps(marks);
+        }
         let mut grouped = finish::group(&self.targets.tracked);
         if let Some(name) = &self.request.output_name {
             for g in &mut grouped {
@@ -341,6 +408,7 @@ impl Session<'_> {
                 g.recording.container.name.clone_from(name);
             }
         }
+        finish::complete_groups(self.engine.docker(), &mut grouped, &self.request.options).await;
         if grouped.is_empty() {
             let running = self.engine.running_names().await?;
             anyhow::bail!(
@@ -395,5 +463,13 @@ impl Session<'_> {
             _ => checked,
         };
         Ok(Finished { written, exit_code })
+    }
+}
+
+/// The next connection on the mark socket; never, without one.
+async fn next_mark(marks: Option<&mark::Marks>) -> std::io::Result<UnixStream> {
+    match marks {
+        Some(marks) => marks.accept().await,
+        None => std::future::pending().await,
     }
 }

@@ -133,17 +133,21 @@ async fn forward_output(mut from: impl tokio::io::AsyncRead + Unpin, stream: cra
 }
 
 /// Runs the exercise of the ready container `id` (`trace run`'s, named `name`, answering at
-/// `address`): starts its host command, hands the running exercise (`None`: there is none) to
-/// `until` and waits for it, then ends the host command if it still runs.
+/// `address`): starts its host command (with `env` added to [`run_env`], the mark socket), hands
+/// the running exercise (`None`: there is none) to `until` and waits for it, then ends the host
+/// command if it still runs.
 pub async fn run_ready<T>(
     docker: &Docker,
     id: &str,
     name: &str,
     exercise: &RunExercise,
     address: &Address,
+    env: &[(&'static str, String)],
     until: impl for<'r> AsyncFnOnce(Option<Running<'r>>) -> T,
 ) -> anyhow::Result<T> {
-    with_host(&exercise.host, &run_env(name, id, address), async |host| {
+    let mut all = run_env(name, id, address);
+    all.extend_from_slice(env);
+    with_host(&exercise.host, &all, async |host| {
         until(running(docker, id, exercise, address, host)).await
     })
     .await

@@ -1,15 +1,18 @@
 //! The end of a session: each recorded container's counters and lives go into its recording,
-//! replicas of one group are merged, and every group's outputs are written.
+//! replicas of one group are merged, each group's recording gets what its image's programs
+//! can reach, and every group's outputs are written.
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
+
+use bollard::Docker;
 
 use crate::ingest;
 use crate::probe::{CapChecker, ProbeFeatures, SlotCounts};
 use crate::recording::{
     Gap, GapKind, LeftOut, MergeOptions, Recording, Startup, StopReason, name_syscalls,
 };
-use crate::{out, render};
+use crate::{out, reach, render};
 
 use super::select::{Group, dir_names};
 use super::targets::Tracked;
@@ -146,6 +149,38 @@ pub fn group(tracked: &[Tracked]) -> Vec<Grouped> {
             }
         })
         .collect()
+}
+
+/// How long reading one image's programs and libraries may take.
+const REACH_TIMEOUT: Duration = Duration::from_mins(1);
+
+/// Completes each group's recording with what is known only at the end: the calls included on
+/// purpose (`--include-syscall`), and what its programs and libraries can reach, read from its
+/// image through Docker or Podman ([`reach::gather`]; a warning, not a failure, when the image
+/// cannot be read: the recording is written without it). A pod's images, in the CRI's store, are
+/// not read (`docker` is `None`): coverage.md then says it has no reachability.
+pub async fn complete_groups(
+    docker: Option<&Docker>,
+    grouped: &mut [Grouped],
+    options: &render::Options,
+) {
+    for g in grouped {
+        g.recording.include_syscalls(&options.include_syscalls);
+        let Some(docker) = docker else { continue };
+        let why =
+            match tokio::time::timeout(REACH_TIMEOUT, reach::gather(docker, &g.recording)).await {
+                Ok(Ok(reach)) => {
+                    g.recording.reach = reach;
+                    continue;
+                }
+                Ok(Err(e)) => format!("{:#}", anyhow::Error::from(e)),
+                Err(_) => format!("it took longer than {} s", REACH_TIMEOUT.as_secs()),
+            };
+        say!(
+            "trace: warning: {}: what its programs can reach was not read from the image ({why}); coverage.md cannot list it",
+            g.name
+        );
+    }
 }
 
 /// Writes the recording first (the source of truth, it can always re-render the profiles), then

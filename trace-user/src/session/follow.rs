@@ -5,12 +5,14 @@ use super::engine::{Engine, Events};
 use super::{CATCH_TIMEOUT, Request, container_info};
 use crate::platform::docker::short_id;
 use crate::probe::{EventReader, Probe, ProbeEvent};
-use crate::recording::{Gap, GapKind, HostInfo, Life, Recording};
+use crate::recording::{Gap, GapKind, HostInfo, Life, Mark, Recording};
 use crate::runtime::docker::ContainerEvent;
 use crate::runtime::{ContainerTarget, cgroup, snapshot};
 use crate::session::finish::now;
+use crate::session::mark::Marks;
 use crate::session::select::{Candidate, Group};
 use crate::session::targets::{CRASH_LOG_LINES, CgroupAction, Targets, Tracked};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// A session in progress.
@@ -23,6 +25,10 @@ pub(super) struct Session<'a> {
     pub(super) events: Events,
     pub(super) host: HostInfo,
     pub(super) batch: Vec<ProbeEvent>,
+    /// Where the exercise's marks arrive (a host exercise only).
+    pub(super) marks: Option<Marks>,
+    /// The marks taken so far, per recorded container (by index in `targets.tracked`).
+    pub(super) steps: BTreeMap<usize, Vec<Mark>>,
 }
 
 impl Session<'_> {

@@ -22,6 +22,7 @@ pub mod engine;
 pub mod exercise;
 pub mod finish;
 mod follow;
+pub mod mark;
 pub mod select;
 pub mod targets;
 pub mod watch;
@@ -102,6 +103,17 @@ pub enum Exercise {
     },
     /// `trace run`'s exercise of the container it started.
     Run(RunExercise),
+}
+
+impl Exercise {
+    /// Whether a command runs on the host: it gets the mark socket ([`mark::MARK_ENV`]).
+    pub fn on_host(&self) -> bool {
+        match self {
+            Exercise::None => false,
+            Exercise::Host { command, .. } => !command.is_empty(),
+            Exercise::Run(run) => !run.host.is_empty(),
+        }
+    }
 }
 
 /// Where the outputs go.
@@ -197,6 +209,11 @@ pub async fn record(
     let reader = probe
         .take_event_reader()
         .context("the probe's event reader")?;
+    let marks = if request.exercise.on_host() {
+        Some(mark::Marks::listen().context("cannot open the socket for the exercise's marks")?)
+    } else {
+        None
+    };
     let mut session = Session {
         engine,
         request,
@@ -206,6 +223,8 @@ pub async fn record(
         events,
         host: host_info(),
         batch: Vec::new(),
+        marks,
+        steps: std::collections::BTreeMap::new(),
     };
     let slots = session.probe.running_slots().to_vec();
     for ((container, cg), slot) in attach.into_iter().zip(slots) {

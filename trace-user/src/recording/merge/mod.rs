@@ -27,6 +27,7 @@ pub use provenance::{
     SourcesError,
 };
 use union::Expanded;
+pub(super) use union::add_counts;
 
 impl Recording {
     /// The sources of this recording: [`Recording::sources`], or the recording itself for a

@@ -2,11 +2,13 @@
 //! every source that saw it, then compacted back to the source indexes of the result.
 
 use super::{Items, Listed, PortSources, Provenance, SocketSources, Source, SourceKey, SourceSet};
+use crate::recording::steps::merged_steps;
 use crate::recording::{
     BoundPort, Capability, CapabilityUse, Category, ContainerInfo, ExecUse, Gap, GapKind, Life,
     PathBytes, Recording, RuntimeInfo, SCHEMA_NAME, SCHEMA_VERSION, SocketFamily, SocketType,
     SocketUse, Startup, SyscallsByAbi, Tool, UnknownSyscall, execs::EXEC_SAMPLES,
 };
+use crate::recording::{IncludedSyscall, Reach, Step};
 use std::collections::{BTreeMap, BTreeSet};
 use trace_common::Abi;
 
@@ -68,7 +70,8 @@ pub(super) fn compact<K: Ord + Clone>(
         .collect()
 }
 
-pub(super) fn add_counts(into: &mut SyscallsByAbi, from: &SyscallsByAbi) {
+/// Adds the counts of `from` to `into`.
+pub(in crate::recording) fn add_counts(into: &mut SyscallsByAbi, from: &SyscallsByAbi) {
     for (abi, calls) in from {
         let into = into.entry(*abi).or_default();
         for (name, count) in calls {
@@ -165,6 +168,7 @@ impl<'a> Expanded<'a> {
             .unwrap_or(first);
 
         let provenance = self.provenance(other);
+        let (steps, included_syscalls, reach) = merged_coverage(a, b);
 
         Recording {
             schema: SCHEMA_NAME.into(),
@@ -201,6 +205,9 @@ impl<'a> Expanded<'a> {
             events,
             lives,
             startup,
+            steps,
+            included_syscalls,
+            reach,
             provenance,
             sources,
         }
@@ -249,6 +256,24 @@ impl<'a> Expanded<'a> {
                 .collect(),
         }
     }
+}
+
+/// The parts of a merge the coverage report reads: the steps ([`merged_steps`]), the calls
+/// included on purpose and what the image's binaries reach (unions).
+fn merged_coverage(
+    a: &Recording,
+    b: &Recording,
+) -> (Vec<Step>, BTreeSet<IncludedSyscall>, Option<Reach>) {
+    let reach = match (&a.reach, &b.reach) {
+        (Some(x), Some(y)) => Some(x.union(y)),
+        (x, y) => x.clone().or_else(|| y.clone()),
+    };
+    let included = a
+        .included_syscalls
+        .union(&b.included_syscalls)
+        .cloned()
+        .collect();
+    (merged_steps(a, b), included, reach)
 }
 
 /// The gaps of a merge: both inputs' gaps; a `partly_recorded` gap per category one input holds

@@ -8,7 +8,7 @@
 //! them; [`markdown`] writes `hardening.md`, and [`json`] `hardening.json`.
 
 mod markdown;
-mod quote;
+pub(crate) mod quote;
 mod rules;
 mod snippets;
 

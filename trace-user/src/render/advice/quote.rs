@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::recording::encode;
+use crate::recording::{encode, reorders};
 
 /// `text` for Markdown prose: control characters and invalid UTF-8 as `\xNN` (the recording's
 /// [`encode`]), bidirectional controls as `\uXXXX`, then every character Markdown or HTML could
@@ -23,15 +23,6 @@ pub fn markdown(bytes: &[u8]) -> String {
         out.push(c);
     }
     out
-}
-
-/// Unicode's bidirectional controls (embeddings, overrides, isolates and marks): shown as they
-/// are, they make text read in another order than a shell or a YAML parser reads it.
-fn reorders(c: char) -> bool {
-    matches!(
-        c,
-        '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
-    )
 }
 
 /// Whether `word` can be a flag value as is: printable UTF-8 with no control characters (a

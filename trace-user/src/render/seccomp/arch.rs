@@ -57,19 +57,7 @@ impl Arch {
                 syscalls::x86_64::Sysno::from_str(name).is_ok()
                     || syscalls::x86::Sysno::from_str(name).is_ok()
             }
-            // The crate's aarch64 table is the kernel's generic table, which also lists the 32-bit
-            // time64 calls (403 ..= 423, `clock_gettime64`, `futex_time64`, ...) that 64-bit
-            // architectures do not have, and names call 79 `fstatat` where libseccomp (and Docker)
-            // say `newfstatat`.
-            Arch::Aarch64 => {
-                let name = match name {
-                    "newfstatat" => "fstatat",
-                    "fstatat" => return false,
-                    name => name,
-                };
-                syscalls::aarch64::Sysno::from_str(name)
-                    .is_ok_and(|nr| !(403..=423).contains(&nr.id()))
-            }
+            Arch::Aarch64 => crate::recording::aarch64_has(name),
         }
     }
 }
