@@ -3,8 +3,8 @@
 //! its first instruction, and its seccomp profile holds when the container is started again under
 //! it through the CRI; a label selector finds pods started later, and recordings of replicas made
 //! apart (as on two nodes) merge. The CRI's containerd is the one `cargo xtask setup` starts
-//! beside Docker's (`trace_tests::CRI_SOCKET`), with the host's cgroup driver; the kernel's catch of
-//! a container cgroup is checked in both drivers' layouts.
+//! beside Docker's (`trace_tests::CRI_SOCKET`), with the host's cgroup driver (the kernel's catch
+//! of a container cgroup in both drivers' layouts: tests/layouts.rs).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -24,8 +24,6 @@ use trace_tests::{
     CRI_SOCKET, CgroupDriver, Container, System, TestImage, cannot_run, cri_answers, cri_image,
     describe, docker_ok, ensure_image, remove_pod_cgroups, system_tier, workspace_root,
 };
-use trace_user::probe::{CgroupEvent, Probe, ProbeEvent, ProbeOptions};
-use trace_user::runtime::cgroup::cgroup2_mount;
 use trace_user::runtime::cri::{CONTAINER_NAME, Cri, POD_NAME, POD_NAMESPACE, POD_UID};
 
 /// The namespace of the tests' pods.
@@ -624,87 +622,6 @@ fn docker_options(system: &System, pod_spec: &Value, out: &Path) -> Vec<String> 
         ]);
     }
     options
-}
-
-/// The kernel catches a container's cgroup inside its `mkdir` in the layouts of both cgroup
-/// drivers a kubelet and its runtime use, whichever this host runs: systemd's
-/// `kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod<uid>.slice/
-/// cri-containerd-<id>.scope` and cgroupfs' `kubepods/besteffort/pod<uid>/<id>`, both at level 4,
-/// the id read from the name; the pod's own cgroups are no containers.
-#[test]
-fn both_cgroup_drivers_layouts_are_caught_in_their_mkdir() {
-    const TEST: &str = "both_cgroup_drivers_layouts_are_caught_in_their_mkdir";
-    if system_tier(TEST).is_none() {
-        return;
-    }
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let mount = cgroup2_mount(&mountinfo).expect("a cgroup2 mount");
-    assert_eq!(mount.root, "/", "trace runs in the host's cgroup namespace");
-    let mut probe = Probe::load(&ProbeOptions {
-        slots: 4,
-        running: &[],
-        index_mask: None,
-        without: &[],
-    })
-    .expect("the probe");
-    probe.catches_new_containers().expect("the cgroup catch");
-    probe.expect_level(4).unwrap();
-    let mut reader = probe.take_event_reader().unwrap();
-    for driver in [CgroupDriver::Systemd, CgroupDriver::Cgroupfs] {
-        let uid = uid();
-        let id = format!("{}{}", uid.replace('-', ""), uid_hex());
-        assert_eq!(id.len(), 64);
-        let pod = mount.mount_point.join(driver.pod_path(&uid));
-        let leaf = pod.join(driver.container_leaf(&id));
-        std::fs::create_dir_all(&pod).unwrap();
-        std::fs::create_dir(&leaf).unwrap();
-        let caught = wait_for(&mut reader, |e| match e {
-            ProbeEvent::CgroupCaught(c) if c.container_id == id => Some(c.clone()),
-            _ => None,
-        });
-        std::fs::remove_dir(&leaf).unwrap();
-        let gone = caught.as_ref().and_then(|c| {
-            wait_for(&mut reader, |e| match e {
-                ProbeEvent::CgroupGone(g) if g.cgroup_id == c.cgroup_id => Some(g.clone()),
-                _ => None,
-            })
-        });
-        remove_pod_cgroups(driver, &uid);
-        let caught =
-            caught.unwrap_or_else(|| panic!("{driver:?}: {} was not caught", leaf.display()));
-        assert_eq!(caught.level, 4, "{driver:?}: {caught:?}");
-        assert!(
-            caught.slot.is_some(),
-            "{driver:?}: given a slot: {caught:?}"
-        );
-        assert!(gone.is_some(), "{driver:?}: its removal was reported");
-        if let Some(slot) = caught.slot {
-            probe.release(slot, caught.cgroup_id).unwrap();
-        }
-    }
-}
-
-/// 32 more hex digits.
-fn uid_hex() -> String {
-    uid().replace('-', "")
-}
-
-/// The first probe event `pick` takes, read for up to 5 s.
-fn wait_for(
-    reader: &mut trace_user::probe::EventReader,
-    mut pick: impl FnMut(&ProbeEvent) -> Option<CgroupEvent>,
-) -> Option<CgroupEvent> {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut events = Vec::new();
-    while Instant::now() < deadline {
-        events.clear();
-        reader.read_ready(&mut events);
-        if let Some(found) = events.iter().find_map(&mut pick) {
-            return Some(found);
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    None
 }
 
 /// The `DaemonSet`'s `record` container (deploy/daemonset.yaml), run by Docker as a kubelet would
