@@ -20,7 +20,7 @@ use serde::Serialize;
 use super::advice::quote::{code_span, markdown};
 use super::seccomp::{self, ERRNO_ENOSYS};
 use super::{Options, Rendered};
-use crate::platform::libc;
+use crate::platform::{libc, oci_runtime};
 use crate::recording::{Linking, PathBytes, Recording, STARTUP_STEP, Skip};
 
 /// Name of the Markdown report.
@@ -189,7 +189,8 @@ pub enum InProfile {
     Refused,
     /// Refused with `ENOSYS`, which C libraries answer by falling back to an older call.
     Enosys,
-    /// Allowed anyway (runc's baseline, or observed while runc started the container).
+    /// Allowed anyway (the OCI runtime's baseline, or observed while the runtime started the
+    /// container).
     Allowed,
 }
 
@@ -279,6 +280,8 @@ pub struct Coverage {
     pub container: String,
     /// Its image.
     pub image: String,
+    /// The OCI runtimes whose baseline the profile allows (`runc`, `crun`, `runc and crun`).
+    pub runtime: String,
     /// What was read from the image; `None` when the recording has no reach.
     pub reach: Option<ReachSummary>,
     /// Reachable and not observed, ranked, then by name.
@@ -377,6 +380,7 @@ pub fn coverage(recording: &Recording, options: &Options) -> Coverage {
     Coverage {
         container: recording.container.name.clone(),
         image: recording.container.image.clone(),
+        runtime: oci_runtime::names(&oci_runtime::baselines(&recording.container.runtimes)),
         reach: summary,
         unseen,
         included: recording
@@ -549,7 +553,8 @@ fn unseen_section(md: &mut String, report: &Coverage) {
     if !allowed.is_empty() {
         let _ = writeln!(
             md,
-            "Also reachable and not observed, but allowed by the profile for runc: {}.\n",
+            "Also reachable and not observed, but allowed by the profile for {}: {}.\n",
+            report.runtime,
             allowed.join(", ")
         );
     }

@@ -86,7 +86,8 @@ fn recordings_without_reach_or_without_unseen_calls() {
     );
 }
 
-/// Runc's baseline is allowed anyway, the ENOSYS fallbacks are refused with ENOSYS.
+/// The OCI runtime's baseline is allowed anyway (runc's, or crun's for a container crun
+/// started), the ENOSYS fallbacks are refused with ENOSYS.
 #[test]
 fn what_the_profile_does_with_each_unseen_call() {
     let mut recording = fixture();
@@ -115,6 +116,28 @@ fn what_the_profile_does_with_each_unseen_call() {
     let text = markdown_report(&report);
     assert!(
         text.contains("but allowed by the profile for runc: `umask`."),
+        "{text}"
+    );
+
+    // crun's baseline has no umask and has setresuid.
+    if let Some(reach) = &mut recording.reach {
+        for binary in reach.binaries.values_mut() {
+            binary.imports.insert("setresuid".into());
+        }
+    }
+    recording.container.runtimes = [crate::recording::RuntimeInfo {
+        engine: "podman".into(),
+        engine_version: "4.3.1".into(),
+        name: "crun".into(),
+        version: "1.8.1".into(),
+    }]
+    .into();
+    let report = coverage(&recording, &Options::default());
+    assert!(unseen_names(&report).contains(&("umask", Rank::RarePaths, InProfile::Refused)));
+    assert!(unseen_names(&report).contains(&("setresuid", Rank::Privileges, InProfile::Allowed)));
+    let text = markdown_report(&report);
+    assert!(
+        text.contains("but allowed by the profile for crun: `setresuid`."),
         "{text}"
     );
 }
