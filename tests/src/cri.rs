@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, PoisonError};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use crate::images::{TestImage, ensure_image};
 
@@ -100,30 +100,13 @@ pub fn cri_image(image: TestImage) -> Result<String> {
 
 /// `docker save TAG | ctr -n k8s.io images import -`.
 fn import(tag: &str) -> Result<()> {
-    let mut save = Command::new("docker")
-        .args(["save", tag])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("cannot run `docker save`")?;
-    let import = Command::new("ctr")
-        .args(["--address", CRI_SOCKET, "--namespace", CRI_NAMESPACE])
-        .args(["images", "import", "-"])
-        .stdin(save.stdout.take().context("docker save has no stdout")?)
-        .output()
-        .context("cannot run `ctr images import`")?;
-    let saved = save.wait().context("waiting for docker save")?;
-    if !saved.success() {
-        bail!("`docker save {tag}` failed ({saved})");
-    }
-    if !import.status.success() {
-        bail!(
-            "`ctr images import` failed ({}): {}",
-            import.status,
-            String::from_utf8_lossy(&import.stderr).trim()
-        );
-    }
-    Ok(())
+    crate::docker::save_into(
+        tag,
+        Command::new("ctr")
+            .args(["--address", CRI_SOCKET, "--namespace", CRI_NAMESPACE])
+            .args(["images", "import", "-"]),
+        "ctr images import",
+    )
 }
 
 /// Removes what is left of a pod's cgroups once its sandbox is gone (the kubelet's work): the

@@ -197,6 +197,33 @@ impl Drop for Container {
     }
 }
 
+/// `docker save TAG | LOADER`: puts a test image into another engine's store; `what` names the
+/// loader in errors.
+pub(crate) fn save_into(tag: &str, loader: &mut Command, what: &str) -> Result<()> {
+    let mut save = Command::new("docker")
+        .args(["save", tag])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("cannot run `docker save`")?;
+    let output = loader
+        .stdin(save.stdout.take().context("docker save has no stdout")?)
+        .output()
+        .with_context(|| format!("cannot run `{what}`"))?;
+    let saved = save.wait().context("waiting for docker save")?;
+    if !saved.success() {
+        bail!("`docker save {tag}` failed ({saved})");
+    }
+    if !output.status.success() {
+        bail!(
+            "`{what}` failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
 /// `<prefix>-<pid>-<n>`, with characters Docker does not allow in names replaced by `-`.
 fn unique_name(prefix: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);

@@ -90,6 +90,16 @@ pub fn spawn_armed(
     (child, seen)
 }
 
+/// The comments of a seccomp profile's rules, in order (what each rule allows, and why).
+pub fn rule_comments(seccomp: &serde_json::Value) -> Vec<&str> {
+    seccomp["syscalls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["comment"].as_str())
+        .collect()
+}
+
 /// A process's exit status and output, for assertion messages.
 pub fn describe(output: &std::process::Output) -> String {
     format!(

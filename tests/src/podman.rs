@@ -83,28 +83,9 @@ pub fn ensure_podman_image(image: TestImage) -> Result<String> {
 
 /// `docker save TAG | podman load`.
 fn copy_to_podman(tag: &str) -> Result<()> {
-    let mut save = Command::new("docker")
-        .args(["save", tag])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("cannot run `docker save`")?;
-    let archive = save.stdout.take().context("docker save's output")?;
-    let load = Command::new("podman")
-        .args(["load", "--quiet"])
-        .stdin(archive)
-        .output()
-        .context("cannot run `podman load`")?;
-    let saved = save.wait()?;
-    if !saved.success() {
-        bail!("`docker save {tag}` failed ({saved})");
-    }
-    if !load.status.success() {
-        bail!(
-            "`podman load` failed ({}): {}",
-            load.status,
-            String::from_utf8_lossy(&load.stderr).trim()
-        );
-    }
-    Ok(())
+    crate::docker::save_into(
+        tag,
+        Command::new("podman").args(["load", "--quiet"]),
+        "podman load",
+    )
 }

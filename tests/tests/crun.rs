@@ -63,12 +63,7 @@ fn the_same_image_under_runc_and_crun_each_proven() {
         };
         assert!(after.get(own).is_some(), "{runtime}: {after}");
         let seccomp = read_json(&dir.path().join("seccomp.json"));
-        let comments: Vec<&str> = seccomp["syscalls"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|r| r["comment"].as_str())
-            .collect();
+        let comments = trace_tests::rule_comments(&seccomp);
         assert!(
             comments
                 .iter()

@@ -142,12 +142,7 @@ fn podman_container_recorded_from_its_start_and_proven() {
         assert!(after.get(crun).is_some(), "{crun}: {after}");
     }
     let seccomp = read_json(&dir.join("seccomp.json"));
-    let comments: Vec<&str> = seccomp["syscalls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|r| r["comment"].as_str())
-        .collect();
+    let comments = trace_tests::rule_comments(&seccomp);
     assert!(
         comments
             .iter()

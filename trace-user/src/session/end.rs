@@ -9,7 +9,7 @@ use super::{Outcome, StopSignals, exercise, finish, mark, watch};
 use crate::recording::{Mark, MinRunsError, StopReason, name_syscalls};
 use crate::render;
 use crate::runtime::docker::ContainerEvent;
-use crate::runtime::identity;
+use crate::runtime::{identity, lifecycle};
 use crate::session::finish::now;
 use crate::session::select::{Candidate, Group};
 use anyhow::Context;
@@ -84,7 +84,11 @@ impl Session<'_> {
             .context("stopping a container needs Docker")?;
         // Who its processes are can only be seen while they run.
         self.observe_identity(id).await;
-        self.targets.stopping(id);
+        // A container that already ended by itself keeps that end: its death, perhaps not yet
+        // read from the events, is no stop of trace's.
+        if lifecycle::is_running(docker, id).await {
+            self.targets.stopping(id);
+        }
         let stopping = exercise::stop(docker, id, signals);
         tokio::pin!(stopping);
         loop {
