@@ -297,6 +297,70 @@ fn pod_name(prefix: &str) -> String {
     format!("{prefix}-{}", std::process::id())
 }
 
+/// A pod whose container runs already when trace starts is attached: recorded from then on, its
+/// startup said to be missed, what it keeps doing in the recording, and the container left
+/// running (trace stops only what it started).
+#[test]
+fn a_running_pods_container_is_attached() {
+    const TEST: &str = "a_running_pods_container_is_attached";
+    let Some((system, cri, runtime)) = cri_tier(TEST) else {
+        return;
+    };
+    let image = cri_image(TestImage::Busybox).unwrap();
+    runtime.block_on(async {
+        let pod = Pod::run(&cri, &pod_name("trace-cri-running"), &[]).await;
+        let loop_ = "while true; do cat /etc/hostname >/dev/null; sleep 0.1; done";
+        let id = pod
+            .start("app", 0, &image, &["/bin/sh", "-c", loop_], None, false)
+            .await;
+        let out = tempfile::tempdir().unwrap();
+        let output = Command::new(system.trace_bin())
+            .args(["--pod", &format!("{NAMESPACE}/{}", pod.name)])
+            .args(["--cri-socket", CRI_SOCKET, "--duration", "2s", "--out"])
+            .arg(out.path())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", describe(&output));
+
+        let recording = read_json(
+            &out.path()
+                .join(format!("{}-app", pod.name))
+                .join("recording.json"),
+        );
+        assert_eq!(recording["startup_seen"], false, "{recording}");
+        assert_eq!(
+            recording["gaps"][0]["kind"], "startup_missed",
+            "{recording}"
+        );
+        assert!(
+            recording["files"].get("/etc/hostname").is_some(),
+            "the loop's reads: {}",
+            recording["files"]
+        );
+        let calls = recording["syscalls"]["x86_64"].as_object().unwrap();
+        assert!(
+            calls.contains_key("nanosleep") || calls.contains_key("clock_nanosleep"),
+            "the loop's sleeps: {calls:?}"
+        );
+        let status = cri
+            .runtime()
+            .container_status(ContainerStatusRequest {
+                container_id: id,
+                verbose: false,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status
+            .unwrap();
+        assert_eq!(
+            status.state,
+            i32::from(ContainerState::ContainerRunning),
+            "trace left the container running"
+        );
+    });
+}
+
 /// The tier, the CRI and its images, or `None` (said why) when they cannot be had.
 fn cri_tier(test: &str) -> Option<(System, Cri, tokio::runtime::Runtime)> {
     let system = system_tier(test)?;
