@@ -123,6 +123,7 @@ fn start() -> Result<String> {
     let mut command = Command::new("setsid");
     command
         .args(["containerd", "--config", CONFIG])
+        .current_dir("/")
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);

@@ -206,6 +206,7 @@ pub fn podman_service() -> Result<String> {
     let mut command = Command::new("setsid");
     command
         .args(["podman", "system", "service", "--time=0"])
+        .current_dir("/")
         .arg(format!("unix://{PODMAN_SOCKET}"))
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)

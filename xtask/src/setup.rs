@@ -284,8 +284,10 @@ fn dockerd() -> Result<String> {
         .open(DOCKERD_LOG)
         .with_context(|| format!("opening {DOCKERD_LOG}"))?;
     // setsid: its own session, so it outlives xtask; its output goes only to the log, so it does
-    // not hold cargo's stdout open.
+    // not hold cargo's stdout open. From `/`: a daemon must outlive the checkout it was started
+    // from (Podman's conmon fails once its working directory is gone).
     let mut cmd = Command::new("setsid");
+    cmd.current_dir("/");
     cmd.args([
         "dockerd",
         "--storage-driver=overlay2",
