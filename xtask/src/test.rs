@@ -1,10 +1,11 @@
 //! `cargo xtask test`: the project's one test command (and what CI runs).
 //!
 //! Order: `cargo fmt --check` (instant), setup, clippy (after setup: trace-user's build script
-//! needs the eBPF toolchain), the debug `trace` binary, `cargo test --workspace` with the
-//! real-system tier required, and beside it the VM tier (`cargo xtask vm`: its guests boot at the
-//! lowest CPU priority and start their checks when the tests are done). A lint or test failure
-//! does not stop the later steps, so one run reports everything; a failed setup or build does.
+//! needs the eBPF toolchain), the debug `trace` binary and the tests built in one go, `cargo test
+//! --workspace` with the real-system tier required, and beside it the VM tier (`cargo xtask vm`:
+//! its guests boot at the lowest CPU priority and start their checks when the tests are done). A
+//! lint or test failure does not stop the later steps, so one run reports everything; a failed
+//! setup or build does.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,9 +37,11 @@ pub fn run(args: &TestArgs) -> Result<()> {
             ])),
         );
     }
+    // One build of the debug `trace` binary (trace-user's integration tests need it) and of every
+    // test: the compiler runs once over both, and the tests then start at once.
     report.record(
         "build",
-        cmd::run(cargo().args(["build", "-p", "trace-user", "--bin", "trace"])),
+        cmd::run(cargo().args(["test", "--workspace", "--no-run"])),
     );
     if report.failed.contains(&"build") {
         bail!("{} failed; tests not run", report.failed.join(", "));
