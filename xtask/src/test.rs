@@ -1,10 +1,9 @@
 //! `cargo xtask test`: the project's one test command (and what CI runs).
 //!
-//! Order: `cargo fmt --check` (instant), setup, the debug `trace` binary and the tests built in
-//! one go, `cargo test --workspace` with the real-system tier required and clippy beside it at
-//! the lowest CPU priority (after setup: trace-user's build script needs the eBPF toolchain), and
-//! the VM tier (`cargo xtask vm`: its guests boot beside the tests at the lowest CPU priority and
-//! start their checks when the tests and clippy are done). A
+//! Order: `cargo fmt --check` (instant), setup, clippy (after setup: trace-user's build script
+//! needs the eBPF toolchain), the debug `trace` binary and the tests built in one go, `cargo test
+//! --workspace` with the real-system tier required, and beside it the VM tier (`cargo xtask vm`:
+//! its guests boot at the lowest CPU priority and start their checks when the tests are done). A
 //! lint or test failure does not stop the later steps, so one run reports everything; a failed
 //! setup or build does.
 
@@ -25,6 +24,19 @@ pub fn run(args: &TestArgs) -> Result<()> {
     setup::run()?;
     // The VM tier's images build in the background: debootstrap mostly waits on the mirror.
     let vm_images = (!args.no_vm).then(|| std::thread::spawn(vm::build_images));
+    if !args.no_lint {
+        report.record(
+            "clippy",
+            cmd::run(cargo().args([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ])),
+        );
+    }
     // One build of the debug `trace` binary (trace-user's integration tests need it) and of every
     // test: the compiler runs once over both, and the tests then start at once.
     report.record(
@@ -55,10 +67,6 @@ pub fn run(args: &TestArgs) -> Result<()> {
     } else {
         "require"
     };
-    // clippy beside the tests, at the lowest CPU priority and in a target folder of its own (a
-    // second cargo in one folder waits for the first's lock): it takes the CPU the tests leave
-    // idle while they wait on containers, instead of four minutes before them.
-    let clippy = (!args.no_lint).then(|| std::thread::spawn(clippy));
     report.record(
         "tests",
         cmd::run(
@@ -70,12 +78,6 @@ pub fn run(args: &TestArgs) -> Result<()> {
         ),
     );
 
-    if let Some(clippy) = clippy {
-        report.record(
-            "clippy",
-            clippy.join().expect("clippy's thread does not panic"),
-        );
-    }
     released.store(true, Ordering::Release);
     if let Some(vm) = vm {
         report.record("vm", vm.join().expect("the VM tier does not panic"));
@@ -87,30 +89,6 @@ pub fn run(args: &TestArgs) -> Result<()> {
     } else {
         bail!("{} failed", report.failed.join(", "))
     }
-}
-
-/// `cargo clippy --workspace --all-targets -- -D warnings` under `nice -n 19`, in
-/// `target/clippy`, its output kept in `target/clippy.log` and shown when it is done.
-fn clippy() -> Result<()> {
-    let log_path = target_dir().join("clippy.log");
-    std::fs::create_dir_all(target_dir())?;
-    let log = std::fs::File::create(&log_path)?;
-    let mut command = std::process::Command::new("nice");
-    command
-        .args(["-n", "19"])
-        .arg(cargo().get_program())
-        .args(["clippy", "--workspace", "--all-targets", "--target-dir"])
-        .arg(target_dir().join("clippy"))
-        .args(["--", "-D", "warnings"])
-        .current_dir(trace_tests::workspace_root())
-        .stdout(log.try_clone()?)
-        .stderr(log);
-    let result = cmd::run(&mut command);
-    eprint!(
-        "xtask test: clippy's output:\n{}",
-        std::fs::read_to_string(&log_path).unwrap_or_default()
-    );
-    result
 }
 
 /// Which steps passed and failed so far.
