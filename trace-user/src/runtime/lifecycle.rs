@@ -247,13 +247,13 @@ pub async fn exec_shell(docker: &Docker, id: &str, command: &str) -> Result<i32,
     Err(LifecycleError::NoExitCode { id: id.to_owned() })
 }
 
-/// Whether the container's main process runs (false when the engine cannot say).
-pub async fn is_running(docker: &Docker, id: &str) -> bool {
+/// Whether the container's main process may run: false only when the engine says it does not.
+pub async fn may_be_running(docker: &Docker, id: &str) -> bool {
     super::compat::inspect_container(docker, id)
         .await
         .ok()
         .and_then(|i| i.state?.running)
-        .unwrap_or(false)
+        .unwrap_or(true)
 }
 
 /// Waits until the container stops; returns its exit code (1 when Docker cannot say).

@@ -86,7 +86,7 @@ impl Session<'_> {
         self.observe_identity(id).await;
         // A container that already ended by itself keeps that end: its death, perhaps not yet
         // read from the events, is no stop of trace's.
-        if lifecycle::is_running(docker, id).await {
+        if lifecycle::may_be_running(docker, id).await {
             self.targets.stopping(id);
         }
         let stopping = exercise::stop(docker, id, signals);
