@@ -72,6 +72,18 @@ pub fn analyse(data: &[u8]) -> Result<Binary, Skip> {
     Ok(binary)
 }
 
+/// The running test binary's bytes when it is a dynamically linked x86-64 glibc program (the
+/// reach tests read it as a program of an image), else `None`.
+#[cfg(test)]
+pub(super) fn glibc_test_program() -> Option<Vec<u8>> {
+    cfg!(all(
+        target_arch = "x86_64",
+        target_os = "linux",
+        target_env = "gnu"
+    ))
+    .then(|| std::fs::read(std::env::current_exe().unwrap()).unwrap())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,14 +92,9 @@ mod tests {
     /// functions the table lists.
     #[test]
     fn a_dynamic_program_lists_the_functions_it_imports() {
-        if !cfg!(all(
-            target_arch = "x86_64",
-            target_os = "linux",
-            target_env = "gnu"
-        )) {
+        let Some(me) = glibc_test_program() else {
             return;
-        }
-        let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        };
         let binary = analyse(&me).unwrap();
         assert_eq!(binary.machine, Machine::X86_64);
         assert_eq!(binary.linking, Linking::Dynamic);

@@ -286,14 +286,9 @@ mod tests {
     /// read and its imports listed; entries not planned are passed over.
     #[test]
     fn the_planned_files_are_read_from_the_stream() {
-        if !cfg!(all(
-            target_arch = "x86_64",
-            target_os = "linux",
-            target_env = "gnu"
-        )) {
+        let Some(me) = elf::glibc_test_program() else {
             return;
-        }
-        let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        };
         let mut tar = tar::Builder::new(Vec::new());
         for (name, data) in [
             ("usr/bin/app", me.as_slice()),
