@@ -4,6 +4,7 @@
 
 mod baseline;
 mod bench;
+mod build;
 mod cli;
 mod cmd;
 mod cri;

@@ -1,8 +1,8 @@
 //! `cargo xtask test`: the project's one test command (and what CI runs).
 //!
-//! Order: `cargo fmt --check` (instant), setup, clippy (after setup: trace-user's build script
-//! needs the eBPF toolchain), the debug `trace` binary and the tests built in one go, `cargo test
-//! --workspace` with the real-system tier required, and beside it the VM tier (`cargo xtask vm`:
+//! Order: `cargo fmt --check` (instant), setup, one build of the debug `trace` binary and every
+//! test with clippy's lints (after setup: trace-user's build script needs the eBPF toolchain),
+//! `cargo test --workspace` with the real-system tier required, and beside it the VM tier (`cargo xtask vm`:
 //! its guests boot at the lowest CPU priority and start their checks when the tests are done). A
 //! lint or test failure does not stop the later steps, so one run reports everything; a failed
 //! setup or build does.
@@ -14,7 +14,7 @@ use anyhow::{Result, bail};
 
 use crate::cli::{TestArgs, VmArgs};
 use crate::cmd::{self, cargo, one_line, target_dir};
-use crate::{setup, vm};
+use crate::{build, setup, vm};
 
 pub fn run(args: &TestArgs) -> Result<()> {
     let mut report = Report::default();
@@ -24,25 +24,20 @@ pub fn run(args: &TestArgs) -> Result<()> {
     setup::run()?;
     // The VM tier's images build in the background: debootstrap mostly waits on the mirror.
     let vm_images = (!args.no_vm).then(|| std::thread::spawn(vm::build_images));
-    if !args.no_lint {
-        report.record(
-            "clippy",
-            cmd::run(cargo().args([
-                "clippy",
-                "--workspace",
-                "--all-targets",
-                "--",
-                "-D",
-                "warnings",
-            ])),
-        );
+    // One compiler run over the debug `trace` binary (trace-user's integration tests need it),
+    // every test, and clippy's lints: clippy-driver compiles the workspace's crates with their
+    // code generated, so the dependencies are compiled once, not checked for clippy and then
+    // built again.
+    let lint = !args.no_lint;
+    match build::run(lint) {
+        Ok(warnings) => {
+            report.record("build", Ok(()));
+            if lint {
+                report.record("clippy", build::lint_verdict(warnings));
+            }
+        }
+        Err(e) => report.record("build", Err(e)),
     }
-    // One build of the debug `trace` binary (trace-user's integration tests need it) and of every
-    // test: the compiler runs once over both, and the tests then start at once.
-    report.record(
-        "build",
-        cmd::run(cargo().args(["test", "--workspace", "--no-run"])),
-    );
     if report.failed.contains(&"build") {
         bail!("{} failed; tests not run", report.failed.join(", "));
     }
@@ -70,7 +65,7 @@ pub fn run(args: &TestArgs) -> Result<()> {
     report.record(
         "tests",
         cmd::run(
-            cargo()
+            build::workspace_cargo(lint)
                 .args(["test", "--workspace", "--no-fail-fast"])
                 .args(&args.passthrough)
                 .env("TRACE_BIN", target_dir().join("debug/trace"))
