@@ -265,6 +265,39 @@ fn run_nginx_with_the_builtin_crawl_serves_every_time() {
     });
 }
 
+/// The stop at the end sends the container's stop signal: a shell that only handles SIGINT ends
+/// by itself under `--stop-signal SIGINT` (status 0), where SIGTERM would leave it to be killed.
+#[test]
+fn the_stop_sends_the_stop_signal_given() {
+    let Some(system) = system_tier("the_stop_sends_the_stop_signal_given") else {
+        return;
+    };
+    let image = ensure_image(TestImage::Busybox).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let rec = trace_run(
+        &system.trace_bin(),
+        out.path(),
+        &[
+            "--name",
+            "trace-stop-signal",
+            "--stop-signal",
+            "SIGINT",
+            "--stop-timeout",
+            "20",
+            &image,
+            "sh",
+            "-c",
+            "trap 'exit 0' INT; while :; do sleep 0.1; done",
+            "--",
+            "true",
+        ],
+    );
+    let lives = rec["lives"].as_array().unwrap();
+    assert_eq!(lives.len(), 1, "{lives:?}");
+    assert_eq!(lives[0]["ended"]["exit_code"], 0, "{lives:?}");
+    assert_eq!(lives[0]["ended"]["requested"], true, "{lives:?}");
+}
+
 /// On a terminal the progress line is drawn, cleared around every other line and held back while
 /// the exercise's line is unfinished, so the two never run into each other; without a terminal
 /// nothing is drawn and the exercise's output arrives as it was written.
@@ -276,8 +309,9 @@ fn the_progress_line_never_runs_into_the_exercise_output() {
     let image = ensure_image(TestImage::Busybox).unwrap();
     let out = tempfile::tempdir().unwrap();
     let exercise = "sleep 1.2; printf 200; sleep 1.2; echo; echo second; sleep 0.7";
+    // `sleep` as pid 1 ignores SIGTERM: the stop waits out a 1 s timeout, not Docker's 10.
     let trace_line = format!(
-        "{} run --out {} {image} sleep 30 -- sh -c '{exercise}'",
+        "{} run --stop-timeout 1 --out {} {image} sleep 30 -- sh -c '{exercise}'",
         system.trace_bin().display(),
         out.path().display()
     );

@@ -408,6 +408,14 @@ pub struct RunArgs {
     /// [default: the engine's].
     #[arg(long, value_name = "RUNTIME")]
     pub runtime: Option<String>,
+    /// Signal that stops the container at the end, e.g. SIGINT [default: the image's
+    /// STOPSIGNAL, else SIGTERM].
+    #[arg(long, value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
+    /// Seconds the engine waits after the stop signal before it kills the container
+    /// [default: 10].
+    #[arg(long, value_name = "SECONDS")]
+    pub stop_timeout: Option<u32>,
     /// The engine and its socket.
     #[command(flatten)]
     pub engine: EngineArgs,
@@ -495,6 +503,8 @@ impl RunArgs {
             read_only: self.read_only,
             tmpfs: self.tmpfs.clone(),
             runtime: self.runtime.clone(),
+            stop_signal: self.stop_signal.clone(),
+            stop_timeout: self.stop_timeout,
         }
     }
 }

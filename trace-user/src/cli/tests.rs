@@ -192,6 +192,10 @@ fn parses_run_like_docker_run() {
         "--read-only",
         "--tmpfs",
         "/tmp",
+        "--stop-signal",
+        "SIGQUIT",
+        "--stop-timeout",
+        "3",
         "--exec",
         "wget -qO- localhost",
         "nginx:local",
@@ -207,6 +211,11 @@ fn parses_run_like_docker_run() {
     let spec = args.spec();
     assert_eq!((spec.name.as_deref(), spec.read_only), (Some("web"), true));
     assert_eq!(spec.publish, ["8080:80"]);
+    assert_eq!(
+        (spec.stop_signal.as_deref(), spec.stop_timeout),
+        (Some("SIGQUIT"), Some(3))
+    );
+    assert!(parse(&["run", "--stop-timeout", "-1", "img"]).is_err());
     assert_eq!(args.exec.as_deref(), Some("wget -qO- localhost"));
     let host = parse(&["run", "img", "--", "./test.sh", "--fast"]).unwrap();
     let Some(Command::Run(args)) = host.command else {

@@ -50,6 +50,11 @@ pub struct RunSpec {
     pub tmpfs: Vec<String>,
     /// `--runtime`: the engine's name of the OCI runtime (`runc`, `crun`).
     pub runtime: Option<String>,
+    /// `--stop-signal`: what a stop sends first (else the image's `STOPSIGNAL`, else SIGTERM).
+    pub stop_signal: Option<String>,
+    /// `--stop-timeout`: seconds a stop waits for the container before it kills it (else the
+    /// engine's 10).
+    pub stop_timeout: Option<u32>,
 }
 
 /// When the image is pulled, as `docker run --pull` says it.
@@ -166,6 +171,8 @@ pub fn container_body(
         working_dir: spec.workdir.clone(),
         exposed_ports: non_empty(exposed),
         labels: Some(HashMap::from([("trace.run".to_owned(), "1".to_owned())])),
+        stop_signal: spec.stop_signal.clone(),
+        stop_timeout: spec.stop_timeout.map(i64::from),
         host_config: Some(host_config),
         ..ContainerCreateBody::default()
     })
@@ -298,10 +305,14 @@ mod tests {
             network: Some("none".into()),
             read_only: true,
             tmpfs: vec!["/tmp:size=1m".into(), "/run".into()],
+            stop_signal: Some("SIGQUIT".into()),
+            stop_timeout: Some(3),
             ..spec()
         };
         let body = container_body(&spec, EngineKind::Docker).unwrap();
         assert_eq!(body.image.as_deref(), Some("web:local"));
+        assert_eq!(body.stop_signal.as_deref(), Some("SIGQUIT"));
+        assert_eq!(body.stop_timeout, Some(3));
         assert_eq!(body.cmd, Some(vec!["serve".into(), "--port=80".into()]));
         assert_eq!(body.entrypoint, Some(vec!["/bin/server".into()]));
         assert_eq!(body.env, Some(vec!["A=1".into()]));

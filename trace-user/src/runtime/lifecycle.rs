@@ -8,15 +8,12 @@ use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, KillContainerOptions,
-    LogsOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptions,
 };
 use futures_util::StreamExt;
 
 use super::create::{CreateError, Pull, RunSpec, container_body};
 use super::docker::DockerError;
-
-/// Seconds `docker stop` waits before it kills.
-pub const STOP_TIMEOUT_S: i32 = 10;
 
 /// Why a container could not be created or a command run in it.
 #[derive(Debug, thiserror::Error)]
@@ -136,13 +133,14 @@ pub async fn start(docker: &Docker, id: &str) -> Result<(), DockerError> {
         .map_err(DockerError::Api)
 }
 
-/// Stops the container (SIGTERM, then SIGKILL after 10 s); a container that is already gone or
-/// stopped is fine.
+/// Stops the container as `docker stop` does: its stop signal, then SIGKILL once its stop timeout
+/// has passed (both from the container's definition, else SIGTERM and the engine's 10 s); a
+/// container that is already gone or stopped is fine.
 pub async fn stop(docker: &Docker, id: &str) {
-    let options = StopContainerOptionsBuilder::default()
-        .t(STOP_TIMEOUT_S)
-        .build();
-    if let Err(e) = docker.stop_container(id, Some(options)).await {
+    if let Err(e) = docker
+        .stop_container(id, None::<StopContainerOptions>)
+        .await
+    {
         log::debug!("stopping {id}: {e}");
     }
 }

@@ -237,7 +237,8 @@ pub async fn finish(child: &mut Child) {
     }
 }
 
-/// Stops a container trace started, as `docker stop` does (SIGTERM, SIGKILL after the timeout);
+/// Stops a container trace started, as `docker stop` does (its stop signal, SIGKILL after its stop
+/// timeout);
 /// says so when that takes a while, and kills it at once on a further SIGINT or SIGTERM.
 pub async fn stop(docker: &Docker, id: &str, signals: &mut StopSignals) {
     let stopping = lifecycle::stop(docker, id);
@@ -249,8 +250,7 @@ pub async fn stop(docker: &Docker, id: &str, signals: &mut StopSignals) {
     };
     if !interrupted {
         note!(
-            "trace: stopping the container (Docker gives it {} s after SIGTERM; Ctrl-C again kills it now)",
-            lifecycle::STOP_TIMEOUT_S
+            "trace: stopping the container (the engine kills it once its stop timeout has passed, 10 s unless --stop-timeout says; Ctrl-C again kills it now)"
         );
         tokio::select! {
             () = &mut stopping => return,
