@@ -1,6 +1,6 @@
 //! The image's flattened file system as a tar stream (what the container export endpoint
 //! sends): index its entries, then write the kept ones as the slim image's one layer. Both read
-//! the stream once, entry by entry, holding no file data in memory.
+//! the stream once, entry by entry, holding no file data in memory but the one file being read.
 //!
 //! Entries keep their type, mode, owner (numeric and by name), modification time, device numbers
 //! and extended attributes (`SCHILY.xattr.*` records: file capabilities); names of any length and
@@ -25,8 +25,20 @@ const XATTR_PREFIX: &[u8] = b"SCHILY.xattr.";
 /// Lists the entries of a file-system tar stream (later entries replace earlier ones), with the
 /// interpreter of each executable file.
 pub fn index(reader: impl Read) -> io::Result<ImageIndex> {
+    index_reading(reader, |_, _| false, |_| ()).map(|(index, _)| index)
+}
+
+/// [`index`], and in the same pass `digest` of the whole contents of each regular file that
+/// `read(path, size)` accepts (asked once per file, in stream order; one file in memory at a
+/// time).
+pub fn index_reading<T>(
+    reader: impl Read,
+    mut read: impl FnMut(&PathBytes, u64) -> bool,
+    mut digest: impl FnMut(&[u8]) -> T,
+) -> io::Result<(ImageIndex, BTreeMap<PathBytes, T>)> {
     let mut archive = tar::Archive::new(reader);
     let mut index = ImageIndex::default();
+    let mut digests = BTreeMap::new();
     for entry in archive.entries()? {
         let mut entry = entry?;
         let path = normalize(&entry.path_bytes());
@@ -35,16 +47,32 @@ pub fn index(reader: impl Read) -> io::Result<ImageIndex> {
         }
         let kind = kind_of(&entry);
         let size = if kind == Kind::File { entry.size() } else { 0 };
+        let data = if kind == Kind::File && read(&path, size) {
+            let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+            (&mut entry).take(size).read_to_end(&mut data)?;
+            Some(data)
+        } else {
+            None
+        };
         if kind == Kind::File && entry.header().mode()? & 0o111 != 0 {
-            let mut head = Vec::new();
-            (&mut entry).take(HEAD_BYTES).read_to_end(&mut head)?;
-            if let Some(program) = interpreter(&head) {
+            let mut read = Vec::new();
+            let head = if let Some(data) = &data {
+                let end = usize::try_from(HEAD_BYTES).map_or(data.len(), |h| h.min(data.len()));
+                &data[..end]
+            } else {
+                (&mut entry).take(HEAD_BYTES).read_to_end(&mut read)?;
+                &read
+            };
+            if let Some(program) = interpreter(head) {
                 index.set_interpreter(path.clone(), program);
             }
         }
+        if let Some(data) = data {
+            digests.insert(path.clone(), digest(&data));
+        }
         index.insert(path, Node { kind, size });
     }
-    Ok(index)
+    Ok((index, digests))
 }
 
 fn kind_of<R: Read>(entry: &tar::Entry<'_, R>) -> Kind {

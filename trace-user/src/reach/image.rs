@@ -1,8 +1,9 @@
 //! Reading the binaries from the image, by path, the way `trace minimize` reads an image: its
 //! flattened file system exported from a container that is created from it and never started,
 //! indexed once, each path resolved in that index as the kernel would resolve it inside the
-//! container (its symlinks followed within the image, never on the host), then the chosen regular
-//! files read in a second pass. The export is a tar stream: nothing of the image touches the
+//! container (its symlinks followed within the image, never on the host). The files named as
+//! recorded are read and analysed in that same pass; a second pass reads only those a path
+//! reaches through a link or a hard link, if any. The export is a tar stream: nothing of the image touches the
 //! host's file system, so a link planted in the image can only lead to another entry of it.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -15,7 +16,7 @@ use crate::minimize::engine::{self, StreamError};
 use crate::minimize::layer;
 use crate::minimize::progress::Progress;
 use crate::minimize::select::{ImageIndex, Kind, resolve};
-use crate::recording::{Access, PathBytes, Reach, Recording, Skip, normalize};
+use crate::recording::{Access, Binary, PathBytes, Reach, Recording, Skip, normalize};
 use crate::runtime::docker::DockerError;
 
 /// How much reading an image's binaries may cost.
@@ -132,16 +133,65 @@ pub fn read_binaries(reader: impl Read, plan: &Plan) -> io::Result<Reach> {
         // The size the index saw bounds the read, whatever this header says.
         let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
         (&mut entry).take(size).read_to_end(&mut data)?;
-        match elf::analyse(&data) {
-            Ok(binary) => {
-                reach.binaries.insert(path, binary);
-            }
-            Err(why) => {
-                reach.skipped.insert(path, why);
+        add(&mut reach, path, elf::analyse(&data));
+    }
+    Ok(reach)
+}
+
+/// One file's analysis into `reach`.
+fn add(reach: &mut Reach, path: PathBytes, analysis: Result<Binary, Skip>) {
+    match analysis {
+        Ok(binary) => {
+            reach.binaries.insert(path, binary);
+        }
+        Err(why) => {
+            reach.skipped.insert(path, why);
+        }
+    }
+}
+
+/// What the first pass found of the files it read, by their path in the image.
+pub type Analysed = BTreeMap<PathBytes, Result<Binary, Skip>>;
+
+/// Indexes the export and analyses, in the same pass, the files of `wanted` as they are named
+/// (most of a recording's programs and libraries are), within `limits`.
+pub fn index_and_analyse(
+    reader: impl Read,
+    wanted: &BTreeSet<PathBytes>,
+    limits: Limits,
+) -> io::Result<(ImageIndex, Analysed)> {
+    let mut total = 0u64;
+    let mut count = 0usize;
+    let read = |path: &PathBytes, size: u64| {
+        let keep = wanted.contains(path)
+            && size <= limits.file_bytes
+            && count < limits.binaries
+            && total + size <= limits.total_bytes;
+        if keep {
+            total += size;
+            count += 1;
+        }
+        keep
+    };
+    layer::index_reading(reader, read, elf::analyse)
+}
+
+/// The planned files the first pass analysed, and the plan of the rest.
+pub fn use_analysed(plan: Plan, mut analysed: Analysed) -> (Reach, Plan) {
+    let mut reach = Reach {
+        binaries: BTreeMap::new(),
+        skipped: plan.skipped,
+    };
+    let mut rest = Plan::default();
+    for (path, size) in plan.read {
+        match analysed.remove(&path) {
+            Some(analysis) => add(&mut reach, path, analysis),
+            None => {
+                rest.read.insert(path, size);
             }
         }
     }
-    Ok(reach)
+    (reach, rest)
 }
 
 /// What the programs and libraries `recording` ran can reach, read from its image (see the
@@ -172,27 +222,28 @@ async fn read_export(
     export: &str,
     wanted: BTreeSet<PathBytes>,
 ) -> Result<Reach, ReachError> {
-    let index = engine::consume(
+    let first = wanted.clone();
+    let (index, analysed) = engine::consume(
         engine::export(docker, export),
-        Progress::new("reading the image's file list"),
-        |reader| layer::index(reader),
+        Progress::new("reading the image's programs and libraries"),
+        move |reader| index_and_analyse(reader, &first, LIMITS),
     )
     .await
     .map_err(ReachError::Read)?;
-    let plan = plan(&index, &wanted, LIMITS);
-    if plan.read.is_empty() {
-        return Ok(Reach {
-            binaries: BTreeMap::new(),
-            skipped: plan.skipped,
-        });
+    let (mut reach, rest) = use_analysed(plan(&index, &wanted, LIMITS), analysed);
+    if rest.read.is_empty() {
+        return Ok(reach);
     }
-    engine::consume(
+    let more = engine::consume(
         engine::export(docker, export),
-        Progress::new("reading the programs and libraries"),
-        move |reader| read_binaries(reader, &plan),
+        Progress::new("reading the programs and libraries behind links"),
+        move |reader| read_binaries(reader, &rest),
     )
     .await
-    .map_err(ReachError::Read)
+    .map_err(ReachError::Read)?;
+    reach.binaries.extend(more.binaries);
+    reach.skipped.extend(more.skipped);
+    Ok(reach)
 }
 
 #[cfg(test)]
@@ -284,6 +335,69 @@ mod tests {
 
     /// A tar holding one script and this test program: the script is not ELF, the program is
     /// read and its imports listed; entries not planned are passed over.
+    /// The first pass analyses what is named as recorded; only a path that reaches its file
+    /// through a link is left to a second pass, and both give what one planned read gives.
+    #[test]
+    fn one_pass_reads_what_is_named_and_leaves_links_to_a_second() {
+        let Some(me) = elf::glibc_test_program() else {
+            return;
+        };
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut dir = tar::Header::new_gnu();
+        dir.set_entry_type(tar::EntryType::Directory);
+        dir.set_mode(0o755);
+        dir.set_size(0);
+        for name in ["usr/", "usr/bin/"] {
+            tar.append_data(&mut dir.clone(), name, std::io::empty())
+                .unwrap();
+        }
+        let mut link = tar::Header::new_gnu();
+        link.set_entry_type(tar::EntryType::Symlink);
+        link.set_size(0);
+        tar.append_link(&mut link, "bin", "usr/bin").unwrap();
+        for name in ["usr/bin/app", "usr/bin/tool", "usr/bin/unused"] {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(me.len() as u64);
+            header.set_mode(0o755);
+            tar.append_data(&mut header, name, me.as_slice()).unwrap();
+        }
+        let stream = tar.into_inner().unwrap();
+        let wanted = paths(&["/usr/bin/app", "/bin/tool", "/missing"]);
+
+        let (index, analysed) = index_and_analyse(stream.as_slice(), &wanted, LIMITS).unwrap();
+        // The index is the same, interpreters included, whether a file was read whole or not.
+        assert_eq!(index, layer::index(stream.as_slice()).unwrap());
+        assert_ne!(index, ImageIndex::default());
+        assert_eq!(
+            analysed.keys().collect::<Vec<_>>(),
+            [&PathBytes::from("/usr/bin/app")],
+            "only what is named as recorded is read in the first pass"
+        );
+        let planned = plan(&index, &wanted, LIMITS);
+        let (mut reach, rest) = use_analysed(planned.clone(), analysed);
+        assert_eq!(
+            rest.read,
+            [(PathBytes::from("/usr/bin/tool"), me.len() as u64)].into()
+        );
+        let more = read_binaries(stream.as_slice(), &rest).unwrap();
+        reach.binaries.extend(more.binaries);
+        reach.skipped.extend(more.skipped);
+        assert_eq!(reach, read_binaries(stream.as_slice(), &planned).unwrap());
+        assert_eq!(reach.binaries.len(), 2);
+        assert_eq!(
+            reach.skipped[&PathBytes::from("/missing")],
+            Skip::NotInImage
+        );
+
+        // A budget of one file: the first pass reads one, the plan still names both.
+        let one = Limits {
+            binaries: 1,
+            ..LIMITS
+        };
+        let (_, analysed) = index_and_analyse(stream.as_slice(), &wanted, one).unwrap();
+        assert_eq!(analysed.len(), 1);
+    }
+
     #[test]
     fn the_planned_files_are_read_from_the_stream() {
         let Some(me) = elf::glibc_test_program() else {
