@@ -478,6 +478,12 @@ impl RunArgs {
         self
     }
 
+    /// Seconds the stop at the end waits after the stop signal before it kills.
+    pub fn stop_timeout(&self) -> u32 {
+        self.stop_timeout
+            .unwrap_or(crate::runtime::lifecycle::STOP_TIMEOUT_S)
+    }
+
     /// The container the options describe.
     pub fn spec(&self) -> crate::runtime::create::RunSpec {
         use crate::runtime::create::Pull;

@@ -120,7 +120,7 @@ fn request(
         options: args.profile.options(),
         check: args.check.clone(),
         max_containers: args.max_containers,
-        stop_started: false,
+        stop_started: None,
         output_name: None,
     }
 }

@@ -48,7 +48,7 @@ async fn run_container(args: RunArgs) -> anyhow::Result<i32> {
         options: args.profile.options(),
         check: args.check.clone(),
         max_containers: super::DEFAULT_MAX_CONTAINERS,
-        stop_started: !args.keep,
+        stop_started: (!args.keep).then(|| args.stop_timeout()),
         // Docker's random name would change the outputs' names with every run.
         output_name: match &args.name {
             Some(_) => None,
@@ -58,7 +58,7 @@ async fn run_container(args: RunArgs) -> anyhow::Result<i32> {
     let result = session::record(session::Engine::Docker(&docker), &request, &mut signals).await;
     if !args.keep {
         // Stopped while recording (its shutdown is part of the profile) unless recording failed.
-        exercise::stop(&docker, &id, &mut signals).await;
+        exercise::stop(&docker, &id, args.stop_timeout(), &mut signals).await;
         lifecycle::remove(&docker, &id).await;
     }
     let finished = result?;
@@ -177,7 +177,7 @@ async fn exercise_slim(
     }
     .await;
     if !args.keep {
-        exercise::stop(docker, &id, signals).await;
+        exercise::stop(docker, &id, args.stop_timeout(), signals).await;
         lifecycle::remove(docker, &id).await;
     }
     result

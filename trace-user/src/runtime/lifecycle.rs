@@ -8,7 +8,7 @@ use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, KillContainerOptions,
-    LogsOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptions,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 
@@ -133,14 +133,19 @@ pub async fn start(docker: &Docker, id: &str) -> Result<(), DockerError> {
         .map_err(DockerError::Api)
 }
 
-/// Stops the container as `docker stop` does: its stop signal, then SIGKILL once its stop timeout
-/// has passed (both from the container's definition, else SIGTERM and the engine's 10 s); a
-/// container that is already gone or stopped is fine.
-pub async fn stop(docker: &Docker, id: &str) {
-    if let Err(e) = docker
-        .stop_container(id, None::<StopContainerOptions>)
-        .await
-    {
+/// Seconds a stop waits after the stop signal before it kills, unless told otherwise (Docker's
+/// and Podman's default).
+pub const STOP_TIMEOUT_S: u32 = 10;
+
+/// Stops the container as `docker stop -t TIMEOUT_S` does: its stop signal (from its definition,
+/// else SIGTERM), then SIGKILL after `timeout_s` (given each time: Podman's compatible API does
+/// not fall back to the container's own timeout); a container that is already gone or stopped is
+/// fine.
+pub async fn stop(docker: &Docker, id: &str, timeout_s: u32) {
+    let options = StopContainerOptionsBuilder::default()
+        .t(i32::try_from(timeout_s).unwrap_or(i32::MAX))
+        .build();
+    if let Err(e) = docker.stop_container(id, Some(options)).await {
         log::debug!("stopping {id}: {e}");
     }
 }

@@ -76,6 +76,7 @@ impl Session<'_> {
     pub(super) async fn record_stop(
         &mut self,
         id: &str,
+        timeout_s: u32,
         signals: &mut StopSignals,
     ) -> anyhow::Result<()> {
         let docker = self
@@ -89,7 +90,7 @@ impl Session<'_> {
         if lifecycle::may_be_running(docker, id).await {
             self.targets.stopping(id);
         }
-        let stopping = exercise::stop(docker, id, signals);
+        let stopping = exercise::stop(docker, id, timeout_s, signals);
         tokio::pin!(stopping);
         loop {
             tokio::select! {

@@ -237,11 +237,11 @@ pub async fn finish(child: &mut Child) {
     }
 }
 
-/// Stops a container trace started, as `docker stop` does (its stop signal, SIGKILL after its stop
-/// timeout);
+/// Stops a container trace started, as `docker stop -t TIMEOUT_S` does (its stop signal, SIGKILL
+/// after `timeout_s`);
 /// says so when that takes a while, and kills it at once on a further SIGINT or SIGTERM.
-pub async fn stop(docker: &Docker, id: &str, signals: &mut StopSignals) {
-    let stopping = lifecycle::stop(docker, id);
+pub async fn stop(docker: &Docker, id: &str, timeout_s: u32, signals: &mut StopSignals) {
+    let stopping = lifecycle::stop(docker, id, timeout_s);
     tokio::pin!(stopping);
     let interrupted = tokio::select! {
         () = &mut stopping => return,
@@ -250,7 +250,7 @@ pub async fn stop(docker: &Docker, id: &str, signals: &mut StopSignals) {
     };
     if !interrupted {
         note!(
-            "trace: stopping the container (the engine kills it once its stop timeout has passed, 10 s unless --stop-timeout says; Ctrl-C again kills it now)"
+            "trace: stopping the container (the engine kills it {timeout_s} s after its stop signal; Ctrl-C again kills it now)"
         );
         tokio::select! {
             () = &mut stopping => return,

@@ -81,8 +81,9 @@ pub struct Request {
     /// Target slots: containers (lives) recorded at once.
     pub max_containers: u32,
     /// Stop the started container (`start`) at the end while still recording, so that its
-    /// shutdown is in the recording and its profile lets it stop cleanly.
-    pub stop_started: bool,
+    /// shutdown is in the recording and its profile lets it stop cleanly: the seconds the stop
+    /// waits after the container's stop signal before it kills (`None`: leave it running).
+    pub stop_started: Option<u32>,
     /// The name the outputs carry instead of the container's (its directory, the recording's
     /// container name, the AppArmor profile's name): `trace run` without `--name`, whose
     /// container has a random name.
@@ -246,10 +247,8 @@ pub async fn record(
     }
     announce_waits(request, &running);
     let outcome = session.run_exercise(signals).await?;
-    if request.stop_started
-        && let Some(id) = &request.start
-    {
-        session.record_stop(id, signals).await?;
+    if let (Some(timeout), Some(id)) = (request.stop_started, &request.start) {
+        session.record_stop(id, timeout, signals).await?;
     }
     session.finish(outcome).await
 }
