@@ -325,11 +325,93 @@ impl Drop for RemoveOnDrop {
     }
 }
 
-/// The fenced `sh` block after `heading` in hardening.md: the advised line, as written.
-fn sh_block<'a>(md: &'a str, heading: &str) -> &'a str {
+/// Takes a compose project down (`docker-compose -p NAME down` in its directory) when dropped.
+struct ComposeDownOnDrop(String, std::path::PathBuf);
+
+impl Drop for ComposeDownOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new("docker-compose")
+            .args(["-p", &self.0, "down", "-t", "1"])
+            .current_dir(&self.1)
+            .output();
+    }
+}
+
+/// The fenced block of `language` after `heading` in hardening.md, as written.
+fn fenced<'a>(md: &'a str, heading: &str, language: &str) -> &'a str {
     let section = &md[md.find(heading).expect("the section")..];
-    let body = &section[section.find("```sh\n").expect("a sh block") + 6..];
+    let fence = format!("```{language}\n");
+    let body = &section[section.find(&fence).expect("a fenced block") + fence.len()..];
     &body[..body.find("\n```").expect("the block's end")]
+}
+
+/// The compose and Kubernetes snippets of hardening.md (in `out`, beside the profile), for the
+/// command `sh -c script` whose `docker run` line is `line`.
+fn snippets_run_as_written(out: &Path, md: &str, line: &str, script: &str) {
+    // The compose snippet, saved next to the profile as a user would, run by docker-compose with
+    // the variable in its environment: the same program under the same flags.
+    let service = read_json(&out.join("hardening.json"))["compose"]["services"]
+        .as_object()
+        .and_then(|services| services.keys().next().cloned())
+        .expect("one compose service");
+    std::fs::write(out.join("compose.yaml"), fenced(md, "## compose", "yaml")).unwrap();
+    let project = format!("traceadvice{}", std::process::id());
+    let _down = ComposeDownOnDrop(project.clone(), out.to_owned());
+    let up = Command::new("docker-compose")
+        .args([
+            "-p",
+            &project,
+            "up",
+            "--no-color",
+            "--exit-code-from",
+            &service,
+        ])
+        .current_dir(out)
+        .env("TOKEN", "caller-value-0000003")
+        .output()
+        .unwrap();
+    assert!(
+        up.status.success() && String::from_utf8_lossy(&up.stdout).contains("exercise-ok"),
+        "{}",
+        describe(&up)
+    );
+    let id = Command::new("docker-compose")
+        .args(["-p", &project, "ps", "-q", &service])
+        .current_dir(out)
+        .output()
+        .unwrap();
+    let id = String::from_utf8_lossy(&id.stdout).trim().to_owned();
+    let applied = docker_ok(&[
+        "inspect",
+        "-f",
+        "{{.HostConfig.ReadonlyRootfs}} {{json .HostConfig.CapDrop}} {{json .HostConfig.SecurityOpt}}",
+        &id,
+    ])
+    .unwrap();
+    // docker-compose sends the profile's text, as `docker run` does.
+    assert!(
+        applied.starts_with("true ")
+            && applied.contains("seccomp=")
+            && applied.contains("defaultAction"),
+        "compose did not apply the advised flags: {applied}"
+    );
+    if line.contains("--cap-drop ALL") {
+        assert!(applied.contains("[\"ALL\"]"), "{applied}");
+    }
+
+    // The Kubernetes snippet is a Pod spec the API reads whole (no field unknown to it), and
+    // its command keeps the script's `$`s from Kubernetes' own `$(NAME)` substitution.
+    let k8s: Value = serde_norway::from_str(fenced(md, "## Kubernetes", "yaml")).unwrap();
+    let spec: k8s_openapi::api::core::v1::PodSpec = serde_json::from_value(k8s.clone()).unwrap();
+    assert_eq!(
+        serde_json::to_value(&spec).unwrap(),
+        k8s,
+        "a field the API does not know"
+    );
+    assert_eq!(
+        spec.containers[0].command.as_deref(),
+        Some(&["sh".to_owned(), "-c".to_owned(), script.replace('$', "$$")][..])
+    );
 }
 
 /// busybox under `trace run` with a command other than the image's (`/bin/sh`), a working
@@ -337,8 +419,11 @@ fn sh_block<'a>(md: &'a str, heading: &str) -> &'a str {
 /// and the variable's name but never its value; the `docker run` line of hardening.md, run as
 /// written with `sh -c` in the output directory (only `-d --name` added), starts the same program,
 /// takes the variable from the caller's environment, and passes the exercise under the advised
-/// flags and the profile they name by its relative path. The advice rendered into another
-/// directory is byte for byte the same.
+/// flags and the profile they name by its relative path. The compose snippet, saved next to the
+/// profile, does the same under `docker-compose up` (its `$`s reach the shell as written) with the
+/// read-only root and the profile applied; the Kubernetes snippet is a Pod spec the API's types
+/// read whole. The advice rendered into another directory is byte
+/// for byte the same.
 #[test]
 fn the_advised_docker_run_line_runs_as_written() {
     let Some(system) = system_tier("the_advised_docker_run_line_runs_as_written") else {
@@ -378,7 +463,7 @@ fn the_advised_docker_run_line_runs_as_written() {
     }
 
     let md = std::fs::read_to_string(out.path().join("hardening.md")).unwrap();
-    let line = sh_block(&md, "## docker run");
+    let line = fenced(&md, "## docker run", "sh");
     for expected in [
         " --security-opt seccomp=seccomp.json ",
         " -e TOKEN ",
@@ -409,6 +494,8 @@ fn the_advised_docker_run_line_runs_as_written() {
         "{line}\n{}",
         describe(&logs)
     );
+
+    snippets_run_as_written(out.path(), &md, line, script);
 
     // The same advice, byte for byte, rendered offline into another directory.
     let elsewhere = tempfile::tempdir().unwrap();

@@ -98,8 +98,12 @@ fn docker_run_section(md: &mut String, advice: &Advice) {
 
 fn compose_section(md: &mut String, advice: &Advice) {
     md.push_str("## compose\n\n");
-    block(md, "yaml", &snippets::yaml(&advice.compose));
+    let yaml = snippets::yaml(&advice.compose);
+    block(md, "yaml", &yaml);
     let mut notes = Vec::new();
+    if yaml.contains('$') {
+        notes.push("Each `$` is written `$$`, which compose passes on as one `$` instead of substituting a variable of the environment it runs in.");
+    }
     if advice.plan.seccomp.is_some() {
         notes.push("compose reads a relative seccomp path in `security_opt` from the compose file's directory.");
     }
@@ -126,7 +130,11 @@ fn kubernetes_section(md: &mut String, recording: &Recording, advice: &Advice) {
         md.push_str("; its tmpfs directories are memory-backed `emptyDir` volumes");
     }
     md.push_str(":\n\n");
-    block(md, "yaml", &snippets::yaml(&advice.kubernetes));
+    let yaml = snippets::yaml(&advice.kubernetes);
+    block(md, "yaml", &yaml);
+    if yaml.contains("$$") {
+        md.push_str("Each `$` of `command` and `args` is written `$$`, which Kubernetes passes on as one `$` instead of substituting a `$(NAME)` of the container's variables.\n\n");
+    }
     let local = code_span(&advice.plan.seccomp_localhost);
     let profile = |file| super::profile_file(advice.profile_path.as_deref(), file);
     if advice.format == Format::Spo {

@@ -18,6 +18,41 @@ fn list<'a>(items: impl IntoIterator<Item = &'a String>) -> Value {
     Value::Sequence(items.into_iter().map(|s| text(s)).collect())
 }
 
+/// `s` with every `$` doubled: compose substitutes `${NAME}` and `$NAME` from its own
+/// environment in every value of the file, and Kubernetes `$(NAME)` from the container's
+/// variables in `command` and `args`; both read `$$` as one literal `$`. An argument recorded
+/// as `${HOME}` must reach the program as written, and never bring in the value of a variable of
+/// whoever runs the snippet.
+fn literal(s: &str) -> String {
+    s.replace('$', "$$")
+}
+
+/// `items` as a list of [`literal`] strings.
+fn literal_list<'a>(items: impl IntoIterator<Item = &'a String>) -> Value {
+    Value::Sequence(
+        items
+            .into_iter()
+            .map(|s| Value::String(literal(s)))
+            .collect(),
+    )
+}
+
+/// `value` with every string value (not the keys: compose substitutes values only) made
+/// [`literal`].
+fn literal_values(value: Value) -> Value {
+    match value {
+        Value::String(s) => Value::String(literal(&s)),
+        Value::Sequence(items) => Value::Sequence(items.into_iter().map(literal_values).collect()),
+        Value::Mapping(mapping) => Value::Mapping(
+            mapping
+                .into_iter()
+                .map(|(k, v)| (k, literal_values(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 fn pair(out: &mut Vec<String>, flag: &str, value: &str) {
     out.push(flag.to_owned());
     out.push(value.to_owned());
@@ -111,7 +146,8 @@ pub fn docker_run_line(recording: &Recording, advice: &Advice) -> Vec<String> {
 }
 
 /// The compose file: one service, named after the container (a name such as `null`, `true` or
-/// `0` stays a string key), with the image, the program and the advised keys.
+/// `0` stays a string key), with the image, the program and the advised keys, every `$` in its
+/// values doubled ([`literal`]).
 pub fn compose(recording: &Recording, advice: &Advice) -> Value {
     let plan = &advice.plan;
     let mut service = Mapping::new();
@@ -167,7 +203,7 @@ pub fn compose(recording: &Recording, advice: &Advice) -> Value {
         Value::Mapping(service),
     );
     let mut root = Mapping::new();
-    root.insert(text("services"), Value::Mapping(services));
+    root.insert(text("services"), literal_values(Value::Mapping(services)));
     Value::Mapping(root)
 }
 
@@ -242,9 +278,9 @@ pub fn kubernetes(recording: &Recording, advice: &Advice) -> Value {
     container.insert(text("image"), text(&recording.container.image));
     if let Some(program) = &advice.program {
         let (executable, arguments) = executable_and_arguments(program);
-        container.insert(text("command"), list(executable));
+        container.insert(text("command"), literal_list(executable));
         if !arguments.is_empty() {
-            container.insert(text("args"), list(arguments));
+            container.insert(text("args"), literal_list(arguments));
         }
         if !program.working_dir.is_empty() {
             container.insert(text("workingDir"), text(&program.working_dir));

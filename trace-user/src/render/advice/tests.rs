@@ -388,9 +388,10 @@ fn hostile_strings_stay_inert_in_markdown_yaml_and_shell() {
     let services = parsed["services"].as_mapping().unwrap();
     assert_eq!(services.len(), 1, "{yaml}");
     let service = &services["x_y"];
+    // Every `$` is doubled, so compose passes it on as written instead of substituting.
     assert_eq!(
         service["image"].as_str(),
-        Some("img\"\n  privileged: true\n`$(id)`")
+        Some("img\"\n  privileged: true\n`$$(id)`")
     );
     assert!(service.get("privileged").is_none(), "{yaml}");
     let strings = |v: &Value| -> Vec<String> {
@@ -401,9 +402,10 @@ fn hostile_strings_stay_inert_in_markdown_yaml_and_shell() {
             .collect()
     };
     assert_eq!(strings(&service["entrypoint"]), ["/bin/sh", "-c"]);
-    assert_eq!(strings(&service["command"]), [script, "a b"]);
-    assert_eq!(service["working_dir"].as_str(), Some("/srv/w d$(x)"));
-    assert_eq!(strings(&service["environment"]), ["TOKEN", "A B;$(x)"]);
+    let literal = script.replace('$', "$$");
+    assert_eq!(strings(&service["command"]), [literal.as_str(), "a b"]);
+    assert_eq!(service["working_dir"].as_str(), Some("/srv/w d$$(x)"));
+    assert_eq!(strings(&service["environment"]), ["TOKEN", "A B;$$(x)"]);
     assert!(
         strings(&service["security_opt"]).contains(&"seccomp=/out dir/p'q/seccomp.json".into()),
         "{yaml}"
@@ -412,7 +414,9 @@ fn hostile_strings_stay_inert_in_markdown_yaml_and_shell() {
     assert_eq!(k8s, advice.kubernetes);
     let container = &k8s["containers"][0];
     assert_eq!(container["name"].as_str(), Some("x-y"));
-    assert_eq!(strings(&container["args"]), [script, "a b"]);
+    assert_eq!(strings(&container["args"]), [literal.as_str(), "a b"]);
+    // Kubernetes substitutes in `command` and `args` only: the working directory stays as is.
+    assert_eq!(container["workingDir"].as_str(), Some("/srv/w d$(x)"));
     assert!(container.get("privileged").is_none());
 }
 
@@ -684,7 +688,7 @@ services:
   workload:
     image: trace-test/workload:local
     entrypoint: [/usr/local/bin/workload]
-    command: [--serve, "it's $(id) `x`; rm -rf /"]
+    command: [--serve, "it's $$(id) `x`; rm -rf /"]
     working_dir: /data
     environment: [API_TOKEN, WORKLOAD_MODE]
     cap_drop: [ALL]
