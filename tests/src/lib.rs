@@ -100,6 +100,22 @@ pub fn rule_comments(seccomp: &serde_json::Value) -> Vec<&str> {
         .collect()
 }
 
+/// `value` read as the Kubernetes API type `T` (k8s-openapi) and written back: the same, or a
+/// field of `what` is unknown to the API (the API's types drop what they do not know).
+pub fn api_object<T: serde::de::DeserializeOwned + serde::Serialize>(
+    what: &str,
+    value: &serde_json::Value,
+) -> T {
+    let object: T = serde_json::from_value(value.clone())
+        .unwrap_or_else(|e| panic!("{what} is no {}: {e}", std::any::type_name::<T>()));
+    let back = serde_json::to_value(&object).unwrap();
+    assert_eq!(
+        &back, value,
+        "{what}: a field the API does not know was dropped (written back: {back:#})"
+    );
+    object
+}
+
 /// A process's exit status and output, for assertion messages.
 pub fn describe(output: &std::process::Output) -> String {
     format!(

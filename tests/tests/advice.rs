@@ -355,7 +355,7 @@ fn snippets_run_as_written(out: &Path, md: &str, line: &str, script: &str) {
         .and_then(|services| services.keys().next().cloned())
         .expect("one compose service");
     std::fs::write(out.join("compose.yaml"), fenced(md, "## compose", "yaml")).unwrap();
-    let project = format!("traceadvice{}", std::process::id());
+    let project = Container::unique_name("traceadvice");
     let _down = ComposeDownOnDrop(project.clone(), out.to_owned());
     let up = Command::new("docker-compose")
         .args([
@@ -402,12 +402,8 @@ fn snippets_run_as_written(out: &Path, md: &str, line: &str, script: &str) {
     // The Kubernetes snippet is a Pod spec the API reads whole (no field unknown to it), and
     // its command keeps the script's `$`s from Kubernetes' own `$(NAME)` substitution.
     let k8s: Value = serde_norway::from_str(fenced(md, "## Kubernetes", "yaml")).unwrap();
-    let spec: k8s_openapi::api::core::v1::PodSpec = serde_json::from_value(k8s.clone()).unwrap();
-    assert_eq!(
-        serde_json::to_value(&spec).unwrap(),
-        k8s,
-        "a field the API does not know"
-    );
+    let spec: k8s_openapi::api::core::v1::PodSpec =
+        trace_tests::api_object("the Kubernetes snippet", &k8s);
     assert_eq!(
         spec.containers[0].command.as_deref(),
         Some(&["sh".to_owned(), "-c".to_owned(), script.replace('$', "$$")][..])
@@ -422,8 +418,7 @@ fn snippets_run_as_written(out: &Path, md: &str, line: &str, script: &str) {
 /// flags and the profile they name by its relative path. The compose snippet, saved next to the
 /// profile, does the same under `docker-compose up` (its `$`s reach the shell as written) with the
 /// read-only root and the profile applied; the Kubernetes snippet is a Pod spec the API's types
-/// read whole. The advice rendered into another directory is byte
-/// for byte the same.
+/// read whole. The advice rendered into another directory is byte for byte the same.
 #[test]
 fn the_advised_docker_run_line_runs_as_written() {
     let Some(system) = system_tier("the_advised_docker_run_line_runs_as_written") else {

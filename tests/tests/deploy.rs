@@ -9,7 +9,7 @@ use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::{Container, Namespace, PodSpec};
 use serde::Deserialize;
 use serde_json::Value;
-use trace_tests::workspace_root;
+use trace_tests::{api_object, workspace_root};
 
 /// Every YAML document of `deploy/<file>`, as JSON values.
 fn documents(file: &str) -> Vec<Value> {
@@ -18,18 +18,6 @@ fn documents(file: &str) -> Vec<Value> {
     serde_norway::Deserializer::from_str(&text)
         .map(|doc| Value::deserialize(doc).unwrap_or_else(|e| panic!("{file}: {e}")))
         .collect()
-}
-
-/// `value` read as `T` and written back: the same, or a field is unknown to the API.
-fn typed<T: serde::de::DeserializeOwned + serde::Serialize>(file: &str, value: &Value) -> T {
-    let object: T = serde_json::from_value(value.clone())
-        .unwrap_or_else(|e| panic!("{file} is no {}: {e}", std::any::type_name::<T>()));
-    let back = serde_json::to_value(&object).unwrap();
-    assert_eq!(
-        &back, value,
-        "{file}: a field the API does not know was dropped (written back: {back:#})"
-    );
-    object
 }
 
 #[test]
@@ -46,10 +34,10 @@ fn every_manifest_is_an_api_object_without_unknown_fields() {
             let kind = doc["kind"].as_str().unwrap_or_default().to_owned();
             match kind.as_str() {
                 "Namespace" => {
-                    typed::<Namespace>(&file, &doc);
+                    api_object::<Namespace>(&file, &doc);
                 }
                 "DaemonSet" => {
-                    typed::<DaemonSet>(&file, &doc);
+                    api_object::<DaemonSet>(&file, &doc);
                 }
                 other => panic!("{file}: no check for kind {other:?}"),
             }
@@ -64,8 +52,8 @@ fn every_manifest_is_an_api_object_without_unknown_fields() {
 
 /// The `DaemonSet`'s pod spec, checked against the namespace it goes to.
 fn pod_spec() -> PodSpec {
-    let namespace: Namespace = typed("namespace.yaml", &documents("namespace.yaml")[0]);
-    let daemonset: DaemonSet = typed("daemonset.yaml", &documents("daemonset.yaml")[0]);
+    let namespace: Namespace = api_object("namespace.yaml", &documents("namespace.yaml")[0]);
+    let daemonset: DaemonSet = api_object("daemonset.yaml", &documents("daemonset.yaml")[0]);
     let namespace_name = namespace.metadata.name.unwrap();
     assert_eq!(daemonset.metadata.namespace.as_ref(), Some(&namespace_name));
     assert_eq!(

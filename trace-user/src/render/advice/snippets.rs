@@ -27,16 +27,6 @@ fn literal(s: &str) -> String {
     s.replace('$', "$$")
 }
 
-/// `items` as a list of [`literal`] strings.
-fn literal_list<'a>(items: impl IntoIterator<Item = &'a String>) -> Value {
-    Value::Sequence(
-        items
-            .into_iter()
-            .map(|s| Value::String(literal(s)))
-            .collect(),
-    )
-}
-
 /// `value` with every string value (not the keys: compose substitutes values only) made
 /// [`literal`].
 fn literal_values(value: Value) -> Value {
@@ -278,9 +268,9 @@ pub fn kubernetes(recording: &Recording, advice: &Advice) -> Value {
     container.insert(text("image"), text(&recording.container.image));
     if let Some(program) = &advice.program {
         let (executable, arguments) = executable_and_arguments(program);
-        container.insert(text("command"), literal_list(executable));
+        container.insert(text("command"), literal_values(list(executable)));
         if !arguments.is_empty() {
-            container.insert(text("args"), literal_list(arguments));
+            container.insert(text("args"), literal_values(list(arguments)));
         }
         if !program.working_dir.is_empty() {
             container.insert(text("workingDir"), text(&program.working_dir));
